@@ -1,0 +1,203 @@
+"""Revenue by source under an attribution model, and CAC by channel.
+
+Each opportunity won in the range is credited to the channels of the touches
+that came before its close (touches on the opportunity itself or on its lead):
+
+- first_touch / last_touch: all credit to the first / last touch;
+- linear: equal shares;
+- u_shaped: 40% first, 40% last, 20% spread over the middle (one touch 100%, two 50/50);
+- time_decay: weight halves every 7 days before the close, normalised to 1.
+
+A won opportunity with no touches is credited to "unattributed" so that
+revenue adds up to the won amount under every model. Everything runs in SQL
+with window functions.
+"""
+
+from __future__ import annotations
+
+
+import math
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    case,
+    func,
+    literal,
+
+    select,
+    union,
+)
+
+from core.kpis import KpiQuery, _bucket, _connection_of, _frame, _opportunity_scope, _ratio
+from core.models import CalendarDay, Lead, Opportunity, Spend, Touch
+from core.settings import load
+
+Model = Literal["first_touch", "last_touch", "linear", "u_shaped", "time_decay"]
+MODELS: tuple[Model, ...] = ("first_touch", "last_touch", "linear", "u_shaped", "time_decay")
+UNATTRIBUTED = "unattributed"
+HALF_LIFE_DAYS = 7.0
+
+
+def _age_days(connection: Connection, later: Any, earlier: Any) -> Any:
+    if connection.dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier) / 86_400.0
+    return func.julianday(later) - func.julianday(earlier)
+
+
+def _weight(model: Model, position: Any, count: Any, decay: Any) -> Any:
+    if model == "first_touch":
+        return case((position == 1, 1.0), else_=0.0)
+    if model == "last_touch":
+        return case((position == count, 1.0), else_=0.0)
+    if model == "linear":
+        return 1.0 / count
+    if model == "u_shaped":
+        return case(
+            (count == 1, 1.0),
+            (count == 2, 0.5),
+            (position == 1, 0.4),
+            (position == count, 0.4),
+            else_=0.2 / (count - 2),
+        )
+    return decay
+
+
+def revenue_by_channel(
+    target: Engine | Connection, query: KpiQuery, model: Model = "linear"
+) -> pd.DataFrame:
+    """Columns: period_start, channel, revenue, won_credit (fractional won opportunities)."""
+    if model not in MODELS:
+        raise ValueError(f"unknown attribution model {model!r}; expected one of {', '.join(MODELS)}")
+    bucket = _bucket(query.grain, query.first_day)
+    with _connection_of(target) as connection:
+        settings = load(connection)
+        won = (
+            select(
+                Opportunity.opportunity_id.label("opportunity_id"),
+                Opportunity.lead_id.label("lead_id"),
+                Opportunity.amount.label("amount"),
+                Opportunity.closed_at.label("closed_at"),
+                bucket.label("bucket"),
+            )
+            .select_from(Opportunity)
+            .outerjoin(Lead, Lead.lead_id == Opportunity.lead_id)
+            .join(CalendarDay, CalendarDay.day == Opportunity.closed_day)
+            .where(
+                Opportunity.is_won.is_(True),
+                Opportunity.closed_day >= query.first_day,
+                Opportunity.closed_day <= query.last_day,
+                *_opportunity_scope(query, settings),
+            )
+            .cte("won")
+        )
+        by_opportunity = select(
+            won.c.opportunity_id, won.c.closed_at, Touch.id.label("touch_id"), Touch.touched_at, Touch.channel
+        ).join(Touch, and_(Touch.opportunity_id == won.c.opportunity_id, Touch.touched_at <= won.c.closed_at))
+        by_lead = select(
+            won.c.opportunity_id, won.c.closed_at, Touch.id.label("touch_id"), Touch.touched_at, Touch.channel
+        ).join(
+            Touch,
+            and_(
+                won.c.lead_id.is_not(None),
+                Touch.lead_id == won.c.lead_id,
+                Touch.touched_at <= won.c.closed_at,
+            ),
+        )
+        paths = union(by_opportunity, by_lead).cte("paths")
+        age = _age_days(connection, paths.c.closed_at, paths.c.touched_at)
+        ranked = select(
+            paths.c.opportunity_id,
+            paths.c.channel,
+            func.row_number().over(partition_by=paths.c.opportunity_id, order_by=[paths.c.touched_at, paths.c.touch_id]).label("position"),
+            func.count().over(partition_by=paths.c.opportunity_id).label("n"),
+            age.label("age"),
+            func.min(age).over(partition_by=paths.c.opportunity_id).label("min_age"),
+        ).cte("ranked")
+        # Relative to the newest touch so that old paths do not underflow to zero.
+        raw_decay = func.exp(-math.log(2) * (ranked.c.age - ranked.c.min_age) / HALF_LIFE_DAYS)
+        decayed = select(
+            ranked.c.opportunity_id,
+            ranked.c.channel,
+            ranked.c.position,
+            ranked.c.n,
+            (raw_decay / func.sum(raw_decay).over(partition_by=ranked.c.opportunity_id)).label("decay"),
+        ).cte("decayed")
+        weighted = select(
+            decayed.c.opportunity_id,
+            decayed.c.channel,
+            _weight(model, decayed.c.position, decayed.c.n, decayed.c.decay).label("weight"),
+        ).cte("weighted")
+        credit = func.coalesce(weighted.c.weight, 1.0)
+        channel = func.coalesce(weighted.c.channel, literal(UNATTRIBUTED))
+        statement = (
+            select(
+                won.c.bucket.label("bucket"),
+                channel.label("channel"),
+                func.sum(won.c.amount * credit).label("revenue"),
+                func.sum(credit).label("won_credit"),
+            )
+            .select_from(won)
+            .outerjoin(weighted, weighted.c.opportunity_id == won.c.opportunity_id)
+            .group_by(won.c.bucket, channel)
+        )
+        frame = _frame(connection, statement)
+    if frame.empty:
+        return pd.DataFrame(columns=["period_start", "channel", "revenue", "won_credit"])
+    frame = frame[frame["won_credit"] > 1e-12].rename(columns={"bucket": "period_start"})
+    frame["revenue"] = frame["revenue"].astype(float).fillna(0.0)
+    frame["won_credit"] = frame["won_credit"].astype(float)
+    return frame.sort_values(["period_start", "revenue"], ascending=[True, False]).reset_index(drop=True)
+
+
+def revenue_by_model(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
+    """Revenue and rank per channel under every model, over the whole range."""
+    frames = []
+    for model in MODELS:
+        frame = revenue_by_channel(target, query, model)
+        totals = frame.groupby("channel", as_index=False)[["revenue", "won_credit"]].sum()
+        totals["model"] = model
+        totals["rank"] = totals["revenue"].rank(ascending=False, method="min").astype(int)
+        frames.append(totals)
+    if not frames:
+        return pd.DataFrame(columns=["model", "channel", "revenue", "won_credit", "rank"])
+    return pd.concat(frames, ignore_index=True)[["model", "channel", "revenue", "won_credit", "rank"]]
+
+
+def spend_by_channel(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
+    """Monthly spend spread evenly over its days, summed per period and channel."""
+    bucket = _bucket(query.grain, query.first_day)
+    statement = (
+        select(
+            bucket.label("bucket"),
+            Spend.channel.label("channel"),
+            func.sum(Spend.amount / CalendarDay.days_in_month).label("spend"),
+        )
+        .select_from(CalendarDay)
+        .join(Spend, Spend.month == CalendarDay.month_start)
+        .where(CalendarDay.day >= query.first_day, CalendarDay.day <= query.last_day)
+        .group_by(bucket, Spend.channel)
+    )
+    if query.filters.sources:
+        statement = statement.where(Spend.channel.in_(query.filters.sources))
+    with _connection_of(target) as connection:
+        return _frame(connection, statement)
+
+
+def cac_by_channel(target: Engine | Connection, query: KpiQuery, model: Model = "linear") -> pd.DataFrame:
+    """Columns: period_start, channel, spend, won_credit, cac (no data where nothing was won)."""
+    spend = spend_by_channel(target, query)
+    credit = revenue_by_channel(target, query, model)
+    if spend.empty and credit.empty:
+        return pd.DataFrame(columns=["period_start", "channel", "spend", "won_credit", "cac"])
+    spend = spend.rename(columns={"bucket": "period_start"})
+    merged = spend.merge(credit[["period_start", "channel", "won_credit"]], on=["period_start", "channel"], how="outer")
+    merged["spend"] = pd.to_numeric(merged["spend"], errors="coerce").astype(float).fillna(0.0)
+    merged["won_credit"] = pd.to_numeric(merged["won_credit"], errors="coerce").astype(float).fillna(0.0)
+    merged = merged[merged["channel"] != UNATTRIBUTED]
+    merged["cac"] = _ratio(merged["spend"], merged["won_credit"])
+    return merged.sort_values(["period_start", "channel"]).reset_index(drop=True)
+

@@ -1,0 +1,137 @@
+"""`python -m core …`: everything the app does with data, without Streamlit.
+
+Exit codes: 0 success, 2 bad input (with the report on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.db import open_database
+from core.importer import ImportRefused, import_csv
+from core.kpis import GROUP_BYS, Filters, KpiQuery, kpi_records, kpi_table
+from core.mapping import MappingError, find_mapping, load_mapping_file, preset_names
+from core.periods import GRAINS, last_complete_month
+from core.schema import KINDS
+from core.seed import SAMPLE_DIR, seed_sample_data
+
+BAD_INPUT = 2
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return args.actor or f"cli:{getpass.getuser()}"
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date; expected YYYY-MM-DD") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="OneFunnel data spine")
+    parser.add_argument("--database-url", help="default: DATABASE_URL or the SQLite file under data/")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("init-db", help="create or upgrade the database schema")
+
+    importer = commands.add_parser("import", help="import a CSV file (all or nothing)")
+    importer.add_argument("kind", choices=sorted(KINDS))
+    importer.add_argument("file", type=Path)
+    source = importer.add_mutually_exclusive_group()
+    source.add_argument("--mapping", type=Path, help="a mapping file (YAML or JSON)")
+    source.add_argument("--preset", help=f"a preset or saved mapping: {', '.join(preset_names())}")
+    importer.add_argument("--dry-run", action="store_true", help="validate and report without writing")
+    importer.add_argument("--actor", help="who is importing (recorded in the import history)")
+
+    seed = commands.add_parser("seed", help="load the sample data (idempotent)")
+    seed.add_argument("--dir", type=Path, default=SAMPLE_DIR, help="folder with the five canonical CSVs")
+    seed.add_argument("--actor")
+
+    kpis = commands.add_parser("kpis", help="print the KPI table")
+    kpis.add_argument("--from", dest="first_day", type=_date, help="first day (default: start of the last complete month)")
+    kpis.add_argument("--to", dest="last_day", type=_date, help="last day (default: end of the last complete month)")
+    kpis.add_argument("--grain", choices=GRAINS, default="month")
+    kpis.add_argument("--by", choices=GROUP_BYS)
+    kpis.add_argument("--source", action="append", default=[], help="filter; repeat for several")
+    kpis.add_argument("--segment", action="append", default=[])
+    kpis.add_argument("--owner", action="append", default=[])
+    kpis.add_argument("--campaign", action="append", default=[])
+    kpis.add_argument("--as-of", type=dt.datetime.fromisoformat, help="UTC moment for pending SLAs (default now)")
+    kpis.add_argument("--json", action="store_true", help="one JSON object per period and group")
+
+    commands.add_parser("presets", help="list the shipped mapping presets")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    engine = open_database(args.database_url)
+    try:
+        if args.command == "init-db":
+            print(f"database ready at {engine.url.render_as_string(hide_password=True)}")
+            return 0
+        if args.command == "presets":
+            for name in preset_names():
+                print(name)
+            return 0
+        if args.command == "import":
+            return _import(engine, args)
+        if args.command == "seed":
+            for result in seed_sample_data(engine, args.dir, actor=_actor(args)):
+                print(result.summary())
+            return 0
+        if args.command == "kpis":
+            return _kpis(engine, args)
+    except ImportRefused as refused:
+        print(refused.report(), file=sys.stderr)
+        return BAD_INPUT
+    except (MappingError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _import(engine: object, args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        print(f"error: no such file {args.file}", file=sys.stderr)
+        return BAD_INPUT
+    mapping = None
+    if args.mapping:
+        mapping = load_mapping_file(args.mapping)
+    elif args.preset:
+        mapping = find_mapping(None, args.preset)
+    result = import_csv(engine, args.kind, args.file, actor=_actor(args), mapping=mapping, dry_run=args.dry_run)  # type: ignore[arg-type]
+    print(result.summary())
+    return 0
+
+
+def _kpis(engine: object, args: argparse.Namespace) -> int:
+    default_first, default_last = last_complete_month(dt.date.today())
+    query = KpiQuery(
+        first_day=args.first_day or default_first,
+        last_day=args.last_day or default_last,
+        grain=args.grain,
+        by=args.by,
+        filters=Filters(tuple(args.source), tuple(args.segment), tuple(args.owner), tuple(args.campaign)),
+        as_of=args.as_of,
+    )
+    table = kpi_table(engine, query)  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps(kpi_records(table), indent=2))
+    else:
+        shown = table[
+            ["period_start", "group", "mqls", "mql_target", "mql_to_sql", "rejection_share", "sla_compliance",
+             "pipeline_created", "win_rate", "median_cycle_days"]
+        ]
+        print(shown.to_string(index=False, float_format=lambda value: f"{value:,.3f}"))
+    return 0

@@ -1,0 +1,114 @@
+"""Columns computed when rows are written, so KPI queries stay plain aggregates.
+
+Leads: the local day of creation and of MQL (periods are bucketed in the
+organisation's timezone), the response time in business or calendar minutes,
+and the moment the response SLA runs out. Opportunities: local created/closed
+days and the cycle length in days. When the settings change, everything is
+recomputed (recompute_*), so the stored values always match the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Table, bindparam, column, select, text, update
+
+from core.business_hours import BusinessClock, calendar_minutes_between
+from core.models import Lead, Opportunity
+from core.settings import OrgSettings, load
+
+RECOMPUTE_CHUNK = 50_000
+
+
+def local_day(utc: pd.Series, timezone: str) -> pd.Series:
+    """The calendar day in the organisation's timezone of each naive-UTC timestamp."""
+    return utc.dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None).dt.floor("D")
+
+
+def lead_columns(frame: pd.DataFrame, settings: OrgSettings) -> dict[str, pd.Series]:
+    """Derived lead columns from created_at, mql_at and first_response_at (datetime64, naive UTC)."""
+    result: dict[str, pd.Series] = {"created_day": local_day(frame["created_at"], settings.timezone)}
+    if "mql_at" in frame:
+        mql_at = frame["mql_at"]
+        result["mql_day"] = local_day(mql_at, settings.timezone)
+        sla_minutes = settings.sla_hours * 60.0
+        if settings.sla_business_hours:
+            clock = BusinessClock(settings.business_calendar())
+            result["sla_due_at"] = clock.add_minutes(mql_at, sla_minutes)
+            if "first_response_at" in frame:
+                minutes = clock.minutes_between(mql_at, frame["first_response_at"])
+                result["response_minutes"] = pd.Series(minutes, index=frame.index)
+        else:
+            result["sla_due_at"] = mql_at + pd.Timedelta(minutes=sla_minutes)
+            if "first_response_at" in frame:
+                minutes = calendar_minutes_between(mql_at, frame["first_response_at"])
+                result["response_minutes"] = pd.Series(minutes, index=frame.index)
+    return result
+
+
+def opportunity_columns(frame: pd.DataFrame, settings: OrgSettings) -> dict[str, pd.Series]:
+    result: dict[str, pd.Series] = {"created_day": local_day(frame["created_at"], settings.timezone)}
+    if "closed_at" in frame:
+        result["closed_day"] = local_day(frame["closed_at"], settings.timezone)
+        cycle = (frame["closed_at"] - frame["created_at"]).dt.total_seconds() / 86_400.0
+        result["cycle_days"] = cycle
+    return result
+
+
+def _chunks(
+    connection: Connection, table: Table, key: str, columns: list[str], keys_from: str | None
+) -> Iterator[pd.DataFrame]:
+    """Rows in key order, a page at a time, so that writes between pages never disturb an open cursor."""
+    query = select(table.c[key], *(table.c[name] for name in columns)).order_by(table.c[key]).limit(RECOMPUTE_CHUNK)
+    if keys_from:
+        query = query.where(table.c[key].in_(select(column(key)).select_from(text(keys_from))))
+    last_key: str | None = None
+    while True:
+        page = query if last_key is None else query.where(table.c[key] > last_key)
+        rows = connection.execute(page).all()
+        if not rows:
+            return
+        frame = pd.DataFrame(rows, columns=[key, *columns])
+        for name in columns:
+            frame[name] = pd.to_datetime(frame[name]).astype("datetime64[us]")
+        yield frame
+        last_key = rows[-1][0]
+
+
+def _write(connection: Connection, table: Table, key: str, frame: pd.DataFrame, derived: dict[str, pd.Series]) -> None:
+    params = []
+    for position, row_key in enumerate(frame[key]):
+        row: dict[str, object] = {"_key": row_key}
+        for name, series in derived.items():
+            value = series.iloc[position]
+            if pd.isna(value):
+                row[name] = None
+            elif isinstance(value, pd.Timestamp):
+                row[name] = value.date() if name.endswith("_day") else value.to_pydatetime()
+            else:
+                row[name] = float(value) if isinstance(value, (float, np.floating)) else value
+        params.append(row)
+    if params:
+        statement = update(table).where(table.c[key] == bindparam("_key")).values(
+            {name: bindparam(name) for name in derived}
+        )
+        connection.execute(statement, params)
+
+
+def recompute_lead_derived(connection: Connection, settings: OrgSettings | None = None, keys_from: str | None = None) -> None:
+    """Recompute derived lead columns for all leads, or those whose lead_id is in table `keys_from`."""
+    settings = settings or load(connection)
+    table: Table = Lead.__table__  # type: ignore[assignment]
+    for frame in _chunks(connection, table, "lead_id", ["created_at", "mql_at", "first_response_at"], keys_from):
+        _write(connection, table, "lead_id", frame, lead_columns(frame, settings))
+
+
+def recompute_opportunity_derived(
+    connection: Connection, settings: OrgSettings | None = None, keys_from: str | None = None
+) -> None:
+    settings = settings or load(connection)
+    table: Table = Opportunity.__table__  # type: ignore[assignment]
+    for frame in _chunks(connection, table, "opportunity_id", ["created_at", "closed_at"], keys_from):
+        _write(connection, table, "opportunity_id", frame, opportunity_columns(frame, settings))

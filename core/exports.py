@@ -1,0 +1,37 @@
+"""Exports that are safe to open in a spreadsheet.
+
+A cell starting with = + - @, a tab or a carriage return would be run as a
+formula by Excel or Sheets; such text cells get a leading apostrophe. Numbers
+(including negative ones) are written as numbers.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(neutralise)
+    safe.columns = [neutralise(str(column)) for column in safe.columns]
+    return safe
+
+
+def to_safe_csv(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV (with BOM, so Excel picks the encoding) with formulas neutralised."""
+    buffer = io.StringIO()
+    safe_frame(frame).to_csv(buffer, index=False)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

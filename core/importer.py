@@ -1,0 +1,714 @@
+"""CSV imports: sniff, decode, map, validate every row, then upsert in one transaction.
+
+A file is refused whole when any row is bad: the report names row, column,
+value and what was expected (the first MAX_PROBLEMS problems and the total), and
+the database is left exactly as it was. A good file is staged into a temporary
+table and merged with one INSERT … ON CONFLICT DO UPDATE that rewrites only rows
+whose values differ, so importing the same file twice changes nothing.
+
+The file is streamed in chunks; memory holds one chunk of parsed rows plus the
+set of keys seen (to catch duplicates inside the file).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, insert, text
+from sqlalchemy.exc import DataError, IntegrityError
+
+from core import audit
+from core.derived import (
+    lead_columns,
+    opportunity_columns,
+    recompute_lead_derived,
+    recompute_opportunity_derived,
+)
+from core.mapping import FieldMapping, Mapping, fold, identity_mapping
+from core.models import ImportRun, utcnow
+from core.schema import FieldSpec, KindSpec, kind_spec
+from core.settings import OrgSettings, load
+
+MAX_PROBLEMS = 50
+CHUNK_ROWS = 100_000
+DELIMITERS = (",", ";", "\t")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+# Bytes that cp1252 leaves undefined; a file using them can only be latin-1.
+_CP1252_HOLES = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+_CURRENCY = re.compile(r"^\s*(?:[A-Z]{3}\s+)?[$€£¥]?\s*|\s*(?:[A-Z]{3})?\s*$")
+_TRUE = {"true", "t", "yes", "y", "1", "won", "closed won"}
+_FALSE = {"false", "f", "no", "n", "0", "lost", "closed lost"}
+
+ProgressCallback = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None  # as a spreadsheet shows it: the header is row 1
+    column: str | None
+    value: str | None
+    expected: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row is not None else "file"
+        if self.column is not None:
+            where += f", column {self.column!r}"
+        if self.value is None:
+            return f"{where}: {self.expected}"
+        shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+        return f"{where}: {shown!r} is not valid, expected {self.expected}"
+
+
+class ImportRefused(Exception):
+    """The file was refused whole; nothing was written."""
+
+    def __init__(self, file_name: str, problems: list[Problem], total: int) -> None:
+        self.file_name = file_name
+        self.problems = problems[:MAX_PROBLEMS]
+        self.total = total
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        noun = "problem" if self.total == 1 else "problems"
+        lines = [f"{self.file_name} was not imported ({self.total} {noun}; nothing was changed):"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        if self.total > len(self.problems):
+            lines.append(f"  ... and {self.total - len(self.problems)} more")
+        return "\n".join(lines)
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    file_name: str
+    sha256: str
+    encoding: str
+    delimiter: str
+    rows_read: int
+    rows_skipped: int
+    skipped_reasons: dict[str, int]
+    inserted: int
+    updated: int
+    unchanged: int
+    dry_run: bool
+    import_id: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        verb = "would insert" if self.dry_run else "inserted"
+        lines = [
+            f"{self.file_name}: {self.rows_read} rows read ({self.encoding}, {_DELIMITER_NAMES[self.delimiter]}-separated); "
+            f"{verb} {self.inserted}, {'would update' if self.dry_run else 'updated'} {self.updated}, "
+            f"unchanged {self.unchanged}, skipped {self.rows_skipped}"
+        ]
+        lines += [f"  skipped {count}: {reason}" for reason, count in self.skipped_reasons.items()]
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+class _CountingReader(io.RawIOBase):
+    """Passes bytes through while counting them, for the progress bar."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self.count += size
+        return size
+
+
+def _scan(handle: BinaryIO) -> tuple[str, str, int]:
+    """(sha256, encoding, size) in one pass over the bytes."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    is_utf8, has_holes, size, first = True, False, 0, b""
+    while block := handle.read(1 << 20):
+        if not first:
+            first = block[:3]
+        digest.update(block)
+        size += len(block)
+        if is_utf8:
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                is_utf8 = False
+        if not is_utf8 and not has_holes:
+            has_holes = any(hole in block for hole in _CP1252_HOLES)
+    if is_utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            is_utf8 = False
+    if first.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif is_utf8:
+        encoding = "utf-8"
+    else:
+        encoding = "latin-1" if has_holes else "cp1252"
+    return digest.hexdigest(), encoding, size
+
+
+def _header_line(sample: str) -> str:
+    reader = io.StringIO(sample)
+    line = reader.readline()
+    while line and not line.strip():
+        line = reader.readline()
+    return line
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter of the header line: the most frequent of , ; and tab outside quotes."""
+    header = _header_line(sample)
+    counts = {delimiter: 0 for delimiter in DELIMITERS}
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
+def _text_stream(handle: BinaryIO, encoding: str) -> tuple[IO[str], _CountingReader]:
+    handle.seek(0)
+    counter = _CountingReader(handle)
+    stream = io.TextIOWrapper(io.BufferedReader(counter, 1 << 20), encoding=encoding, newline="")
+    return stream, counter
+
+
+def _resolve(candidates: list[str], header_index: dict[str, str]) -> str | None:
+    for candidate in candidates:
+        found = header_index.get(fold(candidate))
+        if found is not None:
+            return found
+    return None
+
+
+def _parse_float_text(values: pd.Series, delimiter: str) -> pd.Series:
+    cleaned = values.str.replace(_CURRENCY, "", regex=True).str.replace(" ", "", regex=False)
+    if delimiter == ";":
+        # In semicolon files a lone comma is a decimal comma (1234,50).
+        lone_comma = cleaned.str.contains(",", regex=False) & ~cleaned.str.contains(".", regex=False)
+        cleaned = cleaned.where(~lone_comma, cleaned.str.replace(",", ".", regex=False))
+    return cleaned.str.replace(",", "", regex=False)
+
+
+class _ChunkValidator:
+    """Maps and validates one chunk at a time; collects problems across the file."""
+
+    def __init__(self, spec: KindSpec, mapping: Mapping, columns: dict[str, str | None], settings: OrgSettings, delimiter: str) -> None:
+        self.spec = spec
+        self.mapping = mapping
+        self.columns = columns  # field -> resolved source column (None for constants)
+        self.settings = settings
+        self.delimiter = delimiter
+        self.problems: list[Problem] = []
+        self.total_problems = 0
+        self.seen_keys: dict[tuple[str, ...], int] = {}
+        self.skipped: Counter[str] = Counter()
+        self.null_markers = {fold(value) for value in mapping.null_values}
+        self.header_index: dict[str, str] = {}
+
+    def problem(self, row: int | None, column: str | None, value: str | None, expected: str) -> None:
+        self.total_problems += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(row, column, value, expected))
+
+    def _problems_in(self, mask: np.ndarray, rows: np.ndarray, column: str, values: pd.Series, expected: str) -> None:
+        count = int(mask.sum())
+        if not count:
+            return
+        room = MAX_PROBLEMS - len(self.problems)
+        positions = np.flatnonzero(mask)
+        for position in positions[: max(room, 0)]:
+            self.problems.append(Problem(int(rows[position]), column, str(values.iloc[position]), expected))
+        self.total_problems += count
+
+    def _blank(self, values: pd.Series) -> pd.Series:
+        stripped = values.str.strip()
+        blank = stripped == ""
+        if self.null_markers:
+            blank |= stripped.str.casefold().isin(self.null_markers)
+        return blank
+
+    def _condition(self, chunk: pd.DataFrame, condition: Any) -> pd.Series:
+        column = _resolve(condition.candidates, self.header_index)
+        if column is None:
+            return pd.Series(False, index=chunk.index)
+        folded = chunk[column].str.strip().str.casefold().str.replace(r"\s+", " ", regex=True)
+        if condition.in_ is not None:
+            return folded.isin([fold(value) for value in condition.in_])
+        return ~folded.isin([fold(value) for value in condition.not_in or []])
+
+    def raw_values(self, chunk: pd.DataFrame, name: str, mapping: FieldMapping) -> pd.Series:
+        """The source text of a field after null markers, condition, value map and default ('' = blank)."""
+        if mapping.constant is not None:
+            values = pd.Series(mapping.constant, index=chunk.index, dtype=object)
+        else:
+            column = self.columns[name]
+            assert column is not None
+            values = chunk[column].astype(object)
+            values = values.where(~self._blank(chunk[column]), "")
+            values = values.str.strip()
+        if mapping.map:
+            folded_map = mapping.folded_map()
+            folded = values.str.casefold().str.replace(r"\s+", " ", regex=True)
+            mapped = folded.map(folded_map)
+            fallback = values if mapping.map_other is None else values.where(values == "", mapping.map_other)
+            values = mapped.where(mapped.notna(), fallback)
+        if mapping.default is not None:
+            values = values.where(values != "", mapping.default)
+        if mapping.when is not None:
+            values = values.where(self._condition(chunk, mapping.when), "")
+        return values.fillna("").astype(object)
+
+    def parse(
+        self, spec: FieldSpec, raw: pd.Series, rows: np.ndarray, column: str, date_format: str | list[str] | None
+    ) -> pd.Series:
+        blank = (raw == "").to_numpy()
+        if spec.blank_default is not None:
+            raw = raw.where(~blank, spec.blank_default)
+            blank = np.zeros(len(raw), dtype=bool)
+        if spec.nonblank:
+            self._problems_in(blank, rows, column, raw, f"a value ({spec.name} is required)")
+        if spec.type == "text":
+            values = raw.where(~blank, None)
+            too_long = (raw.str.len() > spec.max_length).to_numpy()
+            self._problems_in(too_long, rows, column, raw, spec.expected())
+            return values
+        if spec.type in ("int", "float"):
+            numbers = pd.to_numeric(_parse_float_text(raw.astype(str), self.delimiter), errors="coerce")
+            bad = np.isnan(numbers.to_numpy(dtype=float)) & ~blank
+            if spec.type == "int":
+                bad |= ~np.isnan(numbers.to_numpy(dtype=float)) & (numbers.to_numpy(dtype=float) % 1 != 0)
+            if spec.minimum is not None:
+                bad |= (numbers < spec.minimum).to_numpy()
+            if spec.maximum is not None:
+                bad |= (numbers > spec.maximum).to_numpy()
+            self._problems_in(bad, rows, column, raw, spec.expected())
+            return numbers.where(~blank)
+        if spec.type == "bool":
+            folded = raw.str.casefold()
+            values = pd.Series(np.where(folded.isin(_TRUE), True, np.where(folded.isin(_FALSE), False, None)), index=raw.index)
+            bad = values.isna().to_numpy() & ~blank
+            self._problems_in(bad, rows, column, raw, spec.expected())
+            return values.where(~blank, None)
+        if spec.type == "choice":
+            folded = raw.str.casefold().str.strip()
+            bad = ~folded.isin(spec.choices).to_numpy() & ~blank
+            self._problems_in(bad, rows, column, raw, spec.expected())
+            return folded.where(~blank, None)
+        formats = [date_format] if isinstance(date_format, str) else list(date_format or ["ISO8601"])
+        if spec.type == "month":
+            parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+            for fmt in [*formats, "%Y-%m"]:
+                todo = parsed.isna().to_numpy() & ~blank
+                if todo.any():
+                    parsed[todo] = pd.to_datetime(raw[todo], format=fmt, errors="coerce").astype("datetime64[us]")
+            bad = parsed.isna().to_numpy() & ~blank
+            self._problems_in(bad, rows, column, raw, spec.expected())
+            return parsed.dt.to_period("M").dt.start_time
+        return self._parse_datetime(spec, raw, blank, rows, column, formats)
+
+    def _parse_datetime(
+        self, spec: FieldSpec, raw: pd.Series, blank: np.ndarray, rows: np.ndarray, column: str, formats: list[str]
+    ) -> pd.Series:
+        """Naive values are local to the organisation's timezone; values with an offset are exact."""
+        result = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+        has_offset = raw.str.contains(_OFFSET, na=False).to_numpy() & ~blank
+        for fmt in formats:
+            todo = result.isna().to_numpy() & ~blank
+            if not todo.any():
+                break
+            aware = todo & (has_offset if fmt == "ISO8601" else np.full(len(raw), "%z" in fmt))
+            naive = todo & ~aware
+            if naive.any():
+                parsed = pd.to_datetime(raw[naive], format=fmt, errors="coerce")
+                if self.settings.timezone != "UTC":
+                    parsed = (
+                        parsed.dt.tz_localize(self.settings.timezone, ambiguous="NaT", nonexistent="shift_forward")
+                        .dt.tz_convert("UTC")
+                        .dt.tz_localize(None)
+                    )
+                result[naive] = parsed.astype("datetime64[us]")
+            if aware.any():
+                parsed = pd.to_datetime(raw[aware], format=fmt, errors="coerce", utc=True)
+                result[aware] = parsed.dt.tz_localize(None).astype("datetime64[us]")
+        bad = result.isna().to_numpy() & ~blank
+        self._problems_in(bad, rows, column, raw, spec.expected())
+        return result
+
+    def validate(self, chunk: pd.DataFrame, first_row: int) -> pd.DataFrame | None:
+        """The typed, mapped rows of a chunk (skipped rows dropped), or None if it had problems."""
+        rows = np.arange(first_row, first_row + len(chunk))
+        before = self.total_problems
+        keep = np.ones(len(chunk), dtype=bool)
+        for rule in self.mapping.skip_rows:
+            matched = self._condition(chunk, rule).to_numpy() & keep
+            if matched.any():
+                self.skipped[rule.reason or rule.describe()] += int(matched.sum())
+                keep &= ~matched
+        chunk, rows = chunk[keep], rows[keep]
+        typed: dict[str, pd.Series] = {}
+        for name, mapping in self.mapping.fields.items():
+            if name not in self.columns:
+                continue
+            spec = self.spec.field(name)
+            column = self.columns[name] or f"({name} constant)"
+            raw = self.raw_values(chunk, name, mapping)
+            typed[name] = self.parse(spec, raw, rows, column, mapping.date_format or self.mapping.date_format)
+        frame = pd.DataFrame(typed, index=chunk.index)
+        if self.spec.kind == "touches":
+            for name in ("lead_id", "opportunity_id"):
+                frame[name] = frame[name].fillna("") if name in frame else ""
+            orphan = ((frame["lead_id"] == "") & (frame["opportunity_id"] == "")).to_numpy()
+            self._problems_in(orphan, rows, "lead_id", frame["lead_id"], "a lead_id or an opportunity_id for each touch")
+        self._check_duplicates(frame, rows)
+        return frame if self.total_problems == before else None
+
+    def _check_duplicates(self, frame: pd.DataFrame, rows: np.ndarray) -> None:
+        key_columns = list(self.spec.key)
+        if any(name not in frame for name in key_columns):
+            return
+        keys = frame[key_columns].astype(str).itertuples(index=False, name=None)
+        column = self.columns.get(key_columns[0]) or key_columns[0]
+        for row, key in zip(rows, keys, strict=True):
+            earlier = self.seen_keys.setdefault(key, int(row))
+            if earlier != row:
+                shown = "|".join(key)
+                self.problem(int(row), column, shown, f"a unique key; row {earlier} has the same {', '.join(key_columns)}")
+
+
+def _format_column(series: pd.Series, column_type: str) -> list[Any]:
+    """Python values for the staging table: timestamps as the text SQLAlchemy stores in SQLite."""
+    if column_type == "datetime":
+        text_values = series.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return text_values.astype(object).where(series.notna(), None).tolist()
+    if column_type == "date":
+        text_values = series.dt.strftime("%Y-%m-%d")
+        return text_values.astype(object).where(series.notna(), None).tolist()
+    if column_type == "int":
+        return [None if pd.isna(value) else int(value) for value in series.tolist()]
+    if column_type == "float":
+        return [None if pd.isna(value) else float(value) for value in series.tolist()]
+    return [None if value is None or (isinstance(value, float) and np.isnan(value)) else value for value in series.tolist()]
+
+
+def _column_kind(spec: KindSpec, name: str) -> str:
+    if name in spec.field_names:
+        field_type = spec.field(name).type
+        return {"datetime": "datetime", "month": "date", "int": "int", "float": "float"}.get(field_type, "object")
+    if name.endswith("_day"):
+        return "date"
+    if name.endswith("_at"):
+        return "datetime"
+    return "float"
+
+
+class _Stage:
+    """The temporary table an import is written to before the merge."""
+
+    def __init__(self, connection: Connection, spec: KindSpec, columns: list[str]) -> None:
+        self.connection = connection
+        self.spec = spec
+        self.columns = columns
+        self.postgres = connection.dialect.name == "postgresql"
+        names = ", ".join(columns)
+        table = spec.table.name
+        connection.execute(text("DROP TABLE IF EXISTS import_stage"))
+        suffix = " ON COMMIT DROP" if self.postgres else ""
+        connection.execute(text(f"CREATE TEMPORARY TABLE import_stage{suffix} AS SELECT {names} FROM {table} WHERE 1 = 0"))
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        values = [_format_column(frame[name], _column_kind(self.spec, name)) for name in self.columns]
+        records = list(zip(*values, strict=True))
+        if not records:
+            return
+        self.rows += len(records)
+        raw = self.connection.connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            if self.postgres:
+                with cursor.copy(f"COPY import_stage ({', '.join(self.columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                    for record in records:
+                        copy.write_row(record)
+            else:
+                marks = ", ".join("?" for _ in self.columns)
+                cursor.executemany(f"INSERT INTO import_stage ({', '.join(self.columns)}) VALUES ({marks})", records)
+        finally:
+            cursor.close()
+
+    def merge(self, import_id: int | None) -> tuple[int, int]:
+        """Counts (inserted, updated), then the upsert itself unless import_id is None (dry run)."""
+        table = self.spec.table.name
+        key = list(self.spec.key)
+        distinct = "IS DISTINCT FROM" if self.postgres else "IS NOT"
+        on_key = " AND ".join(f"t.{name} = s.{name}" for name in key)
+        compared = [name for name in self.columns if name not in key]
+        changed = " OR ".join(f"t.{name} {distinct} s.{name}" for name in compared) or "1 = 0"
+        inserted = self.connection.execute(
+            text(f"SELECT count(*) FROM import_stage s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on_key})")
+        ).scalar_one()
+        updated = self.connection.execute(
+            text(f"SELECT count(*) FROM import_stage s JOIN {table} t ON {on_key} WHERE {changed}")
+        ).scalar_one()
+        if import_id is not None and (inserted or updated):
+            names = ", ".join([*self.columns, "import_id"])
+            assignments = ", ".join(f"{name} = excluded.{name}" for name in [*compared, "import_id"])
+            differs = " OR ".join(f"{table}.{name} {distinct} excluded.{name}" for name in compared) or "1 = 0"
+            conflict = (
+                f"DO UPDATE SET {assignments} WHERE {differs}" if compared else "DO NOTHING"
+            )
+            self.connection.execute(
+                text(
+                    f"INSERT INTO {table} ({names}) SELECT {', '.join(self.columns)}, :import_id FROM import_stage WHERE 1 = 1 "
+                    f"ON CONFLICT ({', '.join(key)}) {conflict}"
+                ),
+                {"import_id": import_id},
+            )
+        return int(inserted), int(updated)
+
+    def drop(self) -> None:
+        if not self.postgres:
+            self.connection.execute(text("DROP TABLE IF EXISTS import_stage"))
+
+
+def _open(source: str | Path | BinaryIO) -> tuple[BinaryIO, str, bool]:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        return path.open("rb"), path.name, True
+    return source, getattr(source, "name", "upload.csv"), False
+
+
+def import_csv(
+    engine: Engine,
+    kind: str,
+    source: str | Path | BinaryIO,
+    *,
+    actor: str,
+    mapping: Mapping | None = None,
+    file_name: str | None = None,
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportResult:
+    """Import one CSV file of `kind`, all or nothing. Raises ImportRefused with the report."""
+    spec = kind_spec(kind)
+    handle, default_name, owned = _open(source)
+    name = file_name or Path(str(default_name)).name
+    try:
+        return _import(engine, spec, handle, name, actor=actor, mapping=mapping, dry_run=dry_run, progress=progress, chunk_rows=chunk_rows)
+    finally:
+        if owned:
+            handle.close()
+
+
+def _refuse(name: str, message: str, column: str | None = None, row: int | None = None) -> ImportRefused:
+    return ImportRefused(name, [Problem(row, column, None, message)], 1)
+
+
+def _chunks(stream: IO[str], delimiter: str, chunk_rows: int, name: str) -> Iterator[pd.DataFrame]:
+    reader = pd.read_csv(
+        stream,
+        sep=delimiter,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        chunksize=chunk_rows,
+        engine="c",
+        skip_blank_lines=True,
+    )
+    try:
+        yield from reader
+    except pd.errors.ParserError as exc:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match:
+            expected, line, saw = match.groups()
+            raise ImportRefused(
+                name,
+                [Problem(int(line), None, None, f"{saw} fields where the header has {expected} (a stray {_DELIMITER_NAMES[delimiter]} or quote?)")],
+                1,
+            ) from exc
+        raise _refuse(name, f"the file could not be read as CSV: {exc}") from exc
+
+
+def _import(
+    engine: Engine,
+    spec: KindSpec,
+    handle: BinaryIO,
+    name: str,
+    *,
+    actor: str,
+    mapping: Mapping | None,
+    dry_run: bool,
+    progress: ProgressCallback | None,
+    chunk_rows: int,
+) -> ImportResult:
+    started = utcnow()
+    report = progress or (lambda _fraction, _message: None)
+    handle.seek(0)
+    sha256, encoding, size = _scan(handle)
+    handle.seek(0)
+    sample = handle.read(1 << 16).decode(encoding, errors="replace")
+    if not sample.strip().lstrip("\ufeff").strip():
+        raise _refuse(name, "the file is empty; expected a header row and at least one data row")
+    delimiter = sniff_delimiter(sample.lstrip("\ufeff"))
+    header = next(csv.reader(io.StringIO(_header_line(sample.lstrip("\ufeff"))), delimiter=delimiter))
+    header = [column.strip() for column in header]
+    header_index = {fold(column): column for column in header}
+    mapping = mapping or identity_mapping(spec.kind, header)
+    if mapping.kind != spec.kind:
+        raise _refuse(name, f"the mapping {mapping.name!r} is for {mapping.kind}, not {spec.kind}")
+
+    columns: dict[str, str | None] = {}
+    notes: list[str] = []
+    missing: list[str] = []
+    for field_name, field_mapping in mapping.fields.items():
+        if field_mapping.constant is not None:
+            columns[field_name] = None
+            continue
+        resolved = _resolve(field_mapping.candidates, header_index)
+        if resolved is not None:
+            columns[field_name] = resolved
+        elif field_name in spec.required:
+            missing.append(" or ".join(repr(c) for c in field_mapping.candidates) + f" (for {field_name})")
+        else:
+            notes.append(f"no column {' or '.join(repr(c) for c in field_mapping.candidates)}; {field_name} left as it was")
+    if missing:
+        found = ", ".join(repr(column) for column in header[:12]) + (" ..." if len(header) > 12 else "")
+        hint = ""
+        if len(header) == 1:
+            hint = " The header has a single column: expected columns separated by comma, semicolon or tab."
+        raise ImportRefused(
+            name,
+            [Problem(1, None, None, f"missing required column {column}; the header has {found}.{hint}") for column in missing],
+            len(missing),
+        )
+    used = {column for column in columns.values() if column}
+    for field_mapping in mapping.fields.values():
+        if field_mapping.when is not None:
+            used.update(c for c in [_resolve(field_mapping.when.candidates, header_index)] if c)
+    for rule in mapping.skip_rows:
+        used.update(c for c in [_resolve(rule.candidates, header_index)] if c)
+    ignored = [c for c in header if c not in used and fold(c) not in {fold(i) for i in mapping.ignore_columns} and c]
+    if ignored:
+        notes.append("columns not imported: " + ", ".join(ignored[:20]) + (" ..." if len(ignored) > 20 else ""))
+
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        stage: _Stage | None = None
+        try:
+            settings = load(connection)
+            validator = _ChunkValidator(spec, mapping, columns, settings, delimiter)
+            validator.header_index = header_index
+            stream, counter = _text_stream(handle, encoding)
+            rows_read, first_row = 0, 2
+            for chunk in _chunks(stream, delimiter, chunk_rows, name):
+                rows_read += len(chunk)
+                frame = validator.validate(chunk, first_row)
+                first_row += len(chunk)
+                if frame is not None and validator.total_problems == 0:
+                    frame = _with_derived(spec, frame, settings)
+                    if stage is None:
+                        stage = _Stage(connection, spec, list(frame.columns))
+                    stage.write(frame)
+                report(0.85 * min(counter.count / max(size, 1), 1.0), f"validated {rows_read:,} rows")
+            if rows_read == 0:
+                raise _refuse(name, "the file has a header but no data rows")
+            if validator.total_problems:
+                raise ImportRefused(name, validator.problems, validator.total_problems)
+            report(0.9, "merging into the database")
+            import_id = None
+            if not dry_run:
+                import_id = connection.execute(
+                    insert(ImportRun).values(
+                        kind=spec.kind, file_name=name, file_sha256=sha256, mapping_name=mapping.name, actor=actor,
+                        started_at=started, finished_at=started, rows_read=rows_read,
+                        rows_skipped=sum(validator.skipped.values()), inserted=0, updated=0, unchanged=0, notes={},
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            inserted, updated = stage.merge(import_id) if stage else (0, 0)
+            staged = stage.rows if stage else 0
+            if stage and not dry_run:
+                _recompute_if_partial(connection, spec, stage.columns, settings)
+            result = ImportResult(
+                kind=spec.kind, file_name=name, sha256=sha256, encoding=encoding, delimiter=delimiter,
+                rows_read=rows_read, rows_skipped=sum(validator.skipped.values()),
+                skipped_reasons=dict(validator.skipped), inserted=inserted, updated=updated,
+                unchanged=staged - inserted - updated, dry_run=dry_run, import_id=import_id, notes=notes,
+            )
+            if stage:
+                stage.drop()
+            if dry_run:
+                transaction.rollback()
+                return result
+            connection.execute(
+                ImportRun.__table__.update()  # type: ignore[attr-defined]
+                .where(ImportRun.__table__.c.id == import_id)  # type: ignore[attr-defined]
+                .values(finished_at=utcnow(), inserted=inserted, updated=updated, unchanged=result.unchanged,
+                        notes={"skipped": result.skipped_reasons, "notes": notes, "encoding": encoding})
+            )
+            audit.record(
+                connection, actor=actor, action="import", entity=spec.kind, entity_key=str(import_id),
+                detail={"file": name, "sha256": sha256, "inserted": inserted, "updated": updated, "unchanged": result.unchanged},
+            )
+            transaction.commit()
+            report(1.0, "done")
+            return result
+        except (IntegrityError, DataError) as exc:
+            transaction.rollback()
+            detail = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+            raise _refuse(name, f"the database refused the rows ({detail}); nothing was changed") from exc
+        except BaseException:
+            transaction.rollback()
+            raise
+
+
+def _with_derived(spec: KindSpec, frame: pd.DataFrame, settings: OrgSettings) -> pd.DataFrame:
+    if spec.kind == "leads":
+        inputs = frame[[c for c in ("created_at", "mql_at", "first_response_at") if c in frame]]
+        derived = lead_columns(inputs, settings) if {"mql_at", "first_response_at"} <= set(frame) else {
+            "created_day": lead_columns(frame[["created_at"]], settings)["created_day"]
+        }
+        return frame.assign(**derived)
+    if spec.kind == "opportunities":
+        inputs = frame[[c for c in ("created_at", "closed_at") if c in frame]]
+        return frame.assign(**opportunity_columns(inputs, settings))
+    return frame
+
+
+def _recompute_if_partial(connection: Connection, spec: KindSpec, written: list[str], settings: OrgSettings) -> None:
+    """Derived columns that need fields this file did not carry are recomputed from the stored rows."""
+    if spec.kind == "leads" and not {"mql_at", "first_response_at"} <= set(written):
+        recompute_lead_derived(connection, settings, keys_from="import_stage")
+    if spec.kind == "opportunities" and "closed_at" not in written:
+        recompute_opportunity_derived(connection, settings, keys_from="import_stage")
+
+
+def problems_as_rows(refused: ImportRefused) -> list[dict[str, Any]]:
+    """The report as table rows, for the Data page."""
+    return [
+        {"row": p.row, "column": p.column, "value": p.value, "expected": p.expected} for p in refused.problems
+    ]

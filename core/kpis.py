@@ -1,0 +1,464 @@
+"""The KPI engine: every KPI of PRODUCT.md for a date range, a grain, a grouping and filters.
+
+All counting happens in SQL (one aggregate query per fact table, plus one window
+query per median); pandas only joins the small per-period results and divides.
+A rate whose denominator is zero is "no data" (NaN / JSON null), never 0% and
+never an exception.
+
+Period P is a bucket of local days; "MQLs of P" are the leads whose mql_day
+falls in P (the cohort), and every lead-side KPI follows that cohort.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    Engine,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+
+)
+
+from core.models import CalendarDay, Lead, Opportunity, Target, utcnow
+from core.periods import Grain, periods
+from core.settings import OrgSettings, load
+
+GroupBy = Literal["source", "owner", "segment", "campaign"]
+GROUP_BYS: tuple[GroupBy, ...] = ("source", "owner", "segment", "campaign")
+NO_LEAD = "(no lead)"
+NOT_SET = "(not set)"
+
+KPI_COLUMNS: tuple[str, ...] = (
+    "period_start",
+    "period_end",
+    "group",
+    "mqls",
+    "mql_target",
+    "mql_attainment",
+    "sqls",
+    "mql_to_sql",
+    "conversion_gate",
+    "won_mqls",
+    "mql_to_won",
+    "dispositioned",
+    "rejected",
+    "rejection_share",
+    "rejection_gate",
+    "rejected_no_reason",
+    "sla_hours",
+    "sla_met",
+    "sla_breached",
+    "sla_pending",
+    "sla_compliance",
+    "responded",
+    "median_response_hours",
+    "complete_mqls",
+    "data_completeness",
+    "opportunities_created",
+    "pipeline_created",
+    "pipeline_marketing",
+    "pipeline_sales",
+    "opportunities_without_amount",
+    "pipeline_target",
+    "pipeline_attainment",
+    "closed",
+    "won",
+    "win_rate",
+    "won_amount",
+    "median_cycle_days",
+    "mean_cycle_days",
+    "pipeline_velocity_per_day",
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Empty tuples mean "all". Lead owner for lead KPIs, opportunity owner for opportunity KPIs."""
+
+    sources: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    campaigns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KpiQuery:
+    first_day: dt.date
+    last_day: dt.date
+    grain: Grain | Literal["range"] = "month"  # "range": the whole range as one period
+    by: GroupBy | None = None
+    filters: Filters = field(default_factory=Filters)
+    as_of: dt.datetime | None = None  # naive UTC; default now
+
+
+def segment_expression(settings: OrgSettings) -> ColumnElement[str]:
+    size = Lead.company_size
+    return case(
+        (size.is_(None), literal("unknown")),
+        (size < settings.mid_market_from, literal("smb")),
+        (size < settings.enterprise_from, literal("mid_market")),
+        else_=literal("enterprise"),
+    )
+
+
+def _bucket(grain: Grain | Literal["range"], first_day: dt.date | None = None) -> Any:
+    """The bucket start of each calendar day; for the whole range, one constant bucket."""
+    if grain == "range":
+        return literal(first_day, Date)
+    return {"week": CalendarDay.week_start, "month": CalendarDay.month_start, "quarter": CalendarDay.quarter_start}[grain]
+
+
+def _filled(column: Any) -> ColumnElement[bool]:
+    return func.coalesce(func.trim(column), "") != ""
+
+
+def _count_if(condition: ColumnElement[bool]) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _lead_filters(query: KpiQuery, settings: OrgSettings) -> list[ColumnElement[bool]]:
+    filters = query.filters
+    conditions: list[ColumnElement[bool]] = []
+    if filters.sources:
+        conditions.append(Lead.source.in_(filters.sources))
+    if filters.campaigns:
+        conditions.append(Lead.campaign.in_(filters.campaigns))
+    if filters.segments:
+        conditions.append(segment_expression(settings).in_(filters.segments))
+    return conditions
+
+
+def _lead_group(query: KpiQuery, settings: OrgSettings) -> Any:
+    if query.by == "source":
+        return Lead.source
+    if query.by == "owner":
+        return func.coalesce(Lead.owner, NOT_SET)
+    if query.by == "segment":
+        return segment_expression(settings)
+    if query.by == "campaign":
+        return func.coalesce(Lead.campaign, NOT_SET)
+    return literal("all")
+
+
+def _opportunity_group(query: KpiQuery, settings: OrgSettings) -> Any:
+    if query.by == "owner":
+        return func.coalesce(Opportunity.owner, NOT_SET)
+    if query.by is None:
+        return literal("all")
+    lead_side = _lead_group(query, settings)
+    return case((Lead.lead_id.is_(None), literal(NO_LEAD)), else_=func.coalesce(lead_side, NOT_SET))
+
+
+def _median(base: Select[Any], value: Any, label: str) -> Select[Any]:
+    """Median of `value` per (bucket, grp) of `base`, the same on SQLite and PostgreSQL."""
+    ranked = base.add_columns(
+        value.label("value"),
+        func.row_number().over(partition_by=[base.selected_columns.bucket, base.selected_columns.grp], order_by=value).label("rn"),
+        func.count().over(partition_by=[base.selected_columns.bucket, base.selected_columns.grp]).label("n"),
+    ).where(value.is_not(None)).subquery()
+    middle = or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2)
+    return (
+        select(ranked.c.bucket, ranked.c.grp, func.avg(ranked.c.value).label(label))
+        .where(middle)
+        .group_by(ranked.c.bucket, ranked.c.grp)
+    )
+
+
+def _frame(connection: Connection, statement: Select[Any]) -> pd.DataFrame:
+    result = connection.execute(statement)
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    if not frame.empty:
+        frame["bucket"] = pd.to_datetime(frame["bucket"]).dt.date
+    return frame
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    numerator = pd.to_numeric(numerator, errors="coerce").astype(float)
+    denominator = pd.to_numeric(denominator, errors="coerce").astype(float)
+    return (numerator / denominator).where(denominator > 0)
+
+
+def _lead_facts(connection: Connection, query: KpiQuery, settings: OrgSettings, as_of: dt.datetime) -> pd.DataFrame:
+    bucket = _bucket(query.grain, query.first_day)
+    group = _lead_group(query, settings)
+    sla_minutes = settings.sla_hours * 60.0
+    won_leads = select(Opportunity.lead_id).where(Opportunity.is_won.is_(True), Opportunity.lead_id.is_not(None))
+    base_where = and_(
+        Lead.mql_day >= query.first_day,
+        Lead.mql_day <= query.last_day,
+        *_lead_filters(query, settings),
+        *([func.coalesce(Lead.owner, NOT_SET).in_(query.filters.owners)] if query.filters.owners else []),
+    )
+    no_response = Lead.first_response_at.is_(None)
+    counts = (
+        select(
+            bucket.label("bucket"),
+            group.label("grp"),
+            func.count().label("mqls"),
+            _count_if(Lead.sql_at.is_not(None)).label("sqls"),
+            _count_if(Lead.lead_id.in_(won_leads)).label("won_mqls"),
+            _count_if(or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None))).label("dispositioned"),
+            _count_if(Lead.rejected_at.is_not(None)).label("rejected"),
+            _count_if(and_(Lead.rejected_at.is_not(None), ~_filled(Lead.rejection_reason))).label("rejected_no_reason"),
+            _count_if(Lead.response_minutes <= sla_minutes).label("sla_met"),
+            _count_if(
+                or_(Lead.response_minutes > sla_minutes, and_(no_response, Lead.sla_due_at <= as_of))
+            ).label("sla_breached"),
+            _count_if(and_(no_response, or_(Lead.sla_due_at > as_of, Lead.sla_due_at.is_(None)))).label("sla_pending"),
+            func.count(Lead.response_minutes).label("responded"),
+            _count_if(
+                and_(
+                    _filled(Lead.company),
+                    _filled(Lead.title),
+                    _filled(Lead.email),
+                    _filled(Lead.source),
+                    Lead.source != "unknown",
+                    _filled(Lead.intent_signal),
+                )
+            ).label("complete_mqls"),
+        )
+        .select_from(Lead)
+        .join(CalendarDay, CalendarDay.day == Lead.mql_day)
+        .where(base_where)
+        .group_by(bucket, group)
+    )
+    facts = _frame(connection, counts)
+    median_base = (
+        select(bucket.label("bucket"), group.label("grp"))
+        .select_from(Lead)
+        .join(CalendarDay, CalendarDay.day == Lead.mql_day)
+        .where(base_where)
+    )
+    medians = _frame(connection, _median(median_base, Lead.response_minutes, "median_response_minutes"))
+    return _merge(facts, medians)
+
+
+def _opportunity_scope(query: KpiQuery, settings: OrgSettings) -> list[ColumnElement[bool]]:
+    conditions = _lead_filters(query, settings)
+    if query.filters.owners:
+        conditions.append(func.coalesce(Opportunity.owner, NOT_SET).in_(query.filters.owners))
+    return conditions
+
+
+def _created_facts(connection: Connection, query: KpiQuery, settings: OrgSettings) -> pd.DataFrame:
+    bucket = _bucket(query.grain, query.first_day)
+    group = _opportunity_group(query, settings)
+    marketing = or_(
+        Opportunity.origin == "marketing", and_(Opportunity.origin.is_(None), Lead.mql_at.is_not(None))
+    )
+    statement = (
+        select(
+            bucket.label("bucket"),
+            group.label("grp"),
+            func.count().label("opportunities_created"),
+            func.sum(Opportunity.amount).label("pipeline_created"),
+            func.sum(case((marketing, Opportunity.amount), else_=0.0)).label("pipeline_marketing"),
+            func.sum(case((marketing, 0.0), else_=Opportunity.amount)).label("pipeline_sales"),
+            _count_if(Opportunity.amount.is_(None)).label("opportunities_without_amount"),
+        )
+        .select_from(Opportunity)
+        .outerjoin(Lead, Lead.lead_id == Opportunity.lead_id)
+        .join(CalendarDay, CalendarDay.day == Opportunity.created_day)
+        .where(Opportunity.created_day >= query.first_day, Opportunity.created_day <= query.last_day, *_opportunity_scope(query, settings))
+        .group_by(bucket, group)
+    )
+    return _frame(connection, statement)
+
+
+def _closed_facts(connection: Connection, query: KpiQuery, settings: OrgSettings) -> pd.DataFrame:
+    bucket = _bucket(query.grain, query.first_day)
+    group = _opportunity_group(query, settings)
+    won = Opportunity.is_won.is_(True)
+    where = and_(
+        Opportunity.closed_day >= query.first_day,
+        Opportunity.closed_day <= query.last_day,
+        *_opportunity_scope(query, settings),
+    )
+    statement = (
+        select(
+            bucket.label("bucket"),
+            group.label("grp"),
+            func.count().label("closed"),
+            _count_if(won).label("won"),
+            func.sum(case((won, Opportunity.amount))).label("won_amount"),
+            func.count(case((won, Opportunity.amount))).label("won_with_amount"),
+            func.avg(case((won, Opportunity.cycle_days))).label("mean_cycle_days"),
+        )
+        .select_from(Opportunity)
+        .outerjoin(Lead, Lead.lead_id == Opportunity.lead_id)
+        .join(CalendarDay, CalendarDay.day == Opportunity.closed_day)
+        .where(where)
+        .group_by(bucket, group)
+    )
+    facts = _frame(connection, statement)
+    median_base = (
+        select(bucket.label("bucket"), group.label("grp"))
+        .select_from(Opportunity)
+        .outerjoin(Lead, Lead.lead_id == Opportunity.lead_id)
+        .join(CalendarDay, CalendarDay.day == Opportunity.closed_day)
+        .where(where, won)
+    )
+    medians = _frame(connection, _median(median_base, Opportunity.cycle_days, "median_cycle_days"))
+    return _merge(facts, medians)
+
+
+def _targets(connection: Connection, query: KpiQuery) -> pd.DataFrame:
+    """Monthly targets spread evenly over their days, summed per bucket (partial periods get a share)."""
+    bucket = _bucket(query.grain, query.first_day)
+    statement = (
+        select(
+            bucket.label("bucket"),
+            literal("all").label("grp"),
+            func.sum(case((Target.metric == "mqls", Target.value / CalendarDay.days_in_month))).label("mql_target"),
+            func.sum(case((Target.metric == "pipeline", Target.value / CalendarDay.days_in_month))).label("pipeline_target"),
+        )
+        .select_from(CalendarDay)
+        .join(Target, Target.month == CalendarDay.month_start)
+        .where(CalendarDay.day >= query.first_day, CalendarDay.day <= query.last_day)
+        .group_by(bucket)
+    )
+    return _frame(connection, statement)
+
+
+def _merge(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    if left.empty:
+        return right
+    if right.empty:
+        return left
+    return left.merge(right, on=["bucket", "grp"], how="outer")
+
+
+def _connection_of(target: Engine | Connection) -> Any:
+    return target.connect() if isinstance(target, Engine) else _Borrowed(target)
+
+
+class _Borrowed:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> Connection:
+        return self.connection
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
+    """One row per period (and group), with the columns of KPI_COLUMNS."""
+    as_of = query.as_of or utcnow()
+    with _connection_of(target) as connection:
+        settings = load(connection)
+        leads = _lead_facts(connection, query, settings, as_of)
+        created = _created_facts(connection, query, settings)
+        closed = _closed_facts(connection, query, settings)
+        targets = _targets(connection, query) if query.by is None else pd.DataFrame()
+
+    facts = _merge(_merge(leads, created), closed)
+    buckets = periods(query.first_day, query.last_day, query.grain)
+    groups = sorted(facts["grp"].dropna().unique()) if not facts.empty else []
+    if query.by is None:
+        groups = ["all"]
+    grid = pd.DataFrame(
+        [(p.start, p.first_day, p.last_day, g) for p in buckets for g in groups],
+        columns=["bucket", "period_start", "period_end", "grp"],
+    )
+    table = grid.merge(facts, on=["bucket", "grp"], how="left") if not facts.empty else grid
+    if not targets.empty:
+        table = table.merge(targets, on=["bucket", "grp"], how="left")
+    count_columns = (
+        "mqls", "sqls", "won_mqls", "dispositioned", "rejected", "rejected_no_reason", "sla_met", "sla_breached",
+        "sla_pending", "responded", "complete_mqls", "opportunities_created", "opportunities_without_amount",
+        "closed", "won", "won_with_amount",
+    )
+    for column in count_columns:
+        table[column] = pd.to_numeric(table[column], errors="coerce").fillna(0).astype(int) if column in table else 0
+    for column in ("mql_target", "pipeline_target", "pipeline_created", "pipeline_marketing", "pipeline_sales",
+                   "won_amount", "mean_cycle_days", "median_cycle_days", "median_response_minutes"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float) if column in table else math.nan
+    # Sums over no rows are "no pipeline", which is a real 0 when the period had no opportunities.
+    for column in ("pipeline_created", "pipeline_marketing", "pipeline_sales", "won_amount"):
+        table[column] = table[column].fillna(0.0)
+
+    table["group"] = table["grp"]
+    table["mql_attainment"] = _ratio(table["mqls"], table["mql_target"])
+    table["mql_to_sql"] = _ratio(table["sqls"], table["mqls"])
+    table["mql_to_won"] = _ratio(table["won_mqls"], table["mqls"])
+    table["rejection_share"] = _ratio(table["rejected"], table["dispositioned"])
+    table["sla_compliance"] = _ratio(table["sla_met"], table["sla_met"] + table["sla_breached"])
+    table["median_response_hours"] = table["median_response_minutes"] / 60.0
+    table["data_completeness"] = _ratio(table["complete_mqls"], table["mqls"])
+    table["pipeline_attainment"] = _ratio(table["pipeline_created"], table["pipeline_target"])
+    table["win_rate"] = _ratio(table["won"], table["closed"])
+    mean_won_amount = _ratio(table["won_amount"], table["won_with_amount"])
+    table["pipeline_velocity_per_day"] = (
+        table["opportunities_created"] * mean_won_amount * table["win_rate"] / table["mean_cycle_days"].where(table["mean_cycle_days"] > 0)
+    )
+    table["conversion_gate"] = settings.conversion_gate
+    table["rejection_gate"] = settings.rejection_gate
+    table["sla_hours"] = settings.sla_hours
+    if query.by is not None:
+        table["mql_target"] = math.nan
+        table["pipeline_target"] = math.nan
+    return table[list(KPI_COLUMNS)].reset_index(drop=True)
+
+
+def kpi_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows: dates as ISO strings, no-data values as None."""
+    records = []
+    for row in table.to_dict(orient="records"):
+        clean: dict[str, Any] = {}
+        for key, value in row.items():
+            if isinstance(value, dt.date):
+                clean[key] = value.isoformat()
+            elif isinstance(value, float) and math.isnan(value):
+                clean[key] = None
+            elif hasattr(value, "item"):
+                clean[key] = value.item()
+            else:
+                clean[key] = value
+        records.append(clean)
+    return records
+
+
+def filter_options(target: Engine | Connection) -> dict[str, list[str]]:
+    """Distinct values for the source, owner and campaign filters, and the segment names."""
+    with _connection_of(target) as connection:
+        sources = connection.execute(select(Lead.source).distinct().order_by(Lead.source)).scalars().all()
+        owners = connection.execute(
+            select(Lead.owner).where(Lead.owner.is_not(None)).union(
+                select(Opportunity.owner).where(Opportunity.owner.is_not(None))
+            )
+        ).scalars().all()
+        campaigns = connection.execute(
+            select(Lead.campaign).where(Lead.campaign.is_not(None)).distinct().order_by(Lead.campaign)
+        ).scalars().all()
+    return {
+        "source": list(sources),
+        "owner": sorted(owners),
+        "campaign": list(campaigns),
+        "segment": ["smb", "mid_market", "enterprise", "unknown"],
+    }
+
+
+def data_range(target: Engine | Connection) -> tuple[dt.date, dt.date] | None:
+    """First and last local day with any lead, or None for an empty database."""
+    with _connection_of(target) as connection:
+        first, last = connection.execute(select(func.min(Lead.created_day), func.max(Lead.created_day))).one()
+    if first is None:
+        return None
+    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+
+

@@ -1,0 +1,244 @@
+"""Column mappings: how a real export (HubSpot, Salesforce, anything) becomes a canonical kind.
+
+A mapping is a small YAML or JSON document that ops can save, reuse and edit.
+For each canonical field it names a source column (or several candidate
+spellings: UI labels and API names), or a constant; optionally a date format, a
+default for blanks, a value map, and a condition on another column. Presets for
+common CRMs ship in core/presets/; saved mappings live in the database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.models import SavedMapping, utcnow
+from core.schema import kind_spec
+
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+_SPACES = re.compile(r"\s+")
+
+
+def fold(value: str) -> str:
+    """Case- and spacing-insensitive form used to match values and column names."""
+    return _SPACES.sub(" ", value.strip()).casefold()
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+class Condition(BaseModel):
+    """True on rows whose `column` holds one of `in` (or none of `not_in`); blanks match ''."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    column: str | list[str]
+    in_: list[str] | None = Field(default=None, alias="in")
+    not_in: list[str] | None = None
+
+    @field_validator("in_", "not_in", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> Any:
+        # YAML turns `true`, `0` and `yes` into bool/int; conditions compare text.
+        if isinstance(value, list):
+            return [str(item).lower() if isinstance(item, bool) else str(item) for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        if (self.in_ is None) == (self.not_in is None):
+            raise ValueError("a condition needs exactly one of 'in' or 'not_in'")
+        return self
+
+    @property
+    def candidates(self) -> list[str]:
+        return _as_list(self.column)
+
+    def describe(self) -> str:
+        values = self.in_ if self.in_ is not None else self.not_in
+        verb = "is one of" if self.in_ is not None else "is none of"
+        return f"{self.candidates[0]} {verb} {', '.join(repr(v) for v in values or [])}"
+
+
+class FieldMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    column: str | list[str] | None = None
+    constant: str | None = None
+    # strftime formats tried in order (e.g. a report's "3/5/2026 2:22 PM" and a plain date); default ISO 8601.
+    date_format: str | list[str] | None = None
+    default: str | None = None
+    map: dict[str, str] = Field(default_factory=dict)
+    # What a non-blank value missing from `map` becomes (default: kept as it is).
+    map_other: str | None = None
+    when: Condition | None = None
+
+    @field_validator("constant", "default", "map_other", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return str(value).lower() if isinstance(value, bool) else (None if value is None else str(value))
+
+    @field_validator("map", mode="before")
+    @classmethod
+    def _map_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                str(k): (str(v).lower() if isinstance(v, bool) else ("" if v is None else str(v)))
+                for k, v in value.items()
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldMapping:
+        if (self.column is None) == (self.constant is None):
+            raise ValueError("give exactly one of 'column' or 'constant'")
+        return self
+
+    @property
+    def candidates(self) -> list[str]:
+        return _as_list(self.column) if self.column is not None else []
+
+    def folded_map(self) -> dict[str, str]:
+        return {fold(key): value for key, value in self.map.items()}
+
+
+class SkipRule(Condition):
+    reason: str = ""
+
+
+class Mapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: str
+    description: str = ""
+    date_format: str | list[str] | None = None
+    null_values: list[str] = Field(default_factory=list)
+    ignore_columns: list[str] = Field(default_factory=list)
+    skip_rows: list[SkipRule] = Field(default_factory=list)
+    fields: dict[str, FieldMapping]
+
+    @field_validator("null_values", mode="before")
+    @classmethod
+    def _null_text(cls, value: Any) -> Any:
+        return [str(item) for item in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> Mapping:
+        spec = kind_spec(self.kind)
+        unknown = sorted(set(self.fields) - set(spec.field_names))
+        if unknown:
+            raise ValueError(
+                f"fields {', '.join(unknown)} are not {self.kind} fields; expected some of {', '.join(spec.field_names)}"
+            )
+        missing = [name for name in spec.required if name not in self.fields]
+        if missing:
+            raise ValueError(f"a {self.kind} mapping must map {', '.join(missing)}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+
+class MappingError(ValueError):
+    """A mapping document that cannot be used, with a readable reason."""
+
+
+def identity_mapping(kind: str, header: list[str]) -> Mapping:
+    """The mapping for a canonical file: each field from the column of the same name."""
+    spec = kind_spec(kind)
+    present = {fold(column) for column in header}
+    fields = {name: FieldMapping(column=name) for name in spec.field_names if fold(name) in present}
+    for name in spec.required:
+        fields.setdefault(name, FieldMapping(column=name))
+    return Mapping(name=f"canonical {kind}", kind=kind, fields=fields)
+
+
+def parse_mapping(document: dict[str, Any] | str) -> Mapping:
+    """A mapping from a dict or YAML/JSON text, or MappingError saying what is wrong."""
+    if isinstance(document, str):
+        try:
+            document = yaml.safe_load(document)
+        except yaml.YAMLError as exc:
+            raise MappingError(f"the mapping is not valid YAML or JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise MappingError("a mapping is a document with at least 'name', 'kind' and 'fields'")
+    try:
+        return Mapping.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'mapping'}: {error['msg']}" for error in exc.errors()
+        )
+        raise MappingError(f"the mapping is not usable: {problems}") from exc
+
+
+def load_mapping_file(path: str | Path) -> Mapping:
+    return parse_mapping(Path(path).read_text(encoding="utf-8"))
+
+
+def dump_mapping(mapping: Mapping) -> str:
+    return yaml.safe_dump(mapping.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def preset_names() -> list[str]:
+    return sorted(path.stem for path in PRESETS_DIR.glob("*.yaml"))
+
+
+def load_preset(name: str) -> Mapping:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise MappingError(f"no preset named {name!r}; presets: {', '.join(preset_names())}")
+    return load_mapping_file(path)
+
+
+def save_mapping(session: Session, mapping: Mapping, *, actor: str) -> None:
+    """Create or replace a saved mapping by name (audited; the old version is in the audit log)."""
+    payload = mapping.to_dict()
+    existing = session.get(SavedMapping, mapping.name)
+    before = existing.spec if existing else None
+    if existing is None:
+        session.add(SavedMapping(name=mapping.name, kind=mapping.kind, spec=payload, updated_by=actor))
+    else:
+        existing.kind = mapping.kind
+        existing.spec = payload
+        existing.updated_at = utcnow()
+        existing.updated_by = actor
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update" if before else "create",
+        entity="mapping",
+        entity_key=mapping.name,
+        detail={"before": before, "after": payload},
+    )
+
+
+def saved_mappings(session: Session, kind: str | None = None) -> list[Mapping]:
+    query = select(SavedMapping).order_by(SavedMapping.name)
+    if kind:
+        query = query.where(SavedMapping.kind == kind)
+    return [parse_mapping(row.spec) for row in session.scalars(query)]
+
+
+def find_mapping(session: Session | None, name: str) -> Mapping:
+    """A saved mapping by name, else a preset of that name."""
+    if session is not None:
+        row = session.get(SavedMapping, name)
+        if row is not None:
+            return parse_mapping(row.spec)
+    return load_preset(name)
+
+
+def mapping_as_json(mapping: Mapping) -> str:
+    return json.dumps(mapping.to_dict(), indent=2)
+

@@ -1,0 +1,192 @@
+"""Typed SQLAlchemy 2.0 models: the one schema every page reads.
+
+Timestamps are naive UTC. Columns marked "derived" are computed when rows are
+written (see core.derived) so that KPI queries aggregate plain columns instead of
+doing timezone and business-hour arithmetic per row at query time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+
+    lead_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    email: Mapped[str | None] = mapped_column(String(320))
+    company: Mapped[str | None] = mapped_column(String(255))
+    company_size: Mapped[int | None] = mapped_column(Integer)
+    industry: Mapped[str | None] = mapped_column(String(128))
+    country: Mapped[str | None] = mapped_column(String(128))
+    title: Mapped[str | None] = mapped_column(String(255))
+    seniority: Mapped[str | None] = mapped_column(String(16))
+    department: Mapped[str | None] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(64))
+    campaign: Mapped[str | None] = mapped_column(String(255))
+    score: Mapped[int | None] = mapped_column(Integer)
+    intent_signal: Mapped[str | None] = mapped_column(String(128))
+    mql_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sql_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    rejected_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(String(255))
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    touch_attempts: Mapped[int | None] = mapped_column(Integer)
+    # derived
+    created_day: Mapped[dt.date] = mapped_column(Date)
+    mql_day: Mapped[dt.date | None] = mapped_column(Date)
+    response_minutes: Mapped[float | None] = mapped_column(Float)
+    sla_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+
+    __table_args__ = (
+        Index("ix_leads_mql_day_source", "mql_day", "source"),
+        Index("ix_leads_created_day", "created_day"),
+        Index("ix_leads_owner", "owner"),
+    )
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+
+    opportunity_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # Not a foreign key: CRM exports arrive in any order and an opportunity may have no lead.
+    lead_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    account: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    stage: Mapped[str | None] = mapped_column(String(128))
+    amount: Mapped[float | None] = mapped_column(Float)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    is_won: Mapped[bool | None] = mapped_column(Boolean)
+    origin: Mapped[str | None] = mapped_column(String(16))
+    owner: Mapped[str | None] = mapped_column(String(128))
+    # derived
+    created_day: Mapped[dt.date] = mapped_column(Date, index=True)
+    closed_day: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    cycle_days: Mapped[float | None] = mapped_column(Float)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+
+
+class Touch(Base):
+    __tablename__ = "touches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # '' rather than NULL so that the natural key can be a plain unique constraint.
+    lead_id: Mapped[str] = mapped_column(String(128), default="")
+    opportunity_id: Mapped[str] = mapped_column(String(128), default="")
+    touched_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    channel: Mapped[str] = mapped_column(String(64))
+    campaign: Mapped[str | None] = mapped_column(String(255))
+    touch_type: Mapped[str | None] = mapped_column(String(64))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+
+    __table_args__ = (
+        UniqueConstraint("lead_id", "opportunity_id", "touched_at", "channel", name="uq_touches_key"),
+        Index("ix_touches_opportunity", "opportunity_id", "touched_at"),
+    )
+
+
+class Spend(Base):
+    __tablename__ = "spend"
+
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    amount: Mapped[float] = mapped_column(Float)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+
+
+class Target(Base):
+    __tablename__ = "targets"
+
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class ImportRun(Base):
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    mapping_name: Mapped[str | None] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    rows_read: Mapped[int] = mapped_column(Integer)
+    rows_skipped: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    notes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SavedMapping(Base):
+    __tablename__ = "saved_mappings"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_key: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CalendarDay(Base):
+    """One row per day so that week/month/quarter bucketing is a join on any database."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    week_start: Mapped[dt.date] = mapped_column(Date)
+    month_start: Mapped[dt.date] = mapped_column(Date)
+    quarter_start: Mapped[dt.date] = mapped_column(Date)
+    days_in_month: Mapped[int] = mapped_column(Integer)

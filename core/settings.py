@@ -1,0 +1,117 @@
+"""Organisation settings: timezone, business hours and the SLA defaults.
+
+Stored as validated JSON in the settings table. The definitions feature will own
+the SLA as signed-off versions; until then these are the values the KPIs use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+import holidays as holidays_lib
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.business_hours import BusinessCalendar
+from core.models import Setting, utcnow
+
+ORGANISATION_KEY = "organisation"
+
+
+class OrgSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timezone: str = "UTC"
+    business_days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    business_start: dt.time = dt.time(9, 0)
+    business_end: dt.time = dt.time(17, 0)
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    sla_hours: float = Field(default=4.0, gt=0)
+    sla_business_hours: bool = True
+    conversion_gate: float = Field(default=0.30, ge=0, le=1)
+    rejection_gate: float = Field(default=0.30, ge=0, le=1)
+    min_touch_attempts: int = Field(default=6, ge=0)
+    min_touch_days: int = Field(default=14, ge=0)
+    review_interval_days: int = Field(default=90, gt=0)
+    # Company-size bands for the segment filter: below the first is SMB,
+    # from the second up is enterprise, between is mid-market.
+    mid_market_from: int = Field(default=100, gt=0)
+    enterprise_from: int = Field(default=1000, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise ValueError(f"unknown timezone {value!r}; expected an IANA name such as Europe/Berlin")
+        return value
+
+    @field_validator("business_days")
+    @classmethod
+    def _weekdays(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(day not in range(7) for day in value):
+            raise ValueError("business days are weekday numbers 0 (Monday) to 6 (Sunday), at least one")
+        return tuple(sorted(set(value)))
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value and value not in holidays_lib.list_supported_countries():
+            raise ValueError(f"no holiday calendar for country {value!r}; expected an ISO code such as US or DE")
+        return value or None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OrgSettings:
+        if self.business_end <= self.business_start:
+            raise ValueError("business hours must end after they start")
+        if self.enterprise_from <= self.mid_market_from:
+            raise ValueError("the enterprise band must start above the mid-market band")
+        return self
+
+    def business_calendar(self) -> BusinessCalendar:
+        return BusinessCalendar(
+            timezone=self.timezone,
+            weekdays=self.business_days,
+            start=self.business_start,
+            end=self.business_end,
+            holiday_country=self.holiday_country,
+            holiday_subdivision=self.holiday_subdivision,
+        )
+
+
+def load(target: Session | Connection) -> OrgSettings:
+    row = target.execute(select(Setting.value).where(Setting.key == ORGANISATION_KEY)).scalar_one_or_none()
+    return OrgSettings.model_validate(row) if row else OrgSettings()
+
+
+def save(session: Session, changes: dict[str, Any], *, actor: str) -> OrgSettings:
+    """Validate and store changed settings, then recompute what depends on them."""
+    from core.derived import recompute_lead_derived, recompute_opportunity_derived
+
+    current = load(session)
+    updated = OrgSettings.model_validate({**current.model_dump(), **changes})
+    payload = updated.model_dump(mode="json")
+    existing = session.get(Setting, ORGANISATION_KEY)
+    if existing is None:
+        session.add(Setting(key=ORGANISATION_KEY, value=payload, updated_at=utcnow(), updated_by=actor))
+    else:
+        existing.value = payload
+        existing.updated_at = utcnow()
+        existing.updated_by = actor
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity="settings",
+        entity_key=ORGANISATION_KEY,
+        detail={"before": current.model_dump(mode="json"), "after": payload},
+    )
+    connection = session.connection()
+    recompute_lead_derived(connection, updated)
+    recompute_opportunity_derived(connection, updated)
+    return updated

@@ -1,0 +1,63 @@
+"""A small hand-made company whose every KPI is computed by hand in test_kpis.py.
+
+January 2025, UTC, business hours Mon–Fri 09:00–17:00, SLA 4 business hours.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from core.importer import import_csv
+from tests.conftest import csv_file
+
+LEADS = """lead_id,created_at,email,company,company_size,title,source,campaign,intent_signal,mql_at,sql_at,rejected_at,rejection_reason,first_response_at,owner,touch_attempts
+L1,2025-01-06 08:00:00,a@acme.io,Acme,120,VP Sales,paid_search,ps-brand,demo_request,2025-01-06 10:00:00,2025-01-08 10:00:00,,,2025-01-06 11:00:00,Alex,3
+L2,2025-01-10 08:00:00,b@beta.io,Beta,20,,paid_search,ps-generic,pricing_page_3plus,2025-01-10 16:00:00,,2025-01-14 10:00:00,Wrong size,2025-01-13 10:00:00,Dana,2
+L3,2025-01-13 08:00:00,c@gamma.io,Gamma,5000,CTO,webinar,wb-jan,,2025-01-13 09:00:00,,2025-01-15 10:00:00,,2025-01-14 12:00:00,Dana,7
+L4,2025-01-15 08:00:00,d@delta.io,Delta,300,Head of Data,webinar,wb-jan,contact_sales,2025-01-15 10:00:00,2025-01-16 10:00:00,,,2025-01-15 09:30:00,Alex,1
+L5,2025-01-20 08:00:00,,Epsilon,,,events,ev-expo,,2025-01-20 10:00:00,,,,,Alex,0
+L6,2025-01-31 08:00:00,f@zeta.io,Zeta,40,,events,ev-expo,,2025-01-31 16:00:00,,,,,Dana,0
+L7,2025-01-07 08:00:00,g@eta.io,Eta,10,,organic_search,,,,,,,,,
+L8,2025-02-03 08:00:00,h@theta.io,Theta,800,CFO,paid_search,ps-brand,demo_request,2025-02-03 10:00:00,2025-02-04 10:00:00,,,2025-02-03 10:30:00,Alex,2
+"""
+
+OPPORTUNITIES = """opportunity_id,lead_id,account,created_at,stage,amount,closed_at,is_won,origin,owner
+O1,L1,Acme,2025-01-09 10:00:00,Closed Won,10000,2025-01-29 10:00:00,true,marketing,Sam
+O2,,Omega,2025-01-12 10:00:00,Closed Lost,5000,2025-01-22 10:00:00,false,sales,Sam
+O3,L4,Delta,2025-01-20 10:00:00,Closed Won,20000,2025-01-30 10:00:00,true,,Kim
+O4,,Sigma,2025-01-25 10:00:00,Discovery,,,,,Kim
+O5,,Tau,2024-12-10 10:00:00,Closed Won,3000,2025-01-10 10:00:00,true,sales,Sam
+"""
+
+TOUCHES = """lead_id,opportunity_id,touched_at,channel,campaign,touch_type
+L1,,2025-01-01 10:00:00,paid_search,ps-brand,ad_click
+L1,,2025-01-05 10:00:00,webinar,wb-jan,webinar
+L1,O1,2025-01-12 10:00:00,email,nurture,email_open
+L1,,2025-01-22 10:00:00,events,ev-expo,event_visit
+L1,,2025-01-30 10:00:00,paid_social,late,ad_click
+L4,,2025-01-14 10:00:00,paid_social,ps-jan,ad_click
+,O3,2025-01-16 10:00:00,email,nurture,email_open
+,O5,2025-01-05 10:00:00,events,ev-expo,event_visit
+"""
+
+SPEND = """month,channel,amount
+2025-01,paid_search,5000
+2025-01,events,2000
+"""
+
+TARGETS = """month,metric,value
+2025-01,mqls,5
+2025-01,pipeline,40000
+2025-02,mqls,6
+"""
+
+
+def load_fixture(engine: Engine) -> None:
+    for kind, content in (
+        ("leads", LEADS),
+        ("opportunities", OPPORTUNITIES),
+        ("touches", TOUCHES),
+        ("spend", SPEND),
+        ("targets", TARGETS),
+    ):
+        import_csv(engine, kind, csv_file(content, f"{kind}.csv"), actor="test")

@@ -1,0 +1,75 @@
+"""The real public datasets go through the shipped mappings, and the KPIs agree with pandas."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine
+
+from core.importer import import_csv
+from core.kpis import KpiQuery, kpi_table
+from core.mapping import load_preset
+
+
+def test_olist_funnel(engine: Engine, realdata: Path) -> None:
+    folder = realdata / "olist_marketing_funnel"
+    mqls_file = folder / "olist_marketing_qualified_leads_dataset.csv"
+    deals_file = folder / "olist_closed_deals_dataset.csv"
+    leads = import_csv(engine, "leads", mqls_file, mapping=load_preset("olist_mqls"), actor="t")
+    deals = import_csv(engine, "opportunities", deals_file, mapping=load_preset("olist_closed_deals"), actor="t")
+    assert (leads.inserted, deals.inserted) == (8000, 842)
+    again = import_csv(engine, "leads", mqls_file, mapping=load_preset("olist_mqls"), actor="t")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 8000)
+
+    mqls = pd.read_csv(mqls_file, parse_dates=["first_contact_date"])
+    closed = pd.read_csv(deals_file, parse_dates=["won_date"])
+    won_ids = set(closed["mql_id"])
+    table = kpi_table(engine, KpiQuery(dt.date(2017, 6, 1), dt.date(2018, 5, 31), grain="quarter", by="source"))
+    got = table.groupby("group")[["mqls", "won_mqls"]].sum()
+    expected = mqls.assign(source=mqls["origin"].fillna("unknown"), won=mqls["mql_id"].isin(won_ids))
+    expected = expected.groupby("source").agg(mqls=("mql_id", "size"), won_mqls=("won", "sum"))
+    assert got.loc[expected.index, "mqls"].tolist() == expected["mqls"].tolist()
+    assert got.loc[expected.index, "won_mqls"].tolist() == expected["won_mqls"].tolist()
+    # Olist has 60 blank origins besides its own "unknown": both end up as source "unknown".
+    assert mqls["origin"].isna().sum() == 60
+    assert expected.loc["unknown", "mqls"] == (mqls["origin"] == "unknown").sum() + 60
+
+    quarters = kpi_table(engine, KpiQuery(dt.date(2017, 6, 1), dt.date(2018, 12, 31), grain="quarter"))
+    assert quarters["won"].sum() == 842
+    won_q1 = closed[(closed["won_date"] >= "2018-01-01") & (closed["won_date"] < "2018-04-01")]
+    assert quarters.set_index("period_start").loc[dt.date(2018, 1, 1), "won"] == len(won_q1)
+
+
+def test_maven_pipeline(engine: Engine, realdata: Path) -> None:
+    path = realdata / "maven_crm_sales_opportunities" / "sales_pipeline.csv"
+    result = import_csv(engine, "opportunities", path, mapping=load_preset("maven_sales_pipeline"), actor="t")
+    raw = pd.read_csv(path, parse_dates=["engage_date", "close_date"])
+    prospecting = int((raw["deal_stage"] == "Prospecting").sum())
+    assert result.rows_skipped == prospecting
+    assert result.inserted == len(raw) - prospecting
+
+    table = kpi_table(engine, KpiQuery(dt.date(2016, 10, 1), dt.date(2017, 12, 31), grain="quarter", by="owner"))
+    closed = raw[raw["deal_stage"].isin(["Won", "Lost"])]
+    won = closed[closed["deal_stage"] == "Won"]
+    by_owner = table.groupby("group")[["closed", "won", "won_amount"]].sum()
+    expected = closed.groupby("sales_agent").agg(closed=("opportunity_id", "size"))
+    expected["won"] = won.groupby("sales_agent").size()
+    expected["won_amount"] = won.groupby("sales_agent")["close_value"].sum()
+    expected = expected.fillna(0)
+    assert by_owner.loc[expected.index, "closed"].tolist() == expected["closed"].tolist()
+    assert by_owner.loc[expected.index, "won"].tolist() == expected["won"].astype(int).tolist()
+    assert by_owner.loc[expected.index, "won_amount"].tolist() == pytest.approx(expected["won_amount"].tolist())
+    # Median sales cycle of won deals, against pandas.
+    cycle = (won["close_date"] - won["engage_date"]).dt.days
+    overall = kpi_table(engine, KpiQuery(dt.date(2016, 1, 1), dt.date(2017, 12, 31), grain="quarter"))
+    assert overall["won"].sum() == len(won)
+    year = won[won["close_date"].dt.year == 2017]
+    row = kpi_table(engine, KpiQuery(dt.date(2017, 1, 1), dt.date(2017, 12, 31), grain="quarter"))
+    assert row["won"].sum() == len(year)
+    q2 = year[(year["close_date"] >= "2017-04-01") & (year["close_date"] < "2017-07-01")]
+    q2_cycle = (q2["close_date"] - q2["engage_date"]).dt.days
+    assert row.set_index("period_start").loc[dt.date(2017, 4, 1), "median_cycle_days"] == pytest.approx(q2_cycle.median())
+    assert cycle.min() >= 0

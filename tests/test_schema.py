@@ -1,0 +1,59 @@
+"""Migrations build exactly the schema the models describe, on each backend; settings validate."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from pydantic import ValidationError
+from sqlalchemy import Engine, func, inspect, select, text
+
+from core.db import session_scope, upgrade
+from core.models import AuditEntry, Base, CalendarDay
+from core.settings import OrgSettings, load, save
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_upgrade_is_idempotent_and_fills_the_calendar(engine: Engine) -> None:
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(CalendarDay)).scalar() == 21_915
+        week = connection.execute(text("SELECT week_start FROM calendar_days WHERE day = '2025-01-01'")).scalar()
+    assert str(week).startswith("2024-12-30")  # ISO week: Monday
+
+
+def test_kpi_indexes_exist(engine: Engine) -> None:
+    indexes = {index["name"] for index in inspect(engine).get_indexes("leads")}
+    assert "ix_leads_mql_day_source" in indexes
+
+
+def test_sqlite_pragmas(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+
+
+def test_settings_are_validated_and_audited(engine: Engine) -> None:
+    with pytest.raises(ValidationError, match="unknown timezone"):
+        OrgSettings(timezone="Mars/Olympus")
+    with pytest.raises(ValidationError, match="end after they start"):
+        OrgSettings.model_validate({"business_start": "18:00", "business_end": "09:00"})
+    with pytest.raises(ValidationError, match="no holiday calendar"):
+        OrgSettings(holiday_country="XX")
+    with pytest.raises(ValidationError):
+        OrgSettings(sla_hours=0)
+    with session_scope(engine) as session:
+        save(session, {"sla_hours": 2, "holiday_country": "DE"}, actor="ops@example.com")
+    with engine.connect() as connection:
+        assert load(connection).sla_hours == 2
+        entry = connection.execute(select(AuditEntry).where(AuditEntry.entity == "settings")).one()
+    assert entry.actor == "ops@example.com"
+    assert entry.detail["before"]["sla_hours"] == 4 and entry.detail["after"]["sla_hours"] == 2

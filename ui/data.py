@@ -1,0 +1,50 @@
+"""Cached reads through core. Pages call these; writes call `clear_after_write()`.
+
+The engine is a cache_resource (one per process, never mutated); query results
+are cache_data keyed by their arguments, bounded in size and age.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+
+from core.db import open_database
+from core.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
+from core.periods import Grain
+from core.settings import OrgSettings, load
+
+
+@st.cache_resource(show_spinner=False)
+def engine() -> Engine:
+    return open_database()
+
+
+@st.cache_data(ttl=300, max_entries=128, show_spinner=False)
+def kpis(
+    first_day: dt.date, last_day: dt.date, grain: Grain, by: GroupBy | None = None, filters: Filters = Filters()
+) -> pd.DataFrame:
+    return kpi_table(engine(), KpiQuery(first_day, last_day, grain, by, filters))
+
+
+@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
+def options() -> dict[str, list[str]]:
+    return filter_options(engine())
+
+
+@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
+def date_span() -> tuple[dt.date, dt.date] | None:
+    return data_range(engine())
+
+
+@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
+def settings() -> OrgSettings:
+    with engine().connect() as connection:
+        return load(connection)
+
+
+def clear_after_write() -> None:
+    st.cache_data.clear()
