@@ -15,7 +15,6 @@ with window functions.
 
 from __future__ import annotations
 
-
 import math
 from typing import Any, Literal
 
@@ -27,7 +26,6 @@ from sqlalchemy import (
     case,
     func,
     literal,
-
     select,
     union,
 )
@@ -66,9 +64,7 @@ def _weight(model: Model, position: Any, count: Any, decay: Any) -> Any:
     return decay
 
 
-def revenue_by_channel(
-    target: Engine | Connection, query: KpiQuery, model: Model = "linear"
-) -> pd.DataFrame:
+def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Model = "linear") -> pd.DataFrame:
     """Columns: period_start, channel, revenue, won_credit (fractional won opportunities)."""
     if model not in MODELS:
         raise ValueError(f"unknown attribution model {model!r}; expected one of {', '.join(MODELS)}")
@@ -112,7 +108,9 @@ def revenue_by_channel(
         ranked = select(
             paths.c.opportunity_id,
             paths.c.channel,
-            func.row_number().over(partition_by=paths.c.opportunity_id, order_by=[paths.c.touched_at, paths.c.touch_id]).label("position"),
+            func.row_number()
+            .over(partition_by=paths.c.opportunity_id, order_by=[paths.c.touched_at, paths.c.touch_id])
+            .label("position"),
             func.count().over(partition_by=paths.c.opportunity_id).label("n"),
             age.label("age"),
             func.min(age).over(partition_by=paths.c.opportunity_id).label("min_age"),
@@ -200,4 +198,3 @@ def cac_by_channel(target: Engine | Connection, query: KpiQuery, model: Model = 
     merged = merged[merged["channel"] != UNATTRIBUTED]
     merged["cac"] = _ratio(merged["spend"], merged["won_credit"])
     return merged.sort_values(["period_start", "channel"]).reset_index(drop=True)
-

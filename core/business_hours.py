@@ -60,9 +60,7 @@ class BusinessClock:
         self.calendar = calendar
         self._holidays = calendar.holiday_dates()
         self._start_minute = calendar.start.hour * 60 + calendar.start.minute
-        self._origin = np.busday_offset(
-            _ORIGIN, 0, roll="forward", weekmask=calendar.weekmask, holidays=self._holidays
-        )
+        self._origin = np.busday_offset(_ORIGIN, 0, roll="forward", weekmask=calendar.weekmask, holidays=self._holidays)
 
     def _local(self, utc: pd.Series) -> pd.Series:
         return utc.dt.tz_localize("UTC").dt.tz_convert(self.calendar.timezone).dt.tz_localize(None)

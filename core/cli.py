@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--actor")
 
     kpis = commands.add_parser("kpis", help="print the KPI table")
-    kpis.add_argument("--from", dest="first_day", type=_date, help="first day (default: start of the last complete month)")
+    kpis.add_argument(
+        "--from", dest="first_day", type=_date, help="first day (default: start of the last complete month)"
+    )
     kpis.add_argument("--to", dest="last_day", type=_date, help="last day (default: end of the last complete month)")
     kpis.add_argument("--grain", choices=GRAINS, default="month")
     kpis.add_argument("--by", choices=GROUP_BYS)
@@ -130,8 +132,18 @@ def _kpis(engine: object, args: argparse.Namespace) -> int:
         print(json.dumps(kpi_records(table), indent=2))
     else:
         shown = table[
-            ["period_start", "group", "mqls", "mql_target", "mql_to_sql", "rejection_share", "sla_compliance",
-             "pipeline_created", "win_rate", "median_cycle_days"]
+            [
+                "period_start",
+                "group",
+                "mqls",
+                "mql_target",
+                "mql_to_sql",
+                "rejection_share",
+                "sla_compliance",
+                "pipeline_created",
+                "win_rate",
+                "median_cycle_days",
+            ]
         ]
         print(shown.to_string(index=False, float_format=lambda value: f"{value:,.3f}"))
     return 0

@@ -91,13 +91,15 @@ def _write(connection: Connection, table: Table, key: str, frame: pd.DataFrame, 
                 row[name] = float(value) if isinstance(value, (float, np.floating)) else value
         params.append(row)
     if params:
-        statement = update(table).where(table.c[key] == bindparam("_key")).values(
-            {name: bindparam(name) for name in derived}
+        statement = (
+            update(table).where(table.c[key] == bindparam("_key")).values({name: bindparam(name) for name in derived})
         )
         connection.execute(statement, params)
 
 
-def recompute_lead_derived(connection: Connection, settings: OrgSettings | None = None, keys_from: str | None = None) -> None:
+def recompute_lead_derived(
+    connection: Connection, settings: OrgSettings | None = None, keys_from: str | None = None
+) -> None:
     """Recompute derived lead columns for all leads, or those whose lead_id is in table `keys_from`."""
     settings = settings or load(connection)
     table: Table = Lead.__table__  # type: ignore[assignment]

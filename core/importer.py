@@ -109,7 +109,8 @@ class ImportResult:
     def summary(self) -> str:
         verb = "would insert" if self.dry_run else "inserted"
         lines = [
-            f"{self.file_name}: {self.rows_read} rows read ({self.encoding}, {_DELIMITER_NAMES[self.delimiter]}-separated); "
+            f"{self.file_name}: {self.rows_read} rows read "
+            f"({self.encoding}, {_DELIMITER_NAMES[self.delimiter]}-separated); "
             f"{verb} {self.inserted}, {'would update' if self.dry_run else 'updated'} {self.updated}, "
             f"unchanged {self.unchanged}, skipped {self.rows_skipped}"
         ]
@@ -216,7 +217,9 @@ def _parse_float_text(values: pd.Series, delimiter: str) -> pd.Series:
 class _ChunkValidator:
     """Maps and validates one chunk at a time; collects problems across the file."""
 
-    def __init__(self, spec: KindSpec, mapping: Mapping, columns: dict[str, str | None], settings: OrgSettings, delimiter: str) -> None:
+    def __init__(
+        self, spec: KindSpec, mapping: Mapping, columns: dict[str, str | None], settings: OrgSettings, delimiter: str
+    ) -> None:
         self.spec = spec
         self.mapping = mapping
         self.columns = columns  # field -> resolved source column (None for constants)
@@ -309,7 +312,9 @@ class _ChunkValidator:
             return numbers.where(~blank)
         if spec.type == "bool":
             folded = raw.str.casefold()
-            values = pd.Series(np.where(folded.isin(_TRUE), True, np.where(folded.isin(_FALSE), False, None)), index=raw.index)
+            values = pd.Series(None, index=raw.index, dtype=object)
+            values[folded.isin(_TRUE)] = True
+            values[folded.isin(_FALSE)] = False
             bad = values.isna().to_numpy() & ~blank
             self._problems_in(bad, rows, column, raw, spec.expected())
             return values.where(~blank, None)
@@ -382,7 +387,9 @@ class _ChunkValidator:
             for name in ("lead_id", "opportunity_id"):
                 frame[name] = frame[name].fillna("") if name in frame else ""
             orphan = ((frame["lead_id"] == "") & (frame["opportunity_id"] == "")).to_numpy()
-            self._problems_in(orphan, rows, "lead_id", frame["lead_id"], "a lead_id or an opportunity_id for each touch")
+            self._problems_in(
+                orphan, rows, "lead_id", frame["lead_id"], "a lead_id or an opportunity_id for each touch"
+            )
         self._check_duplicates(frame, rows)
         return frame if self.total_problems == before else None
 
@@ -396,7 +403,9 @@ class _ChunkValidator:
             earlier = self.seen_keys.setdefault(key, int(row))
             if earlier != row:
                 shown = "|".join(key)
-                self.problem(int(row), column, shown, f"a unique key; row {earlier} has the same {', '.join(key_columns)}")
+                self.problem(
+                    int(row), column, shown, f"a unique key; row {earlier} has the same {', '.join(key_columns)}"
+                )
 
 
 def _format_column(series: pd.Series, column_type: str) -> list[Any]:
@@ -411,7 +420,9 @@ def _format_column(series: pd.Series, column_type: str) -> list[Any]:
         return [None if pd.isna(value) else int(value) for value in series.tolist()]
     if column_type == "float":
         return [None if pd.isna(value) else float(value) for value in series.tolist()]
-    return [None if value is None or (isinstance(value, float) and np.isnan(value)) else value for value in series.tolist()]
+    return [
+        None if value is None or (isinstance(value, float) and np.isnan(value)) else value for value in series.tolist()
+    ]
 
 
 def _column_kind(spec: KindSpec, name: str) -> str:
@@ -437,7 +448,9 @@ class _Stage:
         table = spec.table.name
         connection.execute(text("DROP TABLE IF EXISTS import_stage"))
         suffix = " ON COMMIT DROP" if self.postgres else ""
-        connection.execute(text(f"CREATE TEMPORARY TABLE import_stage{suffix} AS SELECT {names} FROM {table} WHERE 1 = 0"))
+        connection.execute(
+            text(f"CREATE TEMPORARY TABLE import_stage{suffix} AS SELECT {names} FROM {table} WHERE 1 = 0")
+        )
         self.rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
@@ -451,7 +464,7 @@ class _Stage:
         cursor = raw.cursor()
         try:
             if self.postgres:
-                with cursor.copy(f"COPY import_stage ({', '.join(self.columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                with cursor.copy(f"COPY import_stage ({', '.join(self.columns)}) FROM STDIN") as copy:
                     for record in records:
                         copy.write_row(record)
             else:
@@ -478,12 +491,11 @@ class _Stage:
             names = ", ".join([*self.columns, "import_id"])
             assignments = ", ".join(f"{name} = excluded.{name}" for name in [*compared, "import_id"])
             differs = " OR ".join(f"{table}.{name} {distinct} excluded.{name}" for name in compared) or "1 = 0"
-            conflict = (
-                f"DO UPDATE SET {assignments} WHERE {differs}" if compared else "DO NOTHING"
-            )
+            conflict = f"DO UPDATE SET {assignments} WHERE {differs}" if compared else "DO NOTHING"
             self.connection.execute(
                 text(
-                    f"INSERT INTO {table} ({names}) SELECT {', '.join(self.columns)}, :import_id FROM import_stage WHERE 1 = 1 "
+                    f"INSERT INTO {table} ({names}) "
+                    f"SELECT {', '.join(self.columns)}, :import_id FROM import_stage WHERE 1 = 1 "
                     f"ON CONFLICT ({', '.join(key)}) {conflict}"
                 ),
                 {"import_id": import_id},
@@ -519,7 +531,17 @@ def import_csv(
     handle, default_name, owned = _open(source)
     name = file_name or Path(str(default_name)).name
     try:
-        return _import(engine, spec, handle, name, actor=actor, mapping=mapping, dry_run=dry_run, progress=progress, chunk_rows=chunk_rows)
+        return _import(
+            engine,
+            spec,
+            handle,
+            name,
+            actor=actor,
+            mapping=mapping,
+            dry_run=dry_run,
+            progress=progress,
+            chunk_rows=chunk_rows,
+        )
     finally:
         if owned:
             handle.close()
@@ -548,7 +570,15 @@ def _chunks(stream: IO[str], delimiter: str, chunk_rows: int, name: str) -> Iter
             expected, line, saw = match.groups()
             raise ImportRefused(
                 name,
-                [Problem(int(line), None, None, f"{saw} fields where the header has {expected} (a stray {_DELIMITER_NAMES[delimiter]} or quote?)")],
+                [
+                    Problem(
+                        int(line),
+                        None,
+                        None,
+                        f"{saw} fields where the header has {expected} "
+                        f"(a stray {_DELIMITER_NAMES[delimiter]} or quote?)",
+                    )
+                ],
                 1,
             ) from exc
         raise _refuse(name, f"the file could not be read as CSV: {exc}") from exc
@@ -595,7 +625,9 @@ def _import(
         elif field_name in spec.required:
             missing.append(" or ".join(repr(c) for c in field_mapping.candidates) + f" (for {field_name})")
         else:
-            notes.append(f"no column {' or '.join(repr(c) for c in field_mapping.candidates)}; {field_name} left as it was")
+            notes.append(
+                f"no column {' or '.join(repr(c) for c in field_mapping.candidates)}; {field_name} left as it was"
+            )
     if missing:
         found = ", ".join(repr(column) for column in header[:12]) + (" ..." if len(header) > 12 else "")
         hint = ""
@@ -603,7 +635,10 @@ def _import(
             hint = " The header has a single column: expected columns separated by comma, semicolon or tab."
         raise ImportRefused(
             name,
-            [Problem(1, None, None, f"missing required column {column}; the header has {found}.{hint}") for column in missing],
+            [
+                Problem(1, None, None, f"missing required column {column}; the header has {found}.{hint}")
+                for column in missing
+            ],
             len(missing),
         )
     used = {column for column in columns.values() if column}
@@ -644,9 +679,19 @@ def _import(
             if not dry_run:
                 import_id = connection.execute(
                     insert(ImportRun).values(
-                        kind=spec.kind, file_name=name, file_sha256=sha256, mapping_name=mapping.name, actor=actor,
-                        started_at=started, finished_at=started, rows_read=rows_read,
-                        rows_skipped=sum(validator.skipped.values()), inserted=0, updated=0, unchanged=0, notes={},
+                        kind=spec.kind,
+                        file_name=name,
+                        file_sha256=sha256,
+                        mapping_name=mapping.name,
+                        actor=actor,
+                        started_at=started,
+                        finished_at=started,
+                        rows_read=rows_read,
+                        rows_skipped=sum(validator.skipped.values()),
+                        inserted=0,
+                        updated=0,
+                        unchanged=0,
+                        notes={},
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
             inserted, updated = stage.merge(import_id) if stage else (0, 0)
@@ -654,10 +699,20 @@ def _import(
             if stage and not dry_run:
                 _recompute_if_partial(connection, spec, stage.columns, settings)
             result = ImportResult(
-                kind=spec.kind, file_name=name, sha256=sha256, encoding=encoding, delimiter=delimiter,
-                rows_read=rows_read, rows_skipped=sum(validator.skipped.values()),
-                skipped_reasons=dict(validator.skipped), inserted=inserted, updated=updated,
-                unchanged=staged - inserted - updated, dry_run=dry_run, import_id=import_id, notes=notes,
+                kind=spec.kind,
+                file_name=name,
+                sha256=sha256,
+                encoding=encoding,
+                delimiter=delimiter,
+                rows_read=rows_read,
+                rows_skipped=sum(validator.skipped.values()),
+                skipped_reasons=dict(validator.skipped),
+                inserted=inserted,
+                updated=updated,
+                unchanged=staged - inserted - updated,
+                dry_run=dry_run,
+                import_id=import_id,
+                notes=notes,
             )
             if stage:
                 stage.drop()
@@ -666,13 +721,28 @@ def _import(
                 return result
             connection.execute(
                 ImportRun.__table__.update()  # type: ignore[attr-defined]
-                .where(ImportRun.__table__.c.id == import_id)  # type: ignore[attr-defined]
-                .values(finished_at=utcnow(), inserted=inserted, updated=updated, unchanged=result.unchanged,
-                        notes={"skipped": result.skipped_reasons, "notes": notes, "encoding": encoding})
+                .where(ImportRun.__table__.c.id == import_id)
+                .values(
+                    finished_at=utcnow(),
+                    inserted=inserted,
+                    updated=updated,
+                    unchanged=result.unchanged,
+                    notes={"skipped": result.skipped_reasons, "notes": notes, "encoding": encoding},
+                )
             )
             audit.record(
-                connection, actor=actor, action="import", entity=spec.kind, entity_key=str(import_id),
-                detail={"file": name, "sha256": sha256, "inserted": inserted, "updated": updated, "unchanged": result.unchanged},
+                connection,
+                actor=actor,
+                action="import",
+                entity=spec.kind,
+                entity_key=str(import_id),
+                detail={
+                    "file": name,
+                    "sha256": sha256,
+                    "inserted": inserted,
+                    "updated": updated,
+                    "unchanged": result.unchanged,
+                },
             )
             transaction.commit()
             report(1.0, "done")
@@ -689,9 +759,11 @@ def _import(
 def _with_derived(spec: KindSpec, frame: pd.DataFrame, settings: OrgSettings) -> pd.DataFrame:
     if spec.kind == "leads":
         inputs = frame[[c for c in ("created_at", "mql_at", "first_response_at") if c in frame]]
-        derived = lead_columns(inputs, settings) if {"mql_at", "first_response_at"} <= set(frame) else {
-            "created_day": lead_columns(frame[["created_at"]], settings)["created_day"]
-        }
+        derived = (
+            lead_columns(inputs, settings)
+            if {"mql_at", "first_response_at"} <= set(frame)
+            else {"created_day": lead_columns(frame[["created_at"]], settings)["created_day"]}
+        )
         return frame.assign(**derived)
     if spec.kind == "opportunities":
         inputs = frame[[c for c in ("created_at", "closed_at") if c in frame]]
@@ -709,6 +781,4 @@ def _recompute_if_partial(connection: Connection, spec: KindSpec, written: list[
 
 def problems_as_rows(refused: ImportRefused) -> list[dict[str, Any]]:
     """The report as table rows, for the Data page."""
-    return [
-        {"row": p.row, "column": p.column, "value": p.value, "expected": p.expected} for p in refused.problems
-    ]
+    return [{"row": p.row, "column": p.column, "value": p.value, "expected": p.expected} for p in refused.problems]

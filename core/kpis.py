@@ -29,7 +29,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-
 )
 
 from core.models import CalendarDay, Lead, Opportunity, Target, utcnow
@@ -118,7 +117,9 @@ def _bucket(grain: Grain | Literal["range"], first_day: dt.date | None = None) -
     """The bucket start of each calendar day; for the whole range, one constant bucket."""
     if grain == "range":
         return literal(first_day, Date)
-    return {"week": CalendarDay.week_start, "month": CalendarDay.month_start, "quarter": CalendarDay.quarter_start}[grain]
+    return {"week": CalendarDay.week_start, "month": CalendarDay.month_start, "quarter": CalendarDay.quarter_start}[
+        grain
+    ]
 
 
 def _filled(column: Any) -> ColumnElement[bool]:
@@ -164,11 +165,17 @@ def _opportunity_group(query: KpiQuery, settings: OrgSettings) -> Any:
 
 def _median(base: Select[Any], value: Any, label: str) -> Select[Any]:
     """Median of `value` per (bucket, grp) of `base`, the same on SQLite and PostgreSQL."""
-    ranked = base.add_columns(
-        value.label("value"),
-        func.row_number().over(partition_by=[base.selected_columns.bucket, base.selected_columns.grp], order_by=value).label("rn"),
-        func.count().over(partition_by=[base.selected_columns.bucket, base.selected_columns.grp]).label("n"),
-    ).where(value.is_not(None)).subquery()
+    ranked = (
+        base.add_columns(
+            value.label("value"),
+            func.row_number()
+            .over(partition_by=[base.selected_columns.bucket, base.selected_columns.grp], order_by=value)
+            .label("rn"),
+            func.count().over(partition_by=[base.selected_columns.bucket, base.selected_columns.grp]).label("n"),
+        )
+        .where(value.is_not(None))
+        .subquery()
+    )
     middle = or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2)
     return (
         select(ranked.c.bucket, ranked.c.grp, func.avg(ranked.c.value).label(label))
@@ -214,9 +221,9 @@ def _lead_facts(connection: Connection, query: KpiQuery, settings: OrgSettings, 
             _count_if(Lead.rejected_at.is_not(None)).label("rejected"),
             _count_if(and_(Lead.rejected_at.is_not(None), ~_filled(Lead.rejection_reason))).label("rejected_no_reason"),
             _count_if(Lead.response_minutes <= sla_minutes).label("sla_met"),
-            _count_if(
-                or_(Lead.response_minutes > sla_minutes, and_(no_response, Lead.sla_due_at <= as_of))
-            ).label("sla_breached"),
+            _count_if(or_(Lead.response_minutes > sla_minutes, and_(no_response, Lead.sla_due_at <= as_of))).label(
+                "sla_breached"
+            ),
             _count_if(and_(no_response, or_(Lead.sla_due_at > as_of, Lead.sla_due_at.is_(None)))).label("sla_pending"),
             func.count(Lead.response_minutes).label("responded"),
             _count_if(
@@ -256,9 +263,7 @@ def _opportunity_scope(query: KpiQuery, settings: OrgSettings) -> list[ColumnEle
 def _created_facts(connection: Connection, query: KpiQuery, settings: OrgSettings) -> pd.DataFrame:
     bucket = _bucket(query.grain, query.first_day)
     group = _opportunity_group(query, settings)
-    marketing = or_(
-        Opportunity.origin == "marketing", and_(Opportunity.origin.is_(None), Lead.mql_at.is_not(None))
-    )
+    marketing = or_(Opportunity.origin == "marketing", and_(Opportunity.origin.is_(None), Lead.mql_at.is_not(None)))
     statement = (
         select(
             bucket.label("bucket"),
@@ -272,7 +277,11 @@ def _created_facts(connection: Connection, query: KpiQuery, settings: OrgSetting
         .select_from(Opportunity)
         .outerjoin(Lead, Lead.lead_id == Opportunity.lead_id)
         .join(CalendarDay, CalendarDay.day == Opportunity.created_day)
-        .where(Opportunity.created_day >= query.first_day, Opportunity.created_day <= query.last_day, *_opportunity_scope(query, settings))
+        .where(
+            Opportunity.created_day >= query.first_day,
+            Opportunity.created_day <= query.last_day,
+            *_opportunity_scope(query, settings),
+        )
         .group_by(bucket, group)
     )
     return _frame(connection, statement)
@@ -323,7 +332,9 @@ def _targets(connection: Connection, query: KpiQuery) -> pd.DataFrame:
             bucket.label("bucket"),
             literal("all").label("grp"),
             func.sum(case((Target.metric == "mqls", Target.value / CalendarDay.days_in_month))).label("mql_target"),
-            func.sum(case((Target.metric == "pipeline", Target.value / CalendarDay.days_in_month))).label("pipeline_target"),
+            func.sum(case((Target.metric == "pipeline", Target.value / CalendarDay.days_in_month))).label(
+                "pipeline_target"
+            ),
         )
         .select_from(CalendarDay)
         .join(Target, Target.month == CalendarDay.month_start)
@@ -379,14 +390,36 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
     if not targets.empty:
         table = table.merge(targets, on=["bucket", "grp"], how="left")
     count_columns = (
-        "mqls", "sqls", "won_mqls", "dispositioned", "rejected", "rejected_no_reason", "sla_met", "sla_breached",
-        "sla_pending", "responded", "complete_mqls", "opportunities_created", "opportunities_without_amount",
-        "closed", "won", "won_with_amount",
+        "mqls",
+        "sqls",
+        "won_mqls",
+        "dispositioned",
+        "rejected",
+        "rejected_no_reason",
+        "sla_met",
+        "sla_breached",
+        "sla_pending",
+        "responded",
+        "complete_mqls",
+        "opportunities_created",
+        "opportunities_without_amount",
+        "closed",
+        "won",
+        "won_with_amount",
     )
     for column in count_columns:
         table[column] = pd.to_numeric(table[column], errors="coerce").fillna(0).astype(int) if column in table else 0
-    for column in ("mql_target", "pipeline_target", "pipeline_created", "pipeline_marketing", "pipeline_sales",
-                   "won_amount", "mean_cycle_days", "median_cycle_days", "median_response_minutes"):
+    for column in (
+        "mql_target",
+        "pipeline_target",
+        "pipeline_created",
+        "pipeline_marketing",
+        "pipeline_sales",
+        "won_amount",
+        "mean_cycle_days",
+        "median_cycle_days",
+        "median_response_minutes",
+    ):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float) if column in table else math.nan
     # Sums over no rows are "no pipeline", which is a real 0 when the period had no opportunities.
     for column in ("pipeline_created", "pipeline_marketing", "pipeline_sales", "won_amount"):
@@ -404,7 +437,10 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
     table["win_rate"] = _ratio(table["won"], table["closed"])
     mean_won_amount = _ratio(table["won_amount"], table["won_with_amount"])
     table["pipeline_velocity_per_day"] = (
-        table["opportunities_created"] * mean_won_amount * table["win_rate"] / table["mean_cycle_days"].where(table["mean_cycle_days"] > 0)
+        table["opportunities_created"]
+        * mean_won_amount
+        * table["win_rate"]
+        / table["mean_cycle_days"].where(table["mean_cycle_days"] > 0)
     )
     table["conversion_gate"] = settings.conversion_gate
     table["rejection_gate"] = settings.rejection_gate
@@ -437,14 +473,22 @@ def filter_options(target: Engine | Connection) -> dict[str, list[str]]:
     """Distinct values for the source, owner and campaign filters, and the segment names."""
     with _connection_of(target) as connection:
         sources = connection.execute(select(Lead.source).distinct().order_by(Lead.source)).scalars().all()
-        owners = connection.execute(
-            select(Lead.owner).where(Lead.owner.is_not(None)).union(
-                select(Opportunity.owner).where(Opportunity.owner.is_not(None))
+        owners = (
+            connection.execute(
+                select(Lead.owner)
+                .where(Lead.owner.is_not(None))
+                .union(select(Opportunity.owner).where(Opportunity.owner.is_not(None)))
             )
-        ).scalars().all()
-        campaigns = connection.execute(
-            select(Lead.campaign).where(Lead.campaign.is_not(None)).distinct().order_by(Lead.campaign)
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
+        campaigns = (
+            connection.execute(
+                select(Lead.campaign).where(Lead.campaign.is_not(None)).distinct().order_by(Lead.campaign)
+            )
+            .scalars()
+            .all()
+        )
     return {
         "source": list(sources),
         "owner": sorted(owners),
@@ -460,5 +504,3 @@ def data_range(target: Engine | Connection) -> tuple[dt.date, dt.date] | None:
     if first is None:
         return None
     return pd.Timestamp(first).date(), pd.Timestamp(last).date()
-
-

@@ -138,7 +138,8 @@ class Mapping(BaseModel):
         unknown = sorted(set(self.fields) - set(spec.field_names))
         if unknown:
             raise ValueError(
-                f"fields {', '.join(unknown)} are not {self.kind} fields; expected some of {', '.join(spec.field_names)}"
+                f"fields {', '.join(unknown)} are not {self.kind} fields; "
+                f"expected some of {', '.join(spec.field_names)}"
             )
         missing = [name for name in spec.required if name not in self.fields]
         if missing:
@@ -241,4 +242,3 @@ def find_mapping(session: Session | None, name: str) -> Mapping:
 
 def mapping_as_json(mapping: Mapping) -> str:
     return json.dumps(mapping.to_dict(), indent=2)
-

@@ -21,9 +21,13 @@ if span is None:
 default_first, default_last = last_complete_month(dt.date.today())
 if default_last < span[0] or default_first > span[1]:
     default_first, default_last = last_complete_month(span[1] + dt.timedelta(days=1))
-first_day, last_day = st.date_input(
-    "Period", value=(default_first, default_last), min_value=span[0], key="scoreboard_period", format="YYYY-MM-DD"
-) if True else (default_first, default_last)
+first_day, last_day = (
+    st.date_input(
+        "Period", value=(default_first, default_last), min_value=span[0], key="scoreboard_period", format="YYYY-MM-DD"
+    )
+    if True
+    else (default_first, default_last)
+)
 
 if not isinstance(first_day, dt.date) or not isinstance(last_day, dt.date):
     st.stop()
@@ -65,7 +69,10 @@ win, win_before = total(now, "won", "closed"), total(before, "won", "closed")
 
 columns = st.columns(5)
 columns[0].metric(
-    "MQLs", f"{mqls:,.0f}", f"{mqls - mqls_before:+,.0f} vs previous", help=None if target is None else f"Target {target:,.0f}"
+    "MQLs",
+    f"{mqls:,.0f}",
+    f"{mqls - mqls_before:+,.0f} vs previous",
+    help=None if target is None else f"Target {target:,.0f}",
 )
 columns[1].metric(
     "MQL → SQL", pct(conversion), delta_pct(conversion, conversion_before), help=f"Gate {settings.conversion_gate:.0%}"
@@ -82,14 +89,23 @@ if conversion is not None and conversion < settings.conversion_gate:
 year_first = (last_day.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
 trend = data.kpis(year_first, last_day, "month")
 trend = trend.assign(month=pd.to_datetime(trend["period_start"]))
-bars = alt.Chart(trend).mark_bar(color="#2563eb").encode(
-    x=alt.X("month:T", title=None, timeUnit="yearmonth"),
-    y=alt.Y("mqls:Q", title="MQLs"),
-    tooltip=[alt.Tooltip("month:T", timeUnit="yearmonth", title="Month"), alt.Tooltip("mqls:Q", title="MQLs"),
-             alt.Tooltip("mql_target:Q", title="Target", format=",.0f")],
+bars = (
+    alt.Chart(trend)
+    .mark_bar(color="#2563eb")
+    .encode(
+        x=alt.X("month:T", title=None, timeUnit="yearmonth"),
+        y=alt.Y("mqls:Q", title="MQLs"),
+        tooltip=[
+            alt.Tooltip("month:T", timeUnit="yearmonth", title="Month"),
+            alt.Tooltip("mqls:Q", title="MQLs"),
+            alt.Tooltip("mql_target:Q", title="Target", format=",.0f"),
+        ],
+    )
 )
-line = alt.Chart(trend).mark_line(color="#dc2626", strokeDash=[4, 3], point=True).encode(
-    x=alt.X("month:T", timeUnit="yearmonth"), y="mql_target:Q"
+line = (
+    alt.Chart(trend)
+    .mark_line(color="#dc2626", strokeDash=[4, 3], point=True)
+    .encode(x=alt.X("month:T", timeUnit="yearmonth"), y="mql_target:Q")
 )
 st.subheader("MQLs per month against target (red)")
 st.altair_chart(bars + line, width="stretch")

@@ -24,9 +24,7 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") e
 if os.environ.get("REQUIRE_POSTGRES") and "postgresql" not in BACKENDS:
     raise RuntimeError("REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not")
 # Tables that hold data; the calendar and the Alembic version stay.
-DATA_TABLES = [
-    table.name for table in reversed(Base.metadata.sorted_tables) if table.name not in ("calendar_days",)
-]
+DATA_TABLES = [table.name for table in reversed(Base.metadata.sorted_tables) if table.name not in ("calendar_days",)]
 
 
 def _postgres_url() -> str:

@@ -70,8 +70,12 @@ def test_won_opportunity_without_touches_is_unattributed(company: Engine) -> Non
     from core.importer import import_csv
     from tests.conftest import csv_file
 
-    import_csv(company, "opportunities", csv_file(
-        "opportunity_id,created_at,amount,closed_at,is_won\nO9,2025-01-02,700,2025-01-03,true\n"), actor="t")
+    import_csv(
+        company,
+        "opportunities",
+        csv_file("opportunity_id,created_at,amount,closed_at,is_won\nO9,2025-01-02,700,2025-01-03,true\n"),
+        actor="t",
+    )
     assert revenue(company, "linear")["unattributed"] == pytest.approx(700)
 
 

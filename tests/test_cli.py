@@ -16,8 +16,13 @@ from tests.fixtures import LEADS, OPPORTUNITIES, SPEND, TARGETS, TOUCHES
 
 @pytest.fixture
 def fixture_dir(tmp_path: Path) -> Path:
-    for kind, content in (("leads", LEADS), ("opportunities", OPPORTUNITIES), ("touches", TOUCHES),
-                          ("spend", SPEND), ("targets", TARGETS)):
+    for kind, content in (
+        ("leads", LEADS),
+        ("opportunities", OPPORTUNITIES),
+        ("touches", TOUCHES),
+        ("spend", SPEND),
+        ("targets", TARGETS),
+    ):
         (tmp_path / f"{kind}.csv").write_text(content, encoding="utf-8")
     return tmp_path
 
@@ -38,8 +43,21 @@ def test_seed_then_kpis_json(tmp_path: Path, fixture_dir: Path, capsys: pytest.C
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     code, out, _ = run(capsys, "--database-url", url, "seed", "--dir", str(fixture_dir))
     assert code == 0 and "inserted 8" in out
-    code, out, _ = run(capsys, "--database-url", url, "kpis", "--from", "2025-01-01", "--to", "2025-01-31",
-                       "--by", "source", "--json", "--as-of", "2025-02-03T10:00")
+    code, out, _ = run(
+        capsys,
+        "--database-url",
+        url,
+        "kpis",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-01-31",
+        "--by",
+        "source",
+        "--json",
+        "--as-of",
+        "2025-02-03T10:00",
+    )
     assert code == 0
     rows = {row["group"]: row for row in json.loads(out)}
     assert rows["paid_search"]["mqls"] == 2
@@ -64,17 +82,25 @@ def test_dry_run_writes_nothing(tmp_path: Path, fixture_dir: Path, capsys: pytes
     assert "inserted 8" in out
 
 
-def test_unknown_preset_and_bad_mapping_exit_2(tmp_path: Path, fixture_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_preset_and_bad_mapping_exit_2(
+    tmp_path: Path, fixture_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    code, _, err = run(capsys, "--database-url", url, "import", "leads", str(fixture_dir / "leads.csv"), "--preset", "nope")
+    code, _, err = run(
+        capsys, "--database-url", url, "import", "leads", str(fixture_dir / "leads.csv"), "--preset", "nope"
+    )
     assert code == 2 and "no preset named 'nope'" in err
     mapping = tmp_path / "m.yaml"
     mapping.write_text("name: m\nkind: leads\nfields: {lead_id: {column: id}}\n", encoding="utf-8")
-    code, _, err = run(capsys, "--database-url", url, "import", "leads", str(fixture_dir / "leads.csv"), "--mapping", str(mapping))
+    code, _, err = run(
+        capsys, "--database-url", url, "import", "leads", str(fixture_dir / "leads.csv"), "--mapping", str(mapping)
+    )
     assert code == 2 and "must map created_at, source" in err
 
 
-def test_same_numbers_on_sqlite_and_postgresql(tmp_path: Path, fixture_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_same_numbers_on_sqlite_and_postgresql(
+    tmp_path: Path, fixture_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if not os.environ.get("TEST_DATABASE_URL"):
         pytest.skip("TEST_DATABASE_URL is not set")
     import uuid
@@ -91,8 +117,23 @@ def test_same_numbers_on_sqlite_and_postgresql(tmp_path: Path, fixture_dir: Path
         for url in (f"sqlite:///{tmp_path / 'same.db'}", pg_url):
             assert run(capsys, "--database-url", url, "seed", "--dir", str(fixture_dir))[0] == 0
             for grain in ("week", "month"):
-                code, out, _ = run(capsys, "--database-url", url, "kpis", "--from", "2024-12-01", "--to", "2025-02-28",
-                                   "--grain", grain, "--by", "owner", "--json", "--as-of", "2025-02-03T10:00")
+                code, out, _ = run(
+                    capsys,
+                    "--database-url",
+                    url,
+                    "kpis",
+                    "--from",
+                    "2024-12-01",
+                    "--to",
+                    "2025-02-28",
+                    "--grain",
+                    grain,
+                    "--by",
+                    "owner",
+                    "--json",
+                    "--as-of",
+                    "2025-02-03T10:00",
+                )
                 assert code == 0
                 outputs.append(json.loads(out))
         assert outputs[0] == outputs[2] and outputs[1] == outputs[3]

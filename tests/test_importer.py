@@ -32,7 +32,9 @@ def refused(engine: Engine, handle: io.BytesIO, kind: str = "leads", **kwargs: o
 
 def lead_rows(engine: Engine) -> list[tuple[object, ...]]:
     with engine.connect() as connection:
-        return [tuple(r) for r in connection.execute(select(Lead.lead_id, Lead.company, Lead.score).order_by(Lead.lead_id))]
+        return [
+            tuple(r) for r in connection.execute(select(Lead.lead_id, Lead.company, Lead.score).order_by(Lead.lead_id))
+        ]
 
 
 @pytest.fixture
@@ -57,7 +59,9 @@ def test_bad_date_names_row_column_value_and_expectation(seeded: Engine) -> None
 
 
 def test_duplicate_key_inside_the_file(seeded: Engine) -> None:
-    error = refused(seeded, leads_file(["X1,2025-01-02,web,Acme,10,", "X2,2025-01-02,web,B,1,", "X1,2025-01-03,web,C,2,"]))
+    error = refused(
+        seeded, leads_file(["X1,2025-01-02,web,Acme,10,", "X2,2025-01-02,web,B,1,", "X1,2025-01-03,web,C,2,"])
+    )
     [problem] = error.problems
     assert problem.row == 4
     assert "row 2 has the same lead_id" in problem.expected
@@ -70,7 +74,7 @@ def test_wrong_delimiter_is_explained(seeded: Engine) -> None:
 
 
 def test_semicolon_and_tab_files_are_sniffed(engine: Engine) -> None:
-    semicolon = "lead_id;created_at;source;company;score\nX1;2025-01-02;web;\"Acme; Inc\";10\n"
+    semicolon = 'lead_id;created_at;source;company;score\nX1;2025-01-02;web;"Acme; Inc";10\n'
     result = import_csv(engine, "leads", csv_file(semicolon), actor="test")
     assert (result.delimiter, result.inserted) == (";", 1)
     tab = "lead_id\tcreated_at\tsource\tcompany\tscore\nX2\t2025-01-02\tweb\tBeta\t20\n"
@@ -85,7 +89,9 @@ def test_utf8_bom_is_not_part_of_the_first_column(engine: Engine) -> None:
 
 
 def test_latin1_and_cp1252_files(engine: Engine) -> None:
-    result = import_csv(engine, "leads", leads_file(["X1,2025-01-02,web,Müller GmbH – Köln,5,"], encoding="cp1252"), actor="t")
+    result = import_csv(
+        engine, "leads", leads_file(["X1,2025-01-02,web,Müller GmbH – Köln,5,"], encoding="cp1252"), actor="t"
+    )
     assert result.encoding == "cp1252"
     # 0x81 is undefined in cp1252, so this can only be latin-1.
     raw = (HEADER + "X2,2025-01-02,web,Caf\xe9 \x81,6,\n").encode("latin-1")
@@ -145,9 +151,16 @@ def test_reimport_changes_nothing_and_an_edit_is_one_update(engine: Engine) -> N
     assert (edited.inserted, edited.updated, edited.unchanged) == (0, 1, 7)
     with engine.connect() as connection:
         assert connection.execute(select(Lead.company_size).where(Lead.lead_id == "L1")).scalar_one() == 150
-        runs = connection.execute(select(ImportRun.inserted, ImportRun.updated, ImportRun.unchanged).order_by(ImportRun.id)).all()
+        runs = connection.execute(
+            select(ImportRun.inserted, ImportRun.updated, ImportRun.unchanged).order_by(ImportRun.id)
+        ).all()
         assert [tuple(r) for r in runs] == [(8, 0, 0), (0, 0, 8), (0, 1, 7)]
-        assert connection.execute(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "import")).scalar() == 3
+        assert (
+            connection.execute(
+                select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "import")
+            ).scalar()
+            == 3
+        )
 
 
 def test_bad_row_after_good_chunks_leaves_nothing(seeded: Engine) -> None:
@@ -176,8 +189,15 @@ def test_progress_and_dry_run(seeded: Engine) -> None:
     rows = [f"X{i},2025-01-02,web,Acme,1," for i in range(250)]
     seen: list[float] = []
     before = snapshot(seeded)
-    result = import_csv(seeded, "leads", leads_file(rows), actor="t", chunk_rows=100, dry_run=True,
-                        progress=lambda f, _m: seen.append(f))
+    result = import_csv(
+        seeded,
+        "leads",
+        leads_file(rows),
+        actor="t",
+        chunk_rows=100,
+        dry_run=True,
+        progress=lambda f, _m: seen.append(f),
+    )
     assert (result.dry_run, result.inserted) == (True, 250)
     assert snapshot(seeded) == before
     assert seen == sorted(seen) and len(seen) >= 3
@@ -191,7 +211,12 @@ def test_timestamps_without_offset_are_local_with_offset_exact(engine: Engine) -
 
     with session_scope(engine) as session:
         save(session, {"timezone": "Europe/Berlin"}, actor="t")
-    import_csv(engine, "leads", csv_file("lead_id,created_at,source\nA,2025-07-01 10:00,web\nB,2025-07-01T10:00:00Z,web\n"), actor="t")
+    import_csv(
+        engine,
+        "leads",
+        csv_file("lead_id,created_at,source\nA,2025-07-01 10:00,web\nB,2025-07-01T10:00:00Z,web\n"),
+        actor="t",
+    )
     with engine.connect() as connection:
         stamps = dict(connection.execute(select(Lead.lead_id, Lead.created_at)).all())
     assert str(stamps["A"]) == "2025-07-01 08:00:00"  # 10:00 in Berlin (CEST) is 08:00 UTC
@@ -239,9 +264,16 @@ fields:
 
 
 def test_mapping_for_another_kind_is_refused(engine: Engine) -> None:
-    mapping = parse_mapping({"name": "x", "kind": "spend", "fields": {"month": {"column": "m"}, "channel": {"column": "c"},
-                                                                       "amount": {"column": "a"}}})
-    assert "is for spend, not leads" in refused(engine, leads_file(["X1,2025-01-02,web,A,1,"]), mapping=mapping).report()
+    mapping = parse_mapping(
+        {
+            "name": "x",
+            "kind": "spend",
+            "fields": {"month": {"column": "m"}, "channel": {"column": "c"}, "amount": {"column": "a"}},
+        }
+    )
+    assert (
+        "is for spend, not leads" in refused(engine, leads_file(["X1,2025-01-02,web,A,1,"]), mapping=mapping).report()
+    )
 
 
 def test_touch_needs_a_lead_or_an_opportunity(engine: Engine) -> None:
@@ -250,11 +282,18 @@ def test_touch_needs_a_lead_or_an_opportunity(engine: Engine) -> None:
 
 
 def test_opportunities_spend_and_targets(engine: Engine) -> None:
-    opportunities = "opportunity_id,created_at,amount,closed_at,is_won\nO1,2025-01-01,\"1,250.50\",2025-01-11,Won\n"
+    opportunities = 'opportunity_id,created_at,amount,closed_at,is_won\nO1,2025-01-01,"1,250.50",2025-01-11,Won\n'
     import_csv(engine, "opportunities", csv_file(opportunities), actor="t")
     with engine.connect() as connection:
-        amount, won, cycle = connection.execute(select(Opportunity.amount, Opportunity.is_won, Opportunity.cycle_days)).one()
+        amount, won, cycle = connection.execute(
+            select(Opportunity.amount, Opportunity.is_won, Opportunity.cycle_days)
+        ).one()
     assert (amount, won, cycle) == (1250.5, True, 10.0)
-    assert import_csv(engine, "spend", csv_file("month,channel,amount\n2025-01,web,100\n2025-02-01,web,200\n"), actor="t").inserted == 2
+    assert (
+        import_csv(
+            engine, "spend", csv_file("month,channel,amount\n2025-01,web,100\n2025-02-01,web,200\n"), actor="t"
+        ).inserted
+        == 2
+    )
     error = refused(engine, csv_file("month,metric,value\n2025-01,mqls,10\n2025-01,leads,3\n"), kind="targets")
     assert "expected one of mqls" in error.report()

@@ -97,7 +97,11 @@ def test_empty_period_is_no_data_not_zero(company: Engine) -> None:
 def test_weekly_grain_has_every_week_and_partial_edges(company: Engine) -> None:
     table = kpi_table(company, KpiQuery(*JAN, grain="week", as_of=AS_OF))
     assert [d.isoformat() for d in table["period_start"]] == [
-        "2025-01-01", "2025-01-06", "2025-01-13", "2025-01-20", "2025-01-27"
+        "2025-01-01",
+        "2025-01-06",
+        "2025-01-13",
+        "2025-01-20",
+        "2025-01-27",
     ]
     assert table["period_end"].iloc[-1] == dt.date(2025, 1, 31)
     assert table["mqls"].tolist() == [0, 2, 2, 1, 1]
@@ -135,7 +139,9 @@ def test_holiday_calendar_moves_the_sla_deadline(company: Engine) -> None:
         save(session, {"holiday_country": "US"}, actor="test")
     # L5 became an MQL on Mon 20 Jan 2025, Martin Luther King Jr. Day: the clock starts
     # Tue 09:00, so it is due Tue 13:00.
-    at_noon = kpi_table(company, KpiQuery(dt.date(2025, 1, 20), dt.date(2025, 1, 20), as_of=dt.datetime(2025, 1, 21, 12)))
+    at_noon = kpi_table(
+        company, KpiQuery(dt.date(2025, 1, 20), dt.date(2025, 1, 20), as_of=dt.datetime(2025, 1, 21, 12))
+    )
     assert (at_noon.loc[0, "sla_pending"], at_noon.loc[0, "sla_breached"]) == (1, 0)
     later = kpi_table(company, KpiQuery(dt.date(2025, 1, 20), dt.date(2025, 1, 20), as_of=dt.datetime(2025, 1, 21, 14)))
     assert (later.loc[0, "sla_pending"], later.loc[0, "sla_breached"]) == (0, 1)

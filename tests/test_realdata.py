@@ -71,5 +71,7 @@ def test_maven_pipeline(engine: Engine, realdata: Path) -> None:
     assert row["won"].sum() == len(year)
     q2 = year[(year["close_date"] >= "2017-04-01") & (year["close_date"] < "2017-07-01")]
     q2_cycle = (q2["close_date"] - q2["engage_date"]).dt.days
-    assert row.set_index("period_start").loc[dt.date(2017, 4, 1), "median_cycle_days"] == pytest.approx(q2_cycle.median())
+    assert row.set_index("period_start").loc[dt.date(2017, 4, 1), "median_cycle_days"] == pytest.approx(
+        q2_cycle.median()
+    )
     assert cycle.min() >= 0

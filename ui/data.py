@@ -25,9 +25,9 @@ def engine() -> Engine:
 
 @st.cache_data(ttl=300, max_entries=128, show_spinner=False)
 def kpis(
-    first_day: dt.date, last_day: dt.date, grain: Grain, by: GroupBy | None = None, filters: Filters = Filters()
+    first_day: dt.date, last_day: dt.date, grain: Grain, by: GroupBy | None = None, filters: Filters | None = None
 ) -> pd.DataFrame:
-    return kpi_table(engine(), KpiQuery(first_day, last_day, grain, by, filters))
+    return kpi_table(engine(), KpiQuery(first_day, last_day, grain, by, filters or Filters()))
 
 
 @st.cache_data(ttl=300, max_entries=4, show_spinner=False)
