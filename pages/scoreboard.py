@@ -1,111 +1,152 @@
-"""Scoreboard (first cut): the six shared numbers for a period and the MQL trend against target."""
+"""Scoreboard (minimal, until the scoreboard issue): one month's shared numbers, the gates, the trend."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.periods import last_complete_month, previous_range
+from core.periods import last_complete_month, month_start, previous_range
 from ui import data
 
 st.title("Scoreboard")
 
 span = data.date_span()
 if span is None:
-    st.info("No data yet. Load the sample company with `python -m core seed`, or import your CRM export.")
+    st.info("No data yet. Load the sample company with `python -m core seed`, or import a CRM export.")
     st.stop()
 
-default_first, default_last = last_complete_month(dt.date.today())
-if default_last < span[0] or default_first > span[1]:
-    default_first, default_last = last_complete_month(span[1] + dt.timedelta(days=1))
-first_day, last_day = (
-    st.date_input(
-        "Period", value=(default_first, default_last), min_value=span[0], key="scoreboard_period", format="YYYY-MM-DD"
-    )
-    if True
-    else (default_first, default_last)
-)
-
-if not isinstance(first_day, dt.date) or not isinstance(last_day, dt.date):
-    st.stop()
+# The default is the last complete month of the data, so a demo database far in the past still opens on numbers.
+latest_first, _ = last_complete_month(min(dt.date.today(), span[1] + dt.timedelta(days=1)))
+months = list(pd.date_range(month_start(span[0]), latest_first, freq="MS").date)[::-1] or [month_start(span[1])]
+first_day = st.selectbox("Month", months, format_func=lambda day: day.strftime("%B %Y"), key="scoreboard_month")
+last_day = (pd.Timestamp(first_day) + pd.offsets.MonthEnd(0)).date()
 previous_first, previous_last = previous_range(first_day, last_day)
-current = data.kpis(first_day, last_day, "quarter").sum(numeric_only=True)
-now = data.kpis(first_day, last_day, "quarter")
-before = data.kpis(previous_first, previous_last, "quarter")
-settings = data.settings()
+
+now = data.kpis(first_day, last_day, "range").iloc[0]
+before = data.kpis(previous_first, previous_last, "range").iloc[0]
 
 
-def total(frame: pd.DataFrame, numerator: str, denominator: str | None = None) -> float | None:
-    top = float(frame[numerator].sum())
-    if denominator is None:
-        return top
-    bottom = float(frame[denominator].sum())
-    return top / bottom if bottom else None
+def known(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def pct(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.0%}"
+def percent(value: object) -> str:
+    return f"{value:.0%}" if known(value) else "no data"
 
 
-def delta_pct(value: float | None, previous: float | None) -> str | None:
-    if value is None or previous is None:
+def point_change(key: str) -> str | None:
+    if not (known(now[key]) and known(before[key])):
         return None
-    return f"{(value - previous) * 100:+.1f} pts"
+    return f"{(now[key] - before[key]) * 100:+.1f} pts"
 
 
-mqls, mqls_before = total(now, "mqls"), total(before, "mqls")
-target = float(now["mql_target"].sum()) if now["mql_target"].notna().any() else None
-conversion, conversion_before = total(now, "sqls", "mqls"), total(before, "sqls", "mqls")
-met = float(now["sla_met"].sum())
-sla = total(now, "sla_met", None)
-sla = met / (met + float(now["sla_breached"].sum())) if met + float(now["sla_breached"].sum()) else None
-sla_prev_den = float(before["sla_met"].sum() + before["sla_breached"].sum())
-sla_before = float(before["sla_met"].sum()) / sla_prev_den if sla_prev_den else None
-pipeline, pipeline_before = total(now, "pipeline_created"), total(before, "pipeline_created")
-win, win_before = total(now, "won", "closed"), total(before, "won", "closed")
+def count_change(key: str, money: bool = False) -> str | None:
+    if not (known(now[key]) and known(before[key])):
+        return None
+    change = now[key] - before[key]
+    return f"{'+' if change >= 0 else '−'}{'$' if money else ''}{abs(change):,.0f}"
 
-columns = st.columns(5)
-columns[0].metric(
-    "MQLs",
-    f"{mqls:,.0f}",
-    f"{mqls - mqls_before:+,.0f} vs previous",
-    help=None if target is None else f"Target {target:,.0f}",
+
+target_note = f" of {now['mql_target']:,.0f} target" if known(now["mql_target"]) else ""
+cycle = f"{now['median_cycle_days']:.0f} days" if known(now["median_cycle_days"]) else "no data"
+cycle_change = (
+    f"{now['median_cycle_days'] - before['median_cycle_days']:+.0f} days"
+    if known(now["median_cycle_days"]) and known(before["median_cycle_days"])
+    else None
 )
-columns[1].metric(
-    "MQL → SQL", pct(conversion), delta_pct(conversion, conversion_before), help=f"Gate {settings.conversion_gate:.0%}"
-)
-columns[2].metric(
-    "Response SLA met", pct(sla), delta_pct(sla, sla_before), help=f"Within {settings.sla_hours:g} business hours"
-)
-columns[3].metric("Pipeline created", f"{pipeline:,.0f}", f"{pipeline - pipeline_before:+,.0f}")
-columns[4].metric("Win rate", pct(win), delta_pct(win, win_before))
 
-if conversion is not None and conversion < settings.conversion_gate:
-    st.error(f"MQL → SQL conversion is {conversion:.0%}, under the {settings.conversion_gate:.0%} gate.")
+st.caption(f"{first_day:%B %Y} compared with {previous_first:%B %Y}. Rates follow the month's MQL cohort.")
+row = st.columns(6)
+row[0].metric("MQLs", f"{now['mqls']:,.0f}", count_change("mqls"), help=f"MQLs created this month{target_note}.")
+row[1].metric(
+    "MQL → SQL",
+    percent(now["mql_to_sql"]),
+    point_change("mql_to_sql"),
+    help=f"MQLs of the month with an SQL date ÷ MQLs of the month. Gate {now['conversion_gate']:.0%}.",
+)
+row[2].metric(
+    "Response SLA met",
+    percent(now["sla_compliance"]),
+    point_change("sla_compliance"),
+    help=f"First response within {now['sla_hours']:g} business hours of becoming an MQL; pending ones left out.",
+)
+row[3].metric("Pipeline created", f"${now['pipeline_created']:,.0f}", count_change("pipeline_created", money=True))
+row[4].metric("Win rate", percent(now["win_rate"]), point_change("win_rate"), help="Won ÷ closed this month.")
+row[5].metric("Sales cycle", cycle, cycle_change, delta_color="inverse", help="Median days, created to won.")
 
-year_first = (last_day.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
+by_source = data.kpis(first_day, last_day, "range", "source")
+flags = []
+if known(now["mql_attainment"]) and now["mql_attainment"] < 1:
+    flags.append(f"MQLs are at {now['mql_attainment']:.0%} of target.")
+for source in by_source.itertuples():
+    if known(source.mql_to_sql) and source.mql_to_sql < source.conversion_gate and source.mqls >= 20:
+        flags.append(
+            f"{source.group} converts {source.mql_to_sql:.0%} of {source.mqls:,} MQLs to SQL — "
+            f"gate is {source.conversion_gate:.0%}."
+        )
+if known(now["sla_compliance"]) and now["sla_compliance"] < 0.9:
+    flags.append(f"Only {now['sla_compliance']:.0%} of MQLs got a response within {now['sla_hours']:g} business hours.")
+for flag in flags:
+    st.error(flag, icon=":material/flag:")
+
+left, right = st.columns(2)
+year_first = month_start(first_day - dt.timedelta(days=334))
 trend = data.kpis(year_first, last_day, "month")
 trend = trend.assign(month=pd.to_datetime(trend["period_start"]))
-bars = (
+mql_bars = (
     alt.Chart(trend)
     .mark_bar(color="#2563eb")
     .encode(
-        x=alt.X("month:T", title=None, timeUnit="yearmonth"),
+        x=alt.X("yearmonth(month):T", title=None),
         y=alt.Y("mqls:Q", title="MQLs"),
         tooltip=[
-            alt.Tooltip("month:T", timeUnit="yearmonth", title="Month"),
-            alt.Tooltip("mqls:Q", title="MQLs"),
+            alt.Tooltip("yearmonth(month):T", title="Month"),
+            alt.Tooltip("mqls:Q", title="MQLs", format=","),
             alt.Tooltip("mql_target:Q", title="Target", format=",.0f"),
+            alt.Tooltip("mql_attainment:Q", title="Attainment", format=".0%"),
         ],
     )
 )
-line = (
+target_ticks = (
     alt.Chart(trend)
-    .mark_line(color="#dc2626", strokeDash=[4, 3], point=True)
-    .encode(x=alt.X("month:T", timeUnit="yearmonth"), y="mql_target:Q")
+    .mark_tick(color="#111827", thickness=3, size=28)
+    .encode(x="yearmonth(month):T", y="mql_target:Q", tooltip=[alt.Tooltip("mql_target:Q", title="Target")])
 )
-st.subheader("MQLs per month against target (red)")
-st.altair_chart(bars + line, width="stretch")
+left.subheader("MQLs per month (bars) against target (black ticks)")
+left.altair_chart(mql_bars + target_ticks, width="stretch")
+
+by_source = by_source[by_source["mqls"] > 0].assign(
+    below_gate=lambda frame: frame["mql_to_sql"] < frame["conversion_gate"]
+)
+conversion_bars = (
+    alt.Chart(by_source)
+    .mark_bar()
+    .encode(
+        y=alt.Y("group:N", title=None, sort="-x"),
+        x=alt.X("mql_to_sql:Q", title="MQL → SQL conversion", axis=alt.Axis(format="%")),
+        color=alt.Color(
+            "below_gate:N",
+            scale=alt.Scale(domain=[False, True], range=["#16a34a", "#dc2626"]),
+            legend=alt.Legend(title="Under the gate"),
+        ),
+        opacity=alt.condition(alt.datum.mqls >= 20, alt.value(1.0), alt.value(0.35)),
+        tooltip=[
+            alt.Tooltip("group:N", title="Source"),
+            alt.Tooltip("mql_to_sql:Q", title="Conversion", format=".1%"),
+            alt.Tooltip("sqls:Q", title="SQLs", format=","),
+            alt.Tooltip("mqls:Q", title="MQLs", format=","),
+        ],
+    )
+)
+gate_rule = (
+    alt.Chart(pd.DataFrame({"gate": [float(now["conversion_gate"])]}))
+    .mark_rule(color="#111827", strokeDash=[6, 3])
+    .encode(x="gate:Q")
+)
+right.subheader(f"MQL → SQL by source, {first_day:%B} (dashed line: {now['conversion_gate']:.0%} gate)")
+right.altair_chart(conversion_bars + gate_rule, width="stretch")
+right.caption("Faded bars rest on fewer than 20 MQLs.")
