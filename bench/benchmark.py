@@ -1,0 +1,332 @@
+"""Benchmark: import 1M leads / 200k opportunities / 5M touches and run the scoreboard query set.
+
+For SQLite and PostgreSQL it prints the import time and peak memory of each file
+(each import runs in its own process so that its peak RSS is its own), and the
+median of several runs of the scoreboard query set; DuckDB computes the same
+numbers from the same stored rows in the same run, and our time is printed as a
+ratio of DuckDB's. Results also go to bench/out/results.json.
+
+    python bench/benchmark.py [--leads 1000000] [--runs 5] [--backends sqlite postgresql]
+
+PostgreSQL is taken from TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test);
+the benchmark works in a throw-away schema.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import duckdb  # noqa: E402
+import pandas as pd  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from core.attribution import revenue_by_channel  # noqa: E402
+from core.db import get_engine, upgrade  # noqa: E402
+from core.importer import import_csv  # noqa: E402
+from core.kpis import KpiQuery, kpi_table  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+KINDS = ("leads", "opportunities", "touches", "spend", "targets")
+AS_OF = dt.datetime(2026, 11, 1)
+# The scoreboard's two shapes: one quarter by week, two years by month; each total and by source.
+SCOPES = {
+    "quarter_by_week": (dt.date(2026, 7, 1), dt.date(2026, 9, 30), "week"),
+    "two_years_by_month": (dt.date(2024, 11, 1), dt.date(2026, 10, 31), "month"),
+}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def generate_data(leads: int) -> Path:
+    directory = OUT / f"data_{leads}"
+    if (directory / "touches.csv").is_file():
+        return directory
+    sys.path.insert(0, str(ROOT / "sample_data"))
+    from generate import generate  # type: ignore[import-not-found]
+
+    started = time.perf_counter()
+    counts = generate(directory, leads=leads, exports=False)
+    print(f"generated {counts} in {time.perf_counter() - started:.1f} s")
+    return directory
+
+
+def postgres_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def engine_for(url: str, schema: str | None) -> Any:
+    if schema is None:
+        return get_engine(url)
+    return create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+
+
+def import_one(url: str, schema: str | None, kind: str, path: Path) -> dict[str, Any]:
+    """Runs in a child process: one import, its seconds and the process's peak memory."""
+    engine = engine_for(url, schema)
+    baseline = peak_rss_mb()
+    started = time.perf_counter()
+    result = import_csv(engine, kind, path, actor="benchmark")
+    seconds = time.perf_counter() - started
+    return {
+        "kind": kind,
+        "rows": result.inserted + result.updated + result.unchanged,
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": baseline,
+    }
+
+
+def run_child(url: str, schema: str | None, kind: str, path: Path) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child-import", url, schema or "", kind, str(path)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def median_seconds(function: Callable[..., object], arguments: tuple[Any, ...], runs: int) -> tuple[float, object]:
+    timings, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = function(*arguments)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings), result
+
+
+def our_query_set(engine: Any, first: dt.date, last: dt.date, grain: Any) -> dict[str, pd.DataFrame]:
+    return {
+        "total": kpi_table(engine, KpiQuery(first, last, grain, as_of=AS_OF)),
+        "by_source": kpi_table(engine, KpiQuery(first, last, grain, "source", as_of=AS_OF)),
+        "revenue_linear": revenue_by_channel(engine, KpiQuery(first, last, grain, as_of=AS_OF), "linear"),
+    }
+
+
+DUCK_LEADS = """
+SELECT date_trunc('{grain}', mql_day) AS bucket, {group} AS grp,
+       count(*) AS mqls, count(sql_at) AS sqls,
+       count(*) FILTER (WHERE lead_id IN (SELECT lead_id FROM opportunities WHERE is_won AND lead_id IS NOT NULL))
+           AS won_mqls,
+       count(*) FILTER (WHERE sql_at IS NOT NULL OR rejected_at IS NOT NULL) AS dispositioned,
+       count(rejected_at) AS rejected,
+       count(*) FILTER (WHERE rejected_at IS NOT NULL AND coalesce(trim(rejection_reason), '') = '')
+           AS rejected_no_reason,
+       count(*) FILTER (WHERE response_minutes <= $sla) AS sla_met,
+       count(*) FILTER (WHERE response_minutes > $sla OR (first_response_at IS NULL AND sla_due_at <= $as_of))
+           AS sla_breached,
+       count(response_minutes) AS responded,
+       median(response_minutes) AS median_response_minutes,
+       count(*) FILTER (WHERE coalesce(trim(company), '') <> '' AND coalesce(trim(title), '') <> ''
+                        AND coalesce(trim(email), '') <> '' AND coalesce(trim(source), '') NOT IN ('', 'unknown')
+                        AND coalesce(trim(intent_signal), '') <> '') AS complete_mqls
+FROM leads WHERE mql_day BETWEEN $first AND $last GROUP BY ALL
+"""
+DUCK_CREATED = """
+SELECT date_trunc('{grain}', o.created_day) AS bucket, {group} AS grp,
+       count(*) AS opportunities_created, sum(o.amount) AS pipeline_created,
+       sum(CASE WHEN o.origin = 'marketing' OR (o.origin IS NULL AND l.mql_at IS NOT NULL) THEN o.amount ELSE 0 END)
+           AS pipeline_marketing
+FROM opportunities o LEFT JOIN leads l USING (lead_id)
+WHERE o.created_day BETWEEN $first AND $last GROUP BY ALL
+"""
+DUCK_CLOSED = """
+SELECT date_trunc('{grain}', o.closed_day) AS bucket, {group} AS grp,
+       count(*) AS closed, count(*) FILTER (WHERE o.is_won) AS won,
+       sum(o.amount) FILTER (WHERE o.is_won) AS won_amount,
+       avg(o.cycle_days) FILTER (WHERE o.is_won) AS mean_cycle_days,
+       median(o.cycle_days) FILTER (WHERE o.is_won) AS median_cycle_days
+FROM opportunities o LEFT JOIN leads l USING (lead_id)
+WHERE o.closed_day BETWEEN $first AND $last GROUP BY ALL
+"""
+DUCK_TARGETS = """
+SELECT date_trunc('{grain}', d.day) AS bucket,
+       sum(t.value / d.days_in_month) FILTER (WHERE t.metric = 'mqls') AS mql_target,
+       sum(t.value / d.days_in_month) FILTER (WHERE t.metric = 'pipeline') AS pipeline_target
+FROM calendar_days d JOIN targets t ON t.month = d.month_start
+WHERE d.day BETWEEN $first AND $last GROUP BY ALL
+"""
+DUCK_LINEAR = """
+WITH won AS (
+    SELECT opportunity_id, lead_id, amount, closed_at, date_trunc('{grain}', closed_day) AS bucket
+    FROM opportunities WHERE is_won AND closed_day BETWEEN $first AND $last
+), paths AS (
+    SELECT w.opportunity_id, t.id, t.channel FROM won w
+    JOIN touches t ON t.opportunity_id = w.opportunity_id AND t.touched_at <= w.closed_at
+    UNION
+    SELECT w.opportunity_id, t.id, t.channel FROM won w
+    JOIN touches t ON w.lead_id IS NOT NULL AND t.lead_id = w.lead_id AND t.touched_at <= w.closed_at
+), weighted AS (
+    SELECT opportunity_id, channel, 1.0 / count(*) OVER (PARTITION BY opportunity_id) AS weight FROM paths
+)
+SELECT w.bucket, coalesce(x.channel, 'unattributed') AS channel,
+       sum(w.amount * coalesce(x.weight, 1.0)) AS revenue, sum(coalesce(x.weight, 1.0)) AS won_credit
+FROM won w LEFT JOIN weighted x USING (opportunity_id) GROUP BY ALL
+"""
+
+
+def duck_query_set(duck: Any, first: dt.date, last: dt.date, grain: str) -> dict[str, pd.DataFrame]:
+    parameters = {"first": first, "last": last, "sla": 240.0, "as_of": AS_OF}
+    results = {}
+    for name, group_sql, opportunity_group in (
+        ("total", "'all'", "'all'"),
+        ("by_source", "source", "CASE WHEN l.lead_id IS NULL THEN '(no lead)' ELSE l.source END"),
+    ):
+        frames = [
+            duck.execute(DUCK_LEADS.format(grain=grain, group=group_sql), {**parameters}).df(),
+            duck.execute(
+                DUCK_CREATED.format(grain=grain, group=opportunity_group),
+                {k: parameters[k] for k in ("first", "last")},
+            ).df(),
+            duck.execute(
+                DUCK_CLOSED.format(grain=grain, group=opportunity_group),
+                {k: parameters[k] for k in ("first", "last")},
+            ).df(),
+        ]
+        if name == "total":
+            targets = duck.execute(DUCK_TARGETS.format(grain=grain), {k: parameters[k] for k in ("first", "last")}).df()
+            frames.append(targets.assign(grp="all"))
+        merged = frames[0]
+        for frame in frames[1:]:
+            merged = merged.merge(frame, on=["bucket", "grp"], how="outer")
+        results[name] = merged
+    results["revenue_linear"] = duck.execute(
+        DUCK_LINEAR.format(grain=grain), {k: parameters[k] for k in ("first", "last")}
+    ).df()
+    return results
+
+
+def load_duckdb(engine: Any) -> Any:
+    """DuckDB gets the same stored rows (with the columns derived on write) that our queries read."""
+    duck = duckdb.connect()
+    for table in ("leads", "opportunities", "touches", "targets", "calendar_days"):
+        with engine.connect() as connection:
+            frame = pd.read_sql(text(f"SELECT * FROM {table}"), connection)
+        for column in frame.columns:
+            if column.endswith("_day") or column in ("day", "month", "month_start", "week_start", "quarter_start"):
+                frame[column] = pd.to_datetime(frame[column])
+        duck.register("frame", frame)
+        duck.execute(f"CREATE TABLE {table} AS SELECT * FROM frame")
+        duck.unregister("frame")
+        del frame
+    return duck
+
+
+def check_same(ours: dict[str, pd.DataFrame], theirs: dict[str, pd.DataFrame]) -> list[str]:
+    """The totals that must agree between the two engines; a mismatch means the benchmark compares apples and pears."""
+    problems = []
+    for column in ("mqls", "sqls", "won_mqls", "rejected", "sla_met", "sla_breached", "opportunities_created", "won"):
+        mine, duck = float(ours["total"][column].sum()), float(theirs["total"][column].fillna(0).sum())
+        if abs(mine - duck) > 1e-6:
+            problems.append(f"{column}: ours {mine} duckdb {duck}")
+    for column in ("pipeline_created", "won_amount"):
+        mine, duck = float(ours["total"][column].sum()), float(theirs["total"][column].fillna(0).sum())
+        if abs(mine - duck) > 1e-6 * max(1.0, abs(mine)):
+            problems.append(f"{column}: ours {mine} duckdb {duck}")
+    mine, duck = float(ours["revenue_linear"]["revenue"].sum()), float(theirs["revenue_linear"]["revenue"].sum())
+    if abs(mine - duck) > 1e-6 * max(1.0, abs(mine)):
+        problems.append(f"linear revenue: ours {mine} duckdb {duck}")
+    return problems
+
+
+def bench_backend(name: str, url: str, data: Path, runs: int) -> dict[str, Any]:
+    schema = None
+    if name == "postgresql":
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        with create_engine(url).begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    else:
+        database = OUT / "bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{database}"
+    engine = engine_for(url, schema)
+    upgrade(engine)
+    report: dict[str, Any] = {"backend": name, "imports": [], "queries": {}}
+    try:
+        for kind in KINDS:
+            step = run_child(url, schema, kind, data / f"{kind}.csv")
+            report["imports"].append(step)
+            print(
+                f"[{name}] import {kind}: {step['rows']:,} rows in {step['seconds']:.1f} s, "
+                f"peak {step['peak_rss_mb']:.0f} MB"
+            )
+        # A re-import of the same leads file must change nothing; its time is the idempotency check's cost.
+        again = run_child(url, schema, "leads", data / "leads.csv")
+        report["reimport_leads"] = again
+        print(f"[{name}] re-import leads (no changes): {again['seconds']:.1f} s, peak {again['peak_rss_mb']:.0f} MB")
+
+        duck = load_duckdb(engine)
+        for scope, (first, last, grain) in SCOPES.items():
+            ours_seconds, ours = median_seconds(our_query_set, (engine, first, last, grain), runs)
+            duck_seconds, theirs = median_seconds(duck_query_set, (duck, first, last, grain), runs)
+            problems = check_same(ours, theirs)  # type: ignore[arg-type]
+            report["queries"][scope] = {
+                "ours_median_s": ours_seconds,
+                "duckdb_median_s": duck_seconds,
+                "ratio": ours_seconds / duck_seconds,
+                "mismatches": problems,
+            }
+            print(
+                f"[{name}] {scope}: ours {ours_seconds:.3f} s, DuckDB {duck_seconds:.3f} s, "
+                f"ratio {ours_seconds / duck_seconds:.1f}x (median of {runs})"
+                + (f"  MISMATCH {problems}" if problems else "  (same numbers)")
+            )
+        duck.close()
+    finally:
+        engine.dispose()
+        if schema:
+            with create_engine(url).begin() as connection:
+                connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    return report
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-import":
+        url, schema, kind, path = sys.argv[2:6]
+        print(json.dumps(import_one(url, schema or None, kind, Path(path))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    arguments = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = generate_data(arguments.leads)
+    machine = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+        "platform": platform.platform(),
+        "duckdb": duckdb.__version__,
+        "date": dt.date.today().isoformat(),
+    }
+    print(f"machine: {machine}")
+    results = {"machine": machine, "leads": arguments.leads, "runs": arguments.runs, "backends": []}
+    for backend in arguments.backends:
+        url = postgres_url() if backend == "postgresql" else ""
+        results["backends"].append(bench_backend(backend, url, data, arguments.runs))
+    (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    print(f"results in {OUT / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
