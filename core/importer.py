@@ -19,6 +19,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -205,7 +206,14 @@ def _resolve(candidates: list[str], header_index: dict[str, str]) -> str | None:
     return None
 
 
+IMPORT_CACHE_KIB = 128 * 1024
+_PLAIN_NUMBER = r"-?[0-9]+(\.[0-9]+)?"
+
+
 def _parse_float_text(values: pd.Series, delimiter: str) -> pd.Series:
+    plain = values.str.fullmatch(_PLAIN_NUMBER) | (values == "")
+    if bool(plain.all()):
+        return values  # the usual case, decided by one vectorised match instead of a Python regex per row
     cleaned = values.str.replace(_CURRENCY, "", regex=True).str.replace(" ", "", regex=False)
     if delimiter == ";":
         # In semicolon files a lone comma is a decimal comma (1234,50).
@@ -266,24 +274,24 @@ class _ChunkValidator:
     def raw_values(self, chunk: pd.DataFrame, name: str, mapping: FieldMapping) -> pd.Series:
         """The source text of a field after null markers, condition, value map and default ('' = blank)."""
         if mapping.constant is not None:
-            values = pd.Series(mapping.constant, index=chunk.index, dtype=object)
+            values = pd.Series(mapping.constant, index=chunk.index, dtype="str")
         else:
             column = self.columns[name]
             assert column is not None
-            values = chunk[column].astype(object)
-            values = values.where(~self._blank(chunk[column]), "")
-            values = values.str.strip()
+            # Kept in pandas' Arrow-backed string dtype: its vectorised string functions are ~10x object's.
+            values = chunk[column].astype("str").str.strip()
+            values = values.where(~self._blank(values), "")
         if mapping.map:
             folded_map = mapping.folded_map()
             folded = values.str.casefold().str.replace(r"\s+", " ", regex=True)
-            mapped = folded.map(folded_map)
+            mapped = folded.map(folded_map).astype("str")
             fallback = values if mapping.map_other is None else values.where(values == "", mapping.map_other)
             values = mapped.where(mapped.notna(), fallback)
         if mapping.default is not None:
             values = values.where(values != "", mapping.default)
         if mapping.when is not None:
             values = values.where(self._condition(chunk, mapping.when), "")
-        return values.fillna("").astype(object)
+        return values.fillna("").astype("str")
 
     def parse(
         self, spec: FieldSpec, raw: pd.Series, rows: np.ndarray, column: str, date_format: str | list[str] | None
@@ -420,9 +428,7 @@ def _format_column(series: pd.Series, column_type: str) -> list[Any]:
         return [None if pd.isna(value) else int(value) for value in series.tolist()]
     if column_type == "float":
         return [None if pd.isna(value) else float(value) for value in series.tolist()]
-    return [
-        None if value is None or (isinstance(value, float) and np.isnan(value)) else value for value in series.tolist()
-    ]
+    return series.astype(object).where(series.notna(), None).tolist()
 
 
 def _column_kind(spec: KindSpec, name: str) -> str:
@@ -478,6 +484,11 @@ class _Stage:
         table = self.spec.table.name
         key = list(self.spec.key)
         distinct = "IS DISTINCT FROM" if self.postgres else "IS NOT"
+        if self.postgres:
+            # Temporary tables are never auto-analysed; without statistics the planner guesses a few rows
+            # and picks nested loops for a million.
+            self.connection.execute(text("ANALYZE import_stage"))
+            self.connection.execute(text("SET LOCAL work_mem = '64MB'"))
         on_key = " AND ".join(f"t.{name} = s.{name}" for name in key)
         compared = [name for name in self.columns if name not in key]
         changed = " OR ".join(f"t.{name} {distinct} s.{name}" for name in compared) or "1 = 0"
@@ -505,6 +516,22 @@ class _Stage:
     def drop(self) -> None:
         if not self.postgres:
             self.connection.execute(text("DROP TABLE IF EXISTS import_stage"))
+
+
+@contextmanager
+def _bulk_cache(connection: Connection) -> Iterator[None]:
+    """A larger SQLite page cache while importing: index maintenance on a million rows is mostly cache misses."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    # On the driver connection: a SQLAlchemy execute would open the transaction the import begins itself.
+    raw: Any = connection.connection.dbapi_connection
+    previous = raw.execute("PRAGMA cache_size").fetchone()[0]
+    raw.execute(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size={int(previous)}")
 
 
 def _open(source: str | Path | BinaryIO) -> tuple[BinaryIO, str, bool]:
@@ -651,7 +678,7 @@ def _import(
     if ignored:
         notes.append("columns not imported: " + ", ".join(ignored[:20]) + (" ..." if len(ignored) > 20 else ""))
 
-    with engine.connect() as connection:
+    with engine.connect() as connection, _bulk_cache(connection):
         transaction = connection.begin()
         stage: _Stage | None = None
         try:

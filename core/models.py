@@ -16,7 +16,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -62,7 +61,9 @@ class Lead(Base):
     mql_day: Mapped[dt.date | None] = mapped_column(Date)
     response_minutes: Mapped[float | None] = mapped_column(Float)
     sla_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+    # Provenance only, not a foreign key: a per-row constraint check costs a fifth of a million-row
+    # import, and import runs are never deleted.
+    import_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_leads_mql_day_source", "mql_day", "source"),
@@ -89,7 +90,7 @@ class Opportunity(Base):
     created_day: Mapped[dt.date] = mapped_column(Date, index=True)
     closed_day: Mapped[dt.date | None] = mapped_column(Date, index=True)
     cycle_days: Mapped[float | None] = mapped_column(Float)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+    import_id: Mapped[int | None] = mapped_column(Integer)  # provenance, see Lead.import_id
 
 
 class Touch(Base):
@@ -103,7 +104,7 @@ class Touch(Base):
     channel: Mapped[str] = mapped_column(String(64))
     campaign: Mapped[str | None] = mapped_column(String(255))
     touch_type: Mapped[str | None] = mapped_column(String(64))
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+    import_id: Mapped[int | None] = mapped_column(Integer)  # provenance, see Lead.import_id
 
     __table_args__ = (
         UniqueConstraint("lead_id", "opportunity_id", "touched_at", "channel", name="uq_touches_key"),
@@ -117,7 +118,7 @@ class Spend(Base):
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     channel: Mapped[str] = mapped_column(String(64), primary_key=True)
     amount: Mapped[float] = mapped_column(Float)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+    import_id: Mapped[int | None] = mapped_column(Integer)  # provenance, see Lead.import_id
 
 
 class Target(Base):
@@ -126,7 +127,7 @@ class Target(Base):
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))
+    import_id: Mapped[int | None] = mapped_column(Integer)  # provenance, see Lead.import_id
 
 
 class Setting(Base):

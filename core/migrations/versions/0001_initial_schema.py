@@ -104,7 +104,6 @@ def upgrade() -> None:
     sa.Column('response_minutes', sa.Float(), nullable=True),
     sa.Column('sla_due_at', sa.DateTime(), nullable=True),
     sa.Column('import_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['import_id'], ['import_runs.id'], ),
     sa.PrimaryKeyConstraint('lead_id')
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
@@ -127,7 +126,6 @@ def upgrade() -> None:
     sa.Column('closed_day', sa.Date(), nullable=True),
     sa.Column('cycle_days', sa.Float(), nullable=True),
     sa.Column('import_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['import_id'], ['import_runs.id'], ),
     sa.PrimaryKeyConstraint('opportunity_id')
     )
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
@@ -140,7 +138,6 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=64), nullable=False),
     sa.Column('amount', sa.Float(), nullable=False),
     sa.Column('import_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['import_id'], ['import_runs.id'], ),
     sa.PrimaryKeyConstraint('month', 'channel')
     )
     op.create_table('targets',
@@ -148,7 +145,6 @@ def upgrade() -> None:
     sa.Column('metric', sa.String(length=64), nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
     sa.Column('import_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['import_id'], ['import_runs.id'], ),
     sa.PrimaryKeyConstraint('month', 'metric')
     )
     op.create_table('touches',
@@ -160,7 +156,6 @@ def upgrade() -> None:
     sa.Column('campaign', sa.String(length=255), nullable=True),
     sa.Column('touch_type', sa.String(length=64), nullable=True),
     sa.Column('import_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['import_id'], ['import_runs.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('lead_id', 'opportunity_id', 'touched_at', 'channel', name='uq_touches_key')
     )
