@@ -221,8 +221,9 @@ def load_duckdb(engine: Any) -> Any:
         with engine.connect() as connection:
             frame = pd.read_sql(text(f"SELECT * FROM {table}"), connection)
         for column in frame.columns:
-            if column.endswith("_day") or column in ("day", "month", "month_start", "week_start", "quarter_start"):
-                frame[column] = pd.to_datetime(frame[column])
+            # SQLite hands dates and timestamps back as text; DuckDB must compare them as times.
+            if column.endswith(("_day", "_at", "_start")) or column in ("day", "month"):
+                frame[column] = pd.to_datetime(frame[column], format="ISO8601")
         duck.register("frame", frame)
         duck.execute(f"CREATE TABLE {table} AS SELECT * FROM frame")
         duck.unregister("frame")
