@@ -22,7 +22,8 @@ if span is None:
 # The default is the last complete month of the data, so a demo database far in the past still opens on numbers.
 latest_first, _ = last_complete_month(min(dt.date.today(), span[1] + dt.timedelta(days=1)))
 months = list(pd.date_range(month_start(span[0]), latest_first, freq="MS").date)[::-1] or [month_start(span[1])]
-first_day = st.selectbox("Month", months, format_func=lambda day: day.strftime("%B %Y"), key="scoreboard_month")
+picker, _ = st.columns([1, 3])
+first_day = picker.selectbox("Month", months, format_func=lambda day: day.strftime("%B %Y"), key="scoreboard_month")
 last_day = (pd.Timestamp(first_day) + pd.offsets.MonthEnd(0)).date()
 previous_first, previous_last = previous_range(first_day, last_day)
 
@@ -101,10 +102,10 @@ mql_bars = (
     alt.Chart(trend)
     .mark_bar(color="#2563eb")
     .encode(
-        x=alt.X("yearmonth(month):T", title=None),
+        x=alt.X("yearmonth(month):O", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0)),
         y=alt.Y("mqls:Q", title="MQLs"),
         tooltip=[
-            alt.Tooltip("yearmonth(month):T", title="Month"),
+            alt.Tooltip("yearmonth(month):O", title="Month", format="%B %Y"),
             alt.Tooltip("mqls:Q", title="MQLs", format=","),
             alt.Tooltip("mql_target:Q", title="Target", format=",.0f"),
             alt.Tooltip("mql_attainment:Q", title="Attainment", format=".0%"),
@@ -114,13 +115,17 @@ mql_bars = (
 target_ticks = (
     alt.Chart(trend)
     .mark_tick(color="#111827", thickness=3, size=28)
-    .encode(x="yearmonth(month):T", y="mql_target:Q", tooltip=[alt.Tooltip("mql_target:Q", title="Target")])
+    .encode(
+        x="yearmonth(month):O", y="mql_target:Q", tooltip=[alt.Tooltip("mql_target:Q", title="Target", format=",.0f")]
+    )
 )
 left.subheader("MQLs per month (bars) against target (black ticks)")
 left.altair_chart(mql_bars + target_ticks, width="stretch")
 
 by_source = by_source[by_source["mqls"] > 0].assign(
-    below_gate=lambda frame: frame["mql_to_sql"] < frame["conversion_gate"]
+    against_gate=lambda frame: (frame["mql_to_sql"] < frame["conversion_gate"]).map(
+        {True: "under the gate", False: "meets the gate"}
+    )
 )
 conversion_bars = (
     alt.Chart(by_source)
@@ -129,9 +134,9 @@ conversion_bars = (
         y=alt.Y("group:N", title=None, sort="-x"),
         x=alt.X("mql_to_sql:Q", title="MQL → SQL conversion", axis=alt.Axis(format="%")),
         color=alt.Color(
-            "below_gate:N",
-            scale=alt.Scale(domain=[False, True], range=["#16a34a", "#dc2626"]),
-            legend=alt.Legend(title="Under the gate"),
+            "against_gate:N",
+            scale=alt.Scale(domain=["meets the gate", "under the gate"], range=["#16a34a", "#dc2626"]),
+            legend=alt.Legend(title=None, orient="bottom"),
         ),
         opacity=alt.condition(alt.datum.mqls >= 20, alt.value(1.0), alt.value(0.35)),
         tooltip=[
