@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.periods import last_complete_month, month_start, previous_range
+from core.periods import last_complete_month, month_start
 from ui import data
 
 st.title("Scoreboard")
@@ -25,7 +25,8 @@ months = list(pd.date_range(month_start(span[0]), latest_first, freq="MS").date)
 picker, _ = st.columns([1, 3])
 first_day = picker.selectbox("Month", months, format_func=lambda day: day.strftime("%B %Y"), key="scoreboard_month")
 last_day = (pd.Timestamp(first_day) + pd.offsets.MonthEnd(0)).date()
-previous_first, previous_last = previous_range(first_day, last_day)
+previous_last = first_day - dt.timedelta(days=1)
+previous_first = month_start(previous_last)
 
 now = data.kpis(first_day, last_day, "range").iloc[0]
 before = data.kpis(previous_first, previous_last, "range").iloc[0]

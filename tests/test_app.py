@@ -47,6 +47,7 @@ def test_scoreboard_shows_the_hand_counted_month(database: str) -> None:
     app = run_app()
     # The fixture's data ends in February 2025, so January 2025 is the last complete month.
     assert app.selectbox(key="scoreboard_month").value.isoformat() == "2025-01-01"
+    assert "January 2025 compared with December 2024" in app.caption[0].value
     metrics = {metric.label: metric for metric in app.metric}
     assert metrics["MQLs"].value == "6"
     assert metrics["MQL → SQL"].value == "33%"

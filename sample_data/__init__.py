@@ -1,0 +1,1 @@
+"""Northwind Analytics, the demo company: `generate.py` and the CSV files it wrote."""
