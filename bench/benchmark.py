@@ -52,6 +52,11 @@ SCOPES = {
 
 
 def peak_rss_mb() -> float:
+    """This process image's peak resident memory. Not getrusage: its ru_maxrss survives fork and exec,
+    so a child would report the parent's peak (the generator's, here)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -63,8 +63,21 @@ def test_duplicate_key_inside_the_file(seeded: Engine) -> None:
         seeded, leads_file(["X1,2025-01-02,web,Acme,10,", "X2,2025-01-02,web,B,1,", "X1,2025-01-03,web,C,2,"])
     )
     [problem] = error.problems
-    assert problem.row == 4
+    assert (problem.row, problem.value) == (4, "X1")
     assert "row 2 has the same lead_id" in problem.expected
+
+
+def test_duplicate_keys_across_chunks_are_counted_with_other_problems(seeded: Engine) -> None:
+    rows = ["X1,2025-01-02,web,A,1,", "X2,not a date,web,B,1,", "X3,2025-01-02,web,C,1,", "X1,2025-01-03,web,D,1,"]
+    rows += ["X3,2025-01-04,web,E,1,", "X1,2025-01-05,web,F,1,"]
+    error = refused(seeded, leads_file(rows), chunk_rows=2)
+    assert error.total == 4  # one bad date, three repeated keys
+    duplicates = sorted((p.row, p.value, p.expected.split(";")[1].strip()) for p in error.problems if p.row != 3)
+    assert duplicates == [
+        (5, "X1", "row 2 has the same lead_id"),
+        (6, "X3", "row 4 has the same lead_id"),
+        (7, "X1", "row 2 has the same lead_id"),
+    ]
 
 
 def test_wrong_delimiter_is_explained(seeded: Engine) -> None:
