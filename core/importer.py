@@ -470,9 +470,9 @@ def _format_column(series: pd.Series, column_type: str) -> list[Any]:
         text_values = series.dt.strftime("%Y-%m-%d")
         return text_values.astype(object).where(series.notna(), None).tolist()
     if column_type == "int":
-        return [None if pd.isna(value) else int(value) for value in series.tolist()]
-    if column_type == "float":
-        return [None if pd.isna(value) else float(value) for value in series.tolist()]
+        series = pd.to_numeric(series, errors="coerce").astype("Int64")
+    elif column_type == "float":
+        series = pd.to_numeric(series, errors="coerce").astype("Float64")
     return series.astype(object).where(series.notna(), None).tolist()
 
 
