@@ -52,12 +52,10 @@ TARGETS = """month,metric,value
 """
 
 
+# In import order: leads first so that opportunities find their leads.
+FILES = {"leads": LEADS, "opportunities": OPPORTUNITIES, "touches": TOUCHES, "spend": SPEND, "targets": TARGETS}
+
+
 def load_fixture(engine: Engine) -> None:
-    for kind, content in (
-        ("leads", LEADS),
-        ("opportunities", OPPORTUNITIES),
-        ("touches", TOUCHES),
-        ("spend", SPEND),
-        ("targets", TARGETS),
-    ):
+    for kind, content in FILES.items():
         import_csv(engine, kind, csv_file(content, f"{kind}.csv"), actor="test")

@@ -7,30 +7,17 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from core.cli import main
 from tests.conftest import _postgres_url
-from tests.fixtures import LEADS, OPPORTUNITIES, SPEND, TARGETS, TOUCHES
+from tests.fixtures import FILES
 
 
 @pytest.fixture
 def fixture_dir(tmp_path: Path) -> Path:
-    for kind, content in (
-        ("leads", LEADS),
-        ("opportunities", OPPORTUNITIES),
-        ("touches", TOUCHES),
-        ("spend", SPEND),
-        ("targets", TARGETS),
-    ):
+    for kind, content in FILES.items():
         (tmp_path / f"{kind}.csv").write_text(content, encoding="utf-8")
     return tmp_path
-
-
-def url_of(engine: Engine) -> str:
-    if engine.dialect.name == "sqlite":
-        return engine.url.render_as_string()
-    return _postgres_url()
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
