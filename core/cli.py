@@ -13,13 +13,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from core.db import open_database
 from core.importer import ImportRefused, import_csv
 from core.kpis import GROUP_BYS, Filters, KpiQuery, kpi_records, kpi_table
 from core.mapping import MappingError, find_mapping, load_mapping_file, preset_names
 from core.periods import GRAINS, last_complete_month
+from core.permissions import ROLES, Actor
 from core.schema import KINDS
 from core.seed import SAMPLE_DIR, seed_sample_data
+from core.users import UserError, create_user
 
 BAD_INPUT = 2
 
@@ -70,7 +74,43 @@ def _parser() -> argparse.ArgumentParser:
     kpis.add_argument("--json", action="store_true", help="one JSON object per period and group")
 
     commands.add_parser("presets", help="list the shipped mapping presets")
+
+    create_user = commands.add_parser(
+        "create-user", help="create a user (the first admin of a deployment); the password is read without echo"
+    )
+    create_user.add_argument("--username", required=True)
+    create_user.add_argument("--name", required=True)
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--role", required=True, choices=ROLES)
+    create_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input (for scripts)"
+    )
     return parser
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise UserError("the two passwords differ")
+    return first
+
+
+def _create_user(engine: Engine, args: argparse.Namespace) -> int:
+    # A shell on the server can reach the database anyway: the command line acts as an admin.
+    cli_actor = Actor(f"cli:{getpass.getuser()}", "admin")
+    user = create_user(
+        engine,
+        cli_actor,
+        username=args.username,
+        name=args.name,
+        email=args.email,
+        role=args.role,
+        password=_read_password(args.password_stdin),
+    )
+    print(f"created {user.username} ({user.role})")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "kpis":
             return _kpis(engine, args)
+        if args.command == "create-user":
+            return _create_user(engine, args)
     except ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT

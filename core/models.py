@@ -190,3 +190,23 @@ class CalendarDay(Base):
     month_start: Mapped[dt.date] = mapped_column(Date)
     quarter_start: Mapped[dt.date] = mapped_column(Date)
     days_in_month: Mapped[int] = mapped_column(Integer)
+
+
+class User(Base):
+    """A person who signs in. The password is a bcrypt hash; the login counters live here, not in a
+    browser session, so that a lockout holds across sessions and replicas."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Login cookies issued before this moment are refused (logout, password change, deactivation).
+    sessions_valid_after: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,50 @@
+"""Roles and what each may do (PRODUCT.md, Roles). Checked in core on every write, not only by hiding a button."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["exec", "marketing", "sales", "marketing_lead", "sales_lead", "ops", "admin"]
+ROLES: tuple[Role, ...] = ("exec", "marketing", "sales", "marketing_lead", "sales_lead", "ops", "admin")
+
+Permission = Literal[
+    "read", "answer_survey", "propose_definition", "approve_definition", "import_data", "run_sync", "manage"
+]
+
+_EVERYONE = frozenset(ROLES)
+GRANTS: dict[Permission, frozenset[str]] = {
+    "read": _EVERYONE,
+    "answer_survey": _EVERYONE,
+    "propose_definition": frozenset({"marketing", "sales", "marketing_lead", "sales_lead", "ops", "admin"}),
+    # Each lead signs for their own team's side; the definitions module checks which side.
+    "approve_definition": frozenset({"marketing_lead", "sales_lead"}),
+    "import_data": frozenset({"ops", "admin"}),
+    "run_sync": frozenset({"ops", "admin"}),
+    "manage": frozenset({"admin"}),
+}
+
+
+class PermissionDenied(Exception):
+    """The acting user's role may not do this; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in user, or the command line (a shell on the server is an admin)."""
+
+    username: str
+    role: Role
+
+    @property
+    def label(self) -> str:
+        return self.username
+
+
+def may(role: str, permission: Permission) -> bool:
+    return role in GRANTS[permission]
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    if not may(actor.role, permission):
+        raise PermissionDenied(f"{actor.username} ({actor.role}) may not {permission.replace('_', ' ')}")
