@@ -45,3 +45,39 @@ def database_url() -> str:
         return url
     DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+LIBRARY_DEFAULT_COOKIE_KEYS = frozenset({"some_key", "some_signature_key", "random_signature_key"})
+MIN_COOKIE_KEY_LENGTH = 32
+# A fixed key is fine for the demo only: it signs cookies for documented demo accounts.
+DEMO_COOKIE_KEY = "onefunnel-demo-cookie-key-not-for-production-use"
+
+
+class ConfigError(RuntimeError):
+    """The deployment is misconfigured; the app refuses to start and says what to fix."""
+
+
+def demo_mode() -> bool:
+    return (secret("ONEFUNNEL_DEMO") or "").strip().lower() in {"1", "true", "yes"}
+
+
+def cookie_key() -> str:
+    """The key that signs login cookies: ONEFUNNEL_COOKIE_KEY from the environment or secrets.toml.
+
+    Outside demo mode a missing, short or library-default key stops the app: with streamlit-authenticator's
+    default anyone could forge a login cookie.
+    """
+    key = secret("ONEFUNNEL_COOKIE_KEY")
+    if demo_mode():
+        return key or DEMO_COOKIE_KEY
+    if not key:
+        raise ConfigError(
+            "ONEFUNNEL_COOKIE_KEY is not set. Put a random key of 32+ characters in the environment or in "
+            '.streamlit/secrets.toml (python -c "import secrets; print(secrets.token_urlsafe(48))"), '
+            "or start the demo with ONEFUNNEL_DEMO=1."
+        )
+    if key in LIBRARY_DEFAULT_COOKIE_KEYS or key == DEMO_COOKIE_KEY:
+        raise ConfigError("ONEFUNNEL_COOKIE_KEY is a published default key; generate a random one.")
+    if len(key) < MIN_COOKIE_KEY_LENGTH:
+        raise ConfigError(f"ONEFUNNEL_COOKIE_KEY has {len(key)} characters; it needs at least {MIN_COOKIE_KEY_LENGTH}.")
+    return key
