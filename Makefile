@@ -16,11 +16,11 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 
-# Installs, creates the SQLite database under data/, loads the sample company, starts the app.
+# Installs, creates the SQLite database under data/, loads the sample company, starts the app in demo mode.
 run: install
 	$(BIN)/python -m core init-db
 	$(BIN)/python -m core seed
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	ONEFUNNEL_DEMO=1 $(BIN)/streamlit run app.py --server.port $(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,8 +1,43 @@
-"""OneFunnel: the router and frame. Page config, navigation, nothing else."""
+"""OneFunnel: the router and frame. Sign-in, the pages a role may use, nothing else."""
 
 import streamlit as st
 
+from core.config import ConfigError, cookie_key, demo_mode
+from core.demo import DEMO_PASSWORD_SUFFIX, ensure_demo_users
+from ui import auth, data
+
 st.set_page_config(page_title="OneFunnel", page_icon=":material/filter_alt:", layout="wide")
+
+try:
+    cookie_key()
+except ConfigError as problem:
+    st.error(f"OneFunnel is not configured to start: {problem}", icon=":material/key_off:")
+    st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _demo_users_ready() -> bool:
+    ensure_demo_users(data.engine())
+    return True
+
+
+if demo_mode():
+    _demo_users_ready()
+    st.info(
+        "Demo mode: sample data and demo accounts. Sign in as admin, ops, exec, marketing, sales, marketing_lead "
+        f"or sales_lead; each password is the user name followed by `{DEMO_PASSWORD_SUFFIX}`.",
+        icon=":material/science:",
+    )
+
+user = auth.sign_in()
+if user is None:
+    st.stop()
+
+with st.sidebar:
+    st.markdown(f"**{user.name}**  \n{user.role.replace('_', ' ')}")
+    if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+        auth.sign_out(user)
+        st.rerun()
 
 pages = {
     "Numbers": [st.Page("pages/scoreboard.py", title="Scoreboard", icon=":material/leaderboard:", default=True)],

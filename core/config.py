@@ -47,7 +47,10 @@ def database_url() -> str:
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
-LIBRARY_DEFAULT_COOKIE_KEYS = frozenset({"some_key", "some_signature_key", "random_signature_key"})
+# The library's defaults, its README's examples and our own secrets.toml.example placeholder.
+PUBLISHED_COOKIE_KEYS = frozenset(
+    {"some_key", "some_signature_key", "random_signature_key", "replace-me-with-a-random-key-of-at-least-32-characters"}
+)
 MIN_COOKIE_KEY_LENGTH = 32
 # A fixed key is fine for the demo only: it signs cookies for documented demo accounts.
 DEMO_COOKIE_KEY = "onefunnel-demo-cookie-key-not-for-production-use"
@@ -76,7 +79,7 @@ def cookie_key() -> str:
             '.streamlit/secrets.toml (python -c "import secrets; print(secrets.token_urlsafe(48))"), '
             "or start the demo with ONEFUNNEL_DEMO=1."
         )
-    if key in LIBRARY_DEFAULT_COOKIE_KEYS or key == DEMO_COOKIE_KEY:
+    if key in PUBLISHED_COOKIE_KEYS or key == DEMO_COOKIE_KEY:
         raise ConfigError("ONEFUNNEL_COOKIE_KEY is a published default key; generate a random one.")
     if len(key) < MIN_COOKIE_KEY_LENGTH:
         raise ConfigError(f"ONEFUNNEL_COOKIE_KEY has {len(key)} characters; it needs at least {MIN_COOKIE_KEY_LENGTH}.")

@@ -10,8 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from core.periods import last_complete_month, month_start
-from ui import data
+from ui import auth, data
 
+auth.guard("read")
 st.title("Scoreboard")
 
 span = data.date_span()
@@ -46,11 +47,20 @@ def point_change(key: str) -> str | None:
     return f"{(now[key] - before[key]) * 100:+.1f} pts"
 
 
-def count_change(key: str, money: bool = False) -> str | None:
+def money(value: float) -> str:
+    """Compact enough for six metrics in a row: $4.57M, $35k, $900."""
+    if abs(value) >= 1_000_000:
+        return f"${value / 1_000_000:,.2f}M"
+    if abs(value) >= 10_000:
+        return f"${value / 1_000:,.0f}k"
+    return f"${value:,.0f}"
+
+
+def count_change(key: str, in_money: bool = False) -> str | None:
     if not (known(now[key]) and known(before[key])):
         return None
     change = now[key] - before[key]
-    return f"{'+' if change >= 0 else '−'}{'$' if money else ''}{abs(change):,.0f}"
+    return ("+" if change >= 0 else "−") + (money(abs(change)) if in_money else f"{abs(change):,.0f}")
 
 
 target_note = f" of {now['mql_target']:,.0f} target" if known(now["mql_target"]) else ""
@@ -76,7 +86,12 @@ row[2].metric(
     point_change("sla_compliance"),
     help=f"First response within {now['sla_hours']:g} business hours of becoming an MQL; pending ones left out.",
 )
-row[3].metric("Pipeline created", f"${now['pipeline_created']:,.0f}", count_change("pipeline_created", money=True))
+row[3].metric(
+    "Pipeline created",
+    money(now["pipeline_created"]),
+    count_change("pipeline_created", in_money=True),
+    help=f"Amount of opportunities created this month: ${now['pipeline_created']:,.0f}.",
+)
 row[4].metric("Win rate", percent(now["win_rate"]), point_change("win_rate"), help="Won ÷ closed this month.")
 row[5].metric("Sales cycle", cycle, cycle_change, delta_color="inverse", help="Median days, created to won.")
 

@@ -24,6 +24,7 @@ def no_secrets_file(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (None, "ONEFUNNEL_COOKIE_KEY is not set"),
         ("some_key", "published default key"),
+        ("replace-me-with-a-random-key-of-at-least-32-characters", "published default key"),
         (config.DEMO_COOKIE_KEY, "published default key"),
         ("x" * 31, "has 31 characters; it needs at least 32"),
     ],

@@ -1,0 +1,116 @@
+"""Sign-in for every page: passwords checked by core (database-counted lockout), the login cookie by
+streamlit-authenticator 0.4.2.
+
+The library's own form counts failed attempts per browser session only and cannot be told that an
+account is locked, so the form here calls `core.users.check_login`; the library then sets and reads
+the signed re-authentication cookie. A cookie counts only while the user is active and was issued
+after their last sign-out or password change (streamlit-authenticator issues #91, #203).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from core.config import cookie_key
+from core.permissions import Permission, may
+from core.users import UserInfo, check_login, end_sessions, get_user, session_is_valid
+from ui.data import engine
+
+COOKIE_NAME = "onefunnel_login"
+COOKIE_DAYS = 1.0
+USER_KEY = "onefunnel_user"  # our own key: the library owns username, name, roles, authentication_status
+SET_COOKIE_KEY = "onefunnel_set_cookie"
+SIGNED_OUT_KEY = "onefunnel_signed_out"
+
+
+def _authenticator() -> stauth.Authenticate:
+    # No credentials: the library only signs and reads the cookie; passwords are checked in core.
+    return stauth.Authenticate({"usernames": {}}, COOKIE_NAME, cookie_key(), COOKIE_DAYS, auto_hash=False)
+
+
+def _from_cookie(authenticator: stauth.Authenticate) -> UserInfo | None:
+    token = authenticator.cookie_controller.get_cookie()
+    if not token or "username" not in token or "exp_date" not in token:
+        return None
+    issued = dt.datetime.fromtimestamp(float(token["exp_date"]), dt.UTC).replace(tzinfo=None) - dt.timedelta(
+        days=COOKIE_DAYS
+    )
+    user = get_user(engine(), str(token["username"]))
+    if user is None or not session_is_valid(user, issued):
+        return None
+    return user
+
+
+def _start_session(user: UserInfo) -> None:
+    st.session_state[USER_KEY] = user
+    st.session_state["username"] = user.username
+    st.session_state["name"] = user.name
+    st.session_state["authentication_status"] = True
+    # The cookie component only acts when it is rendered: set it on the next run, not before st.rerun().
+    st.session_state[SET_COOKIE_KEY] = True
+
+
+def signed_in_user() -> UserInfo | None:
+    """The signed-in user, re-read from the database so that a deactivation takes effect at once."""
+    current = st.session_state.get(USER_KEY)
+    if current is None:
+        return None
+    fresh = get_user(engine(), current.username)
+    if fresh is None or not fresh.active:
+        st.session_state.pop(USER_KEY, None)
+        return None
+    st.session_state[USER_KEY] = fresh
+    return fresh
+
+
+def sign_in() -> UserInfo | None:
+    """Shows the sign-in form unless someone is signed in (in this session or by a valid cookie)."""
+    user = signed_in_user()
+    if user is not None:
+        if st.session_state.pop(SET_COOKIE_KEY, False):
+            _authenticator().cookie_controller.set_cookie()
+        return user
+    authenticator = _authenticator()
+    if st.session_state.pop(SIGNED_OUT_KEY, False):
+        authenticator.cookie_controller.delete_cookie()
+    else:
+        user = _from_cookie(authenticator)
+        if user is not None:
+            st.session_state[USER_KEY] = user
+            return user
+    with st.form("sign_in"):
+        st.subheader("Sign in to OneFunnel")
+        username = st.text_input("User name", key="sign_in_username")
+        password = st.text_input("Password", type="password", key="sign_in_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        result = check_login(engine(), username, password)
+        if result.outcome == "ok" and result.user is not None:
+            _start_session(result.user)
+            st.rerun()
+        st.error(result.message)
+    return None
+
+
+def sign_out(user: UserInfo) -> None:
+    # Server side first: from now on the database refuses every cookie issued before this moment.
+    end_sessions(engine(), user.username)
+    for key in (USER_KEY, "username", "name", "authentication_status"):
+        st.session_state.pop(key, None)
+    st.session_state[SIGNED_OUT_KEY] = True  # the browser's cookie is deleted on the next run
+
+
+def guard(permission: Permission = "read") -> UserInfo:
+    """First line of every page: stops unless a signed-in, active user whose role may use the page."""
+    user = signed_in_user()
+    if user is None:
+        st.warning("Please sign in on the OneFunnel home page.", icon=":material/lock:")
+        st.stop()
+    assert user is not None
+    if not may(user.role, permission):
+        st.error(f"Your role ({user.role}) may not open this page.", icon=":material/block:")
+        st.stop()
+    return user
