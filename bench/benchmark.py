@@ -40,6 +40,7 @@ from core.attribution import revenue_by_channel  # noqa: E402
 from core.db import get_engine, upgrade  # noqa: E402
 from core.importer import import_csv  # noqa: E402
 from core.kpis import KpiQuery, kpi_table  # noqa: E402
+from core.permissions import Actor  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 KINDS = ("leads", "opportunities", "touches", "spend", "targets")
@@ -92,7 +93,7 @@ def import_one(url: str, schema: str | None, kind: str, path: Path) -> dict[str,
     engine = engine_for(url, schema)
     baseline = peak_rss_mb()
     started = time.perf_counter()
-    result = import_csv(engine, kind, path, actor="benchmark")
+    result = import_csv(engine, kind, path, actor=Actor("benchmark", "admin"))
     seconds = time.perf_counter() - started
     return {
         "kind": kind,

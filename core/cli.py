@@ -28,8 +28,9 @@ from core.users import UserError, create_user
 BAD_INPUT = 2
 
 
-def _actor(args: argparse.Namespace) -> str:
-    return args.actor or f"cli:{getpass.getuser()}"
+def _actor(args: argparse.Namespace) -> Actor:
+    # A shell on the server can reach the database anyway: the command line acts as an admin.
+    return Actor(getattr(args, "actor", None) or f"cli:{getpass.getuser()}", "admin")
 
 
 def _date(value: str) -> dt.date:
@@ -98,11 +99,9 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _create_user(engine: Engine, args: argparse.Namespace) -> int:
-    # A shell on the server can reach the database anyway: the command line acts as an admin.
-    cli_actor = Actor(f"cli:{getpass.getuser()}", "admin")
     user = create_user(
         engine,
-        cli_actor,
+        _actor(args),
         username=args.username,
         name=args.name,
         email=args.email,

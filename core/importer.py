@@ -38,6 +38,7 @@ from core.derived import (
 )
 from core.mapping import FieldMapping, Mapping, fold, identity_mapping
 from core.models import ImportRun, utcnow
+from core.permissions import Actor, require
 from core.schema import FieldSpec, KindSpec, kind_spec
 from core.settings import OrgSettings, load
 
@@ -591,14 +592,19 @@ def import_csv(
     kind: str,
     source: str | Path | BinaryIO,
     *,
-    actor: str,
+    actor: Actor,
     mapping: Mapping | None = None,
     file_name: str | None = None,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> ImportResult:
-    """Import one CSV file of `kind`, all or nothing. Raises ImportRefused with the report."""
+    """Import one CSV file of `kind`, all or nothing. Raises ImportRefused with the report.
+
+    A dry run only reads, so anyone may validate a file; writing needs the import permission.
+    """
+    if not dry_run:
+        require(actor, "import_data")
     spec = kind_spec(kind)
     handle, default_name, owned = _open(source)
     name = file_name or Path(str(default_name)).name
@@ -662,7 +668,7 @@ def _import(
     handle: BinaryIO,
     name: str,
     *,
-    actor: str,
+    actor: Actor,
     mapping: Mapping | None,
     dry_run: bool,
     progress: ProgressCallback | None,
@@ -764,7 +770,7 @@ def _import(
                         file_name=name,
                         file_sha256=sha256,
                         mapping_name=mapping.name,
-                        actor=actor,
+                        actor=actor.label,
                         started_at=started,
                         finished_at=started,
                         rows_read=rows_read,
@@ -813,7 +819,7 @@ def _import(
             )
             audit.record(
                 connection,
-                actor=actor,
+                actor=actor.label,
                 action="import",
                 entity=spec.kind,
                 entity_key=str(import_id),

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.models import SavedMapping, utcnow
+from core.permissions import Actor, require
 from core.schema import kind_spec
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
@@ -201,22 +202,23 @@ def load_preset(name: str) -> Mapping:
     return load_mapping_file(path)
 
 
-def save_mapping(session: Session, mapping: Mapping, *, actor: str) -> None:
+def save_mapping(session: Session, mapping: Mapping, *, actor: Actor) -> None:
     """Create or replace a saved mapping by name (audited; the old version is in the audit log)."""
+    require(actor, "import_data")
     payload = mapping.to_dict()
     existing = session.get(SavedMapping, mapping.name)
     before = existing.spec if existing else None
     if existing is None:
-        session.add(SavedMapping(name=mapping.name, kind=mapping.kind, spec=payload, updated_by=actor))
+        session.add(SavedMapping(name=mapping.name, kind=mapping.kind, spec=payload, updated_by=actor.label))
     else:
         existing.kind = mapping.kind
         existing.spec = payload
         existing.updated_at = utcnow()
-        existing.updated_by = actor
+        existing.updated_by = actor.label
     session.flush()
     audit.record(
         session,
-        actor=actor,
+        actor=actor.label,
         action="update" if before else "create",
         entity="mapping",
         entity_key=mapping.name,

@@ -8,13 +8,17 @@ from sqlalchemy import Engine
 
 from core.config import PROJECT_ROOT
 from core.importer import ImportResult, import_csv
+from core.permissions import Actor
 
 SAMPLE_DIR = PROJECT_ROOT / "sample_data"
 # Leads first so that opportunities find the leads they came from.
 SEED_ORDER = ("leads", "opportunities", "touches", "spend", "targets")
 
 
-def seed_sample_data(engine: Engine, directory: Path = SAMPLE_DIR, *, actor: str = "seed") -> list[ImportResult]:
+SEED_ACTOR = Actor("seed", "admin")
+
+
+def seed_sample_data(engine: Engine, directory: Path = SAMPLE_DIR, *, actor: Actor = SEED_ACTOR) -> list[ImportResult]:
     """Import the five canonical CSVs from `directory`; a re-run changes nothing."""
     results = []
     for kind in SEED_ORDER:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.business_hours import BusinessCalendar
 from core.models import Setting, utcnow
+from core.permissions import Actor, require
 
 ORGANISATION_KEY = "organisation"
 
@@ -88,8 +89,9 @@ def load(target: Session | Connection) -> OrgSettings:
     return OrgSettings.model_validate(row) if row else OrgSettings()
 
 
-def save(session: Session, changes: dict[str, Any], *, actor: str) -> OrgSettings:
-    """Validate and store changed settings, then recompute what depends on them."""
+def save(session: Session, changes: dict[str, Any], *, actor: Actor) -> OrgSettings:
+    """Validate and store changed settings (admins only), then recompute what depends on them."""
+    require(actor, "manage")
     from core.derived import recompute_lead_derived, recompute_opportunity_derived
 
     current = load(session)
@@ -97,15 +99,15 @@ def save(session: Session, changes: dict[str, Any], *, actor: str) -> OrgSetting
     payload = updated.model_dump(mode="json")
     existing = session.get(Setting, ORGANISATION_KEY)
     if existing is None:
-        session.add(Setting(key=ORGANISATION_KEY, value=payload, updated_at=utcnow(), updated_by=actor))
+        session.add(Setting(key=ORGANISATION_KEY, value=payload, updated_at=utcnow(), updated_by=actor.label))
     else:
         existing.value = payload
         existing.updated_at = utcnow()
-        existing.updated_by = actor
+        existing.updated_by = actor.label
     session.flush()
     audit.record(
         session,
-        actor=actor,
+        actor=actor.label,
         action="update",
         entity="settings",
         entity_key=ORGANISATION_KEY,

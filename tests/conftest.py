@@ -18,7 +18,10 @@ from sqlalchemy import Engine, create_engine, text
 
 from core.db import get_engine, upgrade
 from core.models import Base
+from core.permissions import Actor
 
+# Admin: tests of imports and settings act with every permission; test_users covers the refusals.
+TESTER = Actor("test", "admin")
 REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 if os.environ.get("REQUIRE_POSTGRES") and "postgresql" not in BACKENDS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from core.importer import import_csv
-from tests.conftest import csv_file
+from tests.conftest import TESTER, csv_file
 
 LEADS = """lead_id,created_at,email,company,company_size,title,source,campaign,intent_signal,mql_at,sql_at,rejected_at,rejection_reason,first_response_at,owner,touch_attempts
 L1,2025-01-06 08:00:00,a@acme.io,Acme,120,VP Sales,paid_search,ps-brand,demo_request,2025-01-06 10:00:00,2025-01-08 10:00:00,,,2025-01-06 11:00:00,Alex,3
@@ -58,4 +58,4 @@ FILES = {"leads": LEADS, "opportunities": OPPORTUNITIES, "touches": TOUCHES, "sp
 
 def load_fixture(engine: Engine) -> None:
     for kind, content in FILES.items():
-        import_csv(engine, kind, csv_file(content, f"{kind}.csv"), actor="test")
+        import_csv(engine, kind, csv_file(content, f"{kind}.csv"), actor=TESTER)

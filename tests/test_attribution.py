@@ -68,13 +68,13 @@ def test_every_model_credits_the_whole_won_amount(company: Engine, model: str) -
 
 def test_won_opportunity_without_touches_is_unattributed(company: Engine) -> None:
     from core.importer import import_csv
-    from tests.conftest import csv_file
+    from tests.conftest import TESTER, csv_file
 
     import_csv(
         company,
         "opportunities",
         csv_file("opportunity_id,created_at,amount,closed_at,is_won\nO9,2025-01-02,700,2025-01-03,true\n"),
-        actor="t",
+        actor=TESTER,
     )
     assert revenue(company, "linear")["unattributed"] == pytest.approx(700)
 

@@ -12,7 +12,8 @@ from core.exports import to_safe_csv
 from core.importer import MAX_PROBLEMS, ImportRefused, import_csv
 from core.mapping import parse_mapping
 from core.models import AuditEntry, ImportRun, Lead, Opportunity
-from tests.conftest import csv_file, snapshot
+from core.permissions import Actor, PermissionDenied
+from tests.conftest import TESTER, csv_file, snapshot
 from tests.fixtures import LEADS
 
 HEADER = "lead_id,created_at,source,company,score,mql_at\n"
@@ -25,7 +26,7 @@ def leads_file(rows: list[str], header: str = HEADER, **kwargs: str) -> io.Bytes
 def refused(engine: Engine, handle: io.BytesIO, kind: str = "leads", **kwargs: object) -> ImportRefused:
     before = snapshot(engine)
     with pytest.raises(ImportRefused) as caught:
-        import_csv(engine, kind, handle, actor="test", **kwargs)  # type: ignore[arg-type]
+        import_csv(engine, kind, handle, actor=TESTER, **kwargs)  # type: ignore[arg-type]
     assert snapshot(engine) == before, "a refused import must change nothing"
     return caught.value
 
@@ -40,7 +41,7 @@ def lead_rows(engine: Engine) -> list[tuple[object, ...]]:
 @pytest.fixture
 def seeded(engine: Engine) -> Engine:
     """Refusals must leave existing data alone, so start from some."""
-    import_csv(engine, "leads", csv_file(LEADS, "leads.csv"), actor="test")
+    import_csv(engine, "leads", csv_file(LEADS, "leads.csv"), actor=TESTER)
     return engine
 
 
@@ -88,34 +89,34 @@ def test_wrong_delimiter_is_explained(seeded: Engine) -> None:
 
 def test_semicolon_and_tab_files_are_sniffed(engine: Engine) -> None:
     semicolon = 'lead_id;created_at;source;company;score\nX1;2025-01-02;web;"Acme; Inc";10\n'
-    result = import_csv(engine, "leads", csv_file(semicolon), actor="test")
+    result = import_csv(engine, "leads", csv_file(semicolon), actor=TESTER)
     assert (result.delimiter, result.inserted) == (";", 1)
     tab = "lead_id\tcreated_at\tsource\tcompany\tscore\nX2\t2025-01-02\tweb\tBeta\t20\n"
-    assert import_csv(engine, "leads", csv_file(tab), actor="test").delimiter == "\t"
+    assert import_csv(engine, "leads", csv_file(tab), actor=TESTER).delimiter == "\t"
     assert lead_rows(engine) == [("X1", "Acme; Inc", 10), ("X2", "Beta", 20)]
 
 
 def test_utf8_bom_is_not_part_of_the_first_column(engine: Engine) -> None:
-    result = import_csv(engine, "leads", csv_file("\ufeff" + HEADER + "X1,2025-01-02,web,Åkerlund,5,\n"), actor="test")
+    result = import_csv(engine, "leads", csv_file("\ufeff" + HEADER + "X1,2025-01-02,web,Åkerlund,5,\n"), actor=TESTER)
     assert result.encoding == "utf-8-sig"
     assert lead_rows(engine) == [("X1", "Åkerlund", 5)]
 
 
 def test_latin1_and_cp1252_files(engine: Engine) -> None:
     result = import_csv(
-        engine, "leads", leads_file(["X1,2025-01-02,web,Müller GmbH – Köln,5,"], encoding="cp1252"), actor="t"
+        engine, "leads", leads_file(["X1,2025-01-02,web,Müller GmbH – Köln,5,"], encoding="cp1252"), actor=TESTER
     )
     assert result.encoding == "cp1252"
     # 0x81 is undefined in cp1252, so this can only be latin-1.
     raw = (HEADER + "X2,2025-01-02,web,Caf\xe9 \x81,6,\n").encode("latin-1")
-    result = import_csv(engine, "leads", io.BytesIO(raw), actor="t", file_name="old.csv")
+    result = import_csv(engine, "leads", io.BytesIO(raw), actor=TESTER, file_name="old.csv")
     assert result.encoding == "latin-1"
     assert lead_rows(engine) == [("X1", "Müller GmbH – Köln", 5), ("X2", "Café \x81", 6)]
 
 
 def test_formula_looking_cells(engine: Engine) -> None:
     # In a text column a formula is just text: stored verbatim, neutralised on export.
-    import_csv(engine, "leads", leads_file(['X1,2025-01-02,web,"=HYPERLINK(""http://evil"")",5,']), actor="t")
+    import_csv(engine, "leads", leads_file(['X1,2025-01-02,web,"=HYPERLINK(""http://evil"")",5,']), actor=TESTER)
     assert lead_rows(engine) == [("X1", '=HYPERLINK("http://evil")', 5)]
     exported = to_safe_csv(pd.DataFrame({"company": ['=HYPERLINK("http://evil")', "-2+3", "Acme"], "n": [-1, 2, 3]}))
     lines = exported.decode("utf-8-sig").splitlines()
@@ -154,13 +155,13 @@ def test_out_of_range_and_unknown_choice(seeded: Engine) -> None:
 
 
 def test_reimport_changes_nothing_and_an_edit_is_one_update(engine: Engine) -> None:
-    first = import_csv(engine, "leads", csv_file(LEADS, "leads.csv"), actor="test")
+    first = import_csv(engine, "leads", csv_file(LEADS, "leads.csv"), actor=TESTER)
     assert (first.inserted, first.updated, first.unchanged) == (8, 0, 0)
     before = snapshot(engine)["leads"]
-    again = import_csv(engine, "leads", csv_file(LEADS, "leads.csv"), actor="test")
+    again = import_csv(engine, "leads", csv_file(LEADS, "leads.csv"), actor=TESTER)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 8)
     assert snapshot(engine)["leads"] == before
-    edited = import_csv(engine, "leads", csv_file(LEADS.replace("Acme,120", "Acme,150"), "leads.csv"), actor="test")
+    edited = import_csv(engine, "leads", csv_file(LEADS.replace("Acme,120", "Acme,150"), "leads.csv"), actor=TESTER)
     assert (edited.inserted, edited.updated, edited.unchanged) == (0, 1, 7)
     with engine.connect() as connection:
         assert connection.execute(select(Lead.company_size).where(Lead.lead_id == "L1")).scalar_one() == 150
@@ -194,7 +195,7 @@ def test_failure_while_writing_rolls_everything_back(seeded: Engine) -> None:
             raise RuntimeError("connection lost")
 
     with pytest.raises(RuntimeError):
-        import_csv(seeded, "leads", leads_file(rows), actor="t", chunk_rows=50, progress=explode)
+        import_csv(seeded, "leads", leads_file(rows), actor=TESTER, chunk_rows=50, progress=explode)
     assert snapshot(seeded) == before
 
 
@@ -206,7 +207,7 @@ def test_progress_and_dry_run(seeded: Engine) -> None:
         seeded,
         "leads",
         leads_file(rows),
-        actor="t",
+        actor=TESTER,
         chunk_rows=100,
         dry_run=True,
         progress=lambda f, _m: seen.append(f),
@@ -214,7 +215,7 @@ def test_progress_and_dry_run(seeded: Engine) -> None:
     assert (result.dry_run, result.inserted) == (True, 250)
     assert snapshot(seeded) == before
     assert seen == sorted(seen) and len(seen) >= 3
-    import_csv(seeded, "leads", leads_file(rows), actor="t", progress=lambda f, _m: seen.append(f))
+    import_csv(seeded, "leads", leads_file(rows), actor=TESTER, progress=lambda f, _m: seen.append(f))
     assert seen[-1] == 1.0
 
 
@@ -223,12 +224,12 @@ def test_timestamps_without_offset_are_local_with_offset_exact(engine: Engine) -
     from core.settings import save
 
     with session_scope(engine) as session:
-        save(session, {"timezone": "Europe/Berlin"}, actor="t")
+        save(session, {"timezone": "Europe/Berlin"}, actor=TESTER)
     import_csv(
         engine,
         "leads",
         csv_file("lead_id,created_at,source\nA,2025-07-01 10:00,web\nB,2025-07-01T10:00:00Z,web\n"),
-        actor="t",
+        actor=TESTER,
     )
     with engine.connect() as connection:
         stamps = dict(connection.execute(select(Lead.lead_id, Lead.created_at)).all())
@@ -261,7 +262,7 @@ fields:
         "3,03.03.2025 09:00,Fax,Select,Test,,,x\n"
         "4,04.03.2025 09:00,Bing,Beta,Open,,,x\n"
     )
-    result = import_csv(engine, "leads", csv_file(content), mapping=mapping, actor="t")
+    result = import_csv(engine, "leads", csv_file(content), mapping=mapping, actor=TESTER)
     assert (result.rows_read, result.rows_skipped, result.inserted) == (4, 1, 3)
     assert result.skipped_reasons == {"test records": 1}
     assert any("Unused" in note for note in result.notes)
@@ -296,7 +297,7 @@ def test_touch_needs_a_lead_or_an_opportunity(engine: Engine) -> None:
 
 def test_opportunities_spend_and_targets(engine: Engine) -> None:
     opportunities = 'opportunity_id,created_at,amount,closed_at,is_won\nO1,2025-01-01,"1,250.50",2025-01-11,Won\n'
-    import_csv(engine, "opportunities", csv_file(opportunities), actor="t")
+    import_csv(engine, "opportunities", csv_file(opportunities), actor=TESTER)
     with engine.connect() as connection:
         amount, won, cycle = connection.execute(
             select(Opportunity.amount, Opportunity.is_won, Opportunity.cycle_days)
@@ -304,9 +305,20 @@ def test_opportunities_spend_and_targets(engine: Engine) -> None:
     assert (amount, won, cycle) == (1250.5, True, 10.0)
     assert (
         import_csv(
-            engine, "spend", csv_file("month,channel,amount\n2025-01,web,100\n2025-02-01,web,200\n"), actor="t"
+            engine, "spend", csv_file("month,channel,amount\n2025-01,web,100\n2025-02-01,web,200\n"), actor=TESTER
         ).inserted
         == 2
     )
     error = refused(engine, csv_file("month,metric,value\n2025-01,mqls,10\n2025-01,leads,3\n"), kind="targets")
     assert "expected one of mqls" in error.report()
+
+
+def test_only_ops_and_admins_import_but_anyone_may_validate(seeded: Engine) -> None:
+    good = leads_file(["X1,2025-01-02,web,Acme,10,"])
+    before = snapshot(seeded)
+    with pytest.raises(PermissionDenied, match="may not import data"):
+        import_csv(seeded, "leads", good, actor=Actor("erin", "exec"))
+    assert snapshot(seeded) == before
+    checked = import_csv(seeded, "leads", good, actor=Actor("erin", "exec"), dry_run=True)
+    assert checked.inserted == 1 and snapshot(seeded) == before
+    assert import_csv(seeded, "leads", good, actor=Actor("olu", "ops")).inserted == 1

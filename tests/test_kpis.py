@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from core.db import session_scope
 from core.kpis import Filters, KpiQuery, kpi_records, kpi_table
 from core.settings import save
+from tests.conftest import TESTER
 from tests.fixtures import load_fixture
 
 JAN = (dt.date(2025, 1, 1), dt.date(2025, 1, 31))
@@ -136,7 +137,7 @@ def test_filters(company: Engine) -> None:
 
 def test_holiday_calendar_moves_the_sla_deadline(company: Engine) -> None:
     with session_scope(company) as session:
-        save(session, {"holiday_country": "US"}, actor="test")
+        save(session, {"holiday_country": "US"}, actor=TESTER)
     # L5 became an MQL on Mon 20 Jan 2025, Martin Luther King Jr. Day: the clock starts
     # Tue 09:00, so it is due Tue 13:00.
     at_noon = kpi_table(
@@ -149,7 +150,7 @@ def test_holiday_calendar_moves_the_sla_deadline(company: Engine) -> None:
 
 def test_calendar_hours_sla(company: Engine) -> None:
     with session_scope(company) as session:
-        save(session, {"sla_business_hours": False}, actor="test")
+        save(session, {"sla_business_hours": False}, actor=TESTER)
     row = month(company)
     # In calendar hours L2 waited 66 h (breach) and L3 27 h (breach); L1 and L4 meet.
     assert (row["sla_met"], row["sla_breached"]) == (2, 4)  # L6 is due Fri 20:00, before the as-of
@@ -157,7 +158,7 @@ def test_calendar_hours_sla(company: Engine) -> None:
 
 def test_timezone_moves_leads_between_days(company: Engine) -> None:
     with session_scope(company) as session:
-        save(session, {"timezone": "Asia/Tokyo"}, actor="test")
+        save(session, {"timezone": "Asia/Tokyo"}, actor=TESTER)
     # L6 became an MQL at 16:00 UTC on 31 Jan = 01:00 on 1 Feb in Tokyo.
     assert month(company)["mqls"] == 5
 

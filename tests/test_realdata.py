@@ -12,16 +12,17 @@ from sqlalchemy import Engine
 from core.importer import import_csv
 from core.kpis import KpiQuery, kpi_table
 from core.mapping import load_preset
+from tests.conftest import TESTER
 
 
 def test_olist_funnel(engine: Engine, realdata: Path) -> None:
     folder = realdata / "olist_marketing_funnel"
     mqls_file = folder / "olist_marketing_qualified_leads_dataset.csv"
     deals_file = folder / "olist_closed_deals_dataset.csv"
-    leads = import_csv(engine, "leads", mqls_file, mapping=load_preset("olist_mqls"), actor="t")
-    deals = import_csv(engine, "opportunities", deals_file, mapping=load_preset("olist_closed_deals"), actor="t")
+    leads = import_csv(engine, "leads", mqls_file, mapping=load_preset("olist_mqls"), actor=TESTER)
+    deals = import_csv(engine, "opportunities", deals_file, mapping=load_preset("olist_closed_deals"), actor=TESTER)
     assert (leads.inserted, deals.inserted) == (8000, 842)
-    again = import_csv(engine, "leads", mqls_file, mapping=load_preset("olist_mqls"), actor="t")
+    again = import_csv(engine, "leads", mqls_file, mapping=load_preset("olist_mqls"), actor=TESTER)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 8000)
 
     mqls = pd.read_csv(mqls_file, parse_dates=["first_contact_date"])
@@ -45,7 +46,7 @@ def test_olist_funnel(engine: Engine, realdata: Path) -> None:
 
 def test_maven_pipeline(engine: Engine, realdata: Path) -> None:
     path = realdata / "maven_crm_sales_opportunities" / "sales_pipeline.csv"
-    result = import_csv(engine, "opportunities", path, mapping=load_preset("maven_sales_pipeline"), actor="t")
+    result = import_csv(engine, "opportunities", path, mapping=load_preset("maven_sales_pipeline"), actor=TESTER)
     raw = pd.read_csv(path, parse_dates=["engage_date", "close_date"])
     prospecting = int((raw["deal_stage"] == "Prospecting").sum())
     assert result.rows_skipped == prospecting

@@ -25,7 +25,7 @@ from core.models import Lead, Opportunity
 from core.schema import KINDS, SENIORITIES, TARGET_METRICS
 from core.seed import SAMPLE_DIR, SEED_ORDER, seed_sample_data
 from sample_data.generate import generate
-from tests.conftest import DATA_TABLES
+from tests.conftest import DATA_TABLES, TESTER
 
 FIRST, LAST = dt.date(2024, 11, 1), dt.date(2026, 10, 31)
 AS_OF = dt.datetime(2026, 11, 1)  # the data is a snapshot taken at the end of 2026-10-31
@@ -375,7 +375,7 @@ def _assert_same_leads(got: pd.DataFrame, expected: pd.DataFrame, *, exact: tupl
 
 def test_hubspot_contacts_export_reads_through_its_preset(engine: Engine, canonical: dict[str, pd.DataFrame]) -> None:
     export, expected = _export(HUBSPOT), _slice(canonical)
-    result = import_csv(engine, "leads", SAMPLE_DIR / HUBSPOT, actor="test", mapping=load_preset("hubspot_contacts"))
+    result = import_csv(engine, "leads", SAMPLE_DIR / HUBSPOT, actor=TESTER, mapping=load_preset("hubspot_contacts"))
     assert result.rows_read == result.inserted == len(export) == len(expected) > 0
     assert result.rows_skipped == 0
     assert result.notes == ["columns not imported: First Name, Last Name, Lifecycle Stage"]
@@ -395,7 +395,7 @@ def test_salesforce_leads_report_reads_through_its_preset(engine: Engine, canoni
     assert (SAMPLE_DIR / SALESFORCE_LEADS).read_bytes().startswith(b"\xef\xbb\xbf")
     export, expected = _export(SALESFORCE_LEADS), _slice(canonical)
     result = import_csv(
-        engine, "leads", SAMPLE_DIR / SALESFORCE_LEADS, actor="test", mapping=load_preset("salesforce_leads")
+        engine, "leads", SAMPLE_DIR / SALESFORCE_LEADS, actor=TESTER, mapping=load_preset("salesforce_leads")
     )
     assert (result.encoding, result.rows_read, result.inserted) == ("utf-8-sig", len(expected), len(expected))
     assert result.notes == ["columns not imported: First Name, Last Name"]
@@ -414,12 +414,12 @@ def test_salesforce_opportunities_report_reads_through_its_preset(
 ) -> None:
     leads_export, leads_slice = _export(SALESFORCE_LEADS), _slice(canonical)
     salesforce_to_lead = dict(zip(leads_export["Lead ID"], leads_slice["lead_id"], strict=True))
-    import_csv(engine, "leads", SAMPLE_DIR / SALESFORCE_LEADS, actor="test", mapping=load_preset("salesforce_leads"))
+    import_csv(engine, "leads", SAMPLE_DIR / SALESFORCE_LEADS, actor=TESTER, mapping=load_preset("salesforce_leads"))
     result = import_csv(
         engine,
         "opportunities",
         SAMPLE_DIR / SALESFORCE_OPPORTUNITIES,
-        actor="test",
+        actor=TESTER,
         mapping=load_preset("salesforce_opportunities"),
     )
     opportunities = canonical["opportunities"]

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, inspect, select, text
 
 from core.db import session_scope, upgrade
 from core.models import AuditEntry, Base, CalendarDay
+from core.permissions import Actor, PermissionDenied
 from core.settings import OrgSettings, load, save
 
 
@@ -51,9 +52,17 @@ def test_settings_are_validated_and_audited(engine: Engine) -> None:
     with pytest.raises(ValidationError):
         OrgSettings(sla_hours=0)
     with session_scope(engine) as session:
-        save(session, {"sla_hours": 2, "holiday_country": "DE"}, actor="ops@example.com")
+        save(session, {"sla_hours": 2, "holiday_country": "DE"}, actor=Actor("ada", "admin"))
     with engine.connect() as connection:
         assert load(connection).sla_hours == 2
         entry = connection.execute(select(AuditEntry).where(AuditEntry.entity == "settings")).one()
-    assert entry.actor == "ops@example.com"
+    assert entry.actor == "ada"
     assert entry.detail["before"]["sla_hours"] == 4 and entry.detail["after"]["sla_hours"] == 2
+
+
+def test_only_an_admin_changes_settings(engine: Engine) -> None:
+    with pytest.raises(PermissionDenied), session_scope(engine) as session:
+        save(session, {"sla_hours": 8}, actor=Actor("olu", "ops"))
+    with engine.connect() as connection:
+        assert load(connection).sla_hours == 4
+        assert connection.execute(select(AuditEntry)).first() is None
