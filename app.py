@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.config import ConfigError, cookie_key, demo_mode
 from core.demo import DEMO_PASSWORD_SUFFIX, ensure_demo_users
+from core.permissions import Permission, may
 from ui import auth, data
 
 st.set_page_config(page_title="OneFunnel", page_icon=":material/filter_alt:", layout="wide")
@@ -39,7 +40,22 @@ with st.sidebar:
         auth.sign_out(user)
         st.rerun()
 
-pages = {
-    "Numbers": [st.Page("pages/scoreboard.py", title="Scoreboard", icon=":material/leaderboard:", default=True)],
-}
-st.navigation(pages).run()
+# (section, file, title, icon, permission): each person sees only the pages their role may use;
+# each page checks the same permission again in its first line (auth.guard).
+PAGES: list[tuple[str, str, str, str, Permission]] = [
+    ("Numbers", "pages/scoreboard.py", "Scoreboard", ":material/leaderboard:", "read"),
+    ("Operations", "pages/data.py", "Data", ":material/upload_file:", "import_data"),
+]
+sections: dict[str, list[st.Page]] = {}
+for section, path, title, icon, permission in PAGES:
+    if may(user.role, permission):
+        sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=path == PAGES[0][1]))
+# The menu is drawn here rather than by st.navigation: config.toml turns Streamlit's own menu off so that
+# a signed-out visitor never sees the list of files in pages/.
+page = st.navigation(sections, position="hidden")
+with st.sidebar:
+    for section, section_pages in sections.items():
+        st.caption(section)
+        for entry in section_pages:
+            st.page_link(entry, label=entry.title, icon=entry.icon)
+page.run()

@@ -26,7 +26,7 @@ from typing import IO, Any, BinaryIO
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert, text
+from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from core import audit
@@ -869,3 +869,27 @@ def _recompute_if_partial(connection: Connection, spec: KindSpec, written: list[
 def problems_as_rows(refused: ImportRefused) -> list[dict[str, Any]]:
     """The report as table rows, for the Data page."""
     return [{"row": p.row, "column": p.column, "value": p.value, "expected": p.expected} for p in refused.problems]
+
+
+def import_history(engine: Engine, limit: int = 100) -> pd.DataFrame:
+    """The most recent imports, newest first: who, when, which file and what changed."""
+    statement = (
+        select(
+            ImportRun.finished_at.label("when"),
+            ImportRun.actor.label("who"),
+            ImportRun.kind,
+            ImportRun.file_name.label("file"),
+            ImportRun.mapping_name.label("mapping"),
+            ImportRun.rows_read.label("rows"),
+            ImportRun.inserted,
+            ImportRun.updated,
+            ImportRun.unchanged,
+            ImportRun.rows_skipped.label("skipped"),
+            ImportRun.file_sha256.label("sha256"),
+        )
+        .order_by(ImportRun.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        result = connection.execute(statement)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))

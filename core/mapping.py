@@ -244,3 +244,14 @@ def find_mapping(session: Session | None, name: str) -> Mapping:
 
 def mapping_as_json(mapping: Mapping) -> str:
     return json.dumps(mapping.to_dict(), indent=2)
+
+
+def mapping_names(session: Session | None, kind: str) -> list[str]:
+    """Saved mappings and shipped presets for one kind of file, saved ones first."""
+    saved: list[str] = []
+    if session is not None:
+        saved = list(
+            session.scalars(select(SavedMapping.name).where(SavedMapping.kind == kind).order_by(SavedMapping.name))
+        )
+    presets = [name for name in preset_names() if load_preset(name).kind == kind and name not in saved]
+    return saved + presets
