@@ -6,9 +6,11 @@ without importing Streamlit here.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "onefunnel.db"
@@ -26,11 +28,17 @@ def secret(name: str) -> str | None:
         return value
     for path in _secrets_files():
         if path.is_file():
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
+            data = _toml(path, path.stat().st_mtime_ns)
             if isinstance(data.get(name), str) and data[name]:
                 return str(data[name])
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _toml(path: Path, _modified_ns: int) -> dict[str, Any]:
+    """Parsed once per version of the file: the app asks for secrets on every run."""
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
 
 
 def database_url() -> str:

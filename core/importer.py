@@ -770,7 +770,7 @@ def _import(
                         file_name=name,
                         file_sha256=sha256,
                         mapping_name=mapping.name,
-                        actor=actor.label,
+                        actor=actor.username,
                         started_at=started,
                         finished_at=started,
                         rows_read=rows_read,
@@ -819,7 +819,7 @@ def _import(
             )
             audit.record(
                 connection,
-                actor=actor.label,
+                actor=actor.username,
                 action="import",
                 entity=spec.kind,
                 entity_key=str(import_id),

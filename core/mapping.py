@@ -209,16 +209,16 @@ def save_mapping(session: Session, mapping: Mapping, *, actor: Actor) -> None:
     existing = session.get(SavedMapping, mapping.name)
     before = existing.spec if existing else None
     if existing is None:
-        session.add(SavedMapping(name=mapping.name, kind=mapping.kind, spec=payload, updated_by=actor.label))
+        session.add(SavedMapping(name=mapping.name, kind=mapping.kind, spec=payload, updated_by=actor.username))
     else:
         existing.kind = mapping.kind
         existing.spec = payload
         existing.updated_at = utcnow()
-        existing.updated_by = actor.label
+        existing.updated_by = actor.username
     session.flush()
     audit.record(
         session,
-        actor=actor.label,
+        actor=actor.username,
         action="update" if before else "create",
         entity="mapping",
         entity_key=mapping.name,

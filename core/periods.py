@@ -66,12 +66,6 @@ def periods(first_day: dt.date, last_day: dt.date, grain: Grain | Literal["range
     return result
 
 
-def previous_range(first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.date]:
-    """The range of the same length just before this one (for deltas)."""
-    length = (last_day - first_day).days + 1
-    return first_day - dt.timedelta(days=length), first_day - dt.timedelta(days=1)
-
-
 def last_complete_month(today: dt.date) -> tuple[dt.date, dt.date]:
     last = today.replace(day=1) - dt.timedelta(days=1)
     return last.replace(day=1), last

@@ -36,10 +36,6 @@ class Actor:
     username: str
     role: Role
 
-    @property
-    def label(self) -> str:
-        return self.username
-
 
 def may(role: str, permission: Permission) -> bool:
     return role in GRANTS[permission]

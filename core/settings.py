@@ -99,15 +99,15 @@ def save(session: Session, changes: dict[str, Any], *, actor: Actor) -> OrgSetti
     payload = updated.model_dump(mode="json")
     existing = session.get(Setting, ORGANISATION_KEY)
     if existing is None:
-        session.add(Setting(key=ORGANISATION_KEY, value=payload, updated_at=utcnow(), updated_by=actor.label))
+        session.add(Setting(key=ORGANISATION_KEY, value=payload, updated_at=utcnow(), updated_by=actor.username))
     else:
         existing.value = payload
         existing.updated_at = utcnow()
-        existing.updated_by = actor.label
+        existing.updated_by = actor.username
     session.flush()
     audit.record(
         session,
-        actor=actor.label,
+        actor=actor.username,
         action="update",
         entity="settings",
         entity_key=ORGANISATION_KEY,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import bcrypt
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -103,16 +103,6 @@ def get_user(engine: Engine, username: str) -> UserInfo | None:
         return None if user is None else _info(user)
 
 
-def list_users(engine: Engine) -> list[UserInfo]:
-    with session_scope(engine) as session:
-        return [_info(user) for user in session.scalars(select(User).order_by(User.username))]
-
-
-def count_users(engine: Engine) -> int:
-    with session_scope(engine) as session:
-        return int(session.scalar(select(func.count()).select_from(User)) or 0)
-
-
 def create_user(
     engine: Engine, actor: Actor, *, username: str, name: str, email: str, role: str, password: str
 ) -> UserInfo:
@@ -148,7 +138,7 @@ def create_user(
         session.flush()
         audit.record(
             session,
-            actor=actor.label,
+            actor=actor.username,
             action="create",
             entity="user",
             entity_key=username,
@@ -206,7 +196,7 @@ def _set_password(session: Session, user: User, new: str, actor: Actor, action: 
     user.locked_until = None
     user.sessions_valid_after = now  # sign out every other browser
     user.updated_at = now
-    audit.record(session, actor=actor.label, action=action, entity="user", entity_key=user.username)
+    audit.record(session, actor=actor.username, action=action, entity="user", entity_key=user.username)
 
 
 def set_active(engine: Engine, actor: Actor, username: str, active: bool) -> None:
@@ -221,7 +211,7 @@ def set_active(engine: Engine, actor: Actor, username: str, active: bool) -> Non
             user.sessions_valid_after = user.updated_at
         audit.record(
             session,
-            actor=actor.label,
+            actor=actor.username,
             action="activate" if active else "deactivate",
             entity="user",
             entity_key=user.username,
@@ -239,7 +229,7 @@ def set_role(engine: Engine, actor: Actor, username: str, role: str) -> None:
         user.updated_at = utcnow()
         audit.record(
             session,
-            actor=actor.label,
+            actor=actor.username,
             action="change_role",
             entity="user",
             entity_key=user.username,

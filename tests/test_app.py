@@ -141,9 +141,7 @@ def signed_in_as(database: Engine, username: str, role: str, page: str = APP) ->
         role=role,
         password=PASSWORD,
     )
-    app = AppTest.from_file(page, default_timeout=60)
-    app.session_state[USER_KEY] = users.get_user(database, username)
-    return app
+    return signed_in_as_existing(database, username, page)
 
 
 @pytest.mark.parametrize(
@@ -151,7 +149,9 @@ def signed_in_as(database: Engine, username: str, role: str, page: str = APP) ->
 )
 def test_each_role_is_offered_its_pages(database: Engine, role: str, sees_data: bool) -> None:
     app = run(signed_in_as(database, f"user_{role}", role))
-    # With one page Streamlit shows no menu; the Data page's own guard is the check that counts.
+    offered = [link.proto.label for link in app.sidebar.get("page_link")]
+    assert offered == (["Scoreboard", "Data"] if sees_data else ["Scoreboard"])
+    # The menu only hides the page; its own guard is the check that counts.
     page = run(signed_in_as_existing(database, f"user_{role}", str(ROOT / "pages" / "data.py")))
     assert bool(page.title) == sees_data
     if not sees_data:

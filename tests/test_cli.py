@@ -26,27 +26,30 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_seed_then_kpis_json(tmp_path: Path, fixture_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    code, out, _ = run(capsys, "--database-url", url, "seed", "--dir", str(fixture_dir))
-    assert code == 0 and "inserted 8" in out
+def kpis_json(capsys: pytest.CaptureFixture[str], url: str, first: str, last: str, *options: str) -> list[dict]:
     code, out, _ = run(
         capsys,
         "--database-url",
         url,
         "kpis",
         "--from",
-        "2025-01-01",
+        first,
         "--to",
-        "2025-01-31",
-        "--by",
-        "source",
+        last,
+        *options,
         "--json",
         "--as-of",
         "2025-02-03T10:00",
     )
     assert code == 0
-    rows = {row["group"]: row for row in json.loads(out)}
+    return list(json.loads(out))
+
+
+def test_seed_then_kpis_json(tmp_path: Path, fixture_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    code, out, _ = run(capsys, "--database-url", url, "seed", "--dir", str(fixture_dir))
+    assert code == 0 and "inserted 8" in out
+    rows = {row["group"]: row for row in kpis_json(capsys, url, "2025-01-01", "2025-01-31", "--by", "source")}
     assert rows["paid_search"]["mqls"] == 2
     assert rows["paid_search"]["mql_to_sql"] == 0.5
     assert rows["paid_search"]["mql_target"] is None
@@ -104,25 +107,7 @@ def test_same_numbers_on_sqlite_and_postgresql(
         for url in (f"sqlite:///{tmp_path / 'same.db'}", pg_url):
             assert run(capsys, "--database-url", url, "seed", "--dir", str(fixture_dir))[0] == 0
             for grain in ("week", "month"):
-                code, out, _ = run(
-                    capsys,
-                    "--database-url",
-                    url,
-                    "kpis",
-                    "--from",
-                    "2024-12-01",
-                    "--to",
-                    "2025-02-28",
-                    "--grain",
-                    grain,
-                    "--by",
-                    "owner",
-                    "--json",
-                    "--as-of",
-                    "2025-02-03T10:00",
-                )
-                assert code == 0
-                outputs.append(json.loads(out))
+                outputs.append(kpis_json(capsys, url, "2024-12-01", "2025-02-28", "--grain", grain, "--by", "owner"))
         assert outputs[0] == outputs[2] and outputs[1] == outputs[3]
     finally:
         with admin.begin() as connection:

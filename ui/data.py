@@ -13,9 +13,8 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from core.db import open_database
-from core.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
+from core.kpis import Filters, GroupBy, KpiQuery, data_range, kpi_table
 from core.periods import Grain
-from core.settings import OrgSettings, load
 
 
 @st.cache_resource(show_spinner=False)
@@ -31,19 +30,8 @@ def kpis(
 
 
 @st.cache_data(ttl=300, max_entries=4, show_spinner=False)
-def options() -> dict[str, list[str]]:
-    return filter_options(engine())
-
-
-@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
 def date_span() -> tuple[dt.date, dt.date] | None:
     return data_range(engine())
-
-
-@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
-def settings() -> OrgSettings:
-    with engine().connect() as connection:
-        return load(connection)
 
 
 def clear_after_write() -> None:
