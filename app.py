@@ -45,6 +45,11 @@ with st.sidebar:
 PAGES: list[tuple[str, str, str, str, Permission]] = [
     ("Numbers", "pages/scoreboard.py", "Scoreboard", ":material/leaderboard:", "read"),
     ("Operations", "pages/data.py", "Data", ":material/upload_file:", "import_data"),
+    ("Operations", "pages/targets.py", "Targets & spend", ":material/flag:", "import_data"),
+    ("Operations", "pages/audit_log.py", "Audit log", ":material/history:", "view_audit"),
+    ("Admin", "pages/users.py", "Users and roles", ":material/group:", "manage"),
+    ("Admin", "pages/settings.py", "Settings", ":material/settings:", "manage"),
+    ("You", "pages/account.py", "Your account", ":material/account_circle:", "read"),
 ]
 sections: dict[str, list[st.Page]] = {}
 for section, path, title, icon, permission in PAGES:

@@ -170,6 +170,18 @@ def _scan(handle: BinaryIO) -> tuple[str, str, int]:
     return digest.hexdigest(), encoding, size
 
 
+def _whole_characters(block: bytes) -> bytes:
+    """`block` without a UTF-8 sequence cut off at its end, so that a cut is not taken for a bad encoding."""
+    for back in range(1, min(4, len(block)) + 1):
+        byte = block[-back]
+        if byte < 0x80:
+            return block
+        if byte >= 0xC0:  # a lead byte: keep it only if its sequence is complete
+            length = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return block if back >= length else block[:-back]
+    return block
+
+
 def _header_line(sample: str) -> str:
     reader = io.StringIO(sample)
     line = reader.readline()
@@ -375,8 +387,13 @@ class _ChunkValidator:
 
     def validate(self, chunk: pd.DataFrame, first_row: int) -> pd.DataFrame | None:
         """The typed, mapped rows of a chunk (skipped rows dropped), or None if it had problems."""
-        rows = np.arange(first_row, first_row + len(chunk))
         before = self.total_problems
+        frame = self.map_rows(chunk, first_row)
+        return frame if self.total_problems == before else None
+
+    def map_rows(self, chunk: pd.DataFrame, first_row: int) -> pd.DataFrame:
+        """The typed, mapped rows of a chunk, skipped rows dropped; a value that fails is a problem and null."""
+        rows = np.arange(first_row, first_row + len(chunk))
         keep = np.ones(len(chunk), dtype=bool)
         for rule in self.mapping.skip_rows:
             matched = self._condition(chunk, rule).to_numpy() & keep
@@ -401,7 +418,7 @@ class _ChunkValidator:
                 orphan, rows, "lead_id", frame["lead_id"], "a lead_id or an opportunity_id for each touch"
             )
         self._check_duplicates(frame, rows)
-        return frame if self.total_problems == before else None
+        return frame
 
     def _check_duplicates(self, frame: pd.DataFrame, rows: np.ndarray) -> None:
         """Remembers a 64-bit hash of each row's key: 16 bytes a row instead of the key's text.
@@ -629,6 +646,86 @@ def _refuse(name: str, message: str, column: str | None = None, row: int | None 
     return ImportRefused(name, [Problem(row, column, None, message)], 1)
 
 
+@dataclass(frozen=True)
+class _FileShape:
+    sha256: str
+    encoding: str
+    size: int
+    delimiter: str
+    header: list[str]
+
+
+def _shape(handle: BinaryIO, name: str, *, whole_file: bool = True) -> _FileShape:
+    """Encoding, delimiter and header of a file, or ImportRefused if it has no header.
+
+    Without `whole_file` only the first megabyte is looked at (no checksum): enough for a preview, and
+    a page re-runs it on every click.
+    """
+    handle.seek(0)
+    if whole_file:
+        sha256, encoding, size = _scan(handle)
+    else:
+        sha256, encoding, size = "", *_scan(io.BytesIO(_whole_characters(handle.read(1 << 20))))[1:]
+    handle.seek(0)
+    sample = handle.read(1 << 16).decode(encoding, errors="replace").lstrip("\ufeff")
+    if not sample.strip():
+        raise _refuse(name, "the file is empty; expected a header row and at least one data row")
+    delimiter = sniff_delimiter(sample)
+    header = next(csv.reader(io.StringIO(_header_line(sample)), delimiter=delimiter))
+    return _FileShape(sha256, encoding, size, delimiter, [column.strip() for column in header])
+
+
+def _resolve_columns(
+    spec: KindSpec, mapping: Mapping, header: list[str], name: str
+) -> tuple[dict[str, str | None], list[str]]:
+    """The file column behind each mapped field (None for constants) and notes on what is left out.
+
+    Raises ImportRefused naming every required field whose column the file lacks.
+    """
+    if mapping.kind != spec.kind:
+        raise _refuse(name, f"the mapping {mapping.name!r} is for {mapping.kind}, not {spec.kind}")
+    header_index = {fold(column): column for column in header}
+    columns: dict[str, str | None] = {}
+    notes: list[str] = []
+    missing: list[str] = []
+    for field_name, field_mapping in mapping.fields.items():
+        if field_mapping.constant is not None:
+            columns[field_name] = None
+            continue
+        resolved = _resolve(field_mapping.candidates, header_index)
+        if resolved is not None:
+            columns[field_name] = resolved
+        elif field_name in spec.required:
+            missing.append(" or ".join(repr(c) for c in field_mapping.candidates) + f" (for {field_name})")
+        else:
+            notes.append(
+                f"no column {' or '.join(repr(c) for c in field_mapping.candidates)}; {field_name} left as it was"
+            )
+    if missing:
+        found = ", ".join(repr(column) for column in header[:12]) + (" ..." if len(header) > 12 else "")
+        hint = ""
+        if len(header) == 1:
+            hint = " The header has a single column: expected columns separated by comma, semicolon or tab."
+        raise ImportRefused(
+            name,
+            [
+                Problem(1, None, None, f"missing required column {column}; the header has {found}.{hint}")
+                for column in missing
+            ],
+            len(missing),
+        )
+    used = {column for column in columns.values() if column}
+    for field_mapping in mapping.fields.values():
+        if field_mapping.when is not None:
+            used.update(c for c in [_resolve(field_mapping.when.candidates, header_index)] if c)
+    for rule in mapping.skip_rows:
+        used.update(c for c in [_resolve(rule.candidates, header_index)] if c)
+    ignored = [c for c in header if c not in used and fold(c) not in {fold(i) for i in mapping.ignore_columns} and c]
+    if ignored:
+        notes.append("columns not imported: " + ", ".join(ignored[:20]) + (" ..." if len(ignored) > 20 else ""))
+    return columns, notes
+
+
 def _chunks(stream: IO[str], delimiter: str, chunk_rows: int, name: str) -> Iterator[pd.DataFrame]:
     reader = pd.read_csv(
         stream,
@@ -676,58 +773,11 @@ def _import(
 ) -> ImportResult:
     started = utcnow()
     report = progress or (lambda _fraction, _message: None)
-    handle.seek(0)
-    sha256, encoding, size = _scan(handle)
-    handle.seek(0)
-    sample = handle.read(1 << 16).decode(encoding, errors="replace")
-    if not sample.strip().lstrip("\ufeff").strip():
-        raise _refuse(name, "the file is empty; expected a header row and at least one data row")
-    delimiter = sniff_delimiter(sample.lstrip("\ufeff"))
-    header = next(csv.reader(io.StringIO(_header_line(sample.lstrip("\ufeff"))), delimiter=delimiter))
-    header = [column.strip() for column in header]
+    shape = _shape(handle, name)
+    sha256, encoding, size, delimiter, header = shape.sha256, shape.encoding, shape.size, shape.delimiter, shape.header
     header_index = {fold(column): column for column in header}
     mapping = mapping or identity_mapping(spec.kind, header)
-    if mapping.kind != spec.kind:
-        raise _refuse(name, f"the mapping {mapping.name!r} is for {mapping.kind}, not {spec.kind}")
-
-    columns: dict[str, str | None] = {}
-    notes: list[str] = []
-    missing: list[str] = []
-    for field_name, field_mapping in mapping.fields.items():
-        if field_mapping.constant is not None:
-            columns[field_name] = None
-            continue
-        resolved = _resolve(field_mapping.candidates, header_index)
-        if resolved is not None:
-            columns[field_name] = resolved
-        elif field_name in spec.required:
-            missing.append(" or ".join(repr(c) for c in field_mapping.candidates) + f" (for {field_name})")
-        else:
-            notes.append(
-                f"no column {' or '.join(repr(c) for c in field_mapping.candidates)}; {field_name} left as it was"
-            )
-    if missing:
-        found = ", ".join(repr(column) for column in header[:12]) + (" ..." if len(header) > 12 else "")
-        hint = ""
-        if len(header) == 1:
-            hint = " The header has a single column: expected columns separated by comma, semicolon or tab."
-        raise ImportRefused(
-            name,
-            [
-                Problem(1, None, None, f"missing required column {column}; the header has {found}.{hint}")
-                for column in missing
-            ],
-            len(missing),
-        )
-    used = {column for column in columns.values() if column}
-    for field_mapping in mapping.fields.values():
-        if field_mapping.when is not None:
-            used.update(c for c in [_resolve(field_mapping.when.candidates, header_index)] if c)
-    for rule in mapping.skip_rows:
-        used.update(c for c in [_resolve(rule.candidates, header_index)] if c)
-    ignored = [c for c in header if c not in used and fold(c) not in {fold(i) for i in mapping.ignore_columns} and c]
-    if ignored:
-        notes.append("columns not imported: " + ", ".join(ignored[:20]) + (" ..." if len(ignored) > 20 else ""))
+    columns, notes = _resolve_columns(spec, mapping, header, name)
 
     with engine.connect() as connection, _bulk_cache(connection):
         transaction = connection.begin()
@@ -866,9 +916,66 @@ def _recompute_if_partial(connection: Connection, spec: KindSpec, written: list[
         recompute_opportunity_derived(connection, settings, keys_from="import_stage")
 
 
-def problems_as_rows(refused: ImportRefused) -> list[dict[str, Any]]:
-    """The report as table rows, for the Data page."""
-    return [{"row": p.row, "column": p.column, "value": p.value, "expected": p.expected} for p in refused.problems]
+@dataclass(frozen=True)
+class MappedPreview:
+    """The first rows of a file as they are and as the mapping would import them."""
+
+    header: list[str]
+    columns: dict[str, str | None]  # canonical field -> the file column it is read from (None: a constant)
+    raw: pd.DataFrame  # the rows as text, as in the file
+    mapped: pd.DataFrame  # the same rows typed and mapped; a value that does not fit is empty and in problems
+    problems: list[Problem]
+    notes: list[str]
+
+
+def read_header(source: BinaryIO, file_name: str | None = None) -> list[str]:
+    """The column names of a file (ImportRefused if it has none), for building a mapping."""
+    name = file_name or Path(str(getattr(source, "name", "upload.csv"))).name
+    return _shape(source, name, whole_file=False).header
+
+
+def mapped_columns(mapping: Mapping, header: list[str]) -> dict[str, str | None]:
+    """The file column each field of `mapping` would be read from (None: the file has none of its spellings)."""
+    header_index = {fold(column): column for column in header}
+    return {name: _resolve(field.candidates, header_index) for name, field in mapping.fields.items() if field.column}
+
+
+def preview(
+    engine: Engine, kind: str, source: BinaryIO, mapping: Mapping | None = None, *, rows: int = 10
+) -> MappedPreview:
+    """Maps and validates the first `rows` data rows without writing anything; problems are returned, not raised.
+
+    Dates are read in the organisation's timezone, as an import would, hence the engine.
+    """
+    spec = kind_spec(kind)
+    name = Path(str(getattr(source, "name", "upload.csv"))).name
+    shape = _shape(source, name, whole_file=False)
+    mapping = mapping or identity_mapping(spec.kind, shape.header)
+    empty = pd.DataFrame()
+    try:
+        columns, notes = _resolve_columns(spec, mapping, shape.header, name)
+    except ImportRefused as refused:
+        return MappedPreview(shape.header, {}, empty, empty, refused.problems, [])
+    stream, _ = _text_stream(source, shape.encoding)
+    try:
+        chunk = next(_chunks(stream, shape.delimiter, rows, name), None)
+    except ImportRefused as refused:
+        return MappedPreview(shape.header, columns, empty, empty, refused.problems, notes)
+    if chunk is None:
+        return MappedPreview(shape.header, columns, empty, empty, [], [*notes, "the file has no data rows"])
+    with engine.connect() as connection:
+        settings = load(connection)
+    validator = _ChunkValidator(spec, mapping, columns, settings, shape.delimiter)
+    validator.header_index = {fold(column): column for column in shape.header}
+    mapped = validator.map_rows(chunk, 2)
+    return MappedPreview(shape.header, columns, chunk, mapped, validator.problems, notes)
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    """Problems as a table (row, column, value, expected), for the Data page."""
+    return pd.DataFrame(
+        [(p.row, p.column, p.value, p.expected) for p in problems], columns=["row", "column", "value", "expected"]
+    )
 
 
 def import_history(engine: Engine, limit: int = 100) -> pd.DataFrame:

@@ -165,6 +165,50 @@ def identity_mapping(kind: str, header: list[str]) -> Mapping:
     return Mapping(name=f"canonical {kind}", kind=kind, fields=fields)
 
 
+def suggest_mapping(kind: str, header: list[str]) -> Mapping:
+    """A first guess for a file no preset fits: each field from the column that a preset or the
+    canonical format names for it (so "Lead Source" or "hs_analytics_source" land on source)."""
+    spec = kind_spec(kind)
+    present = {fold(column): column for column in header}
+    spellings: dict[str, list[str]] = {name: [name] for name in spec.field_names}
+    for preset in (load_preset(name) for name in preset_names()):
+        if preset.kind == kind:
+            for name, field in preset.fields.items():
+                spellings[name] += field.candidates
+    fields: dict[str, FieldMapping] = {}
+    for name in spec.field_names:
+        found = next((present[fold(s)] for s in spellings[name] if fold(s) in present), None)
+        if found is not None or name in spec.required:
+            fields[name] = FieldMapping(column=found or name)
+    return Mapping(name=f"{kind} from file", kind=kind, fields=fields)
+
+
+def with_columns(base: Mapping, columns: dict[str, str | None], *, name: str) -> Mapping:
+    """`base` with each field read from the chosen column (None: not imported); value maps, date
+    formats and conditions of `base` are kept. Raises MappingError when a required field has no column."""
+    spec = kind_spec(base.kind)
+    fields = dict(base.fields)
+    for field_name, column in columns.items():
+        if column is None:
+            fields.pop(field_name, None)
+        elif field_name in fields and fields[field_name].column is not None:
+            fields[field_name] = fields[field_name].model_copy(update={"column": column})
+        else:
+            fields[field_name] = FieldMapping(column=column)
+    missing = [field_name for field_name in spec.required if field_name not in fields]
+    if missing:
+        raise MappingError(f"choose a column for {', '.join(missing)}: a {base.kind} file needs it")
+    if not name.strip():
+        raise MappingError("a mapping needs a name")
+    return parse_mapping(
+        {
+            **base.to_dict(),
+            "name": name.strip(),
+            "fields": {k: v.model_dump(mode="json", by_alias=True, exclude_defaults=True) for k, v in fields.items()},
+        }
+    )
+
+
 def parse_mapping(document: dict[str, Any] | str) -> Mapping:
     """A mapping from a dict or YAML/JSON text, or MappingError saying what is wrong."""
     if isinstance(document, str):

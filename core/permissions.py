@@ -9,7 +9,14 @@ Role = Literal["exec", "marketing", "sales", "marketing_lead", "sales_lead", "op
 ROLES: tuple[Role, ...] = ("exec", "marketing", "sales", "marketing_lead", "sales_lead", "ops", "admin")
 
 Permission = Literal[
-    "read", "answer_survey", "propose_definition", "approve_definition", "import_data", "run_sync", "manage"
+    "read",
+    "answer_survey",
+    "propose_definition",
+    "approve_definition",
+    "import_data",
+    "run_sync",
+    "view_audit",
+    "manage",
 ]
 
 _EVERYONE = frozenset(ROLES)
@@ -21,6 +28,8 @@ GRANTS: dict[Permission, frozenset[str]] = {
     "approve_definition": frozenset({"marketing_lead", "sales_lead"}),
     "import_data": frozenset({"ops", "admin"}),
     "run_sync": frozenset({"ops", "admin"}),
+    # Ops answer "who changed this number?"; the log names people and their actions, so not everyone.
+    "view_audit": frozenset({"ops", "admin"}),
     "manage": frozenset({"admin"}),
 }
 

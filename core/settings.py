@@ -11,12 +11,14 @@ import zoneinfo
 from typing import Any
 
 import holidays as holidays_lib
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import Connection, select
+from holidays.registry import COUNTRIES
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.business_hours import BusinessCalendar
+from core.db import session_scope
 from core.models import Setting, utcnow
 from core.permissions import Actor, require
 
@@ -69,6 +71,13 @@ class OrgSettings(BaseModel):
     def _ordered(self) -> OrgSettings:
         if self.business_end <= self.business_start:
             raise ValueError("business hours must end after they start")
+        if self.holiday_subdivision and self.holiday_subdivision not in holiday_subdivisions(
+            self.holiday_country or ""
+        ):
+            raise ValueError(
+                f"{self.holiday_subdivision!r} is not a region of {self.holiday_country or 'no country'} "
+                "with its own holidays"
+            )
         if self.enterprise_from <= self.mid_market_from:
             raise ValueError("the enterprise band must start above the mid-market band")
         return self
@@ -84,9 +93,43 @@ class OrgSettings(BaseModel):
         )
 
 
+class SettingsError(ValueError):
+    """Settings that cannot be used, with every reason; nothing was changed."""
+
+
+def holiday_countries() -> dict[str, str]:
+    """ISO code -> English name of every country the holidays library has a calendar for, by name."""
+    names = {entry[1]: module.replace("_", " ").title() for module, entry in COUNTRIES.items()}
+    return dict(sorted(names.items(), key=lambda item: item[1]))
+
+
+def holiday_subdivisions(country: str) -> list[str]:
+    """The country's regions with their own holidays (US states, German Länder …), by code."""
+    return list(holidays_lib.list_supported_countries().get(country, []))
+
+
 def load(target: Session | Connection) -> OrgSettings:
     row = target.execute(select(Setting.value).where(Setting.key == ORGANISATION_KEY)).scalar_one_or_none()
     return OrgSettings.model_validate(row) if row else OrgSettings()
+
+
+def current(engine: Engine) -> OrgSettings:
+    with engine.connect() as connection:
+        return load(connection)
+
+
+def update(engine: Engine, changes: dict[str, Any], *, actor: Actor) -> OrgSettings:
+    """`save` in its own transaction, with a validation failure as one readable SettingsError."""
+    try:
+        with session_scope(engine) as session:
+            return save(session, changes, actor=actor)
+    except ValidationError as exc:
+        reasons = "; ".join(
+            (f"{'.'.join(str(p) for p in error['loc'])}: " if error["loc"] else "")
+            + str(error["msg"]).removeprefix("Value error, ")
+            for error in exc.errors()
+        )
+        raise SettingsError(reasons) from exc
 
 
 def save(session: Session, changes: dict[str, Any], *, actor: Actor) -> OrgSettings:

@@ -103,6 +103,13 @@ def get_user(engine: Engine, username: str) -> UserInfo | None:
         return None if user is None else _info(user)
 
 
+def list_users(engine: Engine, actor: Actor) -> list[UserInfo]:
+    """Everyone with an account, for the admin page (names and e-mails are not for every role)."""
+    require(actor, "manage")
+    with session_scope(engine) as session:
+        return [_info(user) for user in session.scalars(select(User).order_by(User.active.desc(), User.username))]
+
+
 def create_user(
     engine: Engine, actor: Actor, *, username: str, name: str, email: str, role: str, password: str
 ) -> UserInfo:
@@ -222,6 +229,9 @@ def set_role(engine: Engine, actor: Actor, username: str, role: str) -> None:
     require(actor, "manage")
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if username.strip().lower() == actor.username and role != actor.role:
+        # Another admin must do it, so that the last admin cannot lock everyone out of user management.
+        raise UserError("you cannot change your own role")
     with session_scope(engine) as session:
         user = _get(session, username)
         before = user.role
@@ -234,6 +244,25 @@ def set_role(engine: Engine, actor: Actor, username: str, role: str) -> None:
             entity="user",
             entity_key=user.username,
             detail={"from": before, "to": role},
+        )
+
+
+def unlock(engine: Engine, actor: Actor, username: str) -> None:
+    """Lifts a lockout early, for someone an admin has confirmed is who they say."""
+    require(actor, "manage")
+    with session_scope(engine) as session:
+        user = _get(session, username)
+        before = user.locked_until
+        user.failed_logins = 0
+        user.locked_until = None
+        user.updated_at = utcnow()
+        audit.record(
+            session,
+            actor=actor.username,
+            action="unlock",
+            entity="user",
+            entity_key=user.username,
+            detail={"locked_until": before.isoformat() if before else None},
         )
 
 

@@ -1,15 +1,34 @@
-"""Data (ops, admin): upload a CSV, check it, import it; the import history."""
+"""Data (ops, admin): upload a CSV, map its columns, check it, import it; the import history."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.db import session_scope
-from core.importer import ImportRefused, import_csv, import_history
-from core.mapping import MappingError, find_mapping, mapping_names
+from core.importer import (
+    ImportRefused,
+    import_csv,
+    import_history,
+    mapped_columns,
+    preview,
+    problems_frame,
+    read_header,
+)
+from core.mapping import (
+    Mapping,
+    MappingError,
+    dump_mapping,
+    find_mapping,
+    mapping_names,
+    save_mapping,
+    suggest_mapping,
+    with_columns,
+)
 from core.schema import KINDS
 from ui import auth, data
+
+GUESS = "guess from the file's columns"
+NOT_IMPORTED = "— not imported —"
 
 user = auth.guard("import_data")
 st.title("Data")
@@ -24,23 +43,81 @@ with session_scope(data.engine()) as session:
     choices = mapping_names(session, kind)
 mapping_name = middle.selectbox(
     "Column mapping",
-    ["canonical columns", *choices],
+    [GUESS, *choices],
     key="data_mapping",
-    help="A preset for a CRM export (HubSpot, Salesforce …), a saved mapping, or the canonical column names.",
+    help="A preset for a CRM export (HubSpot, Salesforce …), a saved mapping, or a guess from the column names "
+    "that you can correct below.",
 )
 upload = right.file_uploader("CSV file", type=["csv", "txt"], key="data_upload")
 
 
-def run_import(dry_run: bool) -> None:
-    assert upload is not None
-    mapping = None
-    if mapping_name != "canonical columns":
+def mapping_builder(header: list[str]) -> Mapping | None:
+    """The chosen mapping with any column the user re-pointed; None (with the reason shown) if unusable."""
+    if mapping_name == GUESS:
+        base = suggest_mapping(kind, header)
+    else:
         try:
             with session_scope(data.engine()) as session:
-                mapping = find_mapping(session, mapping_name)
+                base = find_mapping(session, mapping_name)
         except MappingError as problem:
             st.error(str(problem))
-            return
+            return None
+    resolved = mapped_columns(base, header)
+    spec = KINDS[kind]
+    # Widget keys carry the file and the base mapping, so that a new file or mapping starts from its own guess.
+    scope = f"{upload.file_id if upload else ''}|{kind}|{mapping_name}"
+    chosen: dict[str, str | None] = {}
+    unresolved = any(resolved.get(field) is None for field in spec.required if field in base.fields)
+    with st.expander("Columns: which column of the file feeds each field", expanded=unresolved):
+        st.caption("Fields marked * are required. Value maps and date formats of a preset are kept.")
+        grid = st.columns(3)
+        for position, field in enumerate(spec.field_names):
+            base_field = base.fields.get(field)
+            cell = grid[position % 3]
+            label = field + (" *" if field in spec.required else "")
+            if base_field is not None and base_field.constant is not None:
+                cell.text_input(label, f"always {base_field.constant!r}", disabled=True, key=f"col|{scope}|{field}")
+                continue
+            current = resolved.get(field)
+            options = [NOT_IMPORTED, *header]
+            picked = cell.selectbox(
+                label, options, index=options.index(current) if current in options else 0, key=f"col|{scope}|{field}"
+            )
+            chosen[field] = None if picked == NOT_IMPORTED else picked
+        name_column, save_column = st.columns([3, 1], vertical_alignment="bottom")
+        new_name = name_column.text_input(
+            "Save as", value="" if mapping_name == GUESS else mapping_name, key=f"name|{scope}", max_chars=128
+        )
+        try:
+            built = with_columns(base, chosen, name=new_name or base.name)
+        except MappingError as problem:
+            st.warning(str(problem))
+            return None
+        if save_column.button("Save mapping", key="data_save_mapping", icon=":material/save:", disabled=not new_name):
+            with session_scope(data.engine()) as session:
+                save_mapping(session, built, actor=user.actor)
+            st.success(f"Saved the mapping {built.name!r}; it is now in the list for {kind} files.")
+        if st.toggle("Show the mapping as YAML", key="data_show_yaml"):
+            st.code(dump_mapping(built), language="yaml")
+    return built
+
+
+def show_preview(mapping: Mapping) -> None:
+    assert upload is not None
+    shown = preview(data.engine(), kind, upload, mapping)
+    st.subheader("Preview: the first rows as they would be imported")
+    if not shown.mapped.empty:
+        st.dataframe(shown.mapped, hide_index=True, width="stretch", key="data_preview")
+    for note in shown.notes:
+        st.caption(note)
+    if shown.problems:
+        count = len(shown.problems)
+        st.warning(f"{count} problem{'s' if count != 1 else ''} in the first rows: the import would refuse the file.")
+        st.dataframe(problems_frame(shown.problems), hide_index=True, width="stretch", key="data_preview_problems")
+
+
+def run_import(mapping: Mapping, dry_run: bool) -> None:
+    assert upload is not None
     bar = st.progress(0.0, text="reading")
     try:
         result = import_csv(
@@ -60,15 +137,7 @@ def run_import(dry_run: bool) -> None:
             + (f" (the first {len(refused.problems)} are listed)." if refused.total > len(refused.problems) else ".")
             + " Nothing was changed."
         )
-        st.dataframe(
-            pd.DataFrame(
-                [(p.row, p.column, p.value, p.expected) for p in refused.problems],
-                columns=["row", "column", "value", "expected"],
-            ),
-            hide_index=True,
-            width="stretch",
-            key="data_problems",
-        )
+        st.dataframe(problems_frame(refused.problems), hide_index=True, width="stretch", key="data_problems")
         return
     bar.progress(1.0, text="done")
     if not dry_run:
@@ -77,11 +146,19 @@ def run_import(dry_run: bool) -> None:
 
 
 if upload is not None:
-    check, go, _ = st.columns([1, 1, 4])
-    if check.button("Check the file", key="data_check", icon=":material/fact_check:"):
-        run_import(dry_run=True)
-    if go.button("Import", key="data_import", type="primary", icon=":material/upload:"):
-        run_import(dry_run=False)
+    try:
+        header = read_header(upload)
+    except ImportRefused as refused:
+        st.error(f"{upload.name}: {refused.problems[0].expected}")
+        header = []
+    mapping = mapping_builder(header) if header else None
+    if mapping is not None:
+        show_preview(mapping)
+        check, go, _ = st.columns([1, 1, 4])
+        checked = check.button("Check the whole file", key="data_check", icon=":material/fact_check:")
+        imported = go.button("Import", key="data_import", type="primary", icon=":material/upload:")
+        if checked or imported:
+            run_import(mapping, dry_run=checked)
 
 st.subheader("Import history")
 history = import_history(data.engine())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from core import config, users
 from core.db import open_database
 from core.importer import import_csv
 from core.permissions import Actor
+from core.settings import current
 from tests.fixtures import LEADS, load_fixture
 from ui.auth import USER_KEY
 
@@ -69,10 +71,26 @@ def test_nothing_but_the_sign_in_form_before_signing_in(database: Engine) -> Non
     assert not app.metric and not app.title
 
 
-def test_a_page_run_directly_shows_only_a_sign_in_prompt(database: Engine) -> None:
-    app = run(AppTest.from_file(str(ROOT / "pages" / "scoreboard.py"), default_timeout=60))
-    assert "Please sign in" in app.warning[0].value
-    assert not app.metric and not app.title
+PAGE_FILES = {
+    "scoreboard.py": "Scoreboard",
+    "data.py": "Data",
+    "targets.py": "Targets & spend",
+    "audit_log.py": "Audit log",
+    "users.py": "Users and roles",
+    "settings.py": "Settings",
+    "account.py": "Your account",
+}
+
+
+def test_every_page_file_is_listed_here() -> None:
+    assert sorted(PAGE_FILES) == sorted(path.name for path in (ROOT / "pages").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", sorted(PAGE_FILES))
+def test_a_page_run_directly_shows_only_a_sign_in_prompt(database: Engine, path: str) -> None:
+    app = run(AppTest.from_file(str(ROOT / "pages" / path), default_timeout=60))
+    assert [warning.value for warning in app.warning] == ["Please sign in on the OneFunnel home page."]
+    assert not app.metric and not app.title and not app.dataframe and not app.text_input and not app.button
 
 
 def test_wrong_password_then_lockout_across_sessions(database: Engine) -> None:
@@ -144,19 +162,30 @@ def signed_in_as(database: Engine, username: str, role: str, page: str = APP) ->
     return signed_in_as_existing(database, username, page)
 
 
+EVERYONE = ["Scoreboard", "Your account"]
+OPERATIONS = ["Data", "Targets & spend", "Audit log"]
+ADMIN = ["Users and roles", "Settings"]
+
+
 @pytest.mark.parametrize(
-    ("role", "sees_data"), [("exec", False), ("sales_lead", False), ("ops", True), ("admin", True)]
+    ("role", "offered"),
+    [
+        ("exec", EVERYONE),
+        ("sales_lead", EVERYONE),
+        ("ops", ["Scoreboard", *OPERATIONS, "Your account"]),
+        ("admin", ["Scoreboard", *OPERATIONS, *ADMIN, "Your account"]),
+    ],
 )
-def test_each_role_is_offered_its_pages(database: Engine, role: str, sees_data: bool) -> None:
+def test_each_role_is_offered_its_pages(database: Engine, role: str, offered: list[str]) -> None:
     app = run(signed_in_as(database, f"user_{role}", role))
-    offered = [link.proto.label for link in app.sidebar.get("page_link")]
-    assert offered == (["Scoreboard", "Data"] if sees_data else ["Scoreboard"])
-    # The menu only hides the page; its own guard is the check that counts.
-    page = run(signed_in_as_existing(database, f"user_{role}", str(ROOT / "pages" / "data.py")))
-    assert bool(page.title) == sees_data
-    if not sees_data:
-        assert "may not open this page" in page.error[0].value
+    assert [link.proto.label for link in app.sidebar.get("page_link")] == offered
     assert app.sidebar.markdown[0].value.endswith(role.replace("_", " "))
+    # The menu only hides a page; its own guard is the check that counts.
+    for path, title in PAGE_FILES.items():
+        page = run(signed_in_as_existing(database, f"user_{role}", str(ROOT / "pages" / path)))
+        assert bool(page.title) == (title in offered), path
+        if title not in offered:
+            assert "may not open this page" in page.error[0].value
 
 
 def signed_in_as_existing(database: Engine, username: str, page: str) -> AppTest:
@@ -178,3 +207,95 @@ def test_data_page_lists_mappings_and_the_import_history(database: Engine) -> No
     app = run(signed_in_as_existing(database, "olu", str(ROOT / "pages" / "data.py")))
     history = app.dataframe[0].value
     assert history.loc[0, "who"] == "olu" and history.loc[0, "inserted"] == 8
+
+
+def page_file(name: str) -> str:
+    return str(ROOT / "pages" / name)
+
+
+def test_admin_adds_a_person_and_changes_their_role(database: Engine) -> None:
+    app = run(signed_in_as(database, "ada", "admin", page_file("users.py")))
+    assert list(app.dataframe[0].value["user name"]) == ["ada", "erin"]
+    app.text_input(key="new_username").input("kim")
+    app.text_input(key="new_name").input("Kim Ops")
+    app.text_input(key="new_email").input("kim@x.io")
+    app.selectbox(key="new_role").select("ops")
+    app.text_input(key="new_password").input("short")
+    app.button[0].click()
+    run(app)
+    assert app.error[0].value == "Not added: a password needs at least 10 characters."
+    assert users.get_user(database, "kim") is None
+    app.text_input(key="new_password").input(PASSWORD)
+    app.button[0].click()
+    run(app)
+    assert app.success[0].value == "Added Kim Ops as ops."
+    assert list(app.dataframe[0].value["user name"]) == ["ada", "erin", "kim"]
+    app.selectbox(key="change_username").select("kim")
+    run(app)
+    app.selectbox(key="change_role").select("sales_lead")
+    app.button[1].click()  # the role form's "Save role"
+    run(app)
+    assert app.success[0].value == "Kim Ops is now sales lead."
+    assert users.get_user(database, "kim").role == "sales_lead"  # type: ignore[union-attr]
+    app.button(key="deactivate").click()
+    run(app)
+    assert users.get_user(database, "kim").active is False  # type: ignore[union-attr]
+    assert users.check_login(database, "kim", PASSWORD).outcome == "inactive"
+
+
+def test_admin_changes_the_business_hours_and_bad_hours_are_refused(database: Engine) -> None:
+    app = run(signed_in_as(database, "ada", "admin", page_file("settings.py")))
+    app.selectbox(key="settings_timezone").select("Europe/Berlin")
+    app.time_input(key="settings_start").set_value(dt.time(18, 0))
+    app.button(key="settings_save").click()
+    run(app)
+    assert app.error[0].value == "Not saved: business hours must end after they start."
+    assert current(database).timezone == "UTC"
+    app.time_input(key="settings_start").set_value(dt.time(8, 0))
+    app.selectbox(key="settings_country").select("DE")
+    run(app)  # the regions follow the country
+    app.selectbox(key="settings_region").select("BY")
+    app.button(key="settings_save").click()
+    run(app)
+    assert not app.error, [e.value for e in app.error]
+    assert app.success[0].value == "Settings saved; every KPI now uses them."
+    saved = current(database)
+    assert (saved.timezone, saved.business_start, saved.holiday_country, saved.holiday_subdivision) == (
+        "Europe/Berlin",
+        dt.time(8, 0),
+        "DE",
+        "BY",
+    )
+
+
+def test_everyone_changes_their_own_password(database: Engine) -> None:
+    app = run(signed_in_as_existing(database, "erin", page_file("account.py")))
+    assert "Role: **exec**" in app.markdown[0].value
+    app.text_input(key="account_current").input("not my password")
+    app.text_input(key="account_new").input("a brand new password")
+    app.text_input(key="account_repeat").input("a brand new password")
+    app.button[0].click()
+    run(app)
+    assert app.error[0].value == "Not changed: the current password is wrong."
+    app.text_input(key="account_current").input(PASSWORD)
+    app.text_input(key="account_new").input("a brand new password")
+    app.text_input(key="account_repeat").input("a brand new password")
+    app.button[0].click()
+    run(app)
+    assert app.success[0].value.startswith("Password changed.")
+    assert users.check_login(database, "erin", "a brand new password").outcome == "ok"
+    assert users.check_login(database, "erin", PASSWORD).outcome == "wrong"
+
+
+def test_ops_filter_the_audit_log(database: Engine) -> None:
+    users.set_role(database, Actor("setup", "admin"), "erin", "marketing")
+    app = run(signed_in_as(database, "olu", "ops", page_file("audit_log.py")))
+    # setup created erin and olu and changed erin's role: three entries in the last 30 days.
+    assert "3 entries" in app.caption[1].value
+    app.selectbox(key="audit_action").select("change_role")
+    run(app)
+    table = app.dataframe[0].value
+    assert list(table["entity_key"]) == ["erin"] and '"to": "marketing"' in table.loc[0, "detail"]
+    app.text_input(key="audit_key").input("nobody")
+    run(app)
+    assert app.info[0].value == "Nothing matches these filters."

@@ -11,7 +11,16 @@ from sqlalchemy import Engine, func, inspect, select, text
 from core.db import session_scope, upgrade
 from core.models import AuditEntry, Base, CalendarDay
 from core.permissions import Actor, PermissionDenied
-from core.settings import OrgSettings, load, save
+from core.settings import (
+    OrgSettings,
+    SettingsError,
+    current,
+    holiday_countries,
+    holiday_subdivisions,
+    load,
+    save,
+    update,
+)
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
@@ -66,3 +75,20 @@ def test_only_an_admin_changes_settings(engine: Engine) -> None:
     with engine.connect() as connection:
         assert load(connection).sla_hours == 4
         assert connection.execute(select(AuditEntry)).first() is None
+
+
+def test_settings_update_explains_every_problem_and_changes_nothing(engine: Engine) -> None:
+    admin = Actor("ada", "admin")
+    with pytest.raises(SettingsError, match=r"timezone: unknown timezone 'Mars/Olympus'.*; business_days: business"):
+        update(engine, {"timezone": "Mars/Olympus", "business_days": [9]}, actor=admin)
+    with pytest.raises(SettingsError, match=r"^business hours must end after they start$"):
+        update(engine, {"business_start": "18:00", "business_end": "09:00"}, actor=admin)
+    with pytest.raises(SettingsError, match="'XX' is not a region of US"):
+        update(engine, {"holiday_country": "US", "holiday_subdivision": "XX"}, actor=admin)
+    assert current(engine) == OrgSettings()
+    updated = update(
+        engine, {"holiday_country": "US", "holiday_subdivision": "CA", "business_days": [4, 0]}, actor=admin
+    )
+    assert (updated.holiday_subdivision, updated.business_days) == ("CA", (0, 4))
+    assert current(engine) == updated
+    assert holiday_countries()["DE"] == "Germany" and "BY" in holiday_subdivisions("DE")

@@ -176,3 +176,29 @@ def test_cli_creates_the_first_admin_from_stdin(
     engine = get_engine(url)
     assert check_login(engine, "root", PASSWORD).outcome == "ok"
     engine.dispose()
+
+
+def test_admin_lists_users_and_lifts_a_lockout(engine: Engine, sam: users.UserInfo) -> None:
+    create_user(engine, ADMIN, username="kim", name="Kim", email="kim@example.com", role="ops", password=PASSWORD)
+    users.set_active(engine, ADMIN, "kim", False)
+    # Active people first, then by user name.
+    assert [(u.username, u.active) for u in users.list_users(engine, ADMIN)] == [("sam", True), ("kim", False)]
+    with pytest.raises(PermissionDenied):
+        users.list_users(engine, OPS)
+    for _ in range(5):
+        check_login(engine, "sam", "wrong password")
+    assert check_login(engine, "sam", PASSWORD).outcome == "locked"
+    with pytest.raises(PermissionDenied):
+        users.unlock(engine, OPS, "sam")
+    assert check_login(engine, "sam", PASSWORD).outcome == "locked"
+    users.unlock(engine, ADMIN, "sam")
+    assert check_login(engine, "sam", PASSWORD).outcome == "ok"
+    assert audit_rows(engine)[-1] == ("ada", "unlock", "sam")
+
+
+def test_an_admin_cannot_change_their_own_role(engine: Engine, sam: users.UserInfo) -> None:
+    with pytest.raises(UserError, match="your own role"):
+        users.set_role(engine, ADMIN, "ada", "ops")
+    users.set_role(engine, ADMIN, "sam", "sales_lead")
+    assert users.get_user(engine, "sam").role == "sales_lead"  # type: ignore[union-attr]
+    assert audit_rows(engine)[-1] == ("ada", "change_role", "sam")

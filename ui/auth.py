@@ -44,13 +44,23 @@ def _from_cookie(authenticator: stauth.Authenticate) -> UserInfo | None:
     return user
 
 
-def _start_session(user: UserInfo) -> None:
+def _remember(user: UserInfo) -> None:
     st.session_state[USER_KEY] = user
+    # The library signs its cookie with the user name it finds here.
     st.session_state["username"] = user.username
     st.session_state["name"] = user.name
     st.session_state["authentication_status"] = True
+
+
+def _start_session(user: UserInfo) -> None:
+    _remember(user)
     # The cookie component only acts when it is rendered: set it on the next run, not before st.rerun().
     st.session_state[SET_COOKIE_KEY] = True
+
+
+def renew_cookie() -> None:
+    """After a password change, which voids every earlier cookie: this browser gets a new one at once."""
+    _authenticator().cookie_controller.set_cookie()
 
 
 def signed_in_user() -> UserInfo | None:
@@ -79,7 +89,7 @@ def sign_in() -> UserInfo | None:
     else:
         user = _from_cookie(authenticator)
         if user is not None:
-            st.session_state[USER_KEY] = user
+            _remember(user)
             return user
     with st.form("sign_in"):
         st.subheader("Sign in to OneFunnel")

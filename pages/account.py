@@ -1,0 +1,46 @@
+"""Your account (everyone): who you are signed in as, what your role may do, and changing your password."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.permissions import GRANTS, may
+from core.users import MIN_PASSWORD_LENGTH, UserError, change_own_password
+from ui import auth, data
+
+# What each permission lets a person do, in the words of PRODUCT.md's role table.
+ABILITIES = {
+    "read": "read every page",
+    "answer_survey": "answer the self-diagnostic",
+    "propose_definition": "propose a definition change and comment",
+    "approve_definition": "approve or reject a proposal for your team's side",
+    "import_data": "import data, edit targets and spend, use the sandbox with uploads",
+    "run_sync": "run the weekly sync",
+    "view_audit": "read the audit log",
+    "manage": "manage users, roles and settings",
+}
+
+user = auth.guard("read")
+st.title("Your account")
+st.markdown(f"**{user.name}** · `{user.username}` · {user.email}  \nRole: **{user.role.replace('_', ' ')}**")
+st.caption("Your role lets you " + "; ".join(ABILITIES[p] for p in GRANTS if may(user.role, p)) + ".")
+
+st.subheader("Change your password")
+with st.form("change_password", clear_on_submit=True):
+    current = st.text_input("Current password", type="password", key="account_current")
+    new = st.text_input(
+        "New password", type="password", key="account_new", help=f"At least {MIN_PASSWORD_LENGTH} characters."
+    )
+    repeated = st.text_input("New password again", type="password", key="account_repeat")
+    submitted = st.form_submit_button("Change password", type="primary")
+if submitted:
+    if new != repeated:
+        st.error("The two new passwords differ; nothing was changed.")
+    else:
+        try:
+            change_own_password(data.engine(), user.actor, current=current, new=new)
+        except UserError as problem:
+            st.error(f"Not changed: {problem}.")
+        else:
+            auth.renew_cookie()
+            st.success("Password changed. Other browsers where you were signed in now need the new password.")

@@ -1,0 +1,70 @@
+"""Audit log (ops, admin): every write, who made it and when, filtered and downloadable."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from core.audit import AuditQuery, entries, facets
+from core.exports import to_safe_csv
+from ui import auth, data
+
+ANY = "any"
+LIMIT = 500
+
+user = auth.guard("view_audit")
+st.title("Audit log")
+st.caption("Every change anyone made through OneFunnel, newest first. Times are UTC.")
+
+choices = facets(data.engine(), user.actor)
+who_column, entity_column, action_column, key_column = st.columns(4)
+who = who_column.selectbox("Who", [ANY, *choices["who"]], key="audit_who")
+entity = entity_column.selectbox("What", [ANY, *choices["entity"]], key="audit_entity")
+action = action_column.selectbox("Action", [ANY, *choices["action"]], key="audit_action")
+key_text = key_column.text_input("Key contains", key="audit_key", placeholder="a user name, an import id …")
+today = dt.datetime.now(dt.UTC).date()
+days = st.date_input("Days", (today - dt.timedelta(days=30), today), max_value=today, key="audit_days")
+first_day, last_day = (days[0], days[-1]) if isinstance(days, tuple) and days else (None, None)
+
+page = entries(
+    data.engine(),
+    user.actor,
+    AuditQuery(
+        who=None if who == ANY else who,
+        entity=None if entity == ANY else entity,
+        action=None if action == ANY else action,
+        first_day=first_day,
+        last_day=last_day,
+        key_contains=key_text or None,
+    ),
+    limit=LIMIT,
+)
+if page.total == 0:
+    st.info("Nothing matches these filters.", icon=":material/search_off:")
+    st.stop()
+shown = len(page.rows)
+st.caption(f"{page.total:,} entries" + (f"; the newest {shown:,} are shown" if page.total > shown else ""))
+st.dataframe(
+    page.rows,
+    hide_index=True,
+    width="stretch",
+    key="audit_table",
+    column_config={
+        "id": st.column_config.NumberColumn("#", width="small"),
+        "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "actor": "Who",
+        "action": "Action",
+        "entity": "What",
+        "entity_key": "Key",
+        "detail": st.column_config.TextColumn("Detail", width="large"),
+    },
+)
+st.download_button(
+    "Download these rows (CSV)",
+    to_safe_csv(page.rows),
+    file_name=f"onefunnel-audit-{today:%Y%m%d}.csv",
+    mime="text/csv",
+    key="audit_download",
+    icon=":material/download:",
+)

@@ -1,0 +1,133 @@
+"""Users and roles (admin): who may sign in, with which role; add people, reset passwords, lift lockouts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.models import utcnow
+from core.permissions import ROLES
+from core.users import (
+    MIN_PASSWORD_LENGTH,
+    UserError,
+    create_user,
+    list_users,
+    reset_password,
+    set_active,
+    set_role,
+    unlock,
+)
+from ui import auth, data
+
+NOTICE_KEY = "users_notice"
+
+user = auth.guard("manage")
+st.title("Users and roles")
+if notice := st.session_state.pop(NOTICE_KEY, None):
+    st.success(notice, icon=":material/check_circle:")
+st.caption(
+    "Nobody is ever deleted: a person who leaves is deactivated, which signs them out everywhere at once. "
+    "Every change here is in the audit log."
+)
+
+
+def role_label(role: str) -> str:
+    return role.replace("_", " ")
+
+
+people = list_users(data.engine(), user.actor)
+now = utcnow()
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "user name": person.username,
+                "name": person.name,
+                "e-mail": person.email,
+                "role": role_label(person.role),
+                "active": person.active,
+                "locked until (UTC)": person.locked_until
+                if person.locked_until and person.locked_until > now
+                else None,
+            }
+            for person in people
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+    key="users_table",
+    column_config={"locked until (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+)
+
+
+def done(message: str) -> None:
+    # Rerun so that the table above shows the change; the message survives the rerun in the session.
+    data.clear_after_write()
+    st.session_state[NOTICE_KEY] = message
+    st.rerun()
+
+
+add, change = st.columns(2, gap="large")
+with add:
+    st.subheader("Add a person")
+    with st.form("add_user", clear_on_submit=False):
+        username = st.text_input("User name", key="new_username", help="Lower-case letters, digits, . _ -")
+        name = st.text_input("Full name", key="new_name")
+        email = st.text_input("E-mail", key="new_email")
+        role = st.selectbox("Role", ROLES, format_func=role_label, key="new_role")
+        password = st.text_input(
+            "First password",
+            type="password",
+            key="new_password",
+            help=f"At least {MIN_PASSWORD_LENGTH} characters. Tell them in person; they change it on Your account.",
+        )
+        if st.form_submit_button("Add", type="primary"):
+            try:
+                added = create_user(
+                    data.engine(), user.actor, username=username, name=name, email=email, role=role, password=password
+                )
+            except UserError as problem:
+                st.error(f"Not added: {problem}.")
+            else:
+                done(f"Added {added.name} as {role_label(added.role)}.")
+
+with change:
+    st.subheader("Change a person")
+    by_name = {person.username: person for person in people}
+    picked = st.selectbox(
+        "Person",
+        list(by_name),
+        format_func=lambda username: f"{by_name[username].name} ({username})",
+        key="change_username",
+    )
+    person = by_name.get(picked) if picked else None
+    if person is not None:
+        try:
+            with st.form("change_role"):
+                new_role = st.selectbox(
+                    "Role", ROLES, index=ROLES.index(person.role), format_func=role_label, key="change_role"
+                )
+                if st.form_submit_button("Save role"):
+                    set_role(data.engine(), user.actor, person.username, new_role)
+                    done(f"{person.name} is now {role_label(new_role)}.")
+            with st.form("reset_password", clear_on_submit=True):
+                new_password = st.text_input(
+                    "New password", type="password", key="reset_new", help="Signs them out of every browser."
+                )
+                if st.form_submit_button("Reset password"):
+                    reset_password(data.engine(), user.actor, person.username, new_password)
+                    done(f"{person.name}'s password was reset; tell them in person.")
+            left, right = st.columns(2)
+            if person.active:
+                if left.button("Deactivate", key="deactivate", icon=":material/person_off:"):
+                    set_active(data.engine(), user.actor, person.username, False)
+                    done(f"{person.name} is deactivated and signed out everywhere.")
+            elif left.button("Reactivate", key="reactivate", icon=":material/person_check:"):
+                set_active(data.engine(), user.actor, person.username, True)
+                done(f"{person.name} may sign in again.")
+            locked = person.locked_until is not None and person.locked_until > now
+            if locked and right.button("Lift the lockout", key="unlock", icon=":material/lock_open:"):
+                unlock(data.engine(), user.actor, person.username)
+                done(f"{person.name} may try to sign in again now.")
+        except UserError as problem:
+            st.error(f"Not changed: {problem}.")
