@@ -303,6 +303,35 @@ def _wanted_spend(edited: pd.DataFrame, year: int) -> dict[Key, float]:
     return wanted
 
 
+def _merge_edits(
+    stored: dict[Key, float], shown: dict[Key, float], edited: dict[Key, float], entity: str
+) -> dict[Key, float]:
+    """What is stored, with only the cells the person changed (shown -> edited) applied.
+
+    Rows someone else saved meanwhile are kept. A cell the person changed that someone else also changed
+    since it was shown is a conflict: refused whole, so nobody's change is lost unseen.
+    """
+    result = dict(stored)
+    conflicts = []
+    for key in sorted(set(shown) | set(edited)):
+        before, after = shown.get(key), edited.get(key)
+        if before == after:
+            continue
+        if stored.get(key) != before and stored.get(key) != after:
+            conflicts.append(f"{key[0]:%Y-%m} {key[1]} (now {_shown(stored.get(key)) if key in stored else 'removed'})")
+            continue
+        if after is None:
+            result.pop(key, None)
+        else:
+            result[key] = after
+    if conflicts:
+        raise PlanError(
+            f"Someone else changed {entity} since you opened the page: {', '.join(conflicts)}. Nothing was saved; "
+            "reload the table to see their values and make your change again."
+        )
+    return result
+
+
 def _apply(
     engine: Engine,
     actor: Actor,
@@ -312,14 +341,19 @@ def _apply(
     value_column: str,
     entity: str,
     wanted: dict[Key, float],
+    shown: dict[Key, float] | None,
     year: int,
 ) -> PlanChange:
     first, after = _year_bounds(year)
     month, name, value = table.c.month, table.c[name_column], table.c[value_column]
     try:
         with session_scope(engine) as session:
-            rows = session.execute(select(month, name, value).where(month >= first, month < after))
+            query = select(month, name, value).where(month >= first, month < after)
+            # Row locks on PostgreSQL: a second save of the same year waits and then sees this one's rows.
+            rows = session.execute(query.with_for_update())
             stored: dict[Key, float] = {(row_month, row_name): row_value for row_month, row_name, row_value in rows}
+            if shown is not None:
+                wanted = _merge_edits(stored, shown, wanted, entity)
             added = sorted(key for key in wanted if key not in stored)
             changed = sorted(key for key in wanted if key in stored and stored[key] != wanted[key])
             removed = sorted(key for key in stored if key not in wanted)
@@ -358,10 +392,17 @@ def _apply(
     return PlanChange(inserted=len(added), updated=len(changed), deleted=len(removed))
 
 
-def save_targets(engine: Engine, actor: Actor, edited: pd.DataFrame, *, year: int) -> PlanChange:
-    """Make the stored targets of `year` what the edited wide table says (a blank cell: no target)."""
+def save_targets(
+    engine: Engine, actor: Actor, edited: pd.DataFrame, *, year: int, shown: pd.DataFrame | None = None
+) -> PlanChange:
+    """Make the stored targets of `year` what the edited wide table says (a blank cell: no target).
+
+    With `shown` (the table as it was put in front of the person) only the cells they changed are written,
+    and a cell someone else changed meanwhile is refused as a conflict instead of being overwritten.
+    """
     require(actor, "import_data")
     wanted = _wanted_targets(edited, year)
+    before = None if shown is None else _wanted_targets(shown, year)
     return _apply(
         engine,
         actor,
@@ -370,14 +411,21 @@ def save_targets(engine: Engine, actor: Actor, edited: pd.DataFrame, *, year: in
         value_column="value",
         entity="target",
         wanted=wanted,
+        shown=before,
         year=year,
     )
 
 
-def save_spend(engine: Engine, actor: Actor, edited: pd.DataFrame, *, year: int) -> PlanChange:
-    """Make the stored spend of `year` what the edited table says (a deleted row: that spend removed)."""
+def save_spend(
+    engine: Engine, actor: Actor, edited: pd.DataFrame, *, year: int, shown: pd.DataFrame | None = None
+) -> PlanChange:
+    """Make the stored spend of `year` what the edited table says (a deleted row: that spend removed).
+
+    `shown` works as for `save_targets`.
+    """
     require(actor, "import_data")
     wanted = _wanted_spend(edited, year)
+    before = None if shown is None else _wanted_spend(shown, year)
     return _apply(
         engine,
         actor,
@@ -386,5 +434,6 @@ def save_spend(engine: Engine, actor: Actor, edited: pd.DataFrame, *, year: int)
         value_column="amount",
         entity="spend",
         wanted=wanted,
+        shown=before,
         year=year,
     )

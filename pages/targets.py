@@ -38,15 +38,42 @@ month_column = st.column_config.DateColumn(
 )
 
 
-def save(saver: Callable[..., PlanChange], edited: pd.DataFrame, section: str) -> None:
+def shown_table(section: str, read: Callable[..., pd.DataFrame]) -> pd.DataFrame:
+    """The table as first put in front of this person, kept until they save or reload.
+
+    The editor keeps edits as changes to numbered rows of its input, so the input must not shift under
+    them when someone else saves; core compares it with the database to keep both people's changes.
+    """
+    key = f"{section}_shown_{year}"
+    if key not in st.session_state:
+        st.session_state[key] = read(data.engine(), year)
+    return st.session_state[key]
+
+
+def start_over(section: str) -> None:
+    st.session_state.pop(f"{section}_shown_{year}", None)
+    st.session_state.pop(f"{section}_editor", None)
+
+
+def save(saver: Callable[..., PlanChange], edited: pd.DataFrame, section: str, shown: pd.DataFrame) -> None:
     try:
-        change = saver(data.engine(), user.actor, edited, year=year)
+        change = saver(data.engine(), user.actor, edited, year=year, shown=shown)
     except PlanError as problem:
         st.error(str(problem))
         return
     data.clear_after_write()
+    start_over(section)
     st.session_state[SAVED_KEY] = (section, change.summary())
     st.rerun()
+
+
+def buttons(section: str, saver: Callable[..., PlanChange], edited: pd.DataFrame, shown: pd.DataFrame) -> None:
+    save_column, reload_column, _ = st.columns([1, 1, 3])
+    if save_column.button(f"Save {section}", key=f"{section}_save", type="primary", icon=":material/save:"):
+        save(saver, edited, section, shown)
+    if reload_column.button("Reload", key=f"{section}_reload", icon=":material/refresh:", help="Drop unsaved edits"):
+        start_over(section)
+        st.rerun()
 
 
 def saved_message(section: str) -> None:
@@ -58,8 +85,9 @@ def saved_message(section: str) -> None:
 
 st.subheader("Monthly targets")
 st.caption("One row per month. A blank cell means no target for that metric: clearing a cell removes its target.")
+shown_targets = shown_table("targets", targets_frame)
 targets = st.data_editor(
-    targets_frame(data.engine(), year),
+    shown_targets,
     key="targets_editor",
     num_rows="dynamic",
     hide_index=True,
@@ -76,14 +104,14 @@ targets = st.data_editor(
         },
     },
 )
-if st.button("Save targets", key="targets_save", type="primary", icon=":material/save:"):
-    save(save_targets, targets, "targets")
+buttons("targets", save_targets, targets, shown_targets)
 saved_message("targets")
 
 st.subheader("Marketing spend")
 st.caption("One row per month and channel; use the channel names of the touch data so that CAC can match them.")
+shown_spend = shown_table("spend", spend_frame)
 spend = st.data_editor(
-    spend_frame(data.engine(), year),
+    shown_spend,
     key="spend_editor",
     num_rows="dynamic",
     hide_index=True,
@@ -94,6 +122,5 @@ spend = st.data_editor(
         "amount": st.column_config.NumberColumn("Amount", min_value=0, format=MONEY, required=True),
     },
 )
-if st.button("Save spend", key="spend_save", type="primary", icon=":material/save:"):
-    save(save_spend, spend, "spend")
+buttons("spend", save_spend, spend, shown_spend)
 saved_message("spend")

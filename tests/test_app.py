@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from streamlit.testing.v1 import AppTest
 
 from core import config, users
 from core.db import open_database
 from core.importer import import_csv
+from core.models import User, utcnow
 from core.permissions import Actor
 from core.settings import current
 from tests.fixtures import LEADS, load_fixture
@@ -103,6 +104,13 @@ def test_wrong_password_then_lockout_across_sessions(database: Engine) -> None:
     app = sign_in(run(AppTest.from_file(APP, default_timeout=60)))
     assert "locked until" in app.error[0].value
     assert not app.metric
+    # Fifteen minutes later (the lock's end moved into the past) the right password works again.
+    with database.begin() as connection:
+        connection.execute(
+            update(User).where(User.username == "erin").values(locked_until=utcnow() - dt.timedelta(seconds=1))
+        )
+    app = sign_in(run(AppTest.from_file(APP, default_timeout=60)))
+    assert not app.error and "Erin Exec" in app.sidebar.markdown[0].value
 
 
 def test_empty_database_explains_how_to_load_data(database: Engine) -> None:

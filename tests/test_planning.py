@@ -343,3 +343,42 @@ def test_a_role_without_import_data_changes_nothing(planned: Engine) -> None:
     with pytest.raises(PermissionDenied):
         save_spend(planned, Actor("e", "exec"), long((None, "", "lots")), year=2025)
     assert snapshot(planned) == before
+
+
+def test_two_people_editing_the_same_year_keep_each_others_changes(planned: Engine) -> None:
+    ana, ben = Actor("ana", "ops"), Actor("ben", "admin")
+    ana_sees = targets_frame(planned, 2025)
+    ben_sees = targets_frame(planned, 2025)
+    # Ben adds March and raises January's MQL target while Ana still has the page open.
+    ben_edit = pd.concat([ben_sees, pd.DataFrame([{"month": MAR, "mqls": 130.0}])], ignore_index=True)
+    ben_edit.loc[0, "mqls"] = 105.0
+    assert save_targets(planned, ben, ben_edit, year=2025, shown=ben_sees) == PlanChange(1, 1, 0)
+    # Ana changes February's SQLs only: Ben's March and January survive her save.
+    ana_edit = ana_sees.copy()
+    ana_edit.loc[1, "sqls"] = 35.0
+    assert save_targets(planned, ana, ana_edit, year=2025, shown=ana_sees) == PlanChange(0, 1, 0)
+    stored = {(month, metric): value for month, metric, value, _ in target_rows(planned)}
+    assert (stored[(JAN, "mqls")], stored[(FEB, "sqls")], stored[(MAR, "mqls")]) == (105.0, 35.0, 130.0)
+    # Ana also changes January's MQLs, which Ben changed since she opened the page: refused, nothing written.
+    ana_edit.loc[0, "mqls"] = 110.0
+    before = snapshot(planned)
+    with pytest.raises(PlanError, match=r"Someone else changed target .*2025-01 mqls \(now 105\)"):
+        save_targets(planned, ana, ana_edit, year=2025, shown=ana_sees)
+    assert snapshot(planned) == before
+
+
+def test_a_spend_row_deleted_by_someone_else_is_a_conflict_only_if_you_edited_it(planned: Engine) -> None:
+    shown = spend_frame(planned, 2025)  # Jan events, Jan paid_search, Feb paid_search
+    without_events = shown[shown["channel"] != "events"].reset_index(drop=True)
+    assert save_spend(planned, TESTER, without_events, year=2025, shown=shown) == PlanChange(0, 0, 1)
+    edited = shown.copy()
+    edited.loc[edited["channel"] == "events", "amount"] = 2_500.0
+    with pytest.raises(PlanError, match=r"2025-01 events \(now removed\)"):
+        save_spend(planned, TESTER, edited, year=2025, shown=shown)
+    edited = shown.copy()
+    edited.loc[2, "amount"] = 6_000.0  # February only: the deleted January row stays deleted
+    assert save_spend(planned, TESTER, edited, year=2025, shown=shown) == PlanChange(0, 1, 0)
+    assert [(row[1], row[2]) for row in spend_rows(planned) if row[0].year == 2025] == [
+        ("paid_search", 5_000.0),
+        ("paid_search", 6_000.0),
+    ]
