@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from core.permissions import GRANTS, may
@@ -19,6 +21,11 @@ ABILITIES = {
     "view_audit": "read the audit log",
     "manage": "manage users, roles and settings",
 }
+
+# The cookie component reruns the page once it has stored the new cookie, which would wipe a message
+# shown only on the submitting run; so the message is kept in the session for a short while.
+NOTICE_KEY = "account_password_changed_at"
+NOTICE_SECONDS = 60
 
 user = auth.guard("read")
 st.title("Your account")
@@ -43,4 +50,6 @@ if submitted:
             st.error(f"Not changed: {problem}.")
         else:
             auth.renew_cookie()
-            st.success("Password changed. Other browsers where you were signed in now need the new password.")
+            st.session_state[NOTICE_KEY] = time.monotonic()
+if time.monotonic() - st.session_state.get(NOTICE_KEY, -NOTICE_SECONDS) < NOTICE_SECONDS:
+    st.success("Password changed. Other browsers where you were signed in now need the new password.")

@@ -172,3 +172,26 @@ def test_data_page_imports_a_file_and_refuses_a_bad_one(server: str, browser_pag
     settle(page)
     assert page.get_by_test_id("stException").count() == 0
     shot(page, "ops-data-refused")
+
+
+def test_a_password_change_keeps_this_browser_signed_in(server: str, browser_page: Page) -> None:
+    # Changing the password voids every earlier login cookie; this browser must get a new one at once.
+    page = browser_page
+    sign_in(page, server, "marketing")
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Your account").click()
+    expect(page.get_by_role("heading", name="Your account", exact=True).first).to_be_visible(timeout=30_000)
+    old_cookie = {c["name"]: c["value"] for c in page.context.cookies()}["onefunnel_login"]
+    page.get_by_role("textbox", name="Current password").fill("marketing-demo-2026")
+    page.get_by_role("textbox", name="New password", exact=True).fill("a new marketing password")
+    page.get_by_role("textbox", name="New password again").fill("a new marketing password")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_text("Password changed.")).to_be_visible(timeout=30_000)
+    settle(page)
+    assert {c["name"]: c["value"] for c in page.context.cookies()}["onefunnel_login"] != old_cookie
+    page.reload()
+    expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+    # Another browser holding the old cookie is signed out.
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": "onefunnel_login", "value": old_cookie, "url": server}])
+    page.reload()
+    expect(page.get_by_label("User name")).to_be_visible(timeout=30_000)
