@@ -154,7 +154,7 @@ if upload is not None:
     mapping = mapping_builder(header) if header else None
     if mapping is not None:
         show_preview(mapping)
-        check, go, _ = st.columns([1, 1, 4])
+        check, go, _ = st.columns([2, 1, 5])
         checked = check.button("Check the whole file", key="data_check", icon=":material/fact_check:")
         imported = go.button("Import", key="data_import", type="primary", icon=":material/upload:")
         if checked or imported:

@@ -108,6 +108,7 @@ ROLE_PAGES = {
 NEW_LEADS = (
     "lead_id,created_at,source,company\nB1,2025-02-10 09:00:00,webinar,Iota\nB2,2025-02-11 09:00:00,events,Kappa\n"
 )
+WEBFORM_LEADS = "Lead ID,Create Date,Came from\nW1,2025-02-12 09:00:00,webinar\nW2,2025-02-13 09:00:00,events\n"
 BAD_LEADS = "lead_id,created_at,source,company\nB3,next tuesday,webinar,Lambda\nB4,2025-02-11 09:00:00,events,Mu\n"
 
 
@@ -172,6 +173,31 @@ def test_data_page_imports_a_file_and_refuses_a_bad_one(server: str, browser_pag
     settle(page)
     assert page.get_by_test_id("stException").count() == 0
     shot(page, "ops-data-refused")
+
+
+def test_data_page_builds_saves_and_uses_a_mapping(server: str, browser_page: Page, tmp_path: Path) -> None:
+    page = browser_page
+    sign_in(page, server, "ops")
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Data").click()
+    expect(page.get_by_role("heading", name="Data", exact=True).first).to_be_visible(timeout=30_000)
+    webform = tmp_path / "webform.csv"
+    webform.write_text(WEBFORM_LEADS)
+    page.locator("input[type='file']").set_input_files(webform)
+    # "Lead ID" and "Create Date" are known spellings; nothing says that "Came from" is the source.
+    expect(page.get_by_text("choose a column for source")).to_be_visible(timeout=30_000)
+    page.get_by_role("combobox", name="source *").click()
+    page.get_by_role("option", name="Came from").click()
+    settle(page)
+    page.get_by_role("textbox", name="Save as").fill("webform leads")
+    page.get_by_role("textbox", name="Save as").press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Save mapping").click()
+    expect(page.get_by_text("Saved the mapping 'webform leads'")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_text("inserted 2, updated 0", exact=False)).to_be_visible(timeout=30_000)
+    settle(page)
+    expect(page.locator("[role=gridcell]", has_text="webform leads")).not_to_have_count(0)
+    shot(page, "ops-data-mapping-built")
 
 
 def test_a_password_change_keeps_this_browser_signed_in(server: str, browser_page: Page) -> None:
