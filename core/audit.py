@@ -62,7 +62,7 @@ def _filtered(statement: Select[Any], query: AuditQuery) -> Select[Any]:
             AuditEntry.at < dt.datetime.combine(query.last_day + dt.timedelta(days=1), dt.time())
         )
     if query.key_contains:
-        statement = statement.where(AuditEntry.entity_key.contains(query.key_contains.strip(), autoescape=True))
+        statement = statement.where(AuditEntry.entity_key.icontains(query.key_contains.strip(), autoescape=True))
     return statement
 
 

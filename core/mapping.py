@@ -249,8 +249,15 @@ def load_preset(name: str) -> Mapping:
 def save_mapping(session: Session, mapping: Mapping, *, actor: Actor) -> None:
     """Create or replace a saved mapping by name (audited; the old version is in the audit log)."""
     require(actor, "import_data")
+    if mapping.name in preset_names():
+        raise MappingError(f"{mapping.name!r} is the name of a shipped preset; save your mapping under another name")
     payload = mapping.to_dict()
     existing = session.get(SavedMapping, mapping.name)
+    if existing is not None and existing.kind != mapping.kind:
+        raise MappingError(
+            f"{mapping.name!r} is already a mapping for {existing.kind} files; save this {mapping.kind} mapping "
+            "under another name"
+        )
     before = existing.spec if existing else None
     if existing is None:
         session.add(SavedMapping(name=mapping.name, kind=mapping.kind, spec=payload, updated_by=actor.username))

@@ -349,7 +349,8 @@ def _apply(
     try:
         with session_scope(engine) as session:
             query = select(month, name, value).where(month >= first, month < after)
-            # Row locks on PostgreSQL: a second save of the same year waits and then sees this one's rows.
+            # Row locks on PostgreSQL: a second save of the same year waits for this one to commit before it
+            # compares; a row this one inserts is not locked, so a clash on it ends in the IntegrityError below.
             rows = session.execute(query.with_for_update())
             stored: dict[Key, float] = {(row_month, row_name): row_value for row_month, row_name, row_value in rows}
             if shown is not None:

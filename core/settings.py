@@ -25,6 +25,21 @@ from core.permissions import Actor, require
 ORGANISATION_KEY = "organisation"
 
 
+# Every spelling the holidays library registers for a country (alpha-2, alpha-3, aliases) -> alpha-2.
+_COUNTRY_CODES = {alias.upper(): entry[1] for entry in COUNTRIES.values() for alias in entry[1:]}
+
+
+def _is_region(country: str | None, region: str) -> bool:
+    """As the holidays library decides it, so that its aliases ("England") stay valid."""
+    if not country:
+        return False
+    try:
+        holidays_lib.country_holidays(country, subdiv=region)
+    except NotImplementedError:
+        return False
+    return True
+
+
 class OrgSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -63,17 +78,19 @@ class OrgSettings(BaseModel):
     @field_validator("holiday_country")
     @classmethod
     def _known_country(cls, value: str | None) -> str | None:
-        if value and value not in holidays_lib.list_supported_countries():
+        if not value:
+            return None
+        # Stored as the two-letter code the Settings page lists, whichever alias (GBR, UK) was given.
+        code = _COUNTRY_CODES.get(value.strip().upper())
+        if code is None:
             raise ValueError(f"no holiday calendar for country {value!r}; expected an ISO code such as US or DE")
-        return value or None
+        return code
 
     @model_validator(mode="after")
     def _ordered(self) -> OrgSettings:
         if self.business_end <= self.business_start:
             raise ValueError("business hours must end after they start")
-        if self.holiday_subdivision and self.holiday_subdivision not in holiday_subdivisions(
-            self.holiday_country or ""
-        ):
+        if self.holiday_subdivision and not _is_region(self.holiday_country, self.holiday_subdivision):
             raise ValueError(
                 f"{self.holiday_subdivision!r} is not a region of {self.holiday_country or 'no country'} "
                 "with its own holidays"

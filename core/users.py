@@ -149,9 +149,22 @@ def create_user(
             action="create",
             entity="user",
             entity_key=username,
-            detail={"role": role, "name": user.name, "email": user.email},
+            # No e-mail: ops read the audit log, and addresses are for admins only (list_users).
+            detail={"role": role, "name": user.name},
         )
         return _info(user)
+
+
+def _count_failure(session: Session, user: User, now: dt.datetime) -> LoginResult:
+    """One more wrong password for `user`: the fifth in a row locks the account."""
+    user.failed_logins += 1
+    user.locked_until = None
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + LOCKOUT
+        user.failed_logins = 0
+        audit.record(session, actor=user.username, action="lock", entity="user", entity_key=user.username)
+        return LoginResult("locked", locked_until=user.locked_until)
+    return LoginResult("wrong")
 
 
 def check_login(engine: Engine, username: str, password: str, *, now: dt.datetime | None = None) -> LoginResult:
@@ -165,14 +178,7 @@ def check_login(engine: Engine, username: str, password: str, *, now: dt.datetim
         if user.locked_until is not None and user.locked_until > now:
             return LoginResult("locked", locked_until=user.locked_until)
         if not bcrypt.checkpw(password.encode(), user.password_hash.encode()):
-            user.failed_logins += 1
-            user.locked_until = None
-            if user.failed_logins >= MAX_FAILED_LOGINS:
-                user.locked_until = now + LOCKOUT
-                user.failed_logins = 0
-                audit.record(session, actor=user.username, action="lock", entity="user", entity_key=user.username)
-                return LoginResult("locked", locked_until=user.locked_until)
-            return LoginResult("wrong")
+            return _count_failure(session, user, now)
         if not user.active:
             return LoginResult("inactive")
         user.failed_logins = 0
@@ -180,13 +186,27 @@ def check_login(engine: Engine, username: str, password: str, *, now: dt.datetim
         return LoginResult("ok", _info(user))
 
 
-def change_own_password(engine: Engine, actor: Actor, *, current: str, new: str) -> None:
+def change_own_password(
+    engine: Engine, actor: Actor, *, current: str, new: str, now: dt.datetime | None = None
+) -> None:
+    """A wrong current password counts towards the sign-in lockout: an unattended, signed-in browser
+    must not allow unlimited guesses."""
     _check_password(new)
+    now = now or utcnow()
     with session_scope(engine) as session:
-        user = _get(session, actor.username)
-        if not bcrypt.checkpw(current.encode(), user.password_hash.encode()):
-            raise UserError("the current password is wrong")
-        _set_password(session, user, new, actor, "change_password")
+        user = session.scalar(select(User).where(User.username == actor.username).with_for_update())
+        if user is None:
+            raise UserError(f"no user {actor.username!r}")
+        if user.locked_until is not None and user.locked_until > now:
+            refusal = LoginResult("locked", locked_until=user.locked_until).message
+        elif not bcrypt.checkpw(current.encode(), user.password_hash.encode()):
+            outcome = _count_failure(session, user, now)
+            refusal = "the current password is wrong" if outcome.outcome == "wrong" else outcome.message
+        else:
+            _set_password(session, user, new, actor, "change_password")
+            return
+    # Raised after the block so that the counted failure is committed, not rolled back.
+    raise UserError(refusal)
 
 
 def reset_password(engine: Engine, actor: Actor, username: str, new: str) -> None:

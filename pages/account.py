@@ -47,7 +47,7 @@ if submitted:
         try:
             change_own_password(data.engine(), user.actor, current=current, new=new)
         except UserError as problem:
-            st.error(f"Not changed: {problem}.")
+            st.error(f"Not changed: {str(problem).rstrip('.')}.")
         else:
             auth.renew_cookie()
             st.session_state[NOTICE_KEY] = time.monotonic()

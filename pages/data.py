@@ -21,6 +21,7 @@ from core.mapping import (
     find_mapping,
     mapping_names,
     save_mapping,
+    saved_mappings,
     suggest_mapping,
     with_columns,
 )
@@ -28,6 +29,7 @@ from core.schema import KINDS
 from ui import auth, data
 
 GUESS = "guess from the file's columns"
+NOTICE_KEY = "data_notice"
 NOT_IMPORTED = "— not imported —"
 
 user = auth.guard("import_data")
@@ -41,6 +43,7 @@ left, middle, right = st.columns([1, 1, 2])
 kind = left.selectbox("Kind of file", list(KINDS), key="data_kind")
 with session_scope(data.engine()) as session:
     choices = mapping_names(session, kind)
+    saved_names = {mapping.name for mapping in saved_mappings(session, kind)}
 mapping_name = middle.selectbox(
     "Column mapping",
     [GUESS, *choices],
@@ -49,6 +52,8 @@ mapping_name = middle.selectbox(
     "that you can correct below.",
 )
 upload = right.file_uploader("CSV file", type=["csv", "txt"], key="data_upload")
+if notice := st.session_state.pop(NOTICE_KEY, None):
+    st.success(notice, icon=":material/check_circle:")
 
 
 def mapping_builder(header: list[str]) -> Mapping | None:
@@ -86,7 +91,11 @@ def mapping_builder(header: list[str]) -> Mapping | None:
             chosen[field] = None if picked == NOT_IMPORTED else picked
         name_column, save_column = st.columns([3, 1], vertical_alignment="bottom")
         new_name = name_column.text_input(
-            "Save as", value="" if mapping_name == GUESS else mapping_name, key=f"name|{scope}", max_chars=128
+            "Save as",
+            value=mapping_name if mapping_name in saved_names else "",
+            key=f"name|{scope}",
+            max_chars=128,
+            help="A saved mapping of this name is replaced (the old one stays in the audit log); presets keep theirs.",
         )
         try:
             built = with_columns(base, chosen, name=new_name or base.name)
@@ -94,9 +103,15 @@ def mapping_builder(header: list[str]) -> Mapping | None:
             st.warning(str(problem))
             return None
         if save_column.button("Save mapping", key="data_save_mapping", icon=":material/save:", disabled=not new_name):
-            with session_scope(data.engine()) as session:
-                save_mapping(session, built, actor=user.actor)
-            st.success(f"Saved the mapping {built.name!r}; it is now in the list for {kind} files.")
+            try:
+                with session_scope(data.engine()) as session:
+                    save_mapping(session, built, actor=user.actor)
+            except MappingError as problem:
+                st.error(f"Not saved: {problem}.")
+            else:
+                st.session_state[NOTICE_KEY] = f"Saved the mapping {built.name!r} for {kind} files."
+                # Rerun so that the mapping list above offers it; the widgets keep this file and these choices.
+                st.rerun()
         if st.toggle("Show the mapping as YAML", key="data_show_yaml"):
             st.code(dump_mapping(built), language="yaml")
     return built

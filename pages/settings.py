@@ -36,7 +36,7 @@ timezone = zone_column.selectbox("Timezone", zones, index=zones.index(settings.t
 country = country_column.selectbox(
     "Holiday calendar",
     [NO_CALENDAR, *countries],
-    index=([NO_CALENDAR, *countries].index(settings.holiday_country or NO_CALENDAR)),
+    index=[NO_CALENDAR, *countries].index(settings.holiday_country if settings.holiday_country in countries else ""),
     format_func=lambda code: f"{countries[code]} ({code})" if code else "none",
     key="settings_country",
 )

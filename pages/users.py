@@ -103,9 +103,15 @@ with change:
     person = by_name.get(picked) if picked else None
     if person is not None:
         try:
-            with st.form("change_role"):
+            # Keys carry the person: a keyed widget keeps its value when only its default changes, so a
+            # shared key would offer the previous person's role for the next one.
+            with st.form(f"change_role|{person.username}"):
                 new_role = st.selectbox(
-                    "Role", ROLES, index=ROLES.index(person.role), format_func=role_label, key="change_role"
+                    "Role",
+                    ROLES,
+                    index=ROLES.index(person.role),
+                    format_func=role_label,
+                    key=f"change_role|{person.username}",
                 )
                 if st.form_submit_button("Save role"):
                     set_role(data.engine(), user.actor, person.username, new_role)

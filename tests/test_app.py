@@ -238,9 +238,13 @@ def test_admin_adds_a_person_and_changes_their_role(database: Engine) -> None:
     run(app)
     assert app.success[0].value == "Added Kim Ops as ops."
     assert list(app.dataframe[0].value["user name"]) == ["ada", "erin", "kim"]
+    app.selectbox(key="change_username").select("erin")
+    run(app)
+    assert app.selectbox(key="change_role|erin").value == "exec"
     app.selectbox(key="change_username").select("kim")
     run(app)
-    app.selectbox(key="change_role").select("sales_lead")
+    assert app.selectbox(key="change_role|kim").value == "ops"  # kim's role, not the one shown for erin
+    app.selectbox(key="change_role|kim").select("sales_lead")
     app.button[1].click()  # the role form's "Save role"
     run(app)
     assert app.success[0].value == "Kim Ops is now sales lead."

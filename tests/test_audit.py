@@ -52,6 +52,7 @@ def test_filters_combine_and_key_search_treats_wildcards_literally(logged: Engin
     assert keys(logged, AuditQuery(who="ada", entity="user")) == (["sam"], 1)
     assert keys(logged, AuditQuery(key_contains="50%")) == (["50%_off_list"], 1)
     assert keys(logged, AuditQuery(key_contains="%")) == (["50%_off_list"], 1)
+    assert keys(logged, AuditQuery(key_contains="ORGANISATION")) == (["organisation"], 1)  # any case, any database
     assert facets(logged, OPS) == {
         "who": ["ada", "olu"],
         "entity": ["leads", "mapping", "settings", "target", "user"],

@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import Engine
 
+from core.db import session_scope
 from core.importer import ImportRefused, preview, read_header
-from core.mapping import MappingError, load_preset, suggest_mapping, with_columns
-from tests.conftest import csv_file, snapshot
+from core.mapping import MappingError, load_preset, save_mapping, saved_mappings, suggest_mapping, with_columns
+from tests.conftest import TESTER, csv_file, snapshot
 
 RENAMED = (
     "Record,Created,Where from,Employees,Lead Score\n"
@@ -77,3 +78,17 @@ def test_preview_of_a_file_missing_a_required_column(engine: Engine) -> None:
     shown = preview(engine, "leads", csv_file("lead_id,source\nL1,web\n"))
     assert shown.mapped.empty
     assert "missing required column 'created_at'" in shown.problems[0].expected
+
+
+def test_saving_a_mapping_never_replaces_a_preset_or_another_kinds_mapping(engine: Engine) -> None:
+    leads = with_columns(load_preset("salesforce_leads"), {}, name="acme")
+    opportunities = with_columns(load_preset("salesforce_opportunities"), {}, name="acme")
+    with session_scope(engine) as session:
+        save_mapping(session, leads, actor=TESTER)
+    with pytest.raises(MappingError, match="already a mapping for leads files"), session_scope(engine) as session:
+        save_mapping(session, opportunities, actor=TESTER)
+    shadow = with_columns(load_preset("salesforce_leads"), {}, name="salesforce_leads")
+    with pytest.raises(MappingError, match="shipped preset"), session_scope(engine) as session:
+        save_mapping(session, shadow, actor=TESTER)
+    with session_scope(engine) as session:
+        assert [(m.name, m.kind) for m in saved_mappings(session)] == [("acme", "leads")]

@@ -92,3 +92,8 @@ def test_settings_update_explains_every_problem_and_changes_nothing(engine: Engi
     assert (updated.holiday_subdivision, updated.business_days) == ("CA", (0, 4))
     assert current(engine) == updated
     assert holiday_countries()["DE"] == "Germany" and "BY" in holiday_subdivisions("DE")
+    # Aliases are stored as the two-letter code the page lists; the library's region aliases stay valid.
+    assert (
+        update(engine, {"holiday_country": "gbr", "holiday_subdivision": "England"}, actor=admin).holiday_country
+        == "GB"
+    )

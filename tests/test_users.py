@@ -202,3 +202,26 @@ def test_an_admin_cannot_change_their_own_role(engine: Engine, sam: users.UserIn
     users.set_role(engine, ADMIN, "sam", "sales_lead")
     assert users.get_user(engine, "sam").role == "sales_lead"  # type: ignore[union-attr]
     assert audit_rows(engine)[-1] == ("ada", "change_role", "sam")
+
+
+def test_guessing_the_current_password_counts_towards_the_lockout(engine: Engine, sam: users.UserInfo) -> None:
+    actor = Actor("sam", "sales")
+    for attempt in range(4):
+        with pytest.raises(UserError, match="current password is wrong"):
+            users.change_own_password(engine, actor, current=f"guess {attempt}", new="a new long password", now=T0)
+    with pytest.raises(UserError, match="locked until"):
+        users.change_own_password(engine, actor, current="guess 5", new="a new long password", now=T0)
+    # Locked: neither the right current password nor a sign-in works until the lock ends.
+    with pytest.raises(UserError, match="locked until"):
+        users.change_own_password(engine, actor, current=PASSWORD, new="a new long password", now=T0)
+    assert check_login(engine, "sam", PASSWORD, now=T0).outcome == "locked"
+    assert ("sam", "lock", "sam") in audit_rows(engine)
+    later = T0 + dt.timedelta(minutes=16)
+    users.change_own_password(engine, actor, current=PASSWORD, new="a new long password", now=later)
+    assert check_login(engine, "sam", "a new long password", now=later).outcome == "ok"
+
+
+def test_the_audit_log_keeps_no_e_mail_addresses(engine: Engine, sam: users.UserInfo) -> None:
+    with engine.connect() as connection:
+        detail = connection.scalar(select(AuditEntry.detail).where(AuditEntry.action == "create"))
+    assert detail == {"role": "sales", "name": "Sam Lee"}
