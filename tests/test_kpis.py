@@ -37,6 +37,8 @@ def test_lead_cohort_kpis(company: Engine) -> None:
     assert row["mql_attainment"] == pytest.approx(6 / 5)
     assert row["sqls"] == 2  # L1, L4
     assert row["mql_to_sql"] == pytest.approx(2 / 6)
+    assert row["leads_created"] == 7  # L1–L7 were created in January; L8 on 3 February
+    assert row["opportunity_mqls"] == 2  # L1 (O1) and L4 (O3); O2, O4 and O5 have no lead
     assert row["won_mqls"] == 2  # L1 via O1, L4 via O3
     assert row["mql_to_won"] == pytest.approx(2 / 6)
     assert row["dispositioned"] == 4  # L1, L4 accepted; L2, L3 rejected
@@ -115,6 +117,8 @@ def test_weekly_grain_has_every_week_and_partial_edges(company: Engine) -> None:
 def test_group_by_source(company: Engine) -> None:
     table = kpi_table(company, KpiQuery(*JAN, by="source", as_of=AS_OF)).set_index("group")
     assert table.loc["paid_search", "mqls"] == 2
+    assert table.loc["organic_search", "leads_created"] == 1  # L7, created but never an MQL
+    assert table.loc["organic_search", "mqls"] == 0
     assert table.loc["paid_search", "mql_to_sql"] == pytest.approx(0.5)
     assert table.loc["webinar", "rejected_no_reason"] == 1
     assert table.loc["events", "sla_breached"] == 1

@@ -1,0 +1,80 @@
+"""The scoreboard's decisions without Streamlit: periods, comparisons, flags, funnel and freshness."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import Engine
+
+from core.kpis import KpiQuery, kpi_table
+from core.scoreboard import flags, freshness, funnel, headlines, period_range, previous_range
+from tests.fixtures import load_fixture
+
+D = dt.date
+TODAY = D(2026, 11, 25)  # a Wednesday
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected", "previous"),
+    [
+        ("last_month", (D(2026, 10, 1), D(2026, 10, 31)), (D(2026, 9, 1), D(2026, 9, 30))),
+        ("this_month", (D(2026, 11, 1), TODAY), (D(2026, 10, 1), D(2026, 10, 25))),
+        ("last_week", (D(2026, 11, 16), D(2026, 11, 22)), (D(2026, 11, 9), D(2026, 11, 15))),
+        ("this_week", (D(2026, 11, 23), TODAY), (D(2026, 11, 16), D(2026, 11, 18))),
+        ("last_quarter", (D(2026, 7, 1), D(2026, 9, 30)), (D(2026, 4, 1), D(2026, 6, 30))),
+        ("this_quarter", (D(2026, 10, 1), TODAY), (D(2026, 7, 1), D(2026, 8, 25))),
+    ],
+)
+def test_presets_and_the_period_they_are_compared_with(
+    preset: str, expected: tuple[dt.date, dt.date], previous: tuple[dt.date, dt.date]
+) -> None:
+    assert period_range(preset, TODAY) == expected  # type: ignore[arg-type]
+    assert previous_range(preset, *expected) == previous  # type: ignore[arg-type]
+
+
+def test_a_custom_range_is_compared_with_as_many_days_before_it() -> None:
+    first, last = period_range("custom", TODAY, (D(2026, 3, 10), D(2026, 3, 19)))
+    assert previous_range("custom", first, last) == (D(2026, 2, 28), D(2026, 3, 9))
+    with pytest.raises(ValueError, match="ends"):
+        period_range("custom", TODAY, (D(2026, 3, 10), D(2026, 3, 1)))
+
+
+@pytest.fixture
+def company(engine: Engine) -> Engine:
+    load_fixture(engine)
+    return engine
+
+
+def test_headlines_flags_and_funnel_of_the_hand_counted_month(company: Engine) -> None:
+    as_of = dt.datetime(2026, 1, 1)
+    jan = kpi_table(company, KpiQuery(D(2025, 1, 1), D(2025, 1, 31), "range", as_of=as_of)).iloc[0]
+    dec = kpi_table(company, KpiQuery(D(2024, 12, 1), D(2024, 12, 31), "range", as_of=as_of)).iloc[0]
+    shown = {headline.label: headline for headline in headlines(jan, dec)}
+    assert shown["MQLs"].value == "6" and shown["MQLs"].delta == "+6"
+    assert shown["MQL → SQL"].value == "33%" and shown["MQL → SQL"].delta is None  # December had no MQLs
+    assert shown["MQL → SQL"].note == "gate 30%; 2 SQLs of 6 MQLs"
+    assert shown["Sales cycle"].delta_color == "inverse"
+    assert shown["Pipeline created"].note == "target $40k (88% reached)"  # 35,000 of 40,000, exactly 87.5%
+    by_source = kpi_table(company, KpiQuery(D(2025, 1, 1), D(2025, 1, 31), "range", "source", as_of=as_of))
+    # 3 of 6 MQLs met the SLA; 2 of 4 dispositioned were rejected (gate 30%); no source has 20 MQLs.
+    assert flags(jan, by_source) == [
+        "Only 50% of MQLs got a response within 4 business hours.",
+        "Sales rejected 50% of dispositioned MQLs — gate is 30%.",
+    ]
+    stages = funnel(jan)
+    assert list(stages["count"]) == [7, 6, 2, 2, 2]
+    assert list(stages["from_previous"].round(3).fillna(-1)) == [-1, round(6 / 7, 3), round(2 / 6, 3), 1.0, 1.0]
+
+
+def test_a_source_under_the_gate_is_flagged_only_with_enough_mqls(company: Engine) -> None:
+    jan = kpi_table(company, KpiQuery(D(2025, 1, 1), D(2025, 1, 31), "range")).iloc[0]
+    by_source = kpi_table(company, KpiQuery(D(2025, 1, 1), D(2025, 1, 31), "range", "source"))
+    by_source.loc[by_source["group"] == "webinar", ["mqls", "mql_to_sql"]] = [40, 0.18]
+    assert flags(jan, by_source)[0] == "Webinar converts 18% of 40 MQLs to SQL — gate is 30%."
+
+
+def test_freshness_is_the_last_import(company: Engine, engine: Engine) -> None:
+    fresh = freshness(company)
+    assert fresh.last_import is not None and not fresh.stale()
+    assert fresh.stale(fresh.last_import + dt.timedelta(days=8))
