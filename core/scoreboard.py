@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from core.attribution import MODELS, Model
+from core.exports import neutralise
+from core.kpis import Filters
 from core.models import ImportRun, utcnow
-from core.periods import month_start, next_bucket_start, quarter_start, week_start
+from core.periods import GRAINS, Grain, bucket_start, month_start, next_bucket_start, quarter_start, week_start
 
 PeriodPreset = Literal["this_week", "last_week", "this_month", "last_month", "this_quarter", "last_quarter", "custom"]
 PERIOD_PRESETS: dict[PeriodPreset, str] = {
@@ -255,3 +258,127 @@ def funnel(now: pd.Series) -> pd.DataFrame:
     frame["from_previous"] = (frame["count"] / before).where(before > 0)
     frame["order"] = range(len(frame))
     return frame
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything that decides what the scoreboard shows, so that a link can carry it."""
+
+    preset: PeriodPreset = "last_month"
+    custom: tuple[dt.date, dt.date] | None = None
+    grain: Grain = "month"
+    filters: Filters = field(default_factory=Filters)
+    model: Model = "linear"
+
+
+_FILTER_PARAMS = {"source": "sources", "segment": "segments", "owner": "owners", "campaign": "campaigns"}
+
+
+def view_from_params(params: dict[str, list[str]]) -> View:
+    """A view from a URL's query string; anything unknown or malformed falls back to the default."""
+
+    def one(key: str) -> str | None:
+        values = params.get(key) or []
+        return values[-1] if values else None
+
+    preset = one("period")
+    custom = None
+    if preset == "custom":
+        try:
+            first, last = dt.date.fromisoformat(one("from") or ""), dt.date.fromisoformat(one("to") or "")
+            custom = (first, last) if first <= last else None
+        except ValueError:
+            custom = None
+    if preset not in PERIOD_PRESETS or (preset == "custom" and custom is None):
+        preset = "last_month"
+    grain = one("grain")
+    model = one("model")
+    filters = Filters(**{name: tuple(dict.fromkeys(params.get(key) or [])) for key, name in _FILTER_PARAMS.items()})
+    return View(
+        preset=preset,  # type: ignore[arg-type]
+        custom=custom,
+        grain=grain if grain in GRAINS else "month",
+        filters=filters,
+        model=model if model in MODELS else "linear",
+    )
+
+
+def view_to_params(view: View) -> dict[str, list[str]]:
+    """The query string of a view; defaults are left out so that the plain URL is the default view."""
+    params: dict[str, list[str]] = {}
+    default = View()
+    if view.preset != default.preset:
+        params["period"] = [view.preset]
+    if view.preset == "custom" and view.custom is not None:
+        params["from"], params["to"] = [view.custom[0].isoformat()], [view.custom[1].isoformat()]
+    if view.grain != default.grain:
+        params["grain"] = [view.grain]
+    if view.model != default.model:
+        params["model"] = [view.model]
+    for key, name in _FILTER_PARAMS.items():
+        values = getattr(view.filters, name)
+        if values:
+            params[key] = list(values)
+    return params
+
+
+def ranking_note(by_model: pd.DataFrame, model: Model) -> str:
+    """How much the channel ranking depends on the attribution model, in one sentence."""
+    if by_model.empty:
+        return "No won revenue in this period to attribute."
+    ranks = by_model.pivot_table(index="channel", columns="model", values="rank", aggfunc="first")
+    moved = int((ranks.max(axis=1) != ranks.min(axis=1)).sum())
+    leaders = by_model[by_model["rank"] == 1].groupby("model")["channel"].first()
+    leader = leaders.get(model)
+    distinct_leaders = sorted(set(leaders))
+    text = f"{moved} of {len(ranks)} channels change rank between the five models"
+    if len(distinct_leaders) > 1:
+        text += f"; the top channel is {' or '.join(distinct_leaders)} depending on the model"
+    elif leader is not None:
+        text += f"; {leader} is on top under every model"
+    return text + "."
+
+
+def summary_markdown(
+    title: str,
+    compared_with: str,
+    shown: list[Headline],
+    lines: list[str],
+    stages: pd.DataFrame,
+    fresh: Freshness,
+    filters: Filters,
+) -> str:
+    """The scoreboard as a one-page Markdown summary to paste into an e-mail (text from data neutralised)."""
+    chosen = [
+        f"{key} {', '.join(getattr(filters, name))}" for key, name in _FILTER_PARAMS.items() if getattr(filters, name)
+    ]
+    out = [f"# OneFunnel scoreboard: {title}", "", f"Compared with {compared_with}."]
+    if chosen:
+        out.append("Filtered to " + "; ".join(neutralise(text) for text in chosen) + ".")
+    out += ["", "| KPI | value | change | note |", "|---|---|---|---|"]
+    out += [f"| {h.label} | {h.value} | {h.delta or '—'} | {h.note} |" for h in shown]
+    out += ["", "## Flags", ""]
+    out += [f"- {neutralise(line)}" for line in lines] or ["- No gate crossed."]
+    out += ["", "## Funnel", "", "| stage | count | from the stage before |", "|---|---|---|"]
+    for stage in stages.itertuples():
+        rate = percent(stage.from_previous) if known(stage.from_previous) else "—"
+        out.append(f"| {stage.stage} | {stage.count:,} | {rate} |")
+    out += ["", f"Data: {fresh.describe()}."]
+    return "\n".join(out) + "\n"
+
+
+def trend_range(last_day: dt.date, grain: Grain, count: int) -> tuple[dt.date, dt.date]:
+    """The `count` periods of `grain` that end with the one holding `last_day` (the last may be partial)."""
+    start = bucket_start(last_day, grain)
+    for _ in range(count - 1):
+        start = bucket_start(start - dt.timedelta(days=1), grain)
+    return start, last_day
+
+
+def period_label(start: dt.date, grain: Grain) -> str:
+    """How a period is named on a chart axis: "Oct 2026", "Q3 2026", or a week by its Monday, "26 Oct"."""
+    if grain == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    if grain == "month":
+        return f"{start:%b %Y}"
+    return f"{start:%d %b}"

@@ -1,16 +1,52 @@
-"""Scoreboard (minimal, until the scoreboard issue): one month's shared numbers, the gates, the trend."""
+"""Scoreboard (everyone): the shared KPIs of a period against targets and gates, the funnel, the trend,
+the split by source, attribution, CAC and velocity. Numbers come from core; this page lays them out.
+
+The view (period, grain, filters, attribution model) lives in the URL's query string, so a link opens
+the same view for whoever it is sent to.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.periods import last_complete_month, month_start
+from core.attribution import MODELS
+from core.exports import to_safe_csv
+from core.kpis import Filters
+from core.periods import GRAINS, next_bucket_start
+from core.scoreboard import (
+    MIN_MQLS_FOR_A_FLAG,
+    PERIOD_PRESETS,
+    View,
+    flags,
+    funnel,
+    headlines,
+    known,
+    period_label,
+    period_range,
+    previous_range,
+    ranking_note,
+    summary_markdown,
+    trend_range,
+    view_from_params,
+    view_to_params,
+)
 from ui import auth, data
+
+GOOD, BAD, NEUTRAL, INK = "#16a34a", "#dc2626", "#2563eb", "#111827"
+TREND_PERIODS = {"week": 12, "month": 12, "quarter": 8}
+MODEL_NAMES = {
+    "first_touch": "first touch",
+    "last_touch": "last touch",
+    "linear": "linear",
+    "u_shaped": "U-shaped",
+    "time_decay": "time decay",
+}
+FILTER_LABELS = {"sources": "Source", "segments": "Segment", "owners": "Owner", "campaigns": "Campaign"}
+OPTION_KEYS = {"sources": "source", "segments": "segment", "owners": "owner", "campaigns": "campaign"}
 
 auth.guard("read")
 st.title("Scoreboard")
@@ -19,155 +55,354 @@ span = data.date_span()
 if span is None:
     st.info("No data yet. Load the sample company with `python -m core seed`, or import a CRM export.")
     st.stop()
+assert span is not None
+# Presets count from today, or from the day after the data ends when the data stops in the past (a demo
+# or an old export), so that the default view always has numbers.
+anchor = min(dt.date.today(), span[1] + dt.timedelta(days=1))
 
-# The default is the last complete month of the data, so a demo database far in the past still opens on numbers.
-latest_first, _ = last_complete_month(min(dt.date.today(), span[1] + dt.timedelta(days=1)))
-months = list(pd.date_range(month_start(span[0]), latest_first, freq="MS").date)[::-1] or [month_start(span[1])]
-picker, _ = st.columns([1, 3])
-first_day = picker.selectbox("Month", months, format_func=lambda day: day.strftime("%B %Y"), key="scoreboard_month")
-last_day = (pd.Timestamp(first_day) + pd.offsets.MonthEnd(0)).date()
-previous_last = first_day - dt.timedelta(days=1)
-previous_first = month_start(previous_last)
+# The query string gives the widgets their first values once per session; afterwards the widgets drive it.
+if "sb_linked" not in st.session_state:
+    st.session_state["sb_linked"] = view_from_params({key: st.query_params.get_all(key) for key in st.query_params})
+linked: View = st.session_state["sb_linked"]
 
-now = data.kpis(first_day, last_day, "range").iloc[0]
-before = data.kpis(previous_first, previous_last, "range").iloc[0]
+options = data.options()
+controls = st.columns([1.3, 1.3, 0.8])
+presets = list(PERIOD_PRESETS)
+preset = controls[0].selectbox(
+    "Period", presets, index=presets.index(linked.preset), format_func=PERIOD_PRESETS.get, key="sb_period"
+)
+custom = None
+if preset == "custom":
+    picked = controls[1].date_input("From – to", linked.custom or period_range("last_month", anchor), key="sb_range")
+    if isinstance(picked, tuple) and len(picked) == 2:
+        custom = (picked[0], picked[1])
+    else:
+        st.info("Pick the last day of the range too.")
+        st.stop()
+grain = controls[2].selectbox("Trend by", GRAINS, index=GRAINS.index(linked.grain), key="sb_grain")
+chosen: dict[str, tuple[str, ...]] = {}
+for column, (name, label) in zip(st.columns(4), FILTER_LABELS.items(), strict=True):
+    offered = options.get(OPTION_KEYS[name], [])
+    # A linked value the data no longer has is dropped rather than failing the widget.
+    default = [value for value in getattr(linked.filters, name) if value in offered]
+    chosen[name] = tuple(column.multiselect(label, offered, default=default, key=f"sb_{name}", placeholder="all"))
+filters = Filters(**chosen)
+first_day, last_day = period_range(preset, anchor, custom)
+previous_first, previous_last = previous_range(preset, first_day, last_day)
+model = st.session_state.get("sb_model", linked.model)
+st.query_params.from_dict(view_to_params(View(preset=preset, custom=custom, grain=grain, filters=filters, model=model)))
+
+fresh = data.data_freshness()
+if fresh.stale():
+    st.warning(
+        f"The data may be out of date: {fresh.describe()}, more than a week ago. Ops import the latest CRM "
+        "export on the Data page.",
+        icon=":material/schedule:",
+    )
+
+now = data.kpis(first_day, last_day, "range", None, filters).iloc[0]
+before = data.kpis(previous_first, previous_last, "range", None, filters).iloc[0]
+by_source = data.kpis(first_day, last_day, "range", "source", filters)
 
 
-def known(value: object) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
+def span_text(first: dt.date, last: dt.date) -> str:
+    if first.day == 1 and next_bucket_start(first, "month") - dt.timedelta(days=1) == last:
+        return f"{first:%B %Y}"
+    return f"{first:%d %b %Y} – {last:%d %b %Y}"
 
 
-def percent(value: object) -> str:
-    return f"{value:.0%}" if known(value) else "no data"
-
-
-def point_change(key: str) -> str | None:
-    if not (known(now[key]) and known(before[key])):
-        return None
-    return f"{(now[key] - before[key]) * 100:+.1f} pts"
-
-
-def money(value: float) -> str:
-    """Compact enough for six metrics in a row: $4.57M, $35k, $900."""
-    if abs(value) >= 1_000_000:
-        return f"${value / 1_000_000:,.2f}M"
-    if abs(value) >= 10_000:
-        return f"${value / 1_000:,.0f}k"
-    return f"${value:,.0f}"
-
-
-def count_change(key: str, in_money: bool = False) -> str | None:
-    if not (known(now[key]) and known(before[key])):
-        return None
-    change = now[key] - before[key]
-    return ("+" if change >= 0 else "−") + (money(abs(change)) if in_money else f"{abs(change):,.0f}")
-
-
-target_note = f" of {now['mql_target']:,.0f} target" if known(now["mql_target"]) else ""
-cycle = f"{now['median_cycle_days']:.0f} days" if known(now["median_cycle_days"]) else "no data"
-cycle_change = (
-    f"{now['median_cycle_days'] - before['median_cycle_days']:+.0f} days"
-    if known(now["median_cycle_days"]) and known(before["median_cycle_days"])
-    else None
+title, compared_with = span_text(first_day, last_day), span_text(previous_first, previous_last)
+st.caption(
+    f"**{title}** compared with {compared_with}. Rates follow the period's MQLs wherever they went later. "
+    f"Data: {fresh.describe()}. Definitions in force: the organisation's settings (signed-off versions "
+    "arrive with the Definitions page)."
 )
 
-st.caption(f"{first_day:%B %Y} compared with {previous_first:%B %Y}. Rates follow the month's MQL cohort.")
-row = st.columns(6)
-row[0].metric("MQLs", f"{now['mqls']:,.0f}", count_change("mqls"), help=f"MQLs created this month{target_note}.")
-row[1].metric(
-    "MQL → SQL",
-    percent(now["mql_to_sql"]),
-    point_change("mql_to_sql"),
-    help=f"MQLs of the month with an SQL date ÷ MQLs of the month. Gate {now['conversion_gate']:.0%}.",
-)
-row[2].metric(
-    "Response SLA met",
-    percent(now["sla_compliance"]),
-    point_change("sla_compliance"),
-    help=f"First response within {now['sla_hours']:g} business hours of becoming an MQL; pending ones left out.",
-)
-row[3].metric(
-    "Pipeline created",
-    money(now["pipeline_created"]),
-    count_change("pipeline_created", in_money=True),
-    help=f"Amount of opportunities created this month: ${now['pipeline_created']:,.0f}.",
-)
-row[4].metric("Win rate", percent(now["win_rate"]), point_change("win_rate"), help="Won ÷ closed this month.")
-row[5].metric("Sales cycle", cycle, cycle_change, delta_color="inverse", help="Median days, created to won.")
+# --- At a glance ---------------------------------------------------------------------------------------
+shown = headlines(now, before)
+for column, headline in zip(st.columns(len(shown)), shown, strict=True):
+    column.metric(headline.label, headline.value, headline.delta, delta_color=headline.delta_color)
+    column.caption(headline.note)
+    with column.popover("How counted", icon=":material/info:"):
+        st.markdown(headline.formula)
+        st.caption(f"Data: {fresh.describe()}. Definitions: the organisation's settings.")
 
-by_source = data.kpis(first_day, last_day, "range", "source")
-flags = []
-if known(now["mql_attainment"]) and now["mql_attainment"] < 1:
-    flags.append(f"MQLs are at {now['mql_attainment']:.0%} of target.")
-for source in by_source.itertuples():
-    if known(source.mql_to_sql) and source.mql_to_sql < source.conversion_gate and source.mqls >= 20:
-        flags.append(
-            f"{source.group} converts {source.mql_to_sql:.0%} of {source.mqls:,} MQLs to SQL — "
-            f"gate is {source.conversion_gate:.0%}."
-        )
-if known(now["sla_compliance"]) and now["sla_compliance"] < 0.9:
-    flags.append(f"Only {now['sla_compliance']:.0%} of MQLs got a response within {now['sla_hours']:g} business hours.")
-for flag in flags:
-    st.error(flag, icon=":material/flag:")
+lines = flags(now, by_source)
+for line in lines:
+    st.error(line, icon=":material/flag:")
+if not lines and known(now["mqls"]) and now["mqls"] > 0:
+    st.success("No gate crossed in this period.", icon=":material/check_circle:")
+if now["mqls"] == 0 and now["opportunities_created"] == 0 and now["closed"] == 0:
+    st.info("No data for this period and these filters.", icon=":material/search_off:")
+    st.stop()
 
+# --- Funnel and trend ----------------------------------------------------------------------------------
+stages = funnel(now)
+stages["label"] = [
+    f"{row.count:,}" + (f"  ({row.from_previous:.0%} of the stage before)" if known(row.from_previous) else "")
+    for row in stages.itertuples()
+]
+funnel_bars = (
+    alt.Chart(stages)
+    .mark_bar(color=NEUTRAL)
+    .encode(
+        y=alt.Y("stage:N", sort=alt.SortField("order"), title=None),
+        x=alt.X(
+            "count:Q",
+            title="Leads",
+            axis=alt.Axis(format=",.0f"),
+            scale=alt.Scale(domainMax=stages["count"].max() * 1.35),
+        ),
+        tooltip=[
+            alt.Tooltip("stage:N", title="Stage"),
+            alt.Tooltip("count:Q", title="Count", format=","),
+            alt.Tooltip("from_previous:Q", title="Of the stage before", format=".1%"),
+        ],
+    )
+)
+funnel_text = funnel_bars.mark_text(align="left", dx=4, color=INK).encode(text="label:N")
 left, right = st.columns(2)
-year_first = month_start(first_day - dt.timedelta(days=334))
-trend = data.kpis(year_first, last_day, "month")
-trend = trend.assign(month=pd.to_datetime(trend["period_start"]))
+left.subheader("Funnel: leads created, then this period's MQLs")
+left.altair_chart((funnel_bars + funnel_text).properties(height=230), width="stretch")
+left.caption("SQLs, opportunities and won count the period's MQLs that got there, whenever they did.")
+
+trend = data.kpis(*trend_range(last_day, grain, TREND_PERIODS[grain]), grain, None, filters)
+trend = trend.assign(period=[period_label(start, grain) for start in trend["period_start"]])
+trend["under_gate"] = (trend["mql_to_sql"] < trend["conversion_gate"]).map({True: "under the gate", False: "meets"})
+period_axis = alt.X("period:O", title=None, sort=list(trend["period"]), axis=alt.Axis(labelAngle=0))
 mql_bars = (
     alt.Chart(trend)
-    .mark_bar(color="#2563eb")
+    .mark_bar(color=NEUTRAL, opacity=0.85)
     .encode(
-        x=alt.X("yearmonth(month):O", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0)),
+        x=period_axis,
         y=alt.Y("mqls:Q", title="MQLs"),
         tooltip=[
-            alt.Tooltip("yearmonth(month):O", title="Month", format="%B %Y"),
+            alt.Tooltip("period:N", title="Period"),
             alt.Tooltip("mqls:Q", title="MQLs", format=","),
             alt.Tooltip("mql_target:Q", title="Target", format=",.0f"),
-            alt.Tooltip("mql_attainment:Q", title="Attainment", format=".0%"),
+            alt.Tooltip("mql_attainment:Q", title="Of target", format=".0%"),
         ],
     )
 )
-target_ticks = (
+target_ticks = alt.Chart(trend).mark_tick(color=INK, thickness=3).encode(x=period_axis, y="mql_target:Q")
+conversion_line = (
     alt.Chart(trend)
-    .mark_tick(color="#111827", thickness=3, size=28)
+    .mark_line(color=INK, point=False)
+    .encode(x=period_axis, y=alt.Y("mql_to_sql:Q", title="MQL → SQL", axis=alt.Axis(format="%")))
+)
+conversion_points = (
+    alt.Chart(trend)
+    .mark_circle()
     .encode(
-        x="yearmonth(month):O", y="mql_target:Q", tooltip=[alt.Tooltip("mql_target:Q", title="Target", format=",.0f")]
+        x=period_axis,
+        y="mql_to_sql:Q",
+        size=alt.Size("mqls:Q", title="MQLs behind the rate", scale=alt.Scale(range=[20, 300])),
+        color=alt.Color(
+            "under_gate:N", scale=alt.Scale(domain=["meets", "under the gate"], range=[GOOD, BAD]), legend=None
+        ),
+        tooltip=[
+            alt.Tooltip("period:N", title="Period"),
+            alt.Tooltip("mql_to_sql:Q", title="MQL → SQL", format=".1%"),
+            alt.Tooltip("sqls:Q", title="SQLs", format=","),
+            alt.Tooltip("mqls:Q", title="of MQLs", format=","),
+        ],
     )
 )
-left.subheader("MQLs per month (bars) against target (black ticks)")
-left.altair_chart(mql_bars + target_ticks, width="stretch")
+gate = float(now["conversion_gate"])
+gate_line = alt.Chart(pd.DataFrame({"gate": [gate]})).mark_rule(color=BAD, strokeDash=[6, 3]).encode(y="gate:Q")
+right.subheader(f"MQLs by {grain} (bars) against target (black ticks)")
+right.altair_chart((mql_bars + target_ticks).properties(height=230), width="stretch")
+st.subheader(f"MQL → SQL by {grain} against the {gate:.0%} gate (red dashes); bigger dots rest on more MQLs")
+st.altair_chart((gate_line + conversion_line + conversion_points).properties(height=220), width="stretch")
 
-by_source = by_source[by_source["mqls"] > 0].assign(
-    against_gate=lambda frame: (frame["mql_to_sql"] < frame["conversion_gate"]).map(
-        {True: "under the gate", False: "meets the gate"}
-    )
+# --- By source: marketing's view and sales's view of the same leads --------------------------------------
+sources = by_source[(by_source["mqls"] > 0) & (by_source["group"] != "(no lead)")].copy()
+sources["weight"] = (sources["mqls"] >= MIN_MQLS_FOR_A_FLAG).map({True: "20 MQLs or more", False: "under 20 MQLs"})
+sources["verdict"] = (sources["mql_to_sql"] < sources["conversion_gate"]).map(
+    {True: "under the gate", False: "meets the gate"}
 )
-conversion_bars = (
-    alt.Chart(by_source)
+source_axis = alt.Y("group:N", title=None, sort=alt.EncodingSortField("mqls", order="descending"))
+opacity = alt.Opacity(
+    "weight:N", scale=alt.Scale(domain=["20 MQLs or more", "under 20 MQLs"], range=[1.0, 0.35]), legend=None
+)
+count_tooltip = [alt.Tooltip("group:N", title="Source"), alt.Tooltip("mqls:Q", title="MQLs", format=",")]
+marketing_view = (
+    alt.Chart(sources)
+    .mark_bar(color=NEUTRAL)
+    .encode(y=source_axis, x=alt.X("mqls:Q", title="MQLs delivered"), tooltip=count_tooltip)
+    .properties(title="Marketing's view: MQLs delivered")
+)
+sales_view = (
+    alt.Chart(sources)
     .mark_bar()
     .encode(
-        y=alt.Y("group:N", title=None, sort="-x"),
-        x=alt.X("mql_to_sql:Q", title="MQL → SQL conversion", axis=alt.Axis(format="%")),
+        y=alt.Y("group:N", title=None, sort=alt.EncodingSortField("mqls", order="descending"), axis=None),
+        x=alt.X("mql_to_sql:Q", title="MQL → SQL", axis=alt.Axis(format="%")),
         color=alt.Color(
-            "against_gate:N",
-            scale=alt.Scale(domain=["meets the gate", "under the gate"], range=["#16a34a", "#dc2626"]),
+            "verdict:N",
+            scale=alt.Scale(domain=["meets the gate", "under the gate"], range=[GOOD, BAD]),
             legend=alt.Legend(title=None, orient="bottom"),
         ),
-        opacity=alt.condition(alt.datum.mqls >= 20, alt.value(1.0), alt.value(0.35)),
+        opacity=opacity,
         tooltip=[
-            alt.Tooltip("group:N", title="Source"),
-            alt.Tooltip("mql_to_sql:Q", title="Conversion", format=".1%"),
+            *count_tooltip,
             alt.Tooltip("sqls:Q", title="SQLs", format=","),
-            alt.Tooltip("mqls:Q", title="MQLs", format=","),
+            alt.Tooltip("mql_to_sql:Q", title="MQL → SQL", format=".1%"),
         ],
     )
+    .properties(title="Sales's view: turned into SQLs")
 )
-gate_rule = (
-    alt.Chart(pd.DataFrame({"gate": [float(now["conversion_gate"])]}))
-    .mark_rule(color="#111827", strokeDash=[6, 3])
-    .encode(x="gate:Q")
+sales_gate = alt.Chart(pd.DataFrame({"gate": [gate]})).mark_rule(color=INK, strokeDash=[6, 3]).encode(x="gate:Q")
+sla_view = (
+    alt.Chart(sources)
+    .mark_bar(color="#7c3aed")
+    .encode(
+        y=alt.Y("group:N", title=None, sort=alt.EncodingSortField("mqls", order="descending"), axis=None),
+        x=alt.X(
+            "sla_compliance:Q",
+            title="Answered within the SLA",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        opacity=opacity,
+        tooltip=[
+            *count_tooltip,
+            alt.Tooltip("sla_met:Q", title="Within SLA", format=","),
+            alt.Tooltip("sla_breached:Q", title="Late or unanswered", format=","),
+            alt.Tooltip("sla_compliance:Q", title="SLA met", format=".1%"),
+        ],
+    )
+    .properties(title="Follow-up: response SLA met")
 )
-right.subheader(f"MQL → SQL by source, {first_day:%B} (dashed line: {now['conversion_gate']:.0%} gate)")
-right.altair_chart(conversion_bars + gate_rule, width="stretch")
-right.caption("Faded bars rest on fewer than 20 MQLs.")
+st.subheader("By source: the same MQLs, seen by each team")
+views = st.columns(3)
+source_height = 90 + 30 * len(sources)  # one readable bar per source, whatever the width
+views[0].altair_chart(marketing_view, width="stretch", height=source_height)
+views[1].altair_chart(sales_gate + sales_view, width="stretch", height=source_height)
+views[2].altair_chart(sla_view, width="stretch", height=source_height)
+st.caption(f"Faded bars rest on fewer than {MIN_MQLS_FOR_A_FLAG} MQLs; the dashed line is the conversion gate.")
+
+# --- Revenue: attribution, CAC, cycle and velocity -----------------------------------------------------
+st.subheader("Won revenue by source")
+model = st.radio(
+    "Attribution model",
+    MODELS,
+    index=MODELS.index(linked.model),
+    format_func=MODEL_NAMES.get,
+    horizontal=True,
+    key="sb_model",
+    label_visibility="collapsed",
+)
+by_model = data.revenue_models(first_day, last_day, filters)
+chosen_model = by_model[by_model["model"] == model]
+revenue_left, revenue_right = st.columns(2)
+if chosen_model.empty:
+    revenue_left.info("Nothing was won in this period.")
+else:
+    revenue_left.altair_chart(
+        alt.Chart(chosen_model)
+        .mark_bar(color=GOOD)
+        .encode(
+            y=alt.Y("channel:N", title=None, sort="-x"),
+            x=alt.X("revenue:Q", title=f"Won revenue, {MODEL_NAMES[model]}", axis=alt.Axis(format="$,.0f")),
+            tooltip=[
+                alt.Tooltip("channel:N", title="Channel"),
+                alt.Tooltip("revenue:Q", title="Revenue", format="$,.0f"),
+                alt.Tooltip("won_credit:Q", title="Won deals credited", format=",.2f"),
+                alt.Tooltip("rank:Q", title="Rank"),
+            ],
+        ),
+        width="stretch",
+    )
+revenue_left.caption(ranking_note(by_model, model))
+cac = data.cac(first_day, last_day, model, filters)
+cac = cac[cac["spend"] > 0]
+if cac.empty:
+    revenue_right.info("No spend recorded for this period: CAC needs the spend table (Targets & spend page).")
+else:
+    revenue_right.altair_chart(
+        alt.Chart(cac)
+        .mark_bar(color="#ea580c")
+        .encode(
+            y=alt.Y("channel:N", title=None, sort="x"),
+            x=alt.X("cac:Q", title=f"CAC per won deal, {MODEL_NAMES[model]}", axis=alt.Axis(format="$,.0f")),
+            tooltip=[
+                alt.Tooltip("channel:N", title="Channel"),
+                alt.Tooltip("spend:Q", title="Spend", format="$,.0f"),
+                alt.Tooltip("won_credit:Q", title="Won deals credited", format=",.2f"),
+                alt.Tooltip("cac:Q", title="CAC", format="$,.0f"),
+            ],
+        ),
+        width="stretch",
+    )
+    revenue_right.caption("CAC: the channel's spend ÷ the won deals credited to it (fractional under multi-touch).")
+
+cycle_left, velocity_right = st.columns(2)
+cycle = by_source[by_source["median_cycle_days"].notna()]
+cycle_left.markdown("**Sales cycle by source** (median days, created to won)")
+if cycle.empty:
+    cycle_left.info("No deals won in this period.")
+else:
+    cycle_left.altair_chart(
+        alt.Chart(cycle)
+        .mark_bar(color=NEUTRAL)
+        .encode(
+            y=alt.Y("group:N", title=None, sort="x"),
+            x=alt.X("median_cycle_days:Q", title="Median days"),
+            tooltip=[
+                alt.Tooltip("group:N", title="Source"),
+                alt.Tooltip("median_cycle_days:Q", title="Median days", format=".0f"),
+                alt.Tooltip("won:Q", title="Won deals", format=","),
+            ],
+        ),
+        width="stretch",
+    )
+velocity_right.markdown(f"**Pipeline velocity by {grain}** (opportunities × average won deal × win rate ÷ cycle days)")
+velocity_right.altair_chart(
+    alt.Chart(trend)
+    .mark_line(point=True, color=GOOD)
+    .encode(
+        x=period_axis,
+        y=alt.Y("pipeline_velocity_per_day:Q", title="$ per day", axis=alt.Axis(format="$,.0f")),
+        tooltip=[
+            alt.Tooltip("period:N", title="Period"),
+            alt.Tooltip("pipeline_velocity_per_day:Q", title="$ per day", format="$,.0f"),
+            alt.Tooltip("opportunities_created:Q", title="Opportunities", format=","),
+            alt.Tooltip("win_rate:Q", title="Win rate", format=".0%"),
+            alt.Tooltip("mean_cycle_days:Q", title="Mean cycle days", format=".0f"),
+        ],
+    ),
+    width="stretch",
+)
+
+# --- Table and exports ---------------------------------------------------------------------------------
+st.subheader("The numbers behind the page")
+group_by = st.selectbox(
+    "One row per",
+    ["period", "source", "segment", "owner", "campaign"],
+    key="sb_table_by",
+    help="Periods: the trend's; groups: the chosen period.",
+)
+table = (
+    data.kpis(*trend_range(last_day, grain, TREND_PERIODS[grain]), grain, None, filters)
+    if group_by == "period"
+    else data.kpis(first_day, last_day, "range", group_by, filters)  # type: ignore[arg-type]
+)
+st.dataframe(table, hide_index=True, width="stretch", key="sb_table")
+downloads = st.columns(2)
+downloads[0].download_button(
+    "KPI table (CSV)",
+    to_safe_csv(table),
+    file_name=f"onefunnel-kpis-{first_day}-{last_day}.csv",
+    mime="text/csv",
+    key="sb_csv",
+    icon=":material/download:",
+)
+downloads[1].download_button(
+    "One-page summary (Markdown)",
+    summary_markdown(title, compared_with, shown, lines, stages, fresh, filters),
+    file_name=f"onefunnel-summary-{first_day}-{last_day}.md",
+    mime="text/markdown",
+    key="sb_markdown",
+    icon=":material/summarize:",
+)

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core import config, users
 from core.db import open_database
 from core.importer import import_csv
+from core.kpis import KpiQuery, kpi_table
 from core.models import User, utcnow
 from core.permissions import Actor
 from core.settings import current
@@ -123,8 +124,8 @@ def test_scoreboard_shows_the_hand_counted_month(database: Engine) -> None:
     load_fixture(database)
     app = sign_in(run(AppTest.from_file(APP, default_timeout=60)))
     # The fixture's data ends in February 2025, so January 2025 is the last complete month.
-    assert app.selectbox(key="scoreboard_month").value.isoformat() == "2025-01-01"
-    assert "January 2025 compared with December 2024" in app.caption[0].value
+    assert app.selectbox(key="sb_period").value == "last_month"
+    assert "**January 2025** compared with December 2024" in app.caption[0].value
     metrics = {metric.label: metric for metric in app.metric}
     assert metrics["MQLs"].value == "6"
     assert metrics["MQL → SQL"].value == "33%"
@@ -132,10 +133,55 @@ def test_scoreboard_shows_the_hand_counted_month(database: Engine) -> None:
     assert metrics["Response SLA met"].value == "50%"
     assert metrics["Pipeline created"].value == "$35k"
     assert metrics["Win rate"].value == "75%"
+    assert metrics["Sales cycle"].value == "20 days"  # won in January: O3 10, O1 20, O5 31 days
     flags = [element.value for element in app.error]
     assert "Only 50% of MQLs got a response within 4 business hours." in flags
     # paid_search converts under the gate, but on 6 MQLs in all no source has the 20 a flag needs.
     assert not any("converts" in flag for flag in flags)
+    assert app.query_params == {}  # the default view needs no query string
+
+
+def scoreboard_metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def test_scoreboard_matches_core_and_follows_filters_and_the_period(database: Engine) -> None:
+    load_fixture(database)
+    app = run(signed_in_as_existing(database, "erin", page_file("scoreboard.py")))
+    jan = kpi_table(database, KpiQuery(dt.date(2025, 1, 1), dt.date(2025, 1, 31), "range")).iloc[0]
+    assert scoreboard_metrics(app)["MQLs"] == f"{jan['mqls']:,}"
+    assert scoreboard_metrics(app)["Win rate"] == f"{jan['win_rate']:.0%}"
+    app.multiselect(key="sb_sources").select("webinar")
+    run(app)
+    # Webinar's January: L3 (rejected) and L4 (SQL) — 2 MQLs, 1 SQL.
+    assert scoreboard_metrics(app)["MQLs"] == "2" and scoreboard_metrics(app)["MQL → SQL"] == "50%"
+    assert app.query_params["source"] == "webinar"
+    app.selectbox(key="sb_period").select("custom")
+    run(app)
+    app.date_input(key="sb_range").set_value((dt.date(2025, 2, 1), dt.date(2025, 2, 28)))
+    run(app)
+    # No webinar MQL in February: rates say "no data", never 0%, and the page says so.
+    assert scoreboard_metrics(app)["MQL → SQL"] == "no data"
+    assert "No data for this period and these filters." in [info.value for info in app.info]
+    assert not app.exception
+
+
+def test_a_shared_link_reopens_the_same_view(database: Engine) -> None:
+    load_fixture(database)
+    app = signed_in_as_existing(database, "erin", page_file("scoreboard.py"))
+    app.query_params["period"] = "custom"
+    app.query_params["from"] = "2025-01-06"
+    app.query_params["to"] = "2025-01-12"
+    app.query_params["source"] = ["paid_search", "no_such_source"]
+    app.query_params["grain"] = "week"
+    run(app)
+    assert app.selectbox(key="sb_period").value == "custom"
+    assert app.date_input(key="sb_range").value == (dt.date(2025, 1, 6), dt.date(2025, 1, 12))
+    assert app.multiselect(key="sb_sources").value == ["paid_search"]  # an unknown value is dropped
+    assert app.selectbox(key="sb_grain").value == "week"
+    # Paid search MQLs that week: L1 (6 Jan) and L2 (10 Jan).
+    assert scoreboard_metrics(app)["MQLs"] == "2"
+    assert "06 Jan 2025 – 12 Jan 2025" in app.caption[0].value
 
 
 def test_deactivated_user_with_a_live_session_is_refused(database: Engine) -> None:
@@ -311,3 +357,14 @@ def test_ops_filter_the_audit_log(database: Engine) -> None:
     app.text_input(key="audit_key").input("nobody")
     run(app)
     assert app.info[0].value == "Nothing matches these filters."
+
+
+def test_the_scoreboard_defaults_need_no_query_string(database: Engine) -> None:
+    load_fixture(database)
+    app = run(signed_in_as_existing(database, "erin", page_file("scoreboard.py")))
+    assert (app.selectbox(key="sb_grain").value, app.radio(key="sb_model").value) == ("month", "linear")
+    assert app.query_params == {}
+    app.radio(key="sb_model").set_value("time_decay")
+    run(app)
+    assert app.query_params == {"model": "time_decay"}
+    assert any("Won revenue, time decay" in chart.proto.spec for chart in app.get("vega_lite_chart"))

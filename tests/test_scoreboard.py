@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from core.kpis import KpiQuery, kpi_table
-from core.scoreboard import flags, freshness, funnel, headlines, period_range, previous_range
+from core.kpis import Filters, KpiQuery, kpi_table
+from core.scoreboard import (
+    View,
+    flags,
+    freshness,
+    funnel,
+    headlines,
+    period_range,
+    previous_range,
+    ranking_note,
+    summary_markdown,
+    trend_range,
+    view_from_params,
+    view_to_params,
+)
 from tests.fixtures import load_fixture
 
 D = dt.date
@@ -78,3 +92,75 @@ def test_freshness_is_the_last_import(company: Engine, engine: Engine) -> None:
     fresh = freshness(company)
     assert fresh.last_import is not None and not fresh.stale()
     assert fresh.stale(fresh.last_import + dt.timedelta(days=8))
+
+
+def test_a_view_survives_the_query_string_and_bad_values_fall_back() -> None:
+    view = View(
+        preset="custom",
+        custom=(D(2025, 1, 6), D(2025, 1, 12)),
+        grain="week",
+        filters=Filters(sources=("paid_search", "webinar"), owners=("Dana",)),
+        model="u_shaped",
+    )
+    params = view_to_params(view)
+    assert params == {
+        "period": ["custom"],
+        "from": ["2025-01-06"],
+        "to": ["2025-01-12"],
+        "grain": ["week"],
+        "model": ["u_shaped"],
+        "source": ["paid_search", "webinar"],
+        "owner": ["Dana"],
+    }
+    assert view_from_params(params) == view
+    assert view_to_params(View()) == {}
+    broken = {"period": ["custom"], "from": ["2025-02-30"], "to": ["2025-03-01"], "grain": ["year"], "model": ["x"]}
+    assert view_from_params(broken) == View()
+    assert view_from_params({"period": ["custom"], "from": ["2025-03-02"], "to": ["2025-03-01"]}) == View()
+
+
+def test_trend_range_counts_whole_periods_back() -> None:
+    assert trend_range(D(2026, 10, 31), "month", 12) == (D(2025, 11, 1), D(2026, 10, 31))
+    assert trend_range(D(2026, 11, 25), "week", 3) == (D(2026, 11, 9), D(2026, 11, 25))
+    assert trend_range(D(2026, 11, 25), "quarter", 2) == (D(2026, 7, 1), D(2026, 11, 25))
+
+
+def test_ranking_note_says_how_much_the_model_matters() -> None:
+    rows = [
+        ("first_touch", "webinar", 1),
+        ("first_touch", "events", 2),
+        ("last_touch", "events", 1),
+        ("last_touch", "webinar", 2),
+        ("linear", "webinar", 1),
+        ("linear", "events", 2),
+    ]
+    frame = pd.DataFrame(rows, columns=["model", "channel", "rank"])
+    assert ranking_note(frame, "linear") == (
+        "2 of 2 channels change rank between the five models; the top channel is events or webinar depending on "
+        "the model."
+    )
+    steady = frame[frame["model"] != "last_touch"]
+    assert ranking_note(steady, "linear") == (
+        "0 of 2 channels change rank between the five models; webinar is on top under every model."
+    )
+    assert ranking_note(frame.iloc[0:0], "linear") == "No won revenue in this period to attribute."
+
+
+def test_the_markdown_summary_neutralises_text_from_the_data(company: Engine) -> None:
+    jan = kpi_table(company, KpiQuery(D(2025, 1, 1), D(2025, 1, 31), "range")).iloc[0]
+    dec = kpi_table(company, KpiQuery(D(2024, 12, 1), D(2024, 12, 31), "range")).iloc[0]
+    text = summary_markdown(
+        "January 2025",
+        "December 2024",
+        headlines(jan, dec),
+        ["=HYPERLINK(evil) converts 5% of 40 MQLs to SQL — gate is 30%."],
+        funnel(jan),
+        freshness(company),
+        Filters(campaigns=("=cmd",)),
+    )
+    assert text.startswith("# OneFunnel scoreboard: January 2025\n")
+    assert "| MQLs | 6 | +6 | target 5 (120% reached) |" in text
+    assert "- '=HYPERLINK(evil) converts" in text
+    # Inside a sentence that starts with "Filtered" a leading = is harmless; a flag line of its own is not.
+    assert "Filtered to campaign =cmd." in text
+    assert "| Leads created | 7 | — |" in text and "| MQLs | 6 | 86% |" in text

@@ -12,9 +12,11 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from core.attribution import Model, cac_by_channel, revenue_by_model
 from core.db import open_database
-from core.kpis import Filters, GroupBy, KpiQuery, data_range, kpi_table
+from core.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
 from core.periods import Grain
+from core.scoreboard import Freshness, freshness
 
 
 @st.cache_resource(show_spinner=False)
@@ -32,6 +34,26 @@ def kpis(
 @st.cache_data(ttl=300, max_entries=4, show_spinner=False)
 def date_span() -> tuple[dt.date, dt.date] | None:
     return data_range(engine())
+
+
+@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
+def options() -> dict[str, list[str]]:
+    return filter_options(engine())
+
+
+@st.cache_data(ttl=60, max_entries=2, show_spinner=False)
+def data_freshness() -> Freshness:
+    return freshness(engine())
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def revenue_models(first_day: dt.date, last_day: dt.date, filters: Filters | None = None) -> pd.DataFrame:
+    return revenue_by_model(engine(), KpiQuery(first_day, last_day, "range", None, filters or Filters()))
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def cac(first_day: dt.date, last_day: dt.date, model: Model, filters: Filters | None = None) -> pd.DataFrame:
+    return cac_by_channel(engine(), KpiQuery(first_day, last_day, "range", None, filters or Filters()), model)
 
 
 def clear_after_write() -> None:
