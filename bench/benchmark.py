@@ -254,6 +254,45 @@ def check_same(ours: dict[str, pd.DataFrame], theirs: dict[str, pd.DataFrame]) -
     return problems
 
 
+def page_seconds(url: str, schema: str | None, runs: int) -> dict[str, float]:
+    """The scoreboard page as a user opens it (default view: the last complete month), run headless by
+    AppTest: median seconds with every cache cleared (the first visit after an import) and warm."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from core import users
+    from ui.auth import USER_KEY
+
+    if schema:
+        url += ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+    os.environ["DATABASE_URL"] = url
+    engine = engine_for(url, None)
+    reader = Actor("benchmark", "admin")
+    if users.get_user(engine, "bench_exec") is None:
+        users.create_user(
+            engine, reader, username="bench_exec", name="Bench Exec", email="b@x.io", role="exec", password="x" * 12
+        )
+    viewer = users.get_user(engine, "bench_exec")
+    engine.dispose()
+
+    def open_page() -> None:
+        app = AppTest.from_file(str(ROOT / "pages" / "scoreboard.py"), default_timeout=600)
+        app.session_state[USER_KEY] = viewer
+        app.run()
+        assert not app.exception, [exception.message for exception in app.exception]
+        assert app.metric, "the scoreboard showed no metrics"
+
+    cold = []
+    for _ in range(runs):
+        st.cache_resource.clear()
+        st.cache_data.clear()
+        started = time.perf_counter()
+        open_page()
+        cold.append(time.perf_counter() - started)
+    warm, _ = median_seconds(open_page, (), runs)
+    return {"cold_median_s": statistics.median(cold), "warm_median_s": warm}
+
+
 def bench_backend(name: str, url: str, data: Path, runs: int) -> dict[str, Any]:
     schema = None
     if name == "postgresql":
@@ -298,6 +337,12 @@ def bench_backend(name: str, url: str, data: Path, runs: int) -> dict[str, Any]:
                 + (f"  MISMATCH {problems}" if problems else "  (same numbers)")
             )
         duck.close()
+        page = page_seconds(url, schema, runs)
+        report["scoreboard_page"] = page
+        print(
+            f"[{name}] scoreboard page, last complete month: {page['cold_median_s']:.2f} s with empty caches, "
+            f"{page['warm_median_s']:.2f} s cached (median of {runs})"
+        )
     finally:
         engine.dispose()
         if schema:

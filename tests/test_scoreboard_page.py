@@ -1,0 +1,55 @@
+"""The scoreboard on the sample company: what an exec sees equals what `python -m core kpis --json` says."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from core.cli import main
+from core.scoreboard import money, percent
+from core.seed import seed_sample_data
+from tests.test_app import database, page_file, run, signed_in_as_existing  # noqa: F401  (fixture)
+
+
+def cli_kpis(capsys: pytest.CaptureFixture[str], url: str, *options: str) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["--database-url", url, "kpis", "--from", "2026-10-01", "--to", "2026-10-31", *options, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 1
+    return rows[0]
+
+
+def shown(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+@pytest.mark.parametrize("source", [None, "paid_search"])
+def test_the_page_shows_what_the_cli_computes(
+    database: Engine,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    source: str | None,
+) -> None:
+    seed_sample_data(database)
+    url = str(database.url)
+    app = run(signed_in_as_existing(database, "erin", page_file("scoreboard.py")))
+    # The sample company's data ends in October 2026: the default view is that month.
+    assert app.caption[0].value.startswith("**October 2026** compared with September 2026")
+    if source:
+        app.multiselect(key="sb_sources").select(source)
+        run(app)
+    expected = cli_kpis(capsys, url, *(["--source", source] if source else []))
+    assert shown(app) == {
+        "MQLs": f"{expected['mqls']:,}",
+        "MQL → SQL": percent(expected["mql_to_sql"]),
+        "Response SLA met": percent(expected["sla_compliance"]),
+        "Pipeline created": money(expected["pipeline_created"]),
+        "Win rate": percent(expected["win_rate"]),
+        "Sales cycle": f"{expected['median_cycle_days']:.0f} days",
+    }
+    flags = [element.value for element in app.error]
+    # The stories the sample was built with, visible without a click: paid search under the gate, SLA breaches.
+    assert any(flag.startswith("Paid search converts") and "gate is 30%" in flag for flag in flags)
+    assert any(flag.startswith("Only") and "business hours" in flag for flag in flags)
