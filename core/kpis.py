@@ -407,7 +407,7 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
         leads = _merge(_lead_facts(connection, query, settings, as_of), _created_leads(connection, query, settings))
         created = _created_facts(connection, query, settings)
         closed = _closed_facts(connection, query, settings)
-        targets = _targets(connection, query) if query.by is None else pd.DataFrame()
+        targets = _targets(connection, query) if _company_wide(query) else pd.DataFrame()
 
     facts = _merge(_merge(leads, created), closed)
     buckets = periods(query.first_day, query.last_day, query.grain)
@@ -484,10 +484,16 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
     table["rejection_gate"] = settings.rejection_gate
     table["sla_hours"] = settings.sla_hours
     table["sla_business_hours"] = settings.sla_business_hours
-    if query.by is not None:
+    if not _company_wide(query):
         table["mql_target"] = math.nan
         table["pipeline_target"] = math.nan
     return table[list(KPI_COLUMNS)].reset_index(drop=True)
+
+
+def _company_wide(query: KpiQuery) -> bool:
+    """Targets are set for the whole company: a group or a filtered slice has none (not 12% of the total's)."""
+    filters = query.filters
+    return query.by is None and not (filters.sources or filters.segments or filters.owners or filters.campaigns)
 
 
 def kpi_records(table: pd.DataFrame) -> list[dict[str, Any]]:

@@ -35,6 +35,8 @@ PERIOD_PRESETS: dict[PeriodPreset, str] = {
 MIN_MQLS_FOR_A_FLAG = 20
 SLA_FLAG_BELOW = 0.9
 STALE_AFTER = dt.timedelta(days=7)
+# Targets are company-wide: a filtered view or a period without targets shows none.
+NO_TARGET = "no target for this view (targets are company-wide)"
 
 
 def _unit(preset: PeriodPreset) -> str:
@@ -142,7 +144,7 @@ def headlines(now: pd.Series, before: pd.Series) -> list[Headline]:
             f"{now['mqls']:,.0f}" if known(now["mqls"]) else "no data",
             _amount_change(now, before, "mqls"),
             "normal",
-            mql_target if known(now["mql_target"]) else "no target set for this period",
+            mql_target if known(now["mql_target"]) else NO_TARGET,
             "Leads that became MQLs in the period (their MQL date falls in it). "
             "Target: the monthly MQL targets of the period's months, prorated by day for partial months.",
         ),
@@ -171,7 +173,7 @@ def headlines(now: pd.Series, before: pd.Series) -> list[Headline]:
             money(now["pipeline_created"]),
             _amount_change(now, before, "pipeline_created", in_money=True),
             "normal",
-            pipeline_target if known(now["pipeline_target"]) else "no target set for this period",
+            pipeline_target if known(now["pipeline_target"]) else NO_TARGET,
             "Sum of the amounts of opportunities created in the period, marketing- and sales-sourced.",
         ),
         Headline(

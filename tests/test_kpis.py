@@ -132,6 +132,8 @@ def test_group_by_source(company: Engine) -> None:
 def test_filters(company: Engine) -> None:
     row = month(company, filters=Filters(owners=("Dana",)))
     assert row["mqls"] == 3  # L2, L3, L6
+    # Targets are company-wide: Dana's 3 MQLs are not 60% of the company's target of 5.
+    assert row["mql_target"] is None and row["mql_attainment"] is None
     assert row["opportunities_created"] == 0  # Dana owns no opportunity
     row = month(company, filters=Filters(segments=("smb",)))
     assert row["mqls"] == 2  # L2 (20 employees), L6 (40)

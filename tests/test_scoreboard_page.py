@@ -49,7 +49,10 @@ def test_the_page_shows_what_the_cli_computes(
         "Win rate": percent(expected["win_rate"]),
         "Sales cycle": f"{expected['median_cycle_days']:.0f} days",
     }
+    notes = [caption.value for caption in app.caption]
+    assert ("no target for this view (targets are company-wide)" in notes) == bool(source)
     flags = [element.value for element in app.error]
+    assert not any("of target" in flag for flag in flags)  # October beat its MQL target; a slice has none
     # The stories the sample was built with, visible without a click: paid search under the gate, SLA breaches.
     assert any(flag.startswith("Paid search converts") and "gate is 30%" in flag for flag in flags)
     assert any(flag.startswith("Only") and "business hours" in flag for flag in flags)
