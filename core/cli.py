@@ -23,6 +23,7 @@ from core.periods import GRAINS, last_complete_month
 from core.permissions import ROLES, Actor
 from core.schema import KINDS
 from core.seed import SAMPLE_DIR, seed_sample_data
+from core.settings import current
 from core.users import UserError, create_user
 
 BAD_INPUT = 2
@@ -65,7 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         "--from", dest="first_day", type=_date, help="first day (default: start of the last complete month)"
     )
     kpis.add_argument("--to", dest="last_day", type=_date, help="last day (default: end of the last complete month)")
-    kpis.add_argument("--grain", choices=GRAINS, default="month")
+    kpis.add_argument(
+        "--grain",
+        choices=[*GRAINS, "range"],
+        default="month",
+        help='"range": the whole range as one period, as the scoreboard counts a custom range',
+    )
     kpis.add_argument("--by", choices=GROUP_BYS)
     kpis.add_argument("--source", action="append", default=[], help="filter; repeat for several")
     kpis.add_argument("--segment", action="append", default=[])
@@ -159,7 +165,7 @@ def _import(engine: object, args: argparse.Namespace) -> int:
 
 
 def _kpis(engine: object, args: argparse.Namespace) -> int:
-    default_first, default_last = last_complete_month(dt.date.today())
+    default_first, default_last = last_complete_month(current(engine).today())  # type: ignore[arg-type]
     query = KpiQuery(
         first_day=args.first_day or default_first,
         last_day=args.last_day or default_last,

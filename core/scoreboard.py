@@ -119,14 +119,22 @@ class Headline:
 def _point_change(now: pd.Series, before: pd.Series, key: str) -> str | None:
     if not (known(now[key]) and known(before[key])):
         return None
-    return f"{(now[key] - before[key]) * 100:+.1f} pts"
+    return _signed((now[key] - before[key]) * 100, "{:.1f}", " pts")
+
+
+def _signed(change: float, number: str, unit: str = "", *, in_money: bool = False) -> str | None:
+    """A change as st.metric reads it: an ASCII sign first (Streamlit colours by a leading "-"), None when
+    it rounds to nothing, so that no arrow claims a change."""
+    shown = money(abs(change)) if in_money else number.format(abs(change))
+    if shown.strip("$0.,") == "":
+        return None
+    return ("-" if change < 0 else "+") + shown + unit
 
 
 def _amount_change(now: pd.Series, before: pd.Series, key: str, *, in_money: bool = False) -> str | None:
     if not (known(now[key]) and known(before[key])):
         return None
-    change = now[key] - before[key]
-    return ("+" if change >= 0 else "−") + (money(abs(change)) if in_money else f"{abs(change):,.0f}")
+    return _signed(now[key] - before[key], "{:,.0f}", in_money=in_money)
 
 
 def headlines(now: pd.Series, before: pd.Series) -> list[Headline]:
@@ -135,7 +143,7 @@ def headlines(now: pd.Series, before: pd.Series) -> list[Headline]:
     pipeline_target = f"target {money(now['pipeline_target'])} ({percent(now['pipeline_attainment'])} reached)"
     cycle_change = None
     if known(now["median_cycle_days"]) and known(before["median_cycle_days"]):
-        cycle_change = f"{now['median_cycle_days'] - before['median_cycle_days']:+.0f} days"
+        cycle_change = _signed(now["median_cycle_days"] - before["median_cycle_days"], "{:.0f}", " days")
     sla_kind = "business" if now.get("sla_business_hours", True) else "calendar"
     return [
         Headline(
@@ -200,6 +208,10 @@ def headlines(now: pd.Series, before: pd.Series) -> list[Headline]:
 def flags(now: pd.Series, by_source: pd.DataFrame) -> list[str]:
     """One line per gate crossed or target missed, worst news first."""
     lines = []
+    if known(now["mql_to_sql"]) and now["mql_to_sql"] < now["conversion_gate"] and now["mqls"] >= MIN_MQLS_FOR_A_FLAG:
+        lines.append(
+            f"Only {now['mql_to_sql']:.0%} of {now['mqls']:,} MQLs became SQLs — gate is {now['conversion_gate']:.0%}."
+        )
     for source in by_source.sort_values("mql_to_sql").itertuples():
         if (
             known(source.mql_to_sql)
@@ -211,12 +223,17 @@ def flags(now: pd.Series, by_source: pd.DataFrame) -> list[str]:
                 f"{source.mqls:,} MQLs to SQL — gate is {source.conversion_gate:.0%}."
             )
     if known(now["sla_compliance"]) and now["sla_compliance"] < SLA_FLAG_BELOW:
+        kind = "business" if now.get("sla_business_hours", True) else "calendar"
         lines.append(
-            f"Only {now['sla_compliance']:.0%} of MQLs got a response within {now['sla_hours']:g} business hours."
+            f"Only {now['sla_compliance']:.0%} of MQLs got a response within {now['sla_hours']:g} {kind} hours."
         )
     if known(now["mql_attainment"]) and now["mql_attainment"] < 1:
         lines.append(f"MQLs are at {now['mql_attainment']:.0%} of target.")
-    if known(now["rejection_share"]) and now["rejection_share"] > now["rejection_gate"]:
+    if (
+        known(now["rejection_share"])
+        and now["rejection_share"] > now["rejection_gate"]
+        and now["dispositioned"] >= MIN_MQLS_FOR_A_FLAG
+    ):
         lines.append(
             f"Sales rejected {now['rejection_share']:.0%} of dispositioned MQLs — gate is {now['rejection_gate']:.0%}."
         )
@@ -238,7 +255,9 @@ class Freshness:
 
 def freshness(engine: Engine) -> Freshness:
     with engine.connect() as connection:
-        return Freshness(connection.scalar(select(func.max(ImportRun.finished_at))))
+        # Spend or targets typed in last week say nothing about whether the funnel data is current.
+        latest = select(func.max(ImportRun.finished_at)).where(ImportRun.kind.in_(("leads", "opportunities")))
+        return Freshness(connection.scalar(latest))
 
 
 def funnel(now: pd.Series) -> pd.DataFrame:
@@ -258,6 +277,9 @@ def funnel(now: pd.Series) -> pd.DataFrame:
     frame["count"] = pd.to_numeric(frame["count"], errors="coerce").fillna(0).astype(int)
     before = frame["count"].shift(1)
     frame["from_previous"] = (frame["count"] / before).where(before > 0)
+    # Leads created and MQLs of a period are different people (a lead qualifies weeks after it is created):
+    # their ratio is no conversion rate.
+    frame.loc[frame["stage"] == "MQLs", "from_previous"] = float("nan")
     frame["order"] = range(len(frame))
     return frame
 
@@ -329,6 +351,8 @@ def ranking_note(by_model: pd.DataFrame, model: Model) -> str:
     if by_model.empty:
         return "No won revenue in this period to attribute."
     ranks = by_model.pivot_table(index="channel", columns="model", values="rank", aggfunc="first")
+    # A channel credited under one model and not another has moved too: unranked counts as last.
+    ranks = ranks.fillna(len(ranks) + 1)
     moved = int((ranks.max(axis=1) != ranks.min(axis=1)).sum())
     leaders = by_model[by_model["rank"] == 1].groupby("model")["channel"].first()
     leader = leaders.get(model)
@@ -339,6 +363,14 @@ def ranking_note(by_model: pd.DataFrame, model: Model) -> str:
     elif leader is not None:
         text += f"; {leader} is on top under every model"
     return text + "."
+
+
+def _markdown_text(value: str) -> str:
+    """Text from the data made inert in Markdown and in a spreadsheet: no formula, no table break, no link."""
+    flat = " ".join(str(value).split())
+    for character in "\\|[]()<>*_`":
+        flat = flat.replace(character, "\\" + character)
+    return neutralise(flat)
 
 
 def summary_markdown(
@@ -352,15 +384,17 @@ def summary_markdown(
 ) -> str:
     """The scoreboard as a one-page Markdown summary to paste into an e-mail (text from data neutralised)."""
     chosen = [
-        f"{key} {', '.join(getattr(filters, name))}" for key, name in _FILTER_PARAMS.items() if getattr(filters, name)
+        f"{key} {', '.join(_markdown_text(value) for value in getattr(filters, name))}"
+        for key, name in _FILTER_PARAMS.items()
+        if getattr(filters, name)
     ]
     out = [f"# OneFunnel scoreboard: {title}", "", f"Compared with {compared_with}."]
     if chosen:
-        out.append("Filtered to " + "; ".join(neutralise(text) for text in chosen) + ".")
+        out.append("Filtered to " + "; ".join(chosen) + ".")
     out += ["", "| KPI | value | change | note |", "|---|---|---|---|"]
     out += [f"| {h.label} | {h.value} | {h.delta or '—'} | {h.note} |" for h in shown]
     out += ["", "## Flags", ""]
-    out += [f"- {neutralise(line)}" for line in lines] or ["- No gate crossed."]
+    out += [f"- {_markdown_text(line)}" for line in lines] or ["- No gate crossed."]
     out += ["", "## Funnel", "", "| stage | count | from the stage before |", "|---|---|---|"]
     for stage in stages.itertuples():
         rate = percent(stage.from_previous) if known(stage.from_previous) else "—"
@@ -384,3 +418,9 @@ def period_label(start: dt.date, grain: Grain) -> str:
     if grain == "month":
         return f"{start:%b %Y}"
     return f"{start:%d %b}"
+
+
+def is_partial(first_day: dt.date, last_day: dt.date, grain: Grain) -> bool:
+    """Whether [first_day, last_day] is less than the whole week, month or quarter it belongs to."""
+    start = bucket_start(first_day, grain)
+    return first_day != start or last_day != next_bucket_start(start, grain) - dt.timedelta(days=1)

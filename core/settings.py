@@ -99,6 +99,10 @@ class OrgSettings(BaseModel):
             raise ValueError("the enterprise band must start above the mid-market band")
         return self
 
+    def today(self) -> dt.date:
+        """Today in the organisation's timezone: the day its periods are cut by, not the server's."""
+        return dt.datetime.now(zoneinfo.ZoneInfo(self.timezone)).date()
+
     def business_calendar(self) -> BusinessCalendar:
         return BusinessCalendar(
             timezone=self.timezone,

@@ -24,7 +24,9 @@ from core.scoreboard import (
     flags,
     funnel,
     headlines,
+    is_partial,
     known,
+    money,
     period_label,
     period_range,
     previous_range,
@@ -58,7 +60,7 @@ if span is None:
 assert span is not None
 # Presets count from today, or from the day after the data ends when the data stops in the past (a demo
 # or an old export), so that the default view always has numbers.
-anchor = min(dt.date.today(), span[1] + dt.timedelta(days=1))
+anchor = min(data.org_settings().today(), span[1] + dt.timedelta(days=1))
 
 # The query string gives the widgets their first values once per session; afterwards the widgets drive it.
 if "sb_linked" not in st.session_state:
@@ -90,7 +92,10 @@ filters = Filters(**chosen)
 first_day, last_day = period_range(preset, anchor, custom)
 previous_first, previous_last = previous_range(preset, first_day, last_day)
 model = st.session_state.get("sb_model", linked.model)
-st.query_params.from_dict(view_to_params(View(preset=preset, custom=custom, grain=grain, filters=filters, model=model)))
+current_view = View(preset=preset, custom=custom, grain=grain, filters=filters, model=model)
+st.query_params.from_dict(view_to_params(current_view))
+# Streamlit forgets a page's widgets when another page is opened; this brings the view back on return.
+st.session_state["sb_linked"] = current_view
 
 fresh = data.data_freshness()
 if fresh.stale():
@@ -167,7 +172,12 @@ left.altair_chart((funnel_bars + funnel_text).properties(height=230), width="str
 left.caption("SQLs, opportunities and won count the period's MQLs that got there, whenever they did.")
 
 trend = data.kpis(*trend_range(last_day, grain, TREND_PERIODS[grain]), grain, None, filters)
-trend = trend.assign(period=[period_label(start, grain) for start in trend["period_start"]])
+trend = trend.assign(
+    period=[
+        period_label(start, grain) + (" *" if is_partial(start, end, grain) else "")
+        for start, end in zip(trend["period_start"], trend["period_end"], strict=True)
+    ]
+)
 trend["under_gate"] = (trend["mql_to_sql"] < trend["conversion_gate"]).map({True: "under the gate", False: "meets"})
 period_axis = alt.X("period:O", title=None, sort=list(trend["period"]), axis=alt.Axis(labelAngle=0))
 mql_bars = (
@@ -214,6 +224,10 @@ right.subheader(f"MQLs by {grain} (bars) against target (black ticks)")
 right.altair_chart((mql_bars + target_ticks).properties(height=230), width="stretch")
 st.subheader(f"MQL → SQL by {grain} against the {gate:.0%} gate (red dashes); bigger dots rest on more MQLs")
 st.altair_chart((gate_line + conversion_line + conversion_points).properties(height=220), width="stretch")
+st.caption(
+    "* A partial period: only the days inside the chosen range. The latest MQLs have had less time to "
+    "become SQLs, so their conversion is still rising."
+)
 
 # --- By source: marketing's view and sales's view of the same leads --------------------------------------
 sources = by_source[(by_source["mqls"] > 0) & (by_source["group"] != "(no lead)")].copy()
@@ -293,6 +307,7 @@ model = st.radio(
     key="sb_model",
     label_visibility="collapsed",
 )
+st.session_state["sb_linked"] = View(preset=preset, custom=custom, grain=grain, filters=filters, model=model)
 by_model = data.revenue_models(first_day, last_day, filters)
 chosen_model = by_model[by_model["model"] == model]
 revenue_left, revenue_right = st.columns(2)
@@ -317,7 +332,10 @@ else:
 revenue_left.caption(ranking_note(by_model, model))
 cac = data.cac(first_day, last_day, model, filters)
 cac = cac[cac["spend"] > 0]
-if cac.empty:
+if filters.segments or filters.owners or filters.campaigns:
+    # Spend is recorded per channel only: a segment's or owner's CAC would divide all spend by part of the wins.
+    revenue_right.info("CAC is shown for the whole company or a source filter: spend is recorded per channel only.")
+elif cac.empty:
     revenue_right.info("No spend recorded for this period: CAC needs the spend table (Targets & spend page).")
 else:
     revenue_right.altair_chart(
@@ -336,6 +354,13 @@ else:
         width="stretch",
     )
     revenue_right.caption("CAC: the channel's spend ÷ the won deals credited to it (fractional under multi-touch).")
+    unwon = cac[cac["cac"].isna()]
+    if not unwon.empty:
+        revenue_right.caption(
+            "Spent with no won deal credited: "
+            + ", ".join(f"{row.channel} ({money(row.spend)})" for row in unwon.itertuples())
+            + "."
+        )
 
 cycle_left, velocity_right = st.columns(2)
 cycle = by_source[by_source["median_cycle_days"].notna()]

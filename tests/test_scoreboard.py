@@ -15,6 +15,7 @@ from core.scoreboard import (
     freshness,
     funnel,
     headlines,
+    is_partial,
     period_range,
     previous_range,
     ranking_note,
@@ -71,14 +72,16 @@ def test_headlines_flags_and_funnel_of_the_hand_counted_month(company: Engine) -
     assert shown["Sales cycle"].delta_color == "inverse"
     assert shown["Pipeline created"].note == "target $40k (88% reached)"  # 35,000 of 40,000, exactly 87.5%
     by_source = kpi_table(company, KpiQuery(D(2025, 1, 1), D(2025, 1, 31), "range", "source", as_of=as_of))
-    # 3 of 6 MQLs met the SLA; 2 of 4 dispositioned were rejected (gate 30%); no source has 20 MQLs.
-    assert flags(jan, by_source) == [
-        "Only 50% of MQLs got a response within 4 business hours.",
-        "Sales rejected 50% of dispositioned MQLs — gate is 30%.",
-    ]
+    # 3 of 6 MQLs met the SLA. 2 of 4 dispositioned were rejected, over the 30% gate, but 4 are too few to
+    # flag, as are 6 MQLs for the conversion gate.
+    assert flags(jan, by_source) == ["Only 50% of MQLs got a response within 4 business hours."]
+    busier = jan.copy()
+    busier[["dispositioned", "rejected", "rejection_share"]] = [40, 20, 0.5]
+    assert flags(busier, by_source)[-1] == "Sales rejected 50% of dispositioned MQLs — gate is 30%."
     stages = funnel(jan)
     assert list(stages["count"]) == [7, 6, 2, 2, 2]
-    assert list(stages["from_previous"].round(3).fillna(-1)) == [-1, round(6 / 7, 3), round(2 / 6, 3), 1.0, 1.0]
+    # Leads created and MQLs are different people, so the MQL stage carries no rate.
+    assert list(stages["from_previous"].round(3).fillna(-1)) == [-1, -1, round(2 / 6, 3), 1.0, 1.0]
 
 
 def test_a_source_under_the_gate_is_flagged_only_with_enough_mqls(company: Engine) -> None:
@@ -160,7 +163,51 @@ def test_the_markdown_summary_neutralises_text_from_the_data(company: Engine) ->
     )
     assert text.startswith("# OneFunnel scoreboard: January 2025\n")
     assert "| MQLs | 6 | +6 | target 5 (120% reached) |" in text
-    assert "- '=HYPERLINK(evil) converts" in text
-    # Inside a sentence that starts with "Filtered" a leading = is harmless; a flag line of its own is not.
-    assert "Filtered to campaign =cmd." in text
-    assert "| Leads created | 7 | — |" in text and "| MQLs | 6 | 86% |" in text
+    assert "- '=HYPERLINK\\(evil\\) converts" in text
+    assert "Filtered to campaign '=cmd." in text
+    assert "| Leads created | 7 | — |" in text and "| MQLs | 6 | — |" in text and "| SQLs | 2 | 33% |" in text
+
+
+def test_a_fall_reads_as_a_fall_and_no_change_shows_no_arrow() -> None:
+    columns = [
+        "mqls",
+        "mql_target",
+        "mql_attainment",
+        "sqls",
+        "mql_to_sql",
+        "conversion_gate",
+        "sla_compliance",
+        "sla_hours",
+        "sla_pending",
+        "pipeline_created",
+        "pipeline_target",
+        "pipeline_attainment",
+        "win_rate",
+        "won",
+        "closed",
+        "median_cycle_days",
+    ]
+    now = pd.Series(dict.fromkeys(columns, float("nan")))
+    before = now.copy()
+    now[["mqls", "pipeline_created", "median_cycle_days", "win_rate", "conversion_gate"]] = [80, 9_000, 30.2, 0.25, 0.3]
+    before[["mqls", "pipeline_created", "median_cycle_days", "win_rate"]] = [100, 12_500, 30.4, 0.25]
+    shown = {headline.key: headline.delta for headline in headlines(now, before)}
+    # Streamlit colours a delta by a leading ASCII "-": a typographic minus would show a fall as a green rise.
+    assert shown["mqls"] == "-20" and shown["pipeline_created"] == "-$3,500"
+    assert shown["median_cycle_days"] is None and shown["win_rate"] is None  # no change after rounding
+
+
+def test_the_company_wide_conversion_is_flagged_even_when_no_source_is_big_enough(company: Engine) -> None:
+    jan = kpi_table(company, KpiQuery(D(2025, 1, 1), D(2025, 1, 31), "range")).iloc[0].copy()
+    jan[["mqls", "sqls", "mql_to_sql"]] = [100, 12, 0.12]
+    assert flags(jan, pd.DataFrame(columns=["group", "mqls", "mql_to_sql", "conversion_gate"]))[0] == (
+        "Only 12% of 100 MQLs became SQLs — gate is 30%."
+    )
+
+
+def test_partial_periods_are_recognised() -> None:
+    assert not is_partial(D(2026, 10, 1), D(2026, 10, 31), "month")
+    assert is_partial(D(2026, 10, 1), D(2026, 10, 31), "quarter")
+    assert is_partial(D(2026, 11, 23), D(2026, 11, 25), "week") and not is_partial(
+        D(2026, 11, 23), D(2026, 11, 29), "week"
+    )

@@ -17,6 +17,7 @@ from core.db import open_database
 from core.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
 from core.periods import Grain
 from core.scoreboard import Freshness, freshness
+from core.settings import OrgSettings, current
 
 
 @st.cache_resource(show_spinner=False)
@@ -39,6 +40,11 @@ def date_span() -> tuple[dt.date, dt.date] | None:
 @st.cache_data(ttl=300, max_entries=4, show_spinner=False)
 def options() -> dict[str, list[str]]:
     return filter_options(engine())
+
+
+@st.cache_data(ttl=300, max_entries=2, show_spinner=False)
+def org_settings() -> OrgSettings:
+    return current(engine())
 
 
 @st.cache_data(ttl=60, max_entries=2, show_spinner=False)
