@@ -119,6 +119,8 @@ def sign_in(page: Page, server: str, username: str) -> None:
     page.get_by_role("textbox", name="Password").fill(f"{username}-demo-2026")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+    # The login cookie component reruns the page once it has stored the cookie; typing before that is lost.
+    settle(page)
 
 
 def shot(page: Page, name: str) -> None:
@@ -206,6 +208,7 @@ def test_a_password_change_keeps_this_browser_signed_in(server: str, browser_pag
     sign_in(page, server, "marketing")
     page.get_by_test_id("stSidebar").get_by_role("link", name="Your account").click()
     expect(page.get_by_role("heading", name="Your account", exact=True).first).to_be_visible(timeout=30_000)
+    settle(page)
     old_cookie = {c["name"]: c["value"] for c in page.context.cookies()}["onefunnel_login"]
     page.get_by_role("textbox", name="Current password").fill("marketing-demo-2026")
     page.get_by_role("textbox", name="New password", exact=True).fill("a new marketing password")
