@@ -16,10 +16,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -210,3 +213,57 @@ class User(Base):
     sessions_valid_after: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DefinitionVersion(Base):
+    """One version of a written definition (icp, mql, sql, stages, sla). Never deleted: a replaced
+    version is superseded, a refused one rejected. `revision` counts edits of a proposal; sign-offs are
+    for one revision, so an edit needs them again."""
+
+    __tablename__ = "definition_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, 3 … per kind, as people cite it ("MQL v4")
+    state: Mapped[str] = mapped_column(String(16))
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prose: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(128))
+    based_on: Mapped[int | None] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # superseded or rejected
+
+    __table_args__ = (
+        UniqueConstraint("kind", "number", name="uq_definition_versions_kind_number"),
+        # The database, not the code, keeps one active version per kind, also under concurrent sign-offs.
+        Index(
+            "uq_definition_versions_one_active",
+            "kind",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+    )
+
+
+class DefinitionSignoff(Base):
+    """A lead's approval or rejection of one revision of a version, for their team's side."""
+
+    __tablename__ = "definition_signoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("definition_versions.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    side: Mapped[str] = mapped_column(String(16))  # marketing or sales
+    decision: Mapped[str] = mapped_column(String(16))  # approve or reject
+    signer: Mapped[str] = mapped_column(String(128))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        # One sign-off per side and revision: a double click or two tabs cannot sign twice.
+        UniqueConstraint("version_id", "revision", "side", name="uq_definition_signoffs_once"),
+    )

@@ -1,0 +1,424 @@
+"""Written, versioned definitions (ICP, MQL, SQL, stages, SLA) that both leads sign off.
+
+A version is drafted or proposed by anyone who may propose, edited until it is decided (an edit starts a
+new revision and voids the sign-offs of the old one), and becomes active only once the marketing lead
+and the sales lead have both approved the same revision; either may reject it with a comment. The
+version it replaces is superseded. Nothing is deleted and every step is in the audit log.
+
+One active version per kind is kept by a partial unique index, so two final approvals of different
+proposals arriving at the same moment cannot both win: the second gets a DefinitionConflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.db import session_scope
+from core.models import DefinitionSignoff, DefinitionVersion, utcnow
+from core.permissions import Actor, PermissionDenied, require
+from core.schema import SENIORITIES
+
+Kind = Literal["icp", "mql", "sql", "stages", "sla"]
+KINDS: tuple[Kind, ...] = ("icp", "mql", "sql", "stages", "sla")
+State = Literal["draft", "proposed", "active", "superseded", "rejected"]
+Side = Literal["marketing", "sales"]
+# Which side of the sign-off each lead role gives.
+SIDES: dict[str, Side] = {"marketing_lead": "marketing", "sales_lead": "sales"}
+OPEN_STATES = ("draft", "proposed")
+
+
+class DefinitionError(ValueError):
+    """A definition or a step that cannot be taken, with the reason; nothing was changed."""
+
+
+class DefinitionConflict(DefinitionError):
+    """Someone else changed the same definition at the same moment; nothing was changed."""
+
+
+def _names(values: list[str]) -> list[str]:
+    cleaned = [value.strip() for value in values if value and value.strip()]
+    return list(dict.fromkeys(cleaned))
+
+
+class _Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IcpRules(_Rules):
+    company_size_min: int | None = Field(default=None, ge=0)
+    company_size_max: int | None = Field(default=None, ge=0)
+    industries: list[str] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list)
+
+    @field_validator("industries", "countries")
+    @classmethod
+    def _clean(cls, value: list[str]) -> list[str]:
+        return _names(value)
+
+    @model_validator(mode="after")
+    def _range(self) -> IcpRules:
+        low, high = self.company_size_min, self.company_size_max
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"the company-size range starts ({low}) above where it ends ({high})")
+        return self
+
+
+class MqlRules(_Rules):
+    icp_fit_required: bool = True
+    seniorities: list[str] = Field(default_factory=list)
+    departments: list[str] = Field(default_factory=list)
+    score_threshold: int = Field(default=50, ge=0, le=100)
+    intent_signals: list[str] = Field(default_factory=list)
+
+    @field_validator("departments", "intent_signals")
+    @classmethod
+    def _clean(cls, value: list[str]) -> list[str]:
+        return _names(value)
+
+    @field_validator("seniorities")
+    @classmethod
+    def _known_seniorities(cls, value: list[str]) -> list[str]:
+        cleaned = [item.strip().lower() for item in value]
+        unknown = [item for item in cleaned if item not in SENIORITIES]
+        if unknown:
+            raise ValueError(f"unknown seniorities {', '.join(unknown)}; expected some of {', '.join(SENIORITIES)}")
+        return list(dict.fromkeys(cleaned))
+
+
+class SqlRules(_Rules):
+    criteria: list[str] = Field(default_factory=lambda: ["confirmed need", "budget access", "timeline"])
+
+    @field_validator("criteria")
+    @classmethod
+    def _clean(cls, value: list[str]) -> list[str]:
+        return _names(value)
+
+
+class Stage(_Rules):
+    name: str = Field(min_length=1)
+    entry: str = ""
+    exit: str = ""
+
+
+class StagesRules(_Rules):
+    stages: list[Stage] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> StagesRules:
+        names = [stage.name.strip().casefold() for stage in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError("each stage name must appear once")
+        return self
+
+
+class SlaRules(_Rules):
+    response_hours: float = Field(default=4.0, gt=0)
+    business_hours: bool = True
+    min_touch_attempts: int = Field(default=6, ge=0)
+    min_touch_days: int = Field(default=14, ge=0)
+    monthly_mql_target: int | None = Field(default=None, ge=0)
+    conversion_gate: float = Field(default=0.30, ge=0, le=1)
+    rejection_gate: float = Field(default=0.30, ge=0, le=1)
+    review_interval_days: int = Field(default=90, gt=0)
+
+
+RULES: dict[str, type[_Rules]] = {
+    "icp": IcpRules,
+    "mql": MqlRules,
+    "sql": SqlRules,
+    "stages": StagesRules,
+    "sla": SlaRules,
+}
+
+
+def validate_rules(kind: str, rules: dict[str, Any]) -> dict[str, Any]:
+    """The rules in their stored form, or DefinitionError naming every problem."""
+    model = RULES.get(kind)
+    if model is None:
+        raise DefinitionError(f"unknown definition kind {kind!r}; expected one of {', '.join(KINDS)}")
+    try:
+        return model.model_validate(rules).model_dump(mode="json")
+    except ValidationError as exc:
+        reasons = "; ".join(
+            (f"{'.'.join(str(part) for part in error['loc'])}: " if error["loc"] else "")
+            + str(error["msg"]).removeprefix("Value error, ")
+            for error in exc.errors()
+        )
+        raise DefinitionError(f"the {kind} rules are not valid: {reasons}") from exc
+
+
+@dataclass(frozen=True)
+class Signoff:
+    side: Side
+    decision: Literal["approve", "reject"]
+    signer: str
+    comment: str
+    revision: int
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    id: int
+    kind: Kind
+    number: int
+    state: State
+    rules: dict[str, Any]
+    prose: str
+    author: str
+    based_on: int | None
+    revision: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    activated_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    signoffs: tuple[Signoff, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind.upper()} v{self.number}"
+
+    def approved_by(self) -> set[Side]:
+        """The sides that approved the current revision."""
+        return {s.side for s in self.signoffs if s.revision == self.revision and s.decision == "approve"}
+
+
+def _info(session: Session, version: DefinitionVersion) -> VersionInfo:
+    signoffs = session.scalars(
+        select(DefinitionSignoff).where(DefinitionSignoff.version_id == version.id).order_by(DefinitionSignoff.id)
+    )
+    return VersionInfo(
+        version.id,
+        version.kind,  # type: ignore[arg-type]
+        version.number,
+        version.state,  # type: ignore[arg-type]
+        dict(version.rules),
+        version.prose,
+        version.author,
+        version.based_on,
+        version.revision,
+        version.created_at,
+        version.updated_at,
+        version.activated_at,
+        version.closed_at,
+        tuple(
+            Signoff(s.side, s.decision, s.signer, s.comment, s.revision, s.at)  # type: ignore[arg-type]
+            for s in signoffs
+        ),
+    )
+
+
+def _locked(session: Session, version_id: int) -> DefinitionVersion:
+    """The version, row-locked on PostgreSQL so that concurrent sign-offs of it take turns."""
+    version = session.scalar(select(DefinitionVersion).where(DefinitionVersion.id == version_id).with_for_update())
+    if version is None:
+        raise DefinitionError(f"no definition version {version_id}")
+    return version
+
+
+def _record(session: Session, actor: Actor, action: str, version: DefinitionVersion, **detail: Any) -> None:
+    audit.record(
+        session,
+        actor=actor.username,
+        action=action,
+        entity="definition",
+        entity_key=f"{version.kind} v{version.number}",
+        detail={"version_id": version.id, "revision": version.revision, "state": version.state, **detail},
+    )
+
+
+def propose(
+    engine: Engine,
+    actor: Actor,
+    kind: str,
+    rules: dict[str, Any],
+    prose: str = "",
+    *,
+    based_on: int | None = None,
+    draft: bool = False,
+) -> VersionInfo:
+    """A new version of `kind`, proposed for sign-off (or kept as a draft)."""
+    require(actor, "propose_definition")
+    stored = validate_rules(kind, rules)
+    with session_scope(engine) as session:
+        number = (
+            session.scalar(select(func.max(DefinitionVersion.number)).where(DefinitionVersion.kind == kind)) or 0
+        ) + 1
+        now = utcnow()
+        version = DefinitionVersion(
+            kind=kind,
+            number=number,
+            state="draft" if draft else "proposed",
+            rules=stored,
+            prose=prose.strip(),
+            author=actor.username,
+            based_on=based_on,
+            revision=1,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(version)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise DefinitionConflict(f"someone proposed {kind} v{number} at the same moment; try again") from exc
+        _record(session, actor, "draft" if draft else "propose", version, rules=stored, prose=version.prose)
+        return _info(session, version)
+
+
+def edit(engine: Engine, actor: Actor, version_id: int, rules: dict[str, Any], prose: str) -> VersionInfo:
+    """Changes an open version. Its sign-offs so far were for the old text: both are needed again."""
+    require(actor, "propose_definition")
+    with session_scope(engine) as session:
+        version = _locked(session, version_id)
+        stored = validate_rules(version.kind, rules)
+        if version.state not in OPEN_STATES:
+            raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only an open proposal changes")
+        before = {"rules": dict(version.rules), "prose": version.prose}
+        version.rules, version.prose = stored, prose.strip()
+        version.revision += 1
+        version.updated_at = utcnow()
+        _record(session, actor, "edit", version, before=before, after={"rules": stored, "prose": version.prose})
+        return _info(session, version)
+
+
+def submit(engine: Engine, actor: Actor, version_id: int) -> VersionInfo:
+    """A draft goes up for sign-off."""
+    require(actor, "propose_definition")
+    with session_scope(engine) as session:
+        version = _locked(session, version_id)
+        if version.state != "draft":
+            raise DefinitionError(f"{version.kind} v{version.number} is {version.state}, not a draft")
+        version.state = "proposed"
+        version.updated_at = utcnow()
+        _record(session, actor, "propose", version)
+        return _info(session, version)
+
+
+def _side(actor: Actor) -> Side:
+    require(actor, "approve_definition")
+    side = SIDES.get(actor.role)
+    if side is None:  # a role granted approve_definition without a side would be a configuration error
+        raise PermissionDenied(f"{actor.username} ({actor.role}) signs for no team")
+    return side
+
+
+def approve(engine: Engine, actor: Actor, version_id: int, *, now: dt.datetime | None = None) -> VersionInfo:
+    """The lead's approval of the current revision for their side; with both sides in, the version becomes
+    active and the one it replaces is superseded, in the same transaction."""
+    side = _side(actor)
+    now = now or utcnow()
+    try:
+        with session_scope(engine) as session:
+            version = _locked(session, version_id)
+            if version.state != "proposed":
+                raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only a proposal is signed")
+            already = session.scalar(
+                select(DefinitionSignoff.id).where(
+                    DefinitionSignoff.version_id == version.id,
+                    DefinitionSignoff.revision == version.revision,
+                    DefinitionSignoff.side == side,
+                )
+            )
+            if already is not None:
+                raise DefinitionError(f"the {side} side has already signed revision {version.revision}")
+            session.add(
+                DefinitionSignoff(
+                    version_id=version.id,
+                    revision=version.revision,
+                    side=side,
+                    decision="approve",
+                    signer=actor.username,
+                    comment="",
+                    at=now,
+                )
+            )
+            session.flush()
+            _record(session, actor, "approve", version, side=side)
+            sides = set(
+                session.scalars(
+                    select(DefinitionSignoff.side).where(
+                        DefinitionSignoff.version_id == version.id,
+                        DefinitionSignoff.revision == version.revision,
+                        DefinitionSignoff.decision == "approve",
+                    )
+                )
+            )
+            if sides == {"marketing", "sales"}:
+                replaced = session.scalar(
+                    select(DefinitionVersion)
+                    .where(DefinitionVersion.kind == version.kind, DefinitionVersion.state == "active")
+                    .with_for_update()
+                )
+                if replaced is not None:
+                    replaced.state, replaced.closed_at, replaced.updated_at = "superseded", now, now
+                    _record(session, actor, "supersede", replaced, by=version.id)
+                    session.flush()
+                version.state, version.activated_at, version.updated_at = "active", now, now
+                session.flush()
+                _record(session, actor, "activate", version, replaces=replaced.id if replaced else None)
+            return _info(session, version)
+    except IntegrityError as exc:
+        # Two final approvals of two proposals, or two clicks of one lead, at the same moment.
+        raise DefinitionConflict(
+            "someone signed a version of this definition at the same moment; nothing was changed, reload and look again"
+        ) from exc
+
+
+def reject(engine: Engine, actor: Actor, version_id: int, comment: str) -> VersionInfo:
+    """Either lead refuses a proposal, saying why; it is closed and kept."""
+    side = _side(actor)
+    if not comment.strip():
+        raise DefinitionError("a rejection needs a comment saying why")
+    with session_scope(engine) as session:
+        version = _locked(session, version_id)
+        if version.state != "proposed":
+            raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only a proposal is rejected")
+        now = utcnow()
+        session.add(
+            DefinitionSignoff(
+                version_id=version.id,
+                revision=version.revision,
+                side=side,
+                decision="reject",
+                signer=actor.username,
+                comment=comment.strip(),
+                at=now,
+            )
+        )
+        version.state, version.closed_at, version.updated_at = "rejected", now, now
+        _record(session, actor, "reject", version, side=side, comment=comment.strip())
+        return _info(session, version)
+
+
+def active(engine: Engine, kind: str) -> VersionInfo | None:
+    with session_scope(engine) as session:
+        version = session.scalar(
+            select(DefinitionVersion).where(DefinitionVersion.kind == kind, DefinitionVersion.state == "active")
+        )
+        return None if version is None else _info(session, version)
+
+
+def versions(engine: Engine, kind: str | None = None) -> list[VersionInfo]:
+    """Every version, newest first within each kind."""
+    with session_scope(engine) as session:
+        query = select(DefinitionVersion).order_by(DefinitionVersion.kind, DefinitionVersion.number.desc())
+        if kind is not None:
+            query = query.where(DefinitionVersion.kind == kind)
+        return [_info(session, version) for version in session.scalars(query)]
+
+
+def get(engine: Engine, version_id: int) -> VersionInfo:
+    with session_scope(engine) as session:
+        version = session.get(DefinitionVersion, version_id)
+        if version is None:
+            raise DefinitionError(f"no definition version {version_id}")
+        return _info(session, version)

@@ -1,0 +1,205 @@
+"""Definitions: validated rules, the sign-off state machine by role, one active version per kind, the audit trail."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from core import definitions
+from core.definitions import DefinitionConflict, DefinitionError, active, approve, edit, propose, reject, submit
+from core.models import AuditEntry, DefinitionVersion
+from core.permissions import Actor, PermissionDenied
+
+MARKETING = Actor("mia", "marketing")
+SALES = Actor("sol", "sales")
+MARKETING_LEAD = Actor("morgan", "marketing_lead")
+SALES_LEAD = Actor("sasha", "sales_lead")
+EXEC = Actor("erin", "exec")
+MQL_65 = {"score_threshold": 65, "seniorities": ["Manager", "vp"], "intent_signals": ["demo_request", " "]}
+
+
+def story(engine: Engine) -> list[tuple[str, str, str | None]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.entity_key)
+            .where(AuditEntry.entity == "definition")
+            .order_by(AuditEntry.id)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("kind", "rules", "message"),
+    [
+        ("icp", {"company_size_min": 500, "company_size_max": 50}, "starts \\(500\\) above where it ends \\(50\\)"),
+        ("mql", {"seniorities": ["intern"]}, "unknown seniorities intern"),
+        ("mql", {"score_threshold": 101}, "score_threshold"),
+        ("sla", {"response_hours": 0}, "response_hours"),
+        ("sla", {"conversion_gate": 1.5}, "conversion_gate"),
+        ("stages", {"stages": [{"name": "Discovery"}, {"name": "discovery"}]}, "each stage name must appear once"),
+        ("mql", {"threshold": 50}, "threshold"),
+        ("budget", {}, "unknown definition kind 'budget'"),
+    ],
+)
+def test_bad_rules_are_refused_and_nothing_is_written(engine: Engine, kind: str, rules: dict, message: str) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        propose(engine, MARKETING, kind, rules)
+    assert definitions.versions(engine) == []
+
+
+def test_rules_are_stored_cleaned() -> None:
+    stored = definitions.validate_rules("mql", MQL_65)
+    assert stored["seniorities"] == ["manager", "vp"] and stored["intent_signals"] == ["demo_request"]
+    assert stored["icp_fit_required"] is True  # defaults are written out, so a version says everything
+
+
+def test_both_leads_approve_and_the_version_replaces_the_active_one(engine: Engine) -> None:
+    first = propose(engine, MARKETING, "mql", {"score_threshold": 50}, "Score 50 or a demo request.")
+    approve(engine, MARKETING_LEAD, first.id)
+    assert definitions.get(engine, first.id).state == "proposed"  # one side is not enough
+    assert approve(engine, SALES_LEAD, first.id).state == "active"
+    second = propose(engine, SALES, "mql", MQL_65, "Raise the bar.", based_on=first.id)
+    assert second.number == 2 and active(engine, "mql") == definitions.get(engine, first.id)
+    approve(engine, SALES_LEAD, second.id)
+    now_active = approve(engine, MARKETING_LEAD, second.id)
+    assert (now_active.state, now_active.approved_by()) == ("active", {"marketing", "sales"})
+    old = definitions.get(engine, first.id)
+    assert old.state == "superseded" and old.closed_at is not None
+    assert active(engine, "mql").id == second.id  # type: ignore[union-attr]
+    assert story(engine) == [
+        ("mia", "propose", "mql v1"),
+        ("morgan", "approve", "mql v1"),
+        ("sasha", "approve", "mql v1"),
+        ("sasha", "activate", "mql v1"),
+        ("sol", "propose", "mql v2"),
+        ("sasha", "approve", "mql v2"),
+        ("morgan", "approve", "mql v2"),
+        ("morgan", "supersede", "mql v1"),
+        ("morgan", "activate", "mql v2"),
+    ]
+
+
+def test_an_edit_voids_the_sign_offs_of_the_old_text(engine: Engine) -> None:
+    version = propose(engine, MARKETING, "sla", {"response_hours": 4})
+    approve(engine, MARKETING_LEAD, version.id)
+    edited = edit(engine, SALES, version.id, {"response_hours": 2}, "Two hours.")
+    assert (edited.revision, edited.approved_by()) == (2, set())
+    approve(engine, SALES_LEAD, version.id)
+    assert definitions.get(engine, version.id).state == "proposed"  # marketing signed revision 1 only
+    assert approve(engine, MARKETING_LEAD, version.id).state == "active"
+    assert active(engine, "sla").rules["response_hours"] == 2  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (lambda e, v: propose(e, EXEC, "mql", {}), PermissionDenied),
+        (lambda e, v: approve(e, MARKETING, v), PermissionDenied),
+        (lambda e, v: approve(e, Actor("olu", "ops"), v), PermissionDenied),
+        (lambda e, v: reject(e, SALES, v, "no"), PermissionDenied),
+        (lambda e, v: reject(e, SALES_LEAD, v, "   "), DefinitionError),
+        (lambda e, v: edit(e, EXEC, v, {}, ""), PermissionDenied),
+        (lambda e, v: submit(e, MARKETING, v), DefinitionError),  # already proposed, not a draft
+    ],
+)
+def test_forbidden_steps_change_nothing(
+    engine: Engine, step: Callable[[Engine, int], object], expected: type[Exception]
+) -> None:
+    version = propose(engine, MARKETING, "mql", {})
+    before = (definitions.versions(engine), story(engine))
+    with pytest.raises(expected):
+        step(engine, version.id)
+    assert (definitions.versions(engine), story(engine)) == before
+
+
+def test_rejected_and_decided_versions_are_closed(engine: Engine) -> None:
+    version = propose(engine, MARKETING, "icp", {"company_size_min": 50})
+    approve(engine, MARKETING_LEAD, version.id)
+    with pytest.raises(DefinitionError, match="already signed"):
+        approve(engine, MARKETING_LEAD, version.id)
+    rejected = reject(engine, SALES_LEAD, version.id, "Mid-market only; 50 is too small.")
+    assert rejected.state == "rejected" and rejected.signoffs[-1].comment == "Mid-market only; 50 is too small."
+    for step in (
+        lambda: approve(engine, SALES_LEAD, version.id),
+        lambda: edit(engine, MARKETING, version.id, {}, ""),
+        lambda: reject(engine, MARKETING_LEAD, version.id, "again"),
+    ):
+        with pytest.raises(DefinitionError, match="is rejected"):
+            step()
+    assert active(engine, "icp") is None  # a rejected proposal never becomes what anything counts by
+
+
+def test_a_draft_is_submitted_before_it_is_signed(engine: Engine) -> None:
+    draft = propose(
+        engine, MARKETING, "stages", {"stages": [{"name": "Discovery", "entry": "meeting held"}]}, draft=True
+    )
+    with pytest.raises(DefinitionError, match="is draft"):
+        approve(engine, MARKETING_LEAD, draft.id)
+    assert submit(engine, SALES, draft.id).state == "proposed"
+
+
+def test_the_database_itself_keeps_one_active_version_per_kind(engine: Engine) -> None:
+    row = {"kind": "sla", "state": "active", "rules": {}, "prose": "", "author": "x", "revision": 1}
+    with engine.begin() as connection:
+        connection.execute(insert(DefinitionVersion).values(number=1, **row))
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert(DefinitionVersion).values(number=2, **row))
+
+
+def run_together(*steps: Callable[[], object]) -> list[object]:
+    """Runs the steps in threads released at the same instant; returns each result or exception."""
+    barrier = threading.Barrier(len(steps))
+    results: list[object] = [None] * len(steps)
+
+    def worker(index: int, step: Callable[[], object]) -> None:
+        barrier.wait()
+        try:
+            results[index] = step()
+        except Exception as exc:  # the test inspects what each side got
+            results[index] = exc
+
+    threads = [threading.Thread(target=worker, args=(i, step)) for i, step in enumerate(steps)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_concurrent_sign_offs_on_postgresql(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks and concurrent transactions: PostgreSQL")
+    for _ in range(5):  # a race that passes once may pass by luck
+        # Both leads sign the same proposal at once: both sign-offs count and it becomes active once.
+        version = propose(engine, MARKETING, "sla", {"response_hours": 3})
+        results = run_together(
+            lambda v=version.id: approve(engine, MARKETING_LEAD, v),
+            lambda v=version.id: approve(engine, SALES_LEAD, v),
+        )
+        assert not [r for r in results if isinstance(r, Exception)], results
+        assert definitions.get(engine, version.id).state == "active"
+        # Two proposals each get their final approval at once: one wins, the other gets a clear conflict.
+        one, two = (propose(engine, MARKETING, "mql", {"score_threshold": t}) for t in (55, 60))
+        approve(engine, MARKETING_LEAD, one.id)
+        approve(engine, MARKETING_LEAD, two.id)
+        results = run_together(
+            lambda a=one.id: approve(engine, SALES_LEAD, a), lambda b=two.id: approve(engine, SALES_LEAD, b)
+        )
+        conflicts = [r for r in results if isinstance(r, DefinitionConflict)]
+        winners = [r for r in results if isinstance(r, definitions.VersionInfo)]
+        assert len(winners) == 1 and len(conflicts) == 1, results
+        with engine.connect() as connection:
+            actives = (
+                connection.execute(select(DefinitionVersion.kind).where(DefinitionVersion.state == "active"))
+                .scalars()
+                .all()
+            )
+        assert sorted(actives) == ["mql", "sla"]
+        loser = two if winners[0].id == one.id else one  # type: ignore[union-attr]
+        assert definitions.get(engine, loser.id).state == "proposed"  # untouched, can be signed again later
+        with engine.begin() as connection:
+            connection.execute(DefinitionVersion.__table__.update().values(state="superseded"))  # type: ignore[attr-defined]
