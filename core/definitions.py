@@ -25,6 +25,7 @@ from core.db import session_scope
 from core.models import DefinitionSignoff, DefinitionVersion, utcnow
 from core.permissions import Actor, PermissionDenied, require
 from core.schema import SENIORITIES
+from core.settings import store
 
 Kind = Literal["icp", "mql", "sql", "stages", "sla"]
 KINDS: tuple[Kind, ...] = ("icp", "mql", "sql", "stages", "sla")
@@ -365,12 +366,52 @@ def approve(engine: Engine, actor: Actor, version_id: int, *, now: dt.datetime |
                 version.state, version.activated_at, version.updated_at = "active", now, now
                 session.flush()
                 _record(session, actor, "activate", version, replaces=replaced.id if replaced else None)
+                if version.kind == "sla":
+                    _put_sla_in_force(session, version, actor)
             return _info(session, version)
     except IntegrityError as exc:
         # Two final approvals of two proposals, or two clicks of one lead, at the same moment.
         raise DefinitionConflict(
             "someone signed a version of this definition at the same moment; nothing was changed, reload and look again"
         ) from exc
+
+
+# SLA rule -> the organisation setting the KPI engine and the derived response times read.
+_SLA_SETTINGS = {
+    "response_hours": "sla_hours",
+    "business_hours": "sla_business_hours",
+    "min_touch_attempts": "min_touch_attempts",
+    "min_touch_days": "min_touch_days",
+    "conversion_gate": "conversion_gate",
+    "rejection_gate": "rejection_gate",
+    "review_interval_days": "review_interval_days",
+}
+
+
+def _put_sla_in_force(session: Session, version: DefinitionVersion, actor: Actor) -> None:
+    """The signed SLA's hours and gates become the settings every number is counted by, in the same
+    transaction as the activation; response deadlines are recomputed for every stored lead."""
+    rules = SlaRules.model_validate(version.rules)
+    changes = {setting: getattr(rules, rule) for rule, setting in _SLA_SETTINGS.items()}
+    store(session, changes, actor_name=f"{actor.username} (signed {version.kind} v{version.number})")
+
+
+@dataclass(frozen=True)
+class Review:
+    version: VersionInfo
+    due: dt.date
+
+    def overdue(self, today: dt.date) -> bool:
+        return today > self.due
+
+
+def sla_review(engine: Engine) -> Review | None:
+    """When the active SLA is due for its review (its review interval after activation); None before one is signed."""
+    version = active(engine, "sla")
+    if version is None or version.activated_at is None:
+        return None
+    interval = SlaRules.model_validate(version.rules).review_interval_days
+    return Review(version, version.activated_at.date() + dt.timedelta(days=interval))
 
 
 def reject(engine: Engine, actor: Actor, version_id: int, comment: str) -> VersionInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 
@@ -11,8 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from core import definitions
 from core.definitions import DefinitionConflict, DefinitionError, active, approve, edit, propose, reject, submit
+from core.kpis import KpiQuery, kpi_table
 from core.models import AuditEntry, DefinitionVersion
 from core.permissions import Actor, PermissionDenied
+from tests.fixtures import load_fixture
 
 MARKETING = Actor("mia", "marketing")
 SALES = Actor("sol", "sales")
@@ -203,3 +206,20 @@ def test_concurrent_sign_offs_on_postgresql(engine: Engine) -> None:
         assert definitions.get(engine, loser.id).state == "proposed"  # untouched, can be signed again later
         with engine.begin() as connection:
             connection.execute(DefinitionVersion.__table__.update().values(state="superseded"))  # type: ignore[attr-defined]
+
+
+def test_a_signed_sla_changes_the_numbers_and_is_due_for_review(engine: Engine) -> None:
+    load_fixture(engine)
+    january = KpiQuery(dt.date(2025, 1, 1), dt.date(2025, 1, 31), "range")
+    assert kpi_table(engine, january).iloc[0]["sla_compliance"] == pytest.approx(3 / 6)  # 4 business hours
+    version = propose(engine, SALES, "sla", {"response_hours": 1, "review_interval_days": 30})
+    approve(engine, MARKETING_LEAD, version.id)
+    # Proposed, not active: nothing is counted by it yet.
+    assert kpi_table(engine, january).iloc[0]["sla_compliance"] == pytest.approx(3 / 6)
+    signed = approve(engine, SALES_LEAD, version.id, now=dt.datetime(2026, 1, 10, 12))
+    # Within one business hour: L1 (1 h) and L4 (before it was due); L2's 2 hours over a weekend now breach.
+    row = kpi_table(engine, january).iloc[0]
+    assert (row["sla_hours"], row["sla_compliance"]) == (1, pytest.approx(2 / 6))
+    review = definitions.sla_review(engine)
+    assert review is not None and review.version.id == signed.id and review.due == dt.date(2026, 2, 9)
+    assert not review.overdue(dt.date(2026, 2, 9)) and review.overdue(dt.date(2026, 2, 10))
