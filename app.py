@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.config import ConfigError, cookie_key, demo_mode
+from core.definitions import sla_review
 from core.demo import DEMO_PASSWORD_SUFFIX, ensure_demo_users
 from core.permissions import Permission, may
 from ui import auth, data
@@ -34,6 +35,14 @@ user = auth.sign_in()
 if user is None:
     st.stop()
 
+review = sla_review(data.engine())
+if review is not None and review.overdue(data.org_settings().today()):
+    st.warning(
+        f"The quarterly review of the SLA is overdue: {review.version.label} was due for review on "
+        f"{review.due:%d %b %Y}. Propose a new version, or re-sign this one, on the Definitions page.",
+        icon=":material/event_busy:",
+    )
+
 with st.sidebar:
     st.markdown(f"**{user.name}**  \n{user.role.replace('_', ' ')}")
     if st.button("Sign out", key="sign_out", icon=":material/logout:"):
@@ -44,6 +53,7 @@ with st.sidebar:
 # each page checks the same permission again in its first line (auth.guard).
 PAGES: list[tuple[str, str, str, str, Permission]] = [
     ("Numbers", "pages/scoreboard.py", "Scoreboard", ":material/leaderboard:", "read"),
+    ("Numbers", "pages/definitions.py", "Definitions", ":material/handshake:", "read"),
     ("Operations", "pages/data.py", "Data", ":material/upload_file:", "import_data"),
     ("Operations", "pages/targets.py", "Targets & spend", ":material/flag:", "import_data"),
     ("Operations", "pages/audit_log.py", "Audit log", ":material/history:", "view_audit"),

@@ -463,3 +463,72 @@ def get(engine: Engine, version_id: int) -> VersionInfo:
         if version is None:
             raise DefinitionError(f"no definition version {version_id}")
         return _info(session, version)
+
+
+def _listed(values: list[str]) -> str:
+    return ", ".join(values) if values else "any"
+
+
+def describe(kind: str, rules: dict[str, Any]) -> list[str]:
+    """A version's rules as the sentences a person reads on the one-pager."""
+    if kind == "icp":
+        icp = IcpRules.model_validate(rules)
+        low, high = icp.company_size_min, icp.company_size_max
+        size = (
+            "any size"
+            if low is None and high is None
+            else f"{low:,}–{high:,} employees"
+            if low is not None and high is not None
+            else f"at least {low:,} employees"
+            if low is not None
+            else f"at most {high:,} employees"
+        )
+        return [
+            f"Company size: {size}",
+            f"Industries: {_listed(icp.industries)}",
+            f"Countries: {_listed(icp.countries)}",
+        ]
+    if kind == "mql":
+        mql = MqlRules.model_validate(rules)
+        signal = f"Score of {mql.score_threshold} or more"
+        if mql.intent_signals:
+            signal += f", or an intent signal: {', '.join(mql.intent_signals)}"
+        return [
+            signal,
+            "Must fit the ICP" if mql.icp_fit_required else "ICP fit not required",
+            f"Seniority: {_listed(mql.seniorities)}",
+            f"Department: {_listed(mql.departments)}",
+        ]
+    if kind == "sql":
+        return [f"Sales confirms: {criterion}" for criterion in SqlRules.model_validate(rules).criteria]
+    if kind == "stages":
+        return [
+            f"{position}. {stage.name}"
+            + (f" — enters when {stage.entry}" if stage.entry else "")
+            + (f"; leaves when {stage.exit}" if stage.exit else "")
+            for position, stage in enumerate(StagesRules.model_validate(rules).stages, start=1)
+        ]
+    sla = SlaRules.model_validate(rules)
+    return [
+        f"First response within {sla.response_hours:g} {'business' if sla.business_hours else 'calendar'} hours",
+        f"At least {sla.min_touch_attempts} touch attempts over {sla.min_touch_days} days before a rejection",
+        f"MQL→SQL conversion gate {sla.conversion_gate:.0%}; rejection-share gate {sla.rejection_gate:.0%}",
+        "Monthly MQL target: "
+        + (f"{sla.monthly_mql_target:,}" if sla.monthly_mql_target is not None else "from the targets table"),
+        f"Reviewed every {sla.review_interval_days} days",
+    ]
+
+
+def diff(kind: str, left: dict[str, Any], right: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(rule, left value, right value, changed) for every rule of two versions of one kind."""
+    model = RULES[kind]
+    a, b = model.model_validate(left).model_dump(mode="json"), model.model_validate(right).model_dump(mode="json")
+
+    def shown(value: Any) -> str:
+        if isinstance(value, list):
+            return "; ".join(shown(item) for item in value) or "—"
+        if isinstance(value, dict):
+            return " / ".join(str(item) for item in value.values() if item not in ("", None))
+        return "—" if value is None else str(value)
+
+    return [(name, shown(a[name]), shown(b[name]), a[name] != b[name]) for name in model.model_fields]

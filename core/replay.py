@@ -64,12 +64,14 @@ class Replay:
         change = (t["would"] - t["recorded"]) / t["recorded"]
         verb = "cut" if change < 0 else "raised"
         before, after = t["recorded_conversion"], t["would_conversion"]
-        conversion = (
-            f"{'raised' if after > before else 'lowered' if after < before else 'kept'} MQL→SQL conversion "
-            f"from {before:.0%} to {after:.0%}"
-            if pd.notna(before) and pd.notna(after)
-            else "left conversion unknown"
-        )
+        if pd.isna(before) or pd.isna(after):
+            conversion = "left conversion unknown"
+        elif f"{before:.0%}" == f"{after:.0%}":
+            conversion = f"kept MQL→SQL conversion at {after:.0%}"
+        else:
+            conversion = (
+                f"{'raised' if after > before else 'lowered'} MQL→SQL conversion from {before:.0%} to {after:.0%}"
+            )
         return (
             f"This rule would have {verb} MQL volume {abs(change):.0%} ({t['recorded']:,.0f} → {t['would']:,.0f}) "
             f"and {conversion}: it adds {t['extra']:,.0f} leads, of which {t['extra_sql']:,.0f} became SQLs, and "
@@ -147,7 +149,7 @@ def replay(
     )
     table = grid.merge(facts, on="bucket", how="left") if not facts.empty else grid
     for column in COUNTS:
-        table[column] = pd.to_numeric(table.get(column), errors="coerce").fillna(0).astype(int)
+        table[column] = pd.to_numeric(table[column], errors="coerce").fillna(0).astype(int) if column in table else 0
     table["recorded_conversion"] = _ratio(table["recorded_sql"], table["recorded"])
     table["would_conversion"] = _ratio(table["would_sql"], table["would"])
     totals: dict[str, float] = {column: float(table[column].sum()) for column in COUNTS}

@@ -6,13 +6,14 @@ import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import streamlit as st
 from sqlalchemy import Engine, update
 from streamlit.testing.v1 import AppTest
 
-from core import config, users
+from core import config, definitions, users
 from core.db import open_database
 from core.importer import import_csv
 from core.kpis import KpiQuery, kpi_table
@@ -75,6 +76,7 @@ def test_nothing_but_the_sign_in_form_before_signing_in(database: Engine) -> Non
 
 PAGE_FILES = {
     "scoreboard.py": "Scoreboard",
+    "definitions.py": "Definitions",
     "data.py": "Data",
     "targets.py": "Targets & spend",
     "audit_log.py": "Audit log",
@@ -216,7 +218,7 @@ def signed_in_as(database: Engine, username: str, role: str, page: str = APP) ->
     return signed_in_as_existing(database, username, page)
 
 
-EVERYONE = ["Scoreboard", "Your account"]
+EVERYONE = ["Scoreboard", "Definitions", "Your account"]
 OPERATIONS = ["Data", "Targets & spend", "Audit log"]
 ADMIN = ["Users and roles", "Settings"]
 
@@ -226,8 +228,8 @@ ADMIN = ["Users and roles", "Settings"]
     [
         ("exec", EVERYONE),
         ("sales_lead", EVERYONE),
-        ("ops", ["Scoreboard", *OPERATIONS, "Your account"]),
-        ("admin", ["Scoreboard", *OPERATIONS, *ADMIN, "Your account"]),
+        ("ops", ["Scoreboard", "Definitions", *OPERATIONS, "Your account"]),
+        ("admin", ["Scoreboard", "Definitions", *OPERATIONS, *ADMIN, "Your account"]),
     ],
 )
 def test_each_role_is_offered_its_pages(database: Engine, role: str, offered: list[str]) -> None:
@@ -368,3 +370,53 @@ def test_the_scoreboard_defaults_need_no_query_string(database: Engine) -> None:
     run(app)
     assert app.query_params == {"model": "time_decay"}
     assert any("Won revenue, time decay" in chart.proto.spec for chart in app.get("vega_lite_chart"))
+
+
+def button(app: AppTest, label: str) -> Any:
+    return next(element for element in app.button if element.label == label)
+
+
+def test_a_proposal_signed_by_both_leads_in_separate_sessions_comes_into_force(database: Engine) -> None:
+    load_fixture(database)
+    page = page_file("definitions.py")
+    app = run(signed_in_as(database, "mia", "marketing", page))
+    assert "Nothing signed yet" in app.caption[1].value
+    app.selectbox(key="propose_kind").select("mql")
+    run(app)
+    app.slider[0].set_value(65)
+    app.text_area(key="prose_mql").input("Demo requests and contact-sales forms qualify on their own.")
+    button(app, "Propose for sign-off").click()
+    run(app)
+    assert app.success[0].value == "Proposed MQL v1; it is in force once both leads approve it."
+    version = definitions.versions(database, "mql")[0]
+    assert (version.state, version.rules["score_threshold"]) == ("proposed", 65)
+
+    lead = run(signed_in_as(database, "sasha", "sales_lead", page))
+    replayed = [m.value for m in lead.markdown if m.value.startswith("**Replayed on")]
+    assert replayed and "This rule would have" in replayed[0]
+    lead.button(key=f"approve_{version.id}").click()
+    run(lead)
+    assert lead.success[0].value == "Approved MQL v1 for sales; the other lead signs next."
+    assert definitions.active(database, "mql") is None  # one side is not enough
+
+    other = run(signed_in_as(database, "morgan", "marketing_lead", page))
+    assert "sales lead: approved" in next(c.value for c in other.caption if "lead:" in c.value)
+    other.button(key=f"approve_{version.id}").click()
+    run(other)
+    assert other.success[0].value == "MQL v1 is now in force."
+    assert "**MQL v1**, in force since" in next(m.value for m in other.markdown if "in force since" in m.value)
+    # A marketing user sees no sign-off buttons; a rejection needs a comment.
+    assert not [b for b in run(signed_in_as_existing(database, "mia", page)).button if b.label == "Approve"]
+
+
+def test_the_scoreboard_follows_the_signed_sla_and_warns_when_its_review_is_overdue(database: Engine) -> None:
+    load_fixture(database)
+    version = definitions.propose(database, Actor("mia", "marketing"), "sla", {"conversion_gate": 0.4})
+    definitions.approve(database, Actor("morgan", "marketing_lead"), version.id)
+    definitions.approve(database, Actor("sasha", "sales_lead"), version.id, now=dt.datetime(2025, 1, 1))
+    app = sign_in(run(AppTest.from_file(APP, default_timeout=60)))
+    assert "gate 40%" in next(caption.value for caption in app.caption if caption.value.startswith("gate"))
+    # Signed on 1 January 2025 with a 90-day review: overdue long since.
+    assert (
+        "The quarterly review of the SLA is overdue: SLA v1 was due for review on 01 Apr 2025" in app.warning[0].value
+    )

@@ -98,12 +98,12 @@ def settle(page: Page) -> None:
     page.wait_for_timeout(500)
 
 
-EVERYONE = ["Scoreboard", "Your account"]
+EVERYONE = ["Scoreboard", "Definitions", "Your account"]
 OPERATIONS = ["Data", "Targets & spend", "Audit log"]
 ROLE_PAGES = {
     "exec": EVERYONE,
-    "ops": ["Scoreboard", *OPERATIONS, "Your account"],
-    "admin": ["Scoreboard", *OPERATIONS, "Users and roles", "Settings", "Your account"],
+    "ops": ["Scoreboard", "Definitions", *OPERATIONS, "Your account"],
+    "admin": ["Scoreboard", "Definitions", *OPERATIONS, "Users and roles", "Settings", "Your account"],
 }
 NEW_LEADS = (
     "lead_id,created_at,source,company\nB1,2025-02-10 09:00:00,webinar,Iota\nB2,2025-02-11 09:00:00,events,Kappa\n"

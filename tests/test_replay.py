@@ -67,3 +67,9 @@ def test_seniorities_and_an_empty_period(company: Engine) -> None:
     result = replay(company, rules, dt.date(2025, 1, 1), dt.date(2025, 3, 31))
     assert list(result.table["would"]) == [0, 0, 0]  # the fixture records no seniority
     assert result.table.iloc[2]["recorded_conversion"] != result.table.iloc[2]["recorded_conversion"]  # NaN: no MQLs
+
+
+def test_a_period_without_leads_counts_zero(company: Engine) -> None:
+    result = replay(company, DEMO_OR_CONTACT, dt.date(2026, 7, 1), dt.date(2026, 9, 30), "quarter")
+    assert list(result.table["leads"]) == [0] and result.totals["recorded"] == 0
+    assert result.summary() == "This rule would have qualified 0 leads; none were recorded as MQLs."

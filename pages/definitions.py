@@ -1,0 +1,251 @@
+"""Definitions (everyone reads; proposers propose; the two leads sign): the ICP, MQL, SQL, stages and SLA
+both teams count by, their open proposals with sign-offs and replay, and every version ever made."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from core import definitions
+from core.definitions import KINDS, SIDES, DefinitionError, VersionInfo
+from core.permissions import may
+from core.replay import replay
+from core.schema import SENIORITIES
+from core.scoreboard import period_range
+from ui import auth, data
+
+KIND_NAMES = {"icp": "ICP", "mql": "MQL", "sql": "SQL", "stages": "Pipeline stages", "sla": "SLA"}
+NOTICE_KEY = "definitions_notice"
+
+user = auth.guard("read")
+st.title("Definitions")
+st.caption(
+    "What both teams count by. A change is proposed, then signed by the marketing lead and the sales lead "
+    "before it is in force; nothing is ever deleted, and the audit log keeps every step."
+)
+if notice := st.session_state.pop(NOTICE_KEY, None):
+    st.success(notice, icon=":material/check_circle:")
+
+
+def done(message: str) -> None:
+    data.clear_after_write()
+    st.session_state[NOTICE_KEY] = message
+    st.rerun()
+
+
+def lines(version: VersionInfo) -> str:
+    return "\n".join(f"- {line}" for line in definitions.describe(version.kind, version.rules))
+
+
+def signed(version: VersionInfo) -> str:
+    sides = version.approved_by()
+    return " · ".join(f"{side} lead: {'approved' if side in sides else 'not yet'}" for side in ("marketing", "sales"))
+
+
+all_versions = definitions.versions(data.engine())
+in_force, proposals, propose_tab, history = st.tabs(["In force", "Open proposals", "Propose a change", "History"])
+
+with in_force:
+    for kind in KINDS:
+        current = next((v for v in all_versions if v.kind == kind and v.state == "active"), None)
+        st.subheader(KIND_NAMES[kind])
+        if current is None:
+            st.caption("Nothing signed yet: the product defaults apply until both leads sign a version.")
+            continue
+        approvers = ", ".join(
+            f"{s.signer} ({s.side})"
+            for s in current.signoffs
+            if s.decision == "approve" and s.revision == current.revision
+        )
+        st.markdown(
+            f"**{current.label}**, in force since {current.activated_at:%d %b %Y} · proposed by {current.author}"
+            f" · signed by {approvers}"
+        )
+        if current.prose:
+            st.markdown(current.prose)
+        st.markdown(lines(current))
+
+with proposals:
+    open_versions = [v for v in all_versions if v.state in ("proposed", "draft")]
+    if not open_versions:
+        st.info("No open proposals.", icon=":material/inbox:")
+    my_side = SIDES.get(user.role)
+    for version in open_versions:
+        with st.container(border=True):
+            st.markdown(f"**{version.label}** ({version.state}, revision {version.revision}) by {version.author}")
+            st.caption(signed(version))
+            current = next((v for v in all_versions if v.kind == version.kind and v.state == "active"), None)
+            base_rules = current.rules if current else definitions.validate_rules(version.kind, {})
+            st.dataframe(
+                pd.DataFrame(
+                    definitions.diff(version.kind, base_rules, version.rules),
+                    columns=["rule", "in force" if current else "default", "proposed", "changed"],
+                ),
+                hide_index=True,
+                width="stretch",
+                key=f"diff_{version.id}",
+            )
+            if version.prose:
+                st.markdown(version.prose)
+            if version.kind == "mql":
+                # The last complete quarter of the data (a demo database may end in the past).
+                span = data.date_span()
+                today = data.org_settings().today()
+                quarter = period_range("last_quarter", min(today, span[1] + dt.timedelta(days=1)) if span else today)
+                result = replay(data.engine(), version.rules, *quarter)
+                st.markdown(f"**Replayed on {quarter[0]:%d %b} – {quarter[1]:%d %b %Y}:** {result.summary()}")
+            if my_side is not None and version.state == "proposed":
+                if my_side in version.approved_by():
+                    st.caption(f"You have signed revision {version.revision} for {my_side}.")
+                else:
+                    approve_column, reject_column = st.columns([1, 3], vertical_alignment="bottom")
+                    comment = reject_column.text_input(
+                        "Comment (needed to reject)", key=f"comment_{version.id}", placeholder="why not"
+                    )
+                    if approve_column.button("Approve", key=f"approve_{version.id}", type="primary"):
+                        try:
+                            after = definitions.approve(data.engine(), user.actor, version.id)
+                        except DefinitionError as problem:
+                            st.error(str(problem))
+                        else:
+                            done(
+                                f"{after.label} is now in force."
+                                if after.state == "active"
+                                else f"Approved {after.label} for {my_side}; the other lead signs next."
+                            )
+                    if reject_column.button("Reject", key=f"reject_{version.id}"):
+                        try:
+                            definitions.reject(data.engine(), user.actor, version.id, comment)
+                        except DefinitionError as problem:
+                            st.error(str(problem))
+                        else:
+                            done(f"Rejected {version.label}.")
+
+with propose_tab:
+    if not may(user.role, "propose_definition"):
+        st.info("Your role reads the definitions; marketing, sales, their leads and ops propose changes.")
+    else:
+        kind = st.selectbox("Definition", KINDS, format_func=KIND_NAMES.get, key="propose_kind")
+        current = next((v for v in all_versions if v.kind == kind and v.state == "active"), None)
+        start = current.rules if current else definitions.validate_rules(kind, {})
+        st.caption(f"Starting from {current.label}." if current else "Starting from the product defaults.")
+        with st.form(f"propose_{kind}"):
+            rules: dict[str, object] = {}
+            if kind == "icp":
+                left, right = st.columns(2)
+                low = left.number_input("Company size from", 0, value=start["company_size_min"], step=10)
+                high = right.number_input("Company size to", 0, value=start["company_size_max"], step=10)
+                rules = {
+                    "company_size_min": low,
+                    "company_size_max": high,
+                    "industries": st.text_area(
+                        "Industries (one per line)", "\n".join(start["industries"])
+                    ).splitlines(),
+                    "countries": st.text_area("Countries (one per line)", "\n".join(start["countries"])).splitlines(),
+                }
+            elif kind == "mql":
+                rules = {
+                    "score_threshold": st.slider("Score threshold", 0, 100, int(start["score_threshold"])),
+                    "intent_signals": st.text_area(
+                        "Intent signals that qualify on their own (one per line)", "\n".join(start["intent_signals"])
+                    ).splitlines(),
+                    "icp_fit_required": st.checkbox("Must fit the ICP", bool(start["icp_fit_required"])),
+                    "seniorities": st.multiselect("Seniorities (none: any)", SENIORITIES, default=start["seniorities"]),
+                    "departments": st.text_area(
+                        "Departments (one per line; none: any)", "\n".join(start["departments"])
+                    ).splitlines(),
+                }
+            elif kind == "sql":
+                rules = {
+                    "criteria": st.text_area(
+                        "What sales confirms before accepting (one per line)", "\n".join(start["criteria"])
+                    ).splitlines()
+                }
+            elif kind == "stages":
+                stages = st.data_editor(
+                    pd.DataFrame(start["stages"] or [{"name": "", "entry": "", "exit": ""}]),
+                    num_rows="dynamic",
+                    hide_index=True,
+                    width="stretch",
+                    key="propose_stages",
+                )
+                rules = {"stages": [row for row in stages.fillna("").to_dict(orient="records") if row.get("name")]}
+            else:
+                left, right = st.columns(2)
+                rules = {
+                    "response_hours": left.number_input(
+                        "Response within (hours)", 0.25, value=float(start["response_hours"]), step=0.25
+                    ),
+                    "business_hours": right.checkbox(
+                        "Business hours (not calendar hours)", bool(start["business_hours"])
+                    ),
+                    "min_touch_attempts": left.number_input(
+                        "Touch attempts before a rejection", 0, value=int(start["min_touch_attempts"])
+                    ),
+                    "min_touch_days": right.number_input(
+                        "…over at least (days)", 0, value=int(start["min_touch_days"])
+                    ),
+                    "conversion_gate": left.number_input(
+                        "MQL→SQL gate (%)", 0, 100, round(start["conversion_gate"] * 100)
+                    )
+                    / 100,
+                    "rejection_gate": right.number_input(
+                        "Rejection-share gate (%)", 0, 100, round(start["rejection_gate"] * 100)
+                    )
+                    / 100,
+                    "review_interval_days": left.number_input(
+                        "Review every (days)", 1, value=int(start["review_interval_days"])
+                    ),
+                }
+            prose = st.text_area("Why, in words both teams will read", key=f"prose_{kind}")
+            submitted = st.form_submit_button("Propose for sign-off", type="primary")
+        if submitted:
+            try:
+                created = definitions.propose(
+                    data.engine(), user.actor, kind, rules, prose, based_on=current.id if current else None
+                )
+            except DefinitionError as problem:
+                st.error(f"Not proposed: {problem}.")
+            else:
+                done(f"Proposed {created.label}; it is in force once both leads approve it.")
+
+with history:
+    table = pd.DataFrame(
+        [
+            {
+                "version": v.label,
+                "state": v.state,
+                "author": v.author,
+                "created (UTC)": v.created_at,
+                "in force from": v.activated_at,
+                "closed": v.closed_at,
+                "sign-offs": "; ".join(
+                    f"{s.signer} {s.decision}d r{s.revision}" + (f": {s.comment}" if s.comment else "")
+                    for s in v.signoffs
+                ),
+            }
+            for v in all_versions
+        ]
+    )
+    if table.empty:
+        st.info("No versions yet.")
+    else:
+        st.dataframe(table, hide_index=True, width="stretch", key="definitions_history")
+        kind = st.selectbox("Compare two versions of", KINDS, format_func=KIND_NAMES.get, key="diff_kind")
+        of_kind = {v.label: v for v in all_versions if v.kind == kind}
+        if len(of_kind) < 2:
+            st.caption("Fewer than two versions of this definition.")
+        else:
+            labels = list(of_kind)
+            left, right = st.columns(2)
+            a = left.selectbox("Left", labels, index=min(1, len(labels) - 1), key="diff_left")
+            b = right.selectbox("Right", labels, index=0, key="diff_right")
+            rows = definitions.diff(kind, of_kind[a].rules, of_kind[b].rules)
+            st.dataframe(
+                pd.DataFrame(rows, columns=["rule", a, b, "changed"]),
+                hide_index=True,
+                width="stretch",
+                key="diff_table",
+            )
