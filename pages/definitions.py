@@ -4,6 +4,7 @@ both teams count by, their open proposals with sign-offs and replay, and every v
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -42,6 +43,88 @@ def lines(version: VersionInfo) -> str:
 def signed(version: VersionInfo) -> str:
     sides = version.approved_by()
     return " · ".join(f"{side} lead: {'approved' if side in sides else 'not yet'}" for side in ("marketing", "sales"))
+
+
+def rules_form(kind: str, start: dict[str, Any], prefix: str) -> dict[str, object]:
+    """The widgets for one kind's rules, filled from `start`; call inside a form."""
+    rules: dict[str, object] = {}
+    if kind == "icp":
+        left, right = st.columns(2)
+        low = left.number_input("Company size from", 0, value=start["company_size_min"], step=10, key=f"{prefix}_min")
+        high = right.number_input("Company size to", 0, value=start["company_size_max"], step=10, key=f"{prefix}_max")
+        rules = {
+            "company_size_min": low,
+            "company_size_max": high,
+            "industries": st.text_area(
+                "Industries (one per line)", "\n".join(start["industries"]), key=f"{prefix}_industries"
+            ).splitlines(),
+            "countries": st.text_area(
+                "Countries (one per line)", "\n".join(start["countries"]), key=f"{prefix}_countries"
+            ).splitlines(),
+        }
+    elif kind == "mql":
+        rules = {
+            "score_threshold": st.slider(
+                "Score threshold", 0, 100, int(start["score_threshold"]), key=f"{prefix}_threshold"
+            ),
+            "intent_signals": st.text_area(
+                "Intent signals that qualify on their own (one per line)",
+                "\n".join(start["intent_signals"]),
+                key=f"{prefix}_signals",
+            ).splitlines(),
+            "icp_fit_required": st.checkbox("Must fit the ICP", bool(start["icp_fit_required"]), key=f"{prefix}_fit"),
+            "seniorities": st.multiselect(
+                "Seniorities (none: any)", SENIORITIES, default=start["seniorities"], key=f"{prefix}_seniorities"
+            ),
+            "departments": st.text_area(
+                "Departments (one per line; none: any)", "\n".join(start["departments"]), key=f"{prefix}_departments"
+            ).splitlines(),
+        }
+    elif kind == "sql":
+        rules = {
+            "criteria": st.text_area(
+                "What sales confirms before accepting (one per line)",
+                "\n".join(start["criteria"]),
+                key=f"{prefix}_criteria",
+            ).splitlines()
+        }
+    elif kind == "stages":
+        stages = st.data_editor(
+            pd.DataFrame(start["stages"] or [{"name": "", "entry": "", "exit": ""}]),
+            num_rows="dynamic",
+            hide_index=True,
+            width="stretch",
+            key=f"{prefix}_stages",
+        )
+        rules = {"stages": [row for row in stages.fillna("").to_dict(orient="records") if row.get("name")]}
+    else:
+        left, right = st.columns(2)
+        rules = {
+            "response_hours": left.number_input(
+                "Response within (hours)", 0.25, value=float(start["response_hours"]), step=0.25, key=f"{prefix}_hours"
+            ),
+            "business_hours": right.checkbox(
+                "Business hours (not calendar hours)", bool(start["business_hours"]), key=f"{prefix}_business"
+            ),
+            "min_touch_attempts": left.number_input(
+                "Touch attempts before a rejection", 0, value=int(start["min_touch_attempts"]), key=f"{prefix}_touches"
+            ),
+            "min_touch_days": right.number_input(
+                "…over at least (days)", 0, value=int(start["min_touch_days"]), key=f"{prefix}_days"
+            ),
+            "conversion_gate": left.number_input(
+                "MQL→SQL gate (%)", 0, 100, round(start["conversion_gate"] * 100), key=f"{prefix}_gate"
+            )
+            / 100,
+            "rejection_gate": right.number_input(
+                "Rejection-share gate (%)", 0, 100, round(start["rejection_gate"] * 100), key=f"{prefix}_rejection"
+            )
+            / 100,
+            "review_interval_days": left.number_input(
+                "Review every (days)", 1, value=int(start["review_interval_days"]), key=f"{prefix}_review"
+            ),
+        }
+    return rules
 
 
 all_versions = definitions.versions(data.engine())
@@ -96,6 +179,20 @@ with proposals:
                 quarter = period_range("last_quarter", min(today, span[1] + dt.timedelta(days=1)) if span else today)
                 result = replay(data.engine(), version.rules, *quarter)
                 st.markdown(f"**Replayed on {quarter[0]:%d %b} – {quarter[1]:%d %b %Y}:** {result.summary()}")
+            if may(user.role, "propose_definition"):
+                with (
+                    st.expander("Edit this proposal (both leads then sign again)"),
+                    st.form(f"edit_{version.id}"),
+                ):
+                    edited_rules = rules_form(version.kind, version.rules, f"edit_{version.id}")
+                    edited_prose = st.text_area("Why", version.prose, key=f"edit_{version.id}_prose")
+                    if st.form_submit_button("Save the edit"):
+                        try:
+                            after = definitions.edit(data.engine(), user.actor, version.id, edited_rules, edited_prose)
+                        except DefinitionError as problem:
+                            st.error(f"Not saved: {problem}.")
+                        else:
+                            done(f"Saved revision {after.revision} of {after.label}; both leads sign it again.")
             if my_side is not None and version.state == "proposed":
                 if my_side in version.approved_by():
                     st.caption(f"You have signed revision {version.revision} for {my_side}.")
@@ -132,73 +229,7 @@ with propose_tab:
         start = current.rules if current else definitions.validate_rules(kind, {})
         st.caption(f"Starting from {current.label}." if current else "Starting from the product defaults.")
         with st.form(f"propose_{kind}"):
-            rules: dict[str, object] = {}
-            if kind == "icp":
-                left, right = st.columns(2)
-                low = left.number_input("Company size from", 0, value=start["company_size_min"], step=10)
-                high = right.number_input("Company size to", 0, value=start["company_size_max"], step=10)
-                rules = {
-                    "company_size_min": low,
-                    "company_size_max": high,
-                    "industries": st.text_area(
-                        "Industries (one per line)", "\n".join(start["industries"])
-                    ).splitlines(),
-                    "countries": st.text_area("Countries (one per line)", "\n".join(start["countries"])).splitlines(),
-                }
-            elif kind == "mql":
-                rules = {
-                    "score_threshold": st.slider("Score threshold", 0, 100, int(start["score_threshold"])),
-                    "intent_signals": st.text_area(
-                        "Intent signals that qualify on their own (one per line)", "\n".join(start["intent_signals"])
-                    ).splitlines(),
-                    "icp_fit_required": st.checkbox("Must fit the ICP", bool(start["icp_fit_required"])),
-                    "seniorities": st.multiselect("Seniorities (none: any)", SENIORITIES, default=start["seniorities"]),
-                    "departments": st.text_area(
-                        "Departments (one per line; none: any)", "\n".join(start["departments"])
-                    ).splitlines(),
-                }
-            elif kind == "sql":
-                rules = {
-                    "criteria": st.text_area(
-                        "What sales confirms before accepting (one per line)", "\n".join(start["criteria"])
-                    ).splitlines()
-                }
-            elif kind == "stages":
-                stages = st.data_editor(
-                    pd.DataFrame(start["stages"] or [{"name": "", "entry": "", "exit": ""}]),
-                    num_rows="dynamic",
-                    hide_index=True,
-                    width="stretch",
-                    key="propose_stages",
-                )
-                rules = {"stages": [row for row in stages.fillna("").to_dict(orient="records") if row.get("name")]}
-            else:
-                left, right = st.columns(2)
-                rules = {
-                    "response_hours": left.number_input(
-                        "Response within (hours)", 0.25, value=float(start["response_hours"]), step=0.25
-                    ),
-                    "business_hours": right.checkbox(
-                        "Business hours (not calendar hours)", bool(start["business_hours"])
-                    ),
-                    "min_touch_attempts": left.number_input(
-                        "Touch attempts before a rejection", 0, value=int(start["min_touch_attempts"])
-                    ),
-                    "min_touch_days": right.number_input(
-                        "…over at least (days)", 0, value=int(start["min_touch_days"])
-                    ),
-                    "conversion_gate": left.number_input(
-                        "MQL→SQL gate (%)", 0, 100, round(start["conversion_gate"] * 100)
-                    )
-                    / 100,
-                    "rejection_gate": right.number_input(
-                        "Rejection-share gate (%)", 0, 100, round(start["rejection_gate"] * 100)
-                    )
-                    / 100,
-                    "review_interval_days": left.number_input(
-                        "Review every (days)", 1, value=int(start["review_interval_days"])
-                    ),
-                }
+            rules = rules_form(kind, start, f"propose_{kind}")
             prose = st.text_area("Why, in words both teams will read", key=f"prose_{kind}")
             submitted = st.form_submit_button("Propose for sign-off", type="primary")
         if submitted:

@@ -420,3 +420,25 @@ def test_the_scoreboard_follows_the_signed_sla_and_warns_when_its_review_is_over
     assert (
         "The quarterly review of the SLA is overdue: SLA v1 was due for review on 01 Apr 2025" in app.warning[0].value
     )
+
+
+def test_editing_a_proposal_on_the_page_asks_both_leads_again(database: Engine) -> None:
+    version = definitions.propose(database, Actor("mia", "marketing"), "sla", {"response_hours": 4})
+    definitions.approve(database, Actor("morgan", "marketing_lead"), version.id)
+    app = run(signed_in_as(database, "sol", "sales", page_file("definitions.py")))
+    app.number_input(key=f"edit_{version.id}_hours").set_value(2.0)
+    button(app, "Save the edit").click()
+    run(app)
+    assert app.success[0].value == "Saved revision 2 of SLA v1; both leads sign it again."
+    edited = definitions.get(database, version.id)
+    assert (edited.rules["response_hours"], edited.approved_by()) == (2.0, set())
+    # A lead rejects with a comment; without one, nothing changes but a message.
+    lead = run(signed_in_as(database, "sasha", "sales_lead", page_file("definitions.py")))
+    lead.button(key=f"reject_{version.id}").click()
+    run(lead)
+    assert lead.error[0].value == "a rejection needs a comment saying why"
+    lead.text_input(key=f"comment_{version.id}").input("Two hours is more than our SDRs can hold.")
+    lead.button(key=f"reject_{version.id}").click()
+    run(lead)
+    assert lead.success[0].value == "Rejected SLA v1."
+    assert definitions.get(database, version.id).state == "rejected"
