@@ -38,8 +38,8 @@ if user is None:
 review = sla_review(data.engine())
 if review is not None and review.overdue(data.org_settings().today()):
     st.warning(
-        f"The quarterly review of the SLA is overdue: {review.version.label} was due for review on "
-        f"{review.due:%d %b %Y}. Propose a new version, or re-sign this one, on the Definitions page.",
+        f"The review of the SLA is overdue: {review.version.label} was due for review on {review.due:%d %b %Y}. "
+        "Propose its next version on the Definitions page, even if nothing changes, for both leads to sign.",
         icon=":material/event_busy:",
     )
 

@@ -12,13 +12,16 @@ proposals arriving at the same moment cannot both win: the second gets a Definit
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
 from core.db import session_scope
@@ -225,6 +228,34 @@ def _locked(session: Session, version_id: int) -> DefinitionVersion:
     return version
 
 
+@contextmanager
+def _one_writer_wins() -> Iterator[None]:
+    """Another writer changed the version between our read and our write: a clear conflict, nothing half-done.
+
+    PostgreSQL row locks make most of these wait instead; SQLite has none, so the row version (or SQLite's
+    own refusal of a stale write transaction) is what catches them there.
+    """
+    try:
+        yield
+    except (IntegrityError, StaleDataError) as exc:
+        raise DefinitionConflict(
+            "someone changed or signed this definition at the same moment; nothing was changed, read it again"
+        ) from exc
+    except OperationalError as exc:
+        if "locked" not in str(exc).lower():
+            raise
+        raise DefinitionConflict("the definition is being changed by someone else; try again in a moment") from exc
+
+
+def _same_revision(version: DefinitionVersion, seen: int | None) -> None:
+    """A sign-off or edit is for the text the person read: refuse it if the proposal changed since."""
+    if seen is not None and seen != version.revision:
+        raise DefinitionConflict(
+            f"{version.kind} v{version.number} was edited since you read it (now revision {version.revision}); "
+            "read it again before you sign"
+        )
+
+
 def _record(session: Session, actor: Actor, action: str, version: DefinitionVersion, **detail: Any) -> None:
     audit.record(
         session,
@@ -275,11 +306,14 @@ def propose(
         return _info(session, version)
 
 
-def edit(engine: Engine, actor: Actor, version_id: int, rules: dict[str, Any], prose: str) -> VersionInfo:
+def edit(
+    engine: Engine, actor: Actor, version_id: int, rules: dict[str, Any], prose: str, *, revision: int | None = None
+) -> VersionInfo:
     """Changes an open version. Its sign-offs so far were for the old text: both are needed again."""
     require(actor, "propose_definition")
-    with session_scope(engine) as session:
+    with _one_writer_wins(), session_scope(engine) as session:
         version = _locked(session, version_id)
+        _same_revision(version, revision)
         stored = validate_rules(version.kind, rules)
         if version.state not in OPEN_STATES:
             raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only an open proposal changes")
@@ -294,7 +328,7 @@ def edit(engine: Engine, actor: Actor, version_id: int, rules: dict[str, Any], p
 def submit(engine: Engine, actor: Actor, version_id: int) -> VersionInfo:
     """A draft goes up for sign-off."""
     require(actor, "propose_definition")
-    with session_scope(engine) as session:
+    with _one_writer_wins(), session_scope(engine) as session:
         version = _locked(session, version_id)
         if version.state != "draft":
             raise DefinitionError(f"{version.kind} v{version.number} is {version.state}, not a draft")
@@ -302,6 +336,15 @@ def submit(engine: Engine, actor: Actor, version_id: int) -> VersionInfo:
         version.updated_at = utcnow()
         _record(session, actor, "propose", version)
         return _info(session, version)
+
+
+def _signed_by(session: Session, version: DefinitionVersion, side: Side) -> bool:
+    signed = select(DefinitionSignoff.id).where(
+        DefinitionSignoff.version_id == version.id,
+        DefinitionSignoff.revision == version.revision,
+        DefinitionSignoff.side == side,
+    )
+    return session.scalar(signed) is not None
 
 
 def _side(actor: Actor) -> Side:
@@ -312,68 +355,58 @@ def _side(actor: Actor) -> Side:
     return side
 
 
-def approve(engine: Engine, actor: Actor, version_id: int, *, now: dt.datetime | None = None) -> VersionInfo:
+def approve(
+    engine: Engine, actor: Actor, version_id: int, *, revision: int | None = None, now: dt.datetime | None = None
+) -> VersionInfo:
     """The lead's approval of the current revision for their side; with both sides in, the version becomes
     active and the one it replaces is superseded, in the same transaction."""
     side = _side(actor)
     now = now or utcnow()
-    try:
-        with session_scope(engine) as session:
-            version = _locked(session, version_id)
-            if version.state != "proposed":
-                raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only a proposal is signed")
-            already = session.scalar(
-                select(DefinitionSignoff.id).where(
+    with _one_writer_wins(), session_scope(engine) as session:
+        version = _locked(session, version_id)
+        if version.state != "proposed":
+            raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only a proposal is signed")
+        _same_revision(version, revision)
+        if _signed_by(session, version, side):
+            raise DefinitionError(f"the {side} side has already signed revision {version.revision}")
+        session.add(
+            DefinitionSignoff(
+                version_id=version.id,
+                revision=version.revision,
+                side=side,
+                decision="approve",
+                signer=actor.username,
+                comment="",
+                at=now,
+            )
+        )
+        session.flush()
+        _record(session, actor, "approve", version, side=side)
+        sides = set(
+            session.scalars(
+                select(DefinitionSignoff.side).where(
                     DefinitionSignoff.version_id == version.id,
                     DefinitionSignoff.revision == version.revision,
-                    DefinitionSignoff.side == side,
+                    DefinitionSignoff.decision == "approve",
                 )
             )
-            if already is not None:
-                raise DefinitionError(f"the {side} side has already signed revision {version.revision}")
-            session.add(
-                DefinitionSignoff(
-                    version_id=version.id,
-                    revision=version.revision,
-                    side=side,
-                    decision="approve",
-                    signer=actor.username,
-                    comment="",
-                    at=now,
-                )
+        )
+        if sides == {"marketing", "sales"}:
+            replaced = session.scalar(
+                select(DefinitionVersion)
+                .where(DefinitionVersion.kind == version.kind, DefinitionVersion.state == "active")
+                .with_for_update()
             )
-            session.flush()
-            _record(session, actor, "approve", version, side=side)
-            sides = set(
-                session.scalars(
-                    select(DefinitionSignoff.side).where(
-                        DefinitionSignoff.version_id == version.id,
-                        DefinitionSignoff.revision == version.revision,
-                        DefinitionSignoff.decision == "approve",
-                    )
-                )
-            )
-            if sides == {"marketing", "sales"}:
-                replaced = session.scalar(
-                    select(DefinitionVersion)
-                    .where(DefinitionVersion.kind == version.kind, DefinitionVersion.state == "active")
-                    .with_for_update()
-                )
-                if replaced is not None:
-                    replaced.state, replaced.closed_at, replaced.updated_at = "superseded", now, now
-                    _record(session, actor, "supersede", replaced, by=version.id)
-                    session.flush()
-                version.state, version.activated_at, version.updated_at = "active", now, now
+            if replaced is not None:
+                replaced.state, replaced.closed_at, replaced.updated_at = "superseded", now, now
+                _record(session, actor, "supersede", replaced, by=version.id)
                 session.flush()
-                _record(session, actor, "activate", version, replaces=replaced.id if replaced else None)
-                if version.kind == "sla":
-                    _put_sla_in_force(session, version, actor)
-            return _info(session, version)
-    except IntegrityError as exc:
-        # Two final approvals of two proposals, or two clicks of one lead, at the same moment.
-        raise DefinitionConflict(
-            "someone signed a version of this definition at the same moment; nothing was changed, reload and look again"
-        ) from exc
+            version.state, version.activated_at, version.updated_at = "active", now, now
+            session.flush()
+            _record(session, actor, "activate", version, replaces=replaced.id if replaced else None)
+            if version.kind == "sla":
+                _put_sla_in_force(session, version, actor)
+        return _info(session, version)
 
 
 # SLA rule -> the organisation setting the KPI engine and the derived response times read.
@@ -402,6 +435,7 @@ class Review:
     due: dt.date
 
     def overdue(self, today: dt.date) -> bool:
+        """`today` in the organisation's timezone; the due day counts as on time."""
         return today > self.due
 
 
@@ -414,15 +448,18 @@ def sla_review(engine: Engine) -> Review | None:
     return Review(version, version.activated_at.date() + dt.timedelta(days=interval))
 
 
-def reject(engine: Engine, actor: Actor, version_id: int, comment: str) -> VersionInfo:
+def reject(engine: Engine, actor: Actor, version_id: int, comment: str, *, revision: int | None = None) -> VersionInfo:
     """Either lead refuses a proposal, saying why; it is closed and kept."""
     side = _side(actor)
     if not comment.strip():
         raise DefinitionError("a rejection needs a comment saying why")
-    with session_scope(engine) as session:
+    with _one_writer_wins(), session_scope(engine) as session:
         version = _locked(session, version_id)
         if version.state != "proposed":
             raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only a proposal is rejected")
+        _same_revision(version, revision)
+        if _signed_by(session, version, side):
+            raise DefinitionError(f"the {side} side has already signed revision {version.revision}")
         now = utcnow()
         session.add(
             DefinitionSignoff(

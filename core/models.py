@@ -235,6 +235,11 @@ class DefinitionVersion(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # superseded or rejected
+    # Optimistic lock: every UPDATE checks and bumps it, so two writers that read the same row cannot both
+    # win, on SQLite too, where SELECT … FOR UPDATE does nothing.
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 — SQLAlchemy's declarative attribute
 
     __table_args__ = (
         UniqueConstraint("kind", "number", name="uq_definition_versions_kind_number"),

@@ -20,6 +20,15 @@ from core.models import CalendarDay, Lead, Opportunity
 from core.periods import Grain, periods
 
 
+def _folded(column: Any) -> ColumnElement[str]:
+    # People type "SaaS" in a definition and CRMs export "saas": lists match whatever the case.
+    return func.lower(func.coalesce(column, ""))
+
+
+def _fold_all(values: list[str]) -> list[str]:
+    return [value.lower() for value in values]
+
+
 def _icp_fit(icp: IcpRules) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = []
     if icp.company_size_min is not None:
@@ -27,9 +36,9 @@ def _icp_fit(icp: IcpRules) -> ColumnElement[bool]:
     if icp.company_size_max is not None:
         conditions.append(and_(Lead.company_size.is_not(None), Lead.company_size <= icp.company_size_max))
     if icp.industries:
-        conditions.append(func.coalesce(Lead.industry, "").in_(icp.industries))
+        conditions.append(_folded(Lead.industry).in_(_fold_all(icp.industries)))
     if icp.countries:
-        conditions.append(func.coalesce(Lead.country, "").in_(icp.countries))
+        conditions.append(_folded(Lead.country).in_(_fold_all(icp.countries)))
     return and_(true(), *conditions)
 
 
@@ -37,12 +46,12 @@ def qualifies(rules: MqlRules, icp: IcpRules | None) -> ColumnElement[bool]:
     """The MQL rule as a condition on a lead; never NULL, so NOT of it is the leads it leaves out."""
     signal = func.coalesce(Lead.score, -1) >= rules.score_threshold
     if rules.intent_signals:
-        signal = or_(signal, func.coalesce(Lead.intent_signal, "").in_(rules.intent_signals))
+        signal = or_(signal, _folded(Lead.intent_signal).in_(_fold_all(rules.intent_signals)))
     conditions: list[ColumnElement[bool]] = [signal]
     if rules.seniorities:
         conditions.append(func.coalesce(Lead.seniority, "").in_(rules.seniorities))
     if rules.departments:
-        conditions.append(func.coalesce(Lead.department, "").in_(rules.departments))
+        conditions.append(_folded(Lead.department).in_(_fold_all(rules.departments)))
     if rules.icp_fit_required and icp is not None:
         conditions.append(_icp_fit(icp))
     return and_(*conditions)

@@ -23,6 +23,18 @@ from core.models import Setting, utcnow
 from core.permissions import Actor, require
 
 ORGANISATION_KEY = "organisation"
+# Set by the SLA definition both leads sign (core.definitions), never directly.
+SLA_KEYS = frozenset(
+    {
+        "sla_hours",
+        "sla_business_hours",
+        "min_touch_attempts",
+        "min_touch_days",
+        "conversion_gate",
+        "rejection_gate",
+        "review_interval_days",
+    }
+)
 
 
 # Every spelling the holidays library registers for a country (alpha-2, alpha-3, aliases) -> alpha-2.
@@ -140,7 +152,13 @@ def current(engine: Engine) -> OrgSettings:
 
 
 def update(engine: Engine, changes: dict[str, Any], *, actor: Actor) -> OrgSettings:
-    """`save` in its own transaction, with a validation failure as one readable SettingsError."""
+    """`save` in its own transaction, with a validation failure as one readable SettingsError.
+
+    The SLA's hours and gates are not settings an admin types: they come only from a signed SLA version.
+    """
+    signed_only = sorted(set(changes) & SLA_KEYS)
+    if signed_only:
+        raise SettingsError(f"{', '.join(signed_only)} come from the signed SLA definition, not from settings")
     try:
         with session_scope(engine) as session:
             return save(session, changes, actor=actor)
@@ -165,6 +183,8 @@ def store(session: Session, changes: dict[str, Any], *, actor_name: str) -> OrgS
     from core.derived import recompute_lead_derived, recompute_opportunity_derived
 
     actor = Actor(actor_name, "admin")  # only a name for the records below; the caller checked the right
+    # Row-locked on PostgreSQL: an SLA coming into force and an admin's save at once must not undo each other.
+    session.get(Setting, ORGANISATION_KEY, with_for_update=True)
     current = load(session)
     updated = OrgSettings.model_validate({**current.model_dump(), **changes})
     payload = updated.model_dump(mode="json")

@@ -12,7 +12,6 @@ import streamlit as st
 from core import definitions
 from core.definitions import KINDS, SIDES, DefinitionError, VersionInfo
 from core.permissions import may
-from core.replay import replay
 from core.schema import SENIORITIES
 from core.scoreboard import period_range
 from ui import auth, data
@@ -160,6 +159,12 @@ with proposals:
             st.markdown(f"**{version.label}** ({version.state}, revision {version.revision}) by {version.author}")
             st.caption(signed(version))
             current = next((v for v in all_versions if v.kind == version.kind and v.state == "active"), None)
+            if current is not None and version.based_on is not None and version.based_on != current.id:
+                st.warning(
+                    f"Written against an older version; {current.label} has come into force since. Approving this "
+                    "replaces the version in force, including what changed in it.",
+                    icon=":material/history:",
+                )
             base_rules = current.rules if current else definitions.validate_rules(version.kind, {})
             st.dataframe(
                 pd.DataFrame(
@@ -177,18 +182,28 @@ with proposals:
                 span = data.date_span()
                 today = data.org_settings().today()
                 quarter = period_range("last_quarter", min(today, span[1] + dt.timedelta(days=1)) if span else today)
-                result = replay(data.engine(), version.rules, *quarter)
+                result = data.replayed(version.id, version.revision, *quarter)
                 st.markdown(f"**Replayed on {quarter[0]:%d %b} – {quarter[1]:%d %b %Y}:** {result.summary()}")
             if may(user.role, "propose_definition"):
                 with (
                     st.expander("Edit this proposal (both leads then sign again)"),
                     st.form(f"edit_{version.id}"),
                 ):
-                    edited_rules = rules_form(version.kind, version.rules, f"edit_{version.id}")
-                    edited_prose = st.text_area("Why", version.prose, key=f"edit_{version.id}_prose")
+                    # The revision is in the keys: a keyed widget ignores a new default, so without it the form
+                    # would keep showing (and save back) the text of a revision someone has since replaced.
+                    prefix = f"edit_{version.id}_r{version.revision}"
+                    edited_rules = rules_form(version.kind, version.rules, prefix)
+                    edited_prose = st.text_area("Why", version.prose, key=f"{prefix}_prose")
                     if st.form_submit_button("Save the edit"):
                         try:
-                            after = definitions.edit(data.engine(), user.actor, version.id, edited_rules, edited_prose)
+                            after = definitions.edit(
+                                data.engine(),
+                                user.actor,
+                                version.id,
+                                edited_rules,
+                                edited_prose,
+                                revision=version.revision,
+                            )
                         except DefinitionError as problem:
                             st.error(f"Not saved: {problem}.")
                         else:
@@ -203,7 +218,9 @@ with proposals:
                     )
                     if approve_column.button("Approve", key=f"approve_{version.id}", type="primary"):
                         try:
-                            after = definitions.approve(data.engine(), user.actor, version.id)
+                            after = definitions.approve(
+                                data.engine(), user.actor, version.id, revision=version.revision
+                            )
                         except DefinitionError as problem:
                             st.error(str(problem))
                         else:
@@ -214,7 +231,9 @@ with proposals:
                             )
                     if reject_column.button("Reject", key=f"reject_{version.id}"):
                         try:
-                            definitions.reject(data.engine(), user.actor, version.id, comment)
+                            definitions.reject(
+                                data.engine(), user.actor, version.id, comment, revision=version.revision
+                            )
                         except DefinitionError as problem:
                             st.error(str(problem))
                         else:
@@ -229,7 +248,7 @@ with propose_tab:
         start = current.rules if current else definitions.validate_rules(kind, {})
         st.caption(f"Starting from {current.label}." if current else "Starting from the product defaults.")
         with st.form(f"propose_{kind}"):
-            rules = rules_form(kind, start, f"propose_{kind}")
+            rules = rules_form(kind, start, f"propose_{kind}_{current.id if current else 0}")
             prose = st.text_area("Why, in words both teams will read", key=f"prose_{kind}")
             submitted = st.form_submit_button("Propose for sign-off", type="primary")
         if submitted:

@@ -398,6 +398,9 @@ def test_a_proposal_signed_by_both_leads_in_separate_sessions_comes_into_force(d
     run(lead)
     assert lead.success[0].value == "Approved MQL v1 for sales; the other lead signs next."
     assert definitions.active(database, "mql") is None  # one side is not enough
+    # The proposal is open, and a marketing user still sees no sign-off buttons.
+    proposer = run(signed_in_as_existing(database, "mia", page))
+    assert [b.label for b in proposer.button if b.label in ("Approve", "Reject")] == []
 
     other = run(signed_in_as(database, "morgan", "marketing_lead", page))
     assert "sales lead: approved" in next(c.value for c in other.caption if "lead:" in c.value)
@@ -405,8 +408,6 @@ def test_a_proposal_signed_by_both_leads_in_separate_sessions_comes_into_force(d
     run(other)
     assert other.success[0].value == "MQL v1 is now in force."
     assert "**MQL v1**, in force since" in next(m.value for m in other.markdown if "in force since" in m.value)
-    # A marketing user sees no sign-off buttons; a rejection needs a comment.
-    assert not [b for b in run(signed_in_as_existing(database, "mia", page)).button if b.label == "Approve"]
 
 
 def test_the_scoreboard_follows_the_signed_sla_and_warns_when_its_review_is_overdue(database: Engine) -> None:
@@ -416,17 +417,21 @@ def test_the_scoreboard_follows_the_signed_sla_and_warns_when_its_review_is_over
     definitions.approve(database, Actor("sasha", "sales_lead"), version.id, now=dt.datetime(2025, 1, 1))
     app = sign_in(run(AppTest.from_file(APP, default_timeout=60)))
     assert "gate 40%" in next(caption.value for caption in app.caption if caption.value.startswith("gate"))
-    # Signed on 1 January 2025 with a 90-day review: overdue long since.
-    assert (
-        "The quarterly review of the SLA is overdue: SLA v1 was due for review on 01 Apr 2025" in app.warning[0].value
-    )
+    # Signed on 1 January 2025 with a 90-day review: overdue since 1 April 2025.
+    assert "The review of the SLA is overdue: SLA v1 was due for review on 01 Apr 2025" in app.warning[0].value
+    # Signed again today: the banner goes.
+    renewed = definitions.propose(database, Actor("mia", "marketing"), "sla", {"conversion_gate": 0.4})
+    definitions.approve(database, Actor("morgan", "marketing_lead"), renewed.id)
+    definitions.approve(database, Actor("sasha", "sales_lead"), renewed.id)
+    app = sign_in(run(AppTest.from_file(APP, default_timeout=60)))
+    assert not [warning for warning in app.warning if "review of the SLA" in warning.value]
 
 
 def test_editing_a_proposal_on_the_page_asks_both_leads_again(database: Engine) -> None:
     version = definitions.propose(database, Actor("mia", "marketing"), "sla", {"response_hours": 4})
     definitions.approve(database, Actor("morgan", "marketing_lead"), version.id)
     app = run(signed_in_as(database, "sol", "sales", page_file("definitions.py")))
-    app.number_input(key=f"edit_{version.id}_hours").set_value(2.0)
+    app.number_input(key=f"edit_{version.id}_r1_hours").set_value(2.0)
     button(app, "Save the edit").click()
     run(app)
     assert app.success[0].value == "Saved revision 2 of SLA v1; both leads sign it again."

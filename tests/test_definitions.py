@@ -15,6 +15,7 @@ from core.definitions import DefinitionConflict, DefinitionError, active, approv
 from core.kpis import KpiQuery, kpi_table
 from core.models import AuditEntry, DefinitionVersion
 from core.permissions import Actor, PermissionDenied
+from core.settings import SettingsError, current, update
 from tests.fixtures import load_fixture
 
 MARKETING = Actor("mia", "marketing")
@@ -223,3 +224,26 @@ def test_a_signed_sla_changes_the_numbers_and_is_due_for_review(engine: Engine) 
     review = definitions.sla_review(engine)
     assert review is not None and review.version.id == signed.id and review.due == dt.date(2026, 2, 9)
     assert not review.overdue(dt.date(2026, 2, 9)) and review.overdue(dt.date(2026, 2, 10))
+
+
+def test_a_sign_off_or_edit_of_a_revision_someone_replaced_is_refused(engine: Engine) -> None:
+    version = propose(engine, MARKETING, "mql", {"score_threshold": 60})
+    seen = version.revision
+    edit(engine, MARKETING, version.id, {"score_threshold": 5}, "", revision=seen)
+    with pytest.raises(DefinitionConflict, match="edited since you read it \\(now revision 2\\)"):
+        approve(engine, SALES_LEAD, version.id, revision=seen)
+    with pytest.raises(DefinitionConflict):
+        reject(engine, SALES_LEAD, version.id, "too low", revision=seen)
+    with pytest.raises(DefinitionConflict):
+        edit(engine, SALES, version.id, {"score_threshold": 70}, "", revision=seen)
+    assert definitions.get(engine, version.id).signoffs == ()
+    approve(engine, SALES_LEAD, version.id, revision=2)
+    # One decision per side: the same lead cannot also reject what they approved.
+    with pytest.raises(DefinitionError, match="already signed"):
+        reject(engine, SALES_LEAD, version.id, "changed my mind", revision=2)
+
+
+def test_sla_hours_and_gates_are_not_admin_settings(engine: Engine) -> None:
+    with pytest.raises(SettingsError, match="conversion_gate, sla_hours come from the signed SLA definition"):
+        update(engine, {"sla_hours": 1, "conversion_gate": 0.5, "timezone": "Europe/Berlin"}, actor=Actor("a", "admin"))
+    assert current(engine).timezone == "UTC"

@@ -73,3 +73,8 @@ def test_a_period_without_leads_counts_zero(company: Engine) -> None:
     result = replay(company, DEMO_OR_CONTACT, dt.date(2026, 7, 1), dt.date(2026, 9, 30), "quarter")
     assert list(result.table["leads"]) == [0] and result.totals["recorded"] == 0
     assert result.summary() == "This rule would have qualified 0 leads; none were recorded as MQLs."
+
+
+def test_lists_match_whatever_the_case(company: Engine) -> None:
+    rules = {**DEMO_OR_CONTACT, "intent_signals": ["DEMO_REQUEST", "Contact_Sales"]}
+    assert list(replay(company, rules, *JAN_FEB).table["would"]) == [3, 1]

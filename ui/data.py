@@ -14,8 +14,10 @@ from sqlalchemy import Engine
 
 from core.attribution import Model, cac_by_channel, revenue_by_model
 from core.db import open_database
+from core.definitions import get
 from core.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
 from core.periods import Grain
+from core.replay import Replay, replay
 from core.scoreboard import Freshness, freshness
 from core.settings import OrgSettings, current
 
@@ -60,6 +62,12 @@ def revenue_models(first_day: dt.date, last_day: dt.date, filters: Filters | Non
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
 def cac(first_day: dt.date, last_day: dt.date, model: Model, filters: Filters | None = None) -> pd.DataFrame:
     return cac_by_channel(engine(), KpiQuery(first_day, last_day, "range", None, filters or Filters()), model)
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner="Replaying the rule on the stored leads…")
+def replayed(version_id: int, revision: int, first_day: dt.date, last_day: dt.date) -> Replay:
+    """Keyed by revision: an edited proposal is replayed again; an unchanged one comes from the cache."""
+    return replay(engine(), get(engine(), version_id).rules, first_day, last_day)
 
 
 def clear_after_write() -> None:
