@@ -35,6 +35,7 @@ user = auth.sign_in()
 if user is None:
     st.stop()
 
+# Not cached: a version signed in another replica or from the CLI must show at once; it is two small reads.
 review = sla_review(data.engine())
 if review is not None and review.overdue(data.org_settings().today()):
     st.warning(

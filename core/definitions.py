@@ -347,6 +347,29 @@ def _signed_by(session: Session, version: DefinitionVersion, side: Side) -> bool
     return session.scalar(signed) is not None
 
 
+def _sign(
+    session: Session,
+    version: DefinitionVersion,
+    side: Side,
+    decision: str,
+    actor: Actor,
+    comment: str,
+    now: dt.datetime,
+) -> None:
+    session.add(
+        DefinitionSignoff(
+            version_id=version.id,
+            revision=version.revision,
+            side=side,
+            decision=decision,
+            signer=actor.username,
+            comment=comment,
+            at=now,
+        )
+    )
+    session.flush()  # the unique sign-off constraint speaks here, inside the conflict handling
+
+
 def _side(actor: Actor) -> Side:
     require(actor, "approve_definition")
     side = SIDES.get(actor.role)
@@ -369,18 +392,7 @@ def approve(
         _same_revision(version, revision)
         if _signed_by(session, version, side):
             raise DefinitionError(f"the {side} side has already signed revision {version.revision}")
-        session.add(
-            DefinitionSignoff(
-                version_id=version.id,
-                revision=version.revision,
-                side=side,
-                decision="approve",
-                signer=actor.username,
-                comment="",
-                at=now,
-            )
-        )
-        session.flush()
+        _sign(session, version, side, "approve", actor, "", now)
         _record(session, actor, "approve", version, side=side)
         sides = set(
             session.scalars(
@@ -461,17 +473,7 @@ def reject(engine: Engine, actor: Actor, version_id: int, comment: str, *, revis
         if _signed_by(session, version, side):
             raise DefinitionError(f"the {side} side has already signed revision {version.revision}")
         now = utcnow()
-        session.add(
-            DefinitionSignoff(
-                version_id=version.id,
-                revision=version.revision,
-                side=side,
-                decision="reject",
-                signer=actor.username,
-                comment=comment.strip(),
-                at=now,
-            )
-        )
+        _sign(session, version, side, "reject", actor, comment.strip(), now)
         version.state, version.closed_at, version.updated_at = "rejected", now, now
         _record(session, actor, "reject", version, side=side, comment=comment.strip())
         return _info(session, version)

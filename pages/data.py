@@ -26,10 +26,9 @@ from core.mapping import (
     with_columns,
 )
 from core.schema import KINDS
-from ui import auth, data
+from ui import auth, data, feedback
 
 GUESS = "guess from the file's columns"
-NOTICE_KEY = "data_notice"
 NOT_IMPORTED = "— not imported —"
 
 user = auth.guard("import_data")
@@ -52,8 +51,7 @@ mapping_name = middle.selectbox(
     "that you can correct below.",
 )
 upload = right.file_uploader("CSV file", type=["csv", "txt"], key="data_upload")
-if notice := st.session_state.pop(NOTICE_KEY, None):
-    st.success(notice, icon=":material/check_circle:")
+feedback.show_notice("data")
 
 
 def mapping_builder(header: list[str]) -> Mapping | None:
@@ -109,9 +107,8 @@ def mapping_builder(header: list[str]) -> Mapping | None:
             except MappingError as problem:
                 st.error(f"Not saved: {problem}.")
             else:
-                st.session_state[NOTICE_KEY] = f"Saved the mapping {built.name!r} for {kind} files."
-                # Rerun so that the mapping list above offers it; the widgets keep this file and these choices.
-                st.rerun()
+                # The rerun puts it in the mapping list above; the widgets keep this file and these choices.
+                feedback.after_write("data", f"Saved the mapping {built.name!r} for {kind} files.")
         if st.toggle("Show the mapping as YAML", key="data_show_yaml"):
             st.code(dump_mapping(built), language="yaml")
     return built

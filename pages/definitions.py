@@ -14,10 +14,9 @@ from core.definitions import KINDS, SIDES, DefinitionError, VersionInfo
 from core.permissions import may
 from core.schema import SENIORITIES
 from core.scoreboard import period_range
-from ui import auth, data
+from ui import auth, data, feedback
 
 KIND_NAMES = {"icp": "ICP", "mql": "MQL", "sql": "SQL", "stages": "Pipeline stages", "sla": "SLA"}
-NOTICE_KEY = "definitions_notice"
 
 user = auth.guard("read")
 st.title("Definitions")
@@ -25,14 +24,11 @@ st.caption(
     "What both teams count by. A change is proposed, then signed by the marketing lead and the sales lead "
     "before it is in force; nothing is ever deleted, and the audit log keeps every step."
 )
-if notice := st.session_state.pop(NOTICE_KEY, None):
-    st.success(notice, icon=":material/check_circle:")
+feedback.show_notice("definitions")
 
 
 def done(message: str) -> None:
-    data.clear_after_write()
-    st.session_state[NOTICE_KEY] = message
-    st.rerun()
+    feedback.after_write("definitions", message)
 
 
 def lines(version: VersionInfo) -> str:
@@ -127,11 +123,12 @@ def rules_form(kind: str, start: dict[str, Any], prefix: str) -> dict[str, objec
 
 
 all_versions = definitions.versions(data.engine())
+active_by_kind = {v.kind: v for v in all_versions if v.state == "active"}
 in_force, proposals, propose_tab, history = st.tabs(["In force", "Open proposals", "Propose a change", "History"])
 
 with in_force:
     for kind in KINDS:
-        current = next((v for v in all_versions if v.kind == kind and v.state == "active"), None)
+        current = active_by_kind.get(kind)
         st.subheader(KIND_NAMES[kind])
         if current is None:
             st.caption("Nothing signed yet: the product defaults apply until both leads sign a version.")
@@ -150,6 +147,9 @@ with in_force:
         st.markdown(lines(current))
 
 with proposals:
+    # Replays run on the last complete quarter of the data (a demo database may end in the past).
+    span, today = data.date_span(), data.org_settings().today()
+    quarter = period_range("last_quarter", min(today, span[1] + dt.timedelta(days=1)) if span else today)
     open_versions = [v for v in all_versions if v.state in ("proposed", "draft")]
     if not open_versions:
         st.info("No open proposals.", icon=":material/inbox:")
@@ -158,7 +158,7 @@ with proposals:
         with st.container(border=True):
             st.markdown(f"**{version.label}** ({version.state}, revision {version.revision}) by {version.author}")
             st.caption(signed(version))
-            current = next((v for v in all_versions if v.kind == version.kind and v.state == "active"), None)
+            current = active_by_kind.get(version.kind)
             if current is not None and version.based_on is not None and version.based_on != current.id:
                 st.warning(
                     f"Written against an older version; {current.label} has come into force since. Approving this "
@@ -178,10 +178,6 @@ with proposals:
             if version.prose:
                 st.markdown(version.prose)
             if version.kind == "mql":
-                # The last complete quarter of the data (a demo database may end in the past).
-                span = data.date_span()
-                today = data.org_settings().today()
-                quarter = period_range("last_quarter", min(today, span[1] + dt.timedelta(days=1)) if span else today)
                 result = data.replayed(version.id, version.revision, *quarter)
                 st.markdown(f"**Replayed on {quarter[0]:%d %b} – {quarter[1]:%d %b %Y}:** {result.summary()}")
             if may(user.role, "propose_definition"):
@@ -244,7 +240,7 @@ with propose_tab:
         st.info("Your role reads the definitions; marketing, sales, their leads and ops propose changes.")
     else:
         kind = st.selectbox("Definition", KINDS, format_func=KIND_NAMES.get, key="propose_kind")
-        current = next((v for v in all_versions if v.kind == kind and v.state == "active"), None)
+        current = active_by_kind.get(kind)
         start = current.rules if current else definitions.validate_rules(kind, {})
         st.caption(f"Starting from {current.label}." if current else "Starting from the product defaults.")
         with st.form(f"propose_{kind}"):

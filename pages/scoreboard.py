@@ -307,7 +307,6 @@ model = st.radio(
     key="sb_model",
     label_visibility="collapsed",
 )
-st.session_state["sb_linked"] = View(preset=preset, custom=custom, grain=grain, filters=filters, model=model)
 by_model = data.revenue_models(first_day, last_day, filters)
 chosen_model = by_model[by_model["model"] == model]
 revenue_left, revenue_right = st.columns(2)

@@ -11,11 +11,10 @@ import zoneinfo
 import streamlit as st
 
 from core.settings import SettingsError, current, holiday_countries, holiday_subdivisions, update
-from ui import auth, data
+from ui import auth, data, feedback
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 NO_CALENDAR = ""
-NOTICE_KEY = "settings_notice"
 
 user = auth.guard("manage")
 st.title("Settings")
@@ -23,8 +22,7 @@ st.caption(
     "Times without an offset in imported files are read in this timezone, periods are cut in it, and "
     "response times count only business hours on working days. Saving re-computes every stored lead."
 )
-if notice := st.session_state.pop(NOTICE_KEY, None):
-    st.success(notice, icon=":material/check_circle:")
+feedback.show_notice("settings")
 
 settings = current(data.engine())
 countries = holiday_countries()
@@ -76,9 +74,7 @@ if saved:
     except SettingsError as problem:
         st.error(f"Not saved: {problem}.")
     else:
-        data.clear_after_write()
-        st.session_state[NOTICE_KEY] = "Settings saved; every KPI now uses them."
-        st.rerun()
+        feedback.after_write("settings", "Settings saved; every KPI now uses them.")
 
 st.subheader("SLA and gates in force")
 st.caption(

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.planning import PlanChange, PlanError, save_spend, save_targets, spend_frame, targets_frame, years
 from core.schema import TARGET_METRICS
-from ui import auth, data
+from ui import auth, data, feedback
 
 user = auth.guard("import_data")
 st.title("Targets & spend")
@@ -23,7 +23,6 @@ LABELS = {"mqls": "MQLs", "sqls": "SQLs"}
 MONEY_METRICS = ("pipeline", "won_revenue")
 MONEY = "$%,.0f"
 COUNT = "localized"
-SAVED_KEY = "targets_saved"  # the summary outlives the rerun that reloads the saved tables
 
 with_data = years(data.engine())
 this_year = dt.date.today().year
@@ -61,10 +60,8 @@ def save(saver: Callable[..., PlanChange], edited: pd.DataFrame, section: str, s
     except PlanError as problem:
         st.error(str(problem))
         return
-    data.clear_after_write()
     start_over(section)
-    st.session_state[SAVED_KEY] = (section, change.summary())
-    st.rerun()
+    feedback.after_write(f"targets_{section}", change.summary())  # the tables are re-read from the database
 
 
 def buttons(section: str, saver: Callable[..., PlanChange], edited: pd.DataFrame, shown: pd.DataFrame) -> None:
@@ -74,13 +71,6 @@ def buttons(section: str, saver: Callable[..., PlanChange], edited: pd.DataFrame
     if reload_column.button("Reload", key=f"{section}_reload", icon=":material/refresh:", help="Drop unsaved edits"):
         start_over(section)
         st.rerun()
-
-
-def saved_message(section: str) -> None:
-    saved = st.session_state.get(SAVED_KEY)
-    if saved is not None and saved[0] == section:
-        del st.session_state[SAVED_KEY]
-        st.success(saved[1])
 
 
 st.subheader("Monthly targets")
@@ -105,7 +95,7 @@ targets = st.data_editor(
     },
 )
 buttons("targets", save_targets, targets, shown_targets)
-saved_message("targets")
+feedback.show_notice("targets_targets")
 
 st.subheader("Marketing spend")
 st.caption("One row per month and channel; use the channel names of the touch data so that CAC can match them.")
@@ -123,4 +113,4 @@ spend = st.data_editor(
     },
 )
 buttons("spend", save_spend, spend, shown_spend)
-saved_message("spend")
+feedback.show_notice("targets_spend")

@@ -17,14 +17,11 @@ from core.users import (
     set_role,
     unlock,
 )
-from ui import auth, data
-
-NOTICE_KEY = "users_notice"
+from ui import auth, data, feedback
 
 user = auth.guard("manage")
 st.title("Users and roles")
-if notice := st.session_state.pop(NOTICE_KEY, None):
-    st.success(notice, icon=":material/check_circle:")
+feedback.show_notice("users")
 st.caption(
     "Nobody is ever deleted: a person who leaves is deactivated, which signs them out everywhere at once. "
     "Every change here is in the audit log."
@@ -61,10 +58,7 @@ st.dataframe(
 
 
 def done(message: str) -> None:
-    # Rerun so that the table above shows the change; the message survives the rerun in the session.
-    data.clear_after_write()
-    st.session_state[NOTICE_KEY] = message
-    st.rerun()
+    feedback.after_write("users", message)  # the table above is re-read
 
 
 add, change = st.columns(2, gap="large")
