@@ -202,6 +202,10 @@ def test_data_page_builds_saves_and_uses_a_mapping(server: str, browser_page: Pa
     shot(page, "ops-data-mapping-built")
 
 
+def login_cookie(page: Page) -> str:
+    return {c["name"]: c["value"] for c in page.context.cookies()}["onefunnel_login"]
+
+
 def test_a_password_change_keeps_this_browser_signed_in(server: str, browser_page: Page) -> None:
     # Changing the password voids every earlier login cookie; this browser must get a new one at once.
     page = browser_page
@@ -209,14 +213,19 @@ def test_a_password_change_keeps_this_browser_signed_in(server: str, browser_pag
     page.get_by_test_id("stSidebar").get_by_role("link", name="Your account").click()
     expect(page.get_by_role("heading", name="Your account", exact=True).first).to_be_visible(timeout=30_000)
     settle(page)
-    old_cookie = {c["name"]: c["value"] for c in page.context.cookies()}["onefunnel_login"]
+    old_cookie = login_cookie(page)
     page.get_by_role("textbox", name="Current password").fill("marketing-demo-2026")
     page.get_by_role("textbox", name="New password", exact=True).fill("a new marketing password")
     page.get_by_role("textbox", name="New password again").fill("a new marketing password")
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_text("Password changed.")).to_be_visible(timeout=30_000)
     settle(page)
-    assert {c["name"]: c["value"] for c in page.context.cookies()}["onefunnel_login"] != old_cookie
+    # The cookie component writes from its own frame once it has loaded: wait for it, up to 30 s.
+    for _ in range(60):
+        if login_cookie(page) != old_cookie:
+            break
+        page.wait_for_timeout(500)
+    assert login_cookie(page) != old_cookie
     page.reload()
     expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
     # Another browser holding the old cookie is signed out.

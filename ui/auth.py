@@ -59,8 +59,10 @@ def _start_session(user: UserInfo) -> None:
 
 
 def renew_cookie() -> None:
-    """After a password change, which voids every earlier cookie: this browser gets a new one at once."""
+    """After a password change, which voids every earlier cookie: this browser gets a new one at once, and
+    again on the next run in case the component's write of this run is lost to a rerun."""
     _authenticator().cookie_controller.set_cookie()
+    st.session_state[SET_COOKIE_KEY] = True
 
 
 def signed_in_user() -> UserInfo | None:
