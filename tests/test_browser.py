@@ -115,6 +115,9 @@ BAD_LEADS = "lead_id,created_at,source,company\nB3,next tuesday,webinar,Lambda\n
 def sign_in(page: Page, server: str, username: str) -> None:
     page.context.clear_cookies()
     page.goto(server)
+    expect(page.get_by_label("User name")).to_be_visible(timeout=30_000)
+    # The cookie component's first run reruns the page; text typed before that rerun is lost.
+    settle(page)
     page.get_by_label("User name").fill(username)
     page.get_by_role("textbox", name="Password").fill(f"{username}-demo-2026")
     page.get_by_role("button", name="Sign in").click()
