@@ -1,8 +1,8 @@
 """Columns computed when rows are written, so KPI queries stay plain aggregates.
 
-Leads: the local day of creation and of MQL (periods are bucketed in the
-organisation's timezone), the response time in business or calendar minutes,
-and the moment the response SLA runs out. Opportunities: local created/closed
+Leads: the local day of creation, of MQL and of rejection (periods are bucketed
+in the organisation's timezone), the response time in business or calendar
+minutes, the moment the response SLA runs out, and the folded rejection reason. Opportunities: local created/closed
 days and the cycle length in days. When the settings change, everything is
 recomputed (recompute_*), so the stored values always match the settings.
 """
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, bindparam, column, select, text, updat
 
 from core.business_hours import BusinessClock, calendar_minutes_between
 from core.models import Lead, Opportunity
+from core.reasons import fold_series
 from core.settings import OrgSettings, load
 
 RECOMPUTE_CHUNK = 50_000
@@ -27,9 +28,17 @@ def local_day(utc: pd.Series, timezone: str) -> pd.Series:
     return utc.dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None).dt.floor("D")
 
 
+# The lead columns the derived ones are computed from.
+LEAD_INPUTS = ("created_at", "mql_at", "first_response_at", "rejected_at", "rejection_reason")
+
+
 def lead_columns(frame: pd.DataFrame, settings: OrgSettings) -> dict[str, pd.Series]:
-    """Derived lead columns from created_at, mql_at and first_response_at (datetime64, naive UTC)."""
+    """Derived lead columns from those of LEAD_INPUTS the frame has (timestamps datetime64, naive UTC)."""
     result: dict[str, pd.Series] = {"created_day": local_day(frame["created_at"], settings.timezone)}
+    if "rejected_at" in frame:
+        result["rejected_day"] = local_day(frame["rejected_at"], settings.timezone)
+    if "rejection_reason" in frame:
+        result["reason_key"] = fold_series(frame["rejection_reason"])
     if "mql_at" in frame:
         mql_at = frame["mql_at"]
         result["mql_day"] = local_day(mql_at, settings.timezone)
@@ -72,7 +81,8 @@ def _chunks(
             return
         frame = pd.DataFrame(rows, columns=[key, *columns])
         for name in columns:
-            frame[name] = pd.to_datetime(frame[name]).astype("datetime64[us]")
+            if name.endswith("_at"):
+                frame[name] = pd.to_datetime(frame[name]).astype("datetime64[us]")
         yield frame
         last_key = rows[-1][0]
 
@@ -103,7 +113,7 @@ def recompute_lead_derived(
     """Recompute derived lead columns for all leads, or those whose lead_id is in table `keys_from`."""
     settings = settings or load(connection)
     table: Table = Lead.__table__  # type: ignore[assignment]
-    for frame in _chunks(connection, table, "lead_id", ["created_at", "mql_at", "first_response_at"], keys_from):
+    for frame in _chunks(connection, table, "lead_id", list(LEAD_INPUTS), keys_from):
         _write(connection, table, "lead_id", frame, lead_columns(frame, settings))
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from core import audit
 from core.derived import (
+    LEAD_INPUTS,
     lead_columns,
     opportunity_columns,
     recompute_lead_derived,
@@ -502,6 +503,8 @@ def _column_kind(spec: KindSpec, name: str) -> str:
         return "date"
     if name.endswith("_at"):
         return "datetime"
+    if name.endswith("_key"):
+        return "object"
     return "float"
 
 
@@ -895,13 +898,11 @@ def _import(
 
 def _with_derived(spec: KindSpec, frame: pd.DataFrame, settings: OrgSettings) -> pd.DataFrame:
     if spec.kind == "leads":
-        inputs = frame[[c for c in ("created_at", "mql_at", "first_response_at") if c in frame]]
-        derived = (
-            lead_columns(inputs, settings)
-            if {"mql_at", "first_response_at"} <= set(frame)
-            else {"created_day": lead_columns(frame[["created_at"]], settings)["created_day"]}
-        )
-        return frame.assign(**derived)
+        inputs = [c for c in LEAD_INPUTS if c in frame]
+        if not {"mql_at", "first_response_at"} <= set(frame):
+            # The response columns need both; _recompute_if_partial takes the missing one from the stored row.
+            inputs = [c for c in inputs if c not in ("mql_at", "first_response_at")]
+        return frame.assign(**lead_columns(frame[inputs], settings))
     if spec.kind == "opportunities":
         inputs = frame[[c for c in ("created_at", "closed_at") if c in frame]]
         return frame.assign(**opportunity_columns(inputs, settings))

@@ -94,6 +94,8 @@ class Filters:
     segments: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()
     campaigns: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ()
+    size_bands: tuple[str, ...] = ()  # names of SIZE_BANDS
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,24 @@ def segment_expression(settings: OrgSettings) -> ColumnElement[str]:
         (size < settings.enterprise_from, literal("mid_market")),
         else_=literal("enterprise"),
     )
+
+
+# Company-size bands by employees: (name, first, last); finer than the segments, for targeting questions.
+SIZE_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("1-9", 0, 9),
+    ("10-49", 10, 49),
+    ("50-199", 50, 199),
+    ("200-999", 200, 999),
+    ("1000-4999", 1000, 4999),
+    ("5000+", 5000, None),
+)
+UNKNOWN_SIZE = "unknown"
+
+
+def size_band_expression() -> ColumnElement[str]:
+    size = Lead.company_size
+    bands = [(size <= last, literal(name)) for name, _, last in SIZE_BANDS if last is not None]
+    return case((size.is_(None), literal(UNKNOWN_SIZE)), *bands, else_=literal(SIZE_BANDS[-1][0]))
 
 
 def _bucket(grain: Grain | Literal["range"], first_day: dt.date | None = None) -> Any:
@@ -142,6 +162,10 @@ def _lead_filters(query: KpiQuery, settings: OrgSettings) -> list[ColumnElement[
         conditions.append(Lead.campaign.in_(filters.campaigns))
     if filters.segments:
         conditions.append(segment_expression(settings).in_(filters.segments))
+    if filters.industries:
+        conditions.append(func.coalesce(Lead.industry, NOT_SET).in_(filters.industries))
+    if filters.size_bands:
+        conditions.append(size_band_expression().in_(filters.size_bands))
     return conditions
 
 
@@ -232,7 +256,8 @@ def _lead_facts(connection: Connection, query: KpiQuery, settings: OrgSettings, 
             _count_if(Lead.lead_id.in_(won_leads)).label("won_mqls"),
             _count_if(or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None))).label("dispositioned"),
             _count_if(Lead.rejected_at.is_not(None)).label("rejected"),
-            _count_if(and_(Lead.rejected_at.is_not(None), ~_filled(Lead.rejection_reason))).label("rejected_no_reason"),
+            # reason_key is NULL for a blank reason and for one of punctuation only ("-", "?").
+            _count_if(and_(Lead.rejected_at.is_not(None), Lead.reason_key.is_(None))).label("rejected_no_reason"),
             _count_if(Lead.response_minutes <= sla_minutes).label("sla_met"),
             _count_if(or_(Lead.response_minutes > sla_minutes, and_(no_response, Lead.sla_due_at <= as_of))).label(
                 "sla_breached"
@@ -534,11 +559,20 @@ def filter_options(target: Engine | Connection) -> dict[str, list[str]]:
             .scalars()
             .all()
         )
+        industries = (
+            connection.execute(
+                select(Lead.industry).where(Lead.industry.is_not(None)).distinct().order_by(Lead.industry)
+            )
+            .scalars()
+            .all()
+        )
     return {
         "source": list(sources),
         "owner": sorted(owners),
         "campaign": list(campaigns),
         "segment": ["smb", "mid_market", "enterprise", "unknown"],
+        "industry": list(industries),
+        "size_band": [*(name for name, _, _ in SIZE_BANDS), UNKNOWN_SIZE],
     }
 
 

@@ -64,6 +64,10 @@ class Lead(Base):
     mql_day: Mapped[dt.date | None] = mapped_column(Date)
     response_minutes: Mapped[float | None] = mapped_column(Float)
     sla_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    rejected_day: Mapped[dt.date | None] = mapped_column(Date)
+    # The rejection reason folded (core.reasons.fold); NULL when nothing is left of it. The catalogue maps
+    # keys to canonical reasons at query time, so editing the catalogue never rewrites leads.
+    reason_key: Mapped[str | None] = mapped_column(String(255))
     # Provenance only, not a foreign key: a per-row constraint check costs a fifth of a million-row
     # import, and import runs are never deleted.
     import_id: Mapped[int | None] = mapped_column(Integer)
@@ -72,6 +76,7 @@ class Lead(Base):
         Index("ix_leads_mql_day_source", "mql_day", "source"),
         Index("ix_leads_created_day", "created_day"),
         Index("ix_leads_owner", "owner"),
+        Index("ix_leads_rejected_day_source", "rejected_day", "source"),
     )
 
 
@@ -272,3 +277,35 @@ class DefinitionSignoff(Base):
         # One sign-off per side and revision: a double click or two tabs cannot sign twice.
         UniqueConstraint("version_id", "revision", "side", name="uq_definition_signoffs_once"),
     )
+
+
+class RejectionReason(Base):
+    """A canonical rejection reason of the catalogue ops keep. Never deleted: people cite the names."""
+
+    __tablename__ = "rejection_reasons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    # targeting, qualification, timing, data or follow_up: what kind of fix a reason asks for.
+    category: Mapped[str] = mapped_column(String(32))
+    # The lead field a targeting reason is about (company_size, industry, country, seniority), for the ICP
+    # comparison; NULL for reasons no lead field explains.
+    lead_field: Mapped[str | None] = mapped_column(String(32))
+    # Whether the SLA's minimum touch attempts apply before sales may use this reason (not for a duplicate
+    # or a competitor, which the record itself shows).
+    attempts_required: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class ReasonSynonym(Base):
+    """A folded spelling (core.reasons.fold) and the canonical reason it means."""
+
+    __tablename__ = "reason_synonyms"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    reason_id: Mapped[int] = mapped_column(ForeignKey("rejection_reasons.id"), index=True)
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    added_by: Mapped[str] = mapped_column(String(128))

@@ -16,6 +16,7 @@ Permission = Literal[
     "import_data",
     "run_sync",
     "view_audit",
+    "edit_reasons",
     "manage",
 ]
 
@@ -30,6 +31,8 @@ GRANTS: dict[Permission, frozenset[str]] = {
     "run_sync": frozenset({"ops", "admin"}),
     # Ops answer "who changed this number?"; the log names people and their actions, so not everyone.
     "view_audit": frozenset({"ops", "admin"}),
+    # Ops keep the rejection-reason catalogue: which typed spellings mean which canonical reason.
+    "edit_reasons": frozenset({"ops", "admin"}),
     "manage": frozenset({"admin"}),
 }
 

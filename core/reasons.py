@@ -1,0 +1,401 @@
+"""The rejection-reason catalogue: canonical reasons and the spellings sales types for them.
+
+CRMs hold free text ("Wrong size", "company too small", "too small co."). Each lead keeps its raw text and
+a folded key (case, spacing and punctuation folded, see `fold`); the catalogue maps keys to canonical
+reasons. A key no synonym covers is an unknown reason, shown as typed until ops map it. Ops edit the
+catalogue; every change is audited and nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.kpis import _connection_of
+from core.models import Lead, ReasonSynonym, RejectionReason, utcnow
+from core.permissions import Actor, require
+
+CATEGORIES: dict[str, str] = {
+    "targeting": "marketing reached the wrong people: fix the targeting",
+    "qualification": "the right company, but no need, budget or authority: fix the scoring",
+    "timing": "not now: nurture and come back",
+    "follow_up": "sales could not reach the lead",
+    "data": "the record itself is wrong: duplicates, bad contact data",
+}
+# Lead fields a targeting reason can be about; the explorer compares them with the active ICP.
+LEAD_FIELDS: tuple[str, ...] = ("company_size", "industry", "country", "seniority")
+KEY_LENGTH = 255
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def fold(text: object) -> str | None:
+    """The catalogue key of a typed reason: "Too small co." and "too  small co" both give "too small co".
+    None for a blank (or punctuation-only) reason."""
+    if text is None or (isinstance(text, float) and pd.isna(text)):
+        return None
+    folded = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", str(text)).casefold()).strip()
+    return folded[:KEY_LENGTH] or None
+
+
+def fold_series(texts: pd.Series) -> pd.Series:
+    """`fold` of a column of texts, computed once per distinct text (a million rows hold a few hundred)."""
+    distinct = {text: fold(text) for text in texts.dropna().unique()}
+    return texts.map(distinct).astype(object).where(texts.notna(), None)
+
+
+@dataclass(frozen=True)
+class DefaultReason:
+    name: str
+    category: str
+    lead_field: str | None
+    attempts_required: bool
+    description: str
+    synonyms: tuple[str, ...]
+
+
+DEFAULT_CATALOGUE: tuple[DefaultReason, ...] = (
+    DefaultReason(
+        "Wrong company size",
+        "targeting",
+        "company_size",
+        False,
+        "The company is smaller or larger than the ICP's range.",
+        ("company too small", "company size too small", "too small co.", "wrong size", "too small", "too big"),
+    ),
+    DefaultReason(
+        "Wrong industry",
+        "targeting",
+        "industry",
+        False,
+        "An industry the ICP does not serve.",
+        ("not our industry", "industry not supported"),
+    ),
+    DefaultReason(
+        "Wrong country",
+        "targeting",
+        "country",
+        False,
+        "Outside the countries the ICP names or sales can serve.",
+        ("wrong region", "wrong geography", "outside territory"),
+    ),
+    DefaultReason(
+        "Not a decision maker",
+        "qualification",
+        "seniority",
+        True,
+        "The contact cannot buy and will not lead sales to who can.",
+        ("not decision maker", "no authority", "too junior"),
+    ),
+    DefaultReason(
+        "No budget",
+        "qualification",
+        None,
+        True,
+        "A fit, but no money for this now.",
+        ("budget", "no funds"),
+    ),
+    DefaultReason(
+        "Bad timing",
+        "timing",
+        None,
+        True,
+        "Interested later; hand back to nurture.",
+        ("not now", "timing", "not the right time"),
+    ),
+    DefaultReason(
+        "No response after attempts",
+        "follow_up",
+        None,
+        True,
+        "Sales made the SLA's touch attempts and never reached the lead.",
+        ("no response after 6 attempts", "no response", "unresponsive", "no answer", "could not reach"),
+    ),
+    DefaultReason(
+        "Bad contact data",
+        "data",
+        None,
+        False,
+        "Invalid e-mail or phone number: nobody to call.",
+        ("invalid email", "wrong number", "bad data", "invalid contact"),
+    ),
+    DefaultReason(
+        "Duplicate",
+        "data",
+        None,
+        False,
+        "The person is already in the CRM as another lead.",
+        ("dupe", "duplicate lead"),
+    ),
+    DefaultReason(
+        "Already a customer",
+        "targeting",
+        None,
+        False,
+        "An existing customer reached by acquisition marketing.",
+        ("existing customer", "current customer"),
+    ),
+    DefaultReason(
+        "Student / job seeker",
+        "targeting",
+        None,
+        False,
+        "Downloaded content for study or a job search, not to buy.",
+        ("student", "job seeker", "student job seeker"),
+    ),
+    DefaultReason(
+        "Competitor",
+        "targeting",
+        None,
+        False,
+        "Works for a competitor.",
+        ("works for competitor",),
+    ),
+)
+
+
+class CatalogueError(ValueError):
+    """A catalogue change that cannot be made; nothing was changed."""
+
+
+def default_rows(actor: str) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The starting catalogue as rows (reasons with ids 1…n, synonyms including each folded name)."""
+    now = utcnow()
+    reasons: list[dict[str, object]] = []
+    synonyms: list[dict[str, object]] = []
+    for reason_id, reason in enumerate(DEFAULT_CATALOGUE, start=1):
+        reasons.append(
+            {
+                "id": reason_id,
+                "name": reason.name,
+                "category": reason.category,
+                "lead_field": reason.lead_field,
+                "attempts_required": reason.attempts_required,
+                "description": reason.description,
+                "created_at": now,
+                "updated_at": now,
+                "updated_by": actor,
+            }
+        )
+        keys = dict.fromkeys(key for key in map(fold, (reason.name, *reason.synonyms)) if key)
+        synonyms.extend({"key": key, "reason_id": reason_id, "added_at": now, "added_by": actor} for key in keys)
+    return reasons, synonyms
+
+
+@dataclass(frozen=True)
+class Reason:
+    id: int
+    name: str
+    category: str
+    lead_field: str | None
+    attempts_required: bool
+    description: str
+    synonyms: tuple[str, ...]  # folded keys, the name's own key included
+
+
+def catalogue(target: Engine | Connection) -> list[Reason]:
+    """Every canonical reason with its synonyms, by name."""
+    with _connection_of(target) as connection:
+        reasons = connection.execute(select(RejectionReason).order_by(RejectionReason.name)).all()
+        keys = connection.execute(select(ReasonSynonym.reason_id, ReasonSynonym.key).order_by(ReasonSynonym.key)).all()
+    by_reason: dict[int, list[str]] = {}
+    for reason_id, key in keys:
+        by_reason.setdefault(reason_id, []).append(key)
+    return [
+        Reason(
+            row.RejectionReason.id,
+            row.RejectionReason.name,
+            row.RejectionReason.category,
+            row.RejectionReason.lead_field,
+            row.RejectionReason.attempts_required,
+            row.RejectionReason.description,
+            tuple(by_reason.get(row.RejectionReason.id, ())),
+        )
+        for row in reasons
+    ]
+
+
+def unknown_reasons(target: Engine | Connection, limit: int = 200) -> pd.DataFrame:
+    """Typed reasons no synonym covers: key, an example as typed, and how many rejected leads carry it."""
+    statement = (
+        select(
+            Lead.reason_key.label("key"),
+            func.min(Lead.rejection_reason).label("example"),
+            func.count().label("leads"),
+        )
+        .outerjoin(ReasonSynonym, ReasonSynonym.key == Lead.reason_key)
+        .where(Lead.reason_key.is_not(None), ReasonSynonym.key.is_(None))
+        .group_by(Lead.reason_key)
+        .order_by(func.count().desc(), Lead.reason_key)
+        .limit(limit)
+    )
+    with _connection_of(target) as connection:
+        rows = connection.execute(statement).all()
+    return pd.DataFrame(rows, columns=["key", "example", "leads"])
+
+
+def _check(name: str, category: str, lead_field: str | None) -> str:
+    name = " ".join(name.split())
+    if not fold(name):
+        raise CatalogueError("a reason needs a name with at least one letter or digit")
+    if len(name) > 128:
+        raise CatalogueError(f"a reason's name has at most 128 characters; this one has {len(name)}")
+    if category not in CATEGORIES:
+        raise CatalogueError(f"unknown category {category!r}; expected one of {', '.join(CATEGORIES)}")
+    if lead_field is not None and lead_field not in LEAD_FIELDS:
+        raise CatalogueError(f"unknown lead field {lead_field!r}; expected none or one of {', '.join(LEAD_FIELDS)}")
+    return name
+
+
+def _owner_of(session: Session, key: str) -> RejectionReason | None:
+    synonym = session.get(ReasonSynonym, key)
+    return None if synonym is None else session.get(RejectionReason, synonym.reason_id)
+
+
+def add_reason(
+    engine: Engine,
+    actor: Actor,
+    *,
+    name: str,
+    category: str,
+    lead_field: str | None = None,
+    attempts_required: bool = True,
+    description: str = "",
+) -> Reason:
+    """A new canonical reason; its own name becomes its first synonym."""
+    require(actor, "edit_reasons")
+    name = _check(name, category, lead_field)
+    key = fold(name)
+    assert key is not None  # _check refused names that fold to nothing
+    with Session(engine) as session, session.begin():
+        taken = _owner_of(session, key)
+        if taken is not None:
+            raise CatalogueError(f"{name!r} already means {taken.name!r}; rename that reason or pick another name")
+        if session.scalar(select(RejectionReason.id).where(func.lower(RejectionReason.name) == name.lower())):
+            raise CatalogueError(f"a reason named {name!r} exists already")
+        reason = RejectionReason(
+            name=name,
+            category=category,
+            lead_field=lead_field,
+            attempts_required=attempts_required,
+            description=description.strip(),
+            updated_by=actor.username,
+        )
+        session.add(reason)
+        session.flush()
+        session.add(ReasonSynonym(key=key, reason_id=reason.id, added_by=actor.username))
+        audit.record(
+            session,
+            actor=actor.username,
+            action="create",
+            entity="rejection_reason",
+            entity_key=name,
+            detail={"category": category, "lead_field": lead_field, "attempts_required": attempts_required},
+        )
+        reason_id = reason.id
+    return _get(engine, reason_id)
+
+
+def update_reason(
+    engine: Engine,
+    actor: Actor,
+    reason_id: int,
+    *,
+    name: str,
+    category: str,
+    lead_field: str | None,
+    attempts_required: bool,
+    description: str,
+) -> Reason:
+    """Change a reason. A new name is added as a synonym; the old name stays one, so old texts still match."""
+    require(actor, "edit_reasons")
+    name = _check(name, category, lead_field)
+    key = fold(name)
+    assert key is not None
+    with Session(engine) as session, session.begin():
+        reason = session.get(RejectionReason, reason_id, with_for_update=True)
+        if reason is None:
+            raise CatalogueError(f"there is no reason with id {reason_id}")
+        taken = _owner_of(session, key)
+        if taken is not None and taken.id != reason_id:
+            raise CatalogueError(f"{name!r} already means {taken.name!r}; pick another name")
+        clash = session.scalar(
+            select(RejectionReason.name).where(
+                func.lower(RejectionReason.name) == name.lower(), RejectionReason.id != reason_id
+            )
+        )
+        if clash:
+            raise CatalogueError(f"a reason named {clash!r} exists already")
+        before = {
+            "name": reason.name,
+            "category": reason.category,
+            "lead_field": reason.lead_field,
+            "attempts_required": reason.attempts_required,
+            "description": reason.description,
+        }
+        after = {
+            "name": name,
+            "category": category,
+            "lead_field": lead_field,
+            "attempts_required": attempts_required,
+            "description": description.strip(),
+        }
+        if before == after:
+            return _get(engine, reason_id)
+        for field_name, value in after.items():
+            setattr(reason, field_name, value)
+        reason.updated_at, reason.updated_by = utcnow(), actor.username
+        if taken is None:
+            session.add(ReasonSynonym(key=key, reason_id=reason_id, added_by=actor.username))
+        changed = {field: [before[field], after[field]] for field in after if before[field] != after[field]}
+        audit.record(
+            session,
+            actor=actor.username,
+            action="update",
+            entity="rejection_reason",
+            entity_key=before["name"],  # type: ignore[arg-type]
+            detail=changed,
+        )
+    return _get(engine, reason_id)
+
+
+def map_spelling(engine: Engine, actor: Actor, text: str, reason_id: int) -> tuple[str, str | None]:
+    """Make a typed reason mean a canonical one. Returns (key, the reason it meant before, if any): a
+    spelling that meant another reason moves, and the audit log keeps what it meant."""
+    require(actor, "edit_reasons")
+    key = fold(text)
+    if key is None:
+        raise CatalogueError("a spelling needs at least one letter or digit")
+    with Session(engine) as session, session.begin():
+        reason = session.get(RejectionReason, reason_id)
+        if reason is None:
+            raise CatalogueError(f"there is no reason with id {reason_id}")
+        synonym = session.get(ReasonSynonym, key, with_for_update=True)
+        before = None if synonym is None else session.get(RejectionReason, synonym.reason_id)
+        if before is not None and before.id == reason_id:
+            return key, reason.name
+        if before is not None and fold(before.name) == key:
+            raise CatalogueError(f"{text!r} is the name of the reason {before.name!r}; rename that reason first")
+        if synonym is None:
+            session.add(ReasonSynonym(key=key, reason_id=reason_id, added_by=actor.username))
+        else:
+            synonym.reason_id, synonym.added_at, synonym.added_by = reason_id, utcnow(), actor.username
+        audit.record(
+            session,
+            actor=actor.username,
+            action="map" if before is None else "remap",
+            entity="reason_synonym",
+            entity_key=key,
+            detail={"reason": reason.name, **({"was": before.name} if before is not None else {})},
+        )
+        return key, None if before is None else before.name
+
+
+def _get(engine: Engine, reason_id: int) -> Reason:
+    return next(reason for reason in catalogue(engine) if reason.id == reason_id)

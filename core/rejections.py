@@ -1,0 +1,628 @@
+"""Why sales turned leads away: the rejection explorer's numbers, counted in SQL.
+
+A rejection belongs to the day sales logged it (`rejected_day`, local), so "reasons over time" reads as
+"what sales logged that week". The unqualified share against the gate is the KPI engine's rejection
+share, over the period's MQL cohort, exactly as on the scoreboard.
+
+Typed reasons are folded into keys (`core.reasons.fold`) and mapped to canonical reasons by the catalogue
+at query time; a key the catalogue does not know shows as "Unmapped: <key>", a blank one as NO_REASON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, case, func, literal, or_, select
+
+from core.definitions import IcpRules, MqlRules
+from core.kpis import NOT_SET, Filters, KpiQuery, _connection_of, _count_if, _lead_filters, kpi_table
+from core.models import CalendarDay, Lead, ReasonSynonym, RejectionReason
+from core.periods import week_start
+from core.scoreboard import PERIOD_PRESETS as SCOREBOARD_PRESETS
+from core.scoreboard import PeriodPreset, percent, period_range
+from core.settings import OrgSettings, load
+
+NO_REASON = "(no reason)"
+UNMAPPED = "Unmapped: "
+RUN_LENGTH = 3  # the same reason on top this many complete weeks in a row is a pattern, not noise
+TOP_REASONS_COMPARED = 3
+
+ExplorerPreset = PeriodPreset | Literal["last_13_weeks", "this_year"]
+PERIOD_PRESETS: dict[str, str] = {
+    "last_13_weeks": "Last 13 complete weeks",
+    "this_year": "This year so far",
+    **{key: label for key, label in SCOREBOARD_PRESETS.items()},
+}
+HeatmapBy = Literal["source", "campaign"]
+DRILL_COLUMNS: tuple[str, ...] = (
+    "lead_id",
+    "rejected_at",
+    "reason",
+    "typed_reason",
+    "source",
+    "campaign",
+    "owner",
+    "company",
+    "company_size",
+    "industry",
+    "country",
+    "seniority",
+    "score",
+    "touch_attempts",
+    "mql_at",
+)
+DRILL_SORTS: tuple[str, ...] = DRILL_COLUMNS
+
+
+def explorer_range(
+    preset: str, today: dt.date, custom: tuple[dt.date, dt.date] | None = None
+) -> tuple[dt.date, dt.date]:
+    """The days a preset means on `today`; the week-based ones end with the last complete ISO week."""
+    if preset == "last_13_weeks":
+        last = week_start(today) - dt.timedelta(days=1)
+        return last - dt.timedelta(weeks=13) + dt.timedelta(days=1), last
+    if preset == "this_year":
+        return dt.date(today.year, 1, 1), today
+    return period_range(preset, today, custom)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class RejectionQuery:
+    first_day: dt.date
+    last_day: dt.date
+    filters: Filters = field(default_factory=Filters)
+    as_of: dt.datetime | None = None  # naive UTC; for the unqualified share's KPI query
+
+
+def _reason_label() -> ColumnElement[str]:
+    return case(
+        (Lead.reason_key.is_(None), literal(NO_REASON)),
+        (RejectionReason.name.is_(None), literal(UNMAPPED) + Lead.reason_key),
+        else_=RejectionReason.name,
+    )
+
+
+def _attempts_required() -> ColumnElement[bool]:
+    # A blank or unmapped reason says nothing that would excuse skipping the attempts.
+    return or_(RejectionReason.attempts_required.is_(True), RejectionReason.id.is_(None))
+
+
+def _premature(settings: OrgSettings) -> ColumnElement[bool]:
+    """Rejected with fewer touch attempts than the SLA asks for, under a reason the attempts apply to."""
+    return and_(Lead.touch_attempts < settings.min_touch_attempts, _attempts_required())
+
+
+def _filtered(query: RejectionQuery, settings: OrgSettings) -> list[ColumnElement[bool]]:
+    owners = query.filters.owners
+    return [
+        *_lead_filters(KpiQuery(query.first_day, query.last_day, filters=query.filters), settings),
+        *([func.coalesce(Lead.owner, NOT_SET).in_(owners)] if owners else []),
+    ]
+
+
+def _scope(query: RejectionQuery, settings: OrgSettings) -> list[ColumnElement[bool]]:
+    return [Lead.rejected_day >= query.first_day, Lead.rejected_day <= query.last_day, *_filtered(query, settings)]
+
+
+def _rejections(query: RejectionQuery, settings: OrgSettings, *columns: Any) -> Select[Any]:
+    """SELECT columns FROM the query's rejections, each joined to its canonical reason (if any)."""
+    return (
+        select(*columns)
+        .select_from(Lead)
+        .outerjoin(ReasonSynonym, ReasonSynonym.key == Lead.reason_key)
+        .outerjoin(RejectionReason, RejectionReason.id == ReasonSynonym.reason_id)
+        .where(*_scope(query, settings))
+    )
+
+
+def _frame(connection: Connection, statement: Select[Any]) -> pd.DataFrame:
+    result = connection.execute(statement)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+@dataclass(frozen=True)
+class Overview:
+    rejected: int
+    no_reason: int
+    unmapped: int
+    premature: int  # fewer attempts than the SLA's minimum, where the reason needs them
+    attempts_unknown: int  # no touch_attempts recorded: cannot be judged
+    min_touch_attempts: int
+    # The KPI engine's rejection share over the period's MQL cohort (NaN when nothing was dispositioned).
+    mqls: int
+    dispositioned: int
+    cohort_rejected: int
+    unqualified_share: float
+    rejection_gate: float
+
+    @property
+    def over_gate(self) -> bool:
+        return self.unqualified_share == self.unqualified_share and self.unqualified_share > self.rejection_gate
+
+
+def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
+    with _connection_of(target) as connection:
+        settings = load(connection)
+        counts = connection.execute(
+            _rejections(
+                query,
+                settings,
+                func.count().label("rejected"),
+                _count_if(Lead.reason_key.is_(None)).label("no_reason"),
+                _count_if(and_(Lead.reason_key.is_not(None), RejectionReason.id.is_(None))).label("unmapped"),
+                _count_if(_premature(settings)).label("premature"),
+                _count_if(Lead.touch_attempts.is_(None)).label("attempts_unknown"),
+            )
+        ).one()
+        cohort = kpi_table(
+            connection, KpiQuery(query.first_day, query.last_day, "range", filters=query.filters, as_of=query.as_of)
+        ).iloc[0]
+    return Overview(
+        rejected=int(counts.rejected or 0),
+        no_reason=int(counts.no_reason or 0),
+        unmapped=int(counts.unmapped or 0),
+        premature=int(counts.premature or 0),
+        attempts_unknown=int(counts.attempts_unknown or 0),
+        min_touch_attempts=settings.min_touch_attempts,
+        mqls=int(cohort["mqls"]),
+        dispositioned=int(cohort["dispositioned"]),
+        cohort_rejected=int(cohort["rejected"]),
+        unqualified_share=float(cohort["rejection_share"]),
+        rejection_gate=float(cohort["rejection_gate"]),
+    )
+
+
+def by_reason(target: Engine | Connection, query: RejectionQuery) -> pd.DataFrame:
+    """The Pareto table: reason, category, rejections, share and cumulative share, most frequent first."""
+    label = _reason_label()
+    category = func.coalesce(RejectionReason.category, literal("none"))
+    with _connection_of(target) as connection:
+        settings = load(connection)
+        frame = _frame(
+            connection,
+            _rejections(query, settings, label.label("reason"), category.label("category"), func.count().label("n"))
+            .group_by(label, category)
+            .order_by(func.count().desc(), label),
+        )
+    frame = frame.rename(columns={"n": "rejections"})
+    total = frame["rejections"].sum()
+    frame["share"] = frame["rejections"] / total if total else 0.0
+    frame["cumulative_share"] = frame["share"].cumsum()
+    return frame.reset_index(drop=True)
+
+
+def weekly(target: Engine | Connection, query: RejectionQuery) -> pd.DataFrame:
+    """Rejections per ISO week (Monday) and reason, with every week of the period present (0 when none)."""
+    label = _reason_label()
+    with _connection_of(target) as connection:
+        settings = load(connection)
+        frame = _frame(
+            connection,
+            _rejections(query, settings, CalendarDay.week_start.label("week"), label.label("reason"), func.count())
+            .join(CalendarDay, CalendarDay.day == Lead.rejected_day)
+            .group_by(CalendarDay.week_start, label),
+        )
+    frame.columns = ["week", "reason", "rejections"]
+    frame["week"] = pd.to_datetime(frame["week"]).dt.date
+    return frame.sort_values(["week", "rejections"], ascending=[True, False]).reset_index(drop=True)
+
+
+def complete_weeks(first_day: dt.date, last_day: dt.date, today: dt.date) -> list[dt.date]:
+    """Mondays of the ISO weeks that lie wholly inside the period and are over by `today`."""
+    end = min(last_day, today - dt.timedelta(days=1))
+    monday = week_start(first_day)
+    if monday < first_day:
+        monday += dt.timedelta(weeks=1)
+    weeks = []
+    while monday + dt.timedelta(days=6) <= end:
+        weeks.append(monday)
+        monday += dt.timedelta(weeks=1)
+    return weeks
+
+
+@dataclass(frozen=True)
+class Streak:
+    reason: str
+    weeks: tuple[dt.date, ...]  # consecutive Mondays
+
+    def sentence(self) -> str:
+        first, last = self.weeks[0], self.weeks[-1]
+        listed = ", ".join(f"{week:%d %b}" for week in self.weeks)
+        return (
+            f"“{self.reason}” topped the rejection reasons {len(self.weeks)} complete weeks in a row, "
+            f"from the week of {first:%d %b %Y} to the week of {last:%d %b %Y} ({listed})."
+        )
+
+
+def week_tops(weekly_frame: pd.DataFrame, weeks: list[dt.date]) -> dict[dt.date, str | None]:
+    """The reason that alone tops each week; None for a week with no reasoned rejection or a tie on top.
+    Rejections without a reason never top a week: they are a gap in the data, not a reason."""
+    reasoned = weekly_frame[weekly_frame["reason"] != NO_REASON]
+    tops: dict[dt.date, str | None] = {}
+    for week in weeks:
+        counts = reasoned.loc[reasoned["week"] == week].set_index("reason")["rejections"]
+        if counts.empty:
+            tops[week] = None
+            continue
+        best = counts.max()
+        leaders = counts[counts == best]
+        tops[week] = str(leaders.index[0]) if len(leaders) == 1 else None
+    return tops
+
+
+def recurring_tops(weekly_frame: pd.DataFrame, weeks: list[dt.date], run: int = RUN_LENGTH) -> list[Streak]:
+    """Every stretch of at least `run` consecutive complete weeks topped by the same reason, oldest first.
+    A week without rejections or with a tie on top breaks the stretch."""
+    tops = week_tops(weekly_frame, weeks)
+    streaks: list[Streak] = []
+    current: list[dt.date] = []
+    current_reason: str | None = None
+    previous: dt.date | None = None
+    for week in weeks:
+        reason = tops[week]
+        follows = previous is not None and week - previous == dt.timedelta(weeks=1)
+        if reason is not None and reason == current_reason and follows:
+            current.append(week)
+        else:
+            if current_reason is not None and len(current) >= run:
+                streaks.append(Streak(current_reason, tuple(current)))
+            current, current_reason = ([week], reason) if reason is not None else ([], None)
+        previous = week
+    if current_reason is not None and len(current) >= run:
+        streaks.append(Streak(current_reason, tuple(current)))
+    return streaks
+
+
+def _group_column(by: HeatmapBy) -> Any:
+    return Lead.source if by == "source" else func.coalesce(Lead.campaign, NOT_SET)
+
+
+def heatmap(target: Engine | Connection, query: RejectionQuery, by: HeatmapBy) -> pd.DataFrame:
+    """Rejections per reason × source (or campaign), with each cell's share of its column's rejections."""
+    label = _reason_label()
+    group = _group_column(by)
+    with _connection_of(target) as connection:
+        settings = load(connection)
+        frame = _frame(
+            connection,
+            _rejections(query, settings, label.label("reason"), group.label("group"), func.count().label("n"))
+            .group_by(label, group)
+            .order_by(label, group),
+        )
+    frame = frame.rename(columns={"n": "rejections"})
+    frame["share_of_group"] = frame["rejections"] / frame.groupby("group")["rejections"].transform("sum")
+    return frame
+
+
+def by_owner(target: Engine | Connection, query: RejectionQuery) -> pd.DataFrame:
+    """Per lead owner: rejections, those without a reason, and those made before the SLA's minimum attempts."""
+    owner = func.coalesce(Lead.owner, NOT_SET)
+    with _connection_of(target) as connection:
+        settings = load(connection)
+        frame = _frame(
+            connection,
+            _rejections(
+                query,
+                settings,
+                owner.label("owner"),
+                func.count().label("rejected"),
+                _count_if(Lead.reason_key.is_(None)).label("no_reason"),
+                _count_if(_premature(settings)).label("premature"),
+                _count_if(Lead.touch_attempts.is_(None)).label("attempts_unknown"),
+            ).group_by(owner),
+        )
+    for column in ("rejected", "no_reason", "premature", "attempts_unknown"):
+        frame[column] = frame[column].fillna(0).astype(int)
+    frame["no_reason_share"] = frame["no_reason"] / frame["rejected"]
+    frame["premature_share"] = frame["premature"] / frame["rejected"]
+    return frame.sort_values(["no_reason", "premature", "owner"], ascending=[False, False, True]).reset_index(drop=True)
+
+
+# --- what the top reasons' leads have in common, against the active ICP ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    reason: str
+    rejections: int
+    test: str  # what was checked, e.g. "under 50 employees"
+    rule: str  # where the line comes from, e.g. "the ICP starts at 50"
+    matching: int  # rejections of the reason that match the test
+    known: int  # rejections of the reason with the field filled in
+    accepted_share: float  # the same test on the leads sales accepted in the period (NaN: none)
+
+    @property
+    def share(self) -> float:
+        return self.matching / self.known if self.known else float("nan")
+
+    @property
+    def stands_out(self) -> bool:
+        """Most of the reason's leads fail the test, at least twice as often as the accepted leads do."""
+        accepted = self.accepted_share
+        return self.share >= 0.5 and (accepted != accepted or self.share >= 2 * accepted)
+
+    def sentence(self) -> str:
+        against = (
+            f", against {percent(self.accepted_share)} of the leads sales accepted"
+            if self.accepted_share == self.accepted_share
+            else ""
+        )
+        missing = self.rejections - self.known
+        left_out = f" ({missing:,} with the field blank are left out)" if missing else ""
+        return f"{percent(self.share)} of “{self.reason}” rejections have {self.test}; {self.rule}{against}.{left_out}"
+
+
+@dataclass(frozen=True)
+class ReasonProfile:
+    reason: str
+    rejections: int
+    findings: tuple[Finding, ...]  # the strongest first
+    top_campaign: str | None
+    top_campaign_share: float
+
+    @property
+    def headline(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+
+def _lower_all(values: list[str]) -> list[str]:
+    return [value.lower() for value in values]
+
+
+def _tests(icp: IcpRules | None, mql: MqlRules | None) -> list[tuple[str, str, str, ColumnElement[bool], Any]]:
+    """(lead field, test, rule, condition, field-is-known) for each ICP or MQL limit in force."""
+    tests: list[tuple[str, str, str, ColumnElement[bool], Any]] = []
+    size_known = Lead.company_size.is_not(None)
+    if icp is not None and icp.company_size_min is not None:
+        low = icp.company_size_min
+        tests.append(
+            (
+                "company_size",
+                f"under {low:,} employees",
+                f"the ICP starts at {low:,}",
+                Lead.company_size < low,
+                size_known,
+            )
+        )
+    if icp is not None and icp.company_size_max is not None:
+        high = icp.company_size_max
+        tests.append(
+            (
+                "company_size",
+                f"over {high:,} employees",
+                f"the ICP ends at {high:,}",
+                Lead.company_size > high,
+                size_known,
+            )
+        )
+    if icp is not None and icp.industries:
+        outside = func.lower(Lead.industry).not_in(_lower_all(icp.industries))
+        tests.append(
+            (
+                "industry",
+                "an industry outside the ICP",
+                "the ICP names " + ", ".join(icp.industries),
+                outside,
+                Lead.industry.is_not(None),
+            )
+        )
+    if icp is not None and icp.countries:
+        outside = func.lower(Lead.country).not_in(_lower_all(icp.countries))
+        tests.append(
+            (
+                "country",
+                "a country outside the ICP",
+                "the ICP names " + ", ".join(icp.countries),
+                outside,
+                Lead.country.is_not(None),
+            )
+        )
+    if mql is not None and mql.seniorities:
+        outside = Lead.seniority.not_in(mql.seniorities)
+        tests.append(
+            (
+                "seniority",
+                "a seniority the MQL rule leaves out",
+                "the MQL rule asks for " + ", ".join(mql.seniorities),
+                outside,
+                Lead.seniority.is_not(None),
+            )
+        )
+    return tests
+
+
+def reason_profiles(
+    target: Engine | Connection,
+    query: RejectionQuery,
+    icp: IcpRules | None,
+    mql: MqlRules | None,
+    top: int = TOP_REASONS_COMPARED,
+) -> list[ReasonProfile]:
+    """For the most frequent reasons: how their leads stand against the ICP (and the MQL rule's seniorities),
+    next to the leads sales accepted (MQLs of the period with an SQL date), strongest difference first; a
+    reason's own lead field (a "wrong company size" reason: company_size) leads when it shows anything."""
+    label = _reason_label()
+    tests = _tests(icp, mql)
+    with _connection_of(target) as connection:
+        settings = load(connection)
+        ranked = _frame(
+            connection,
+            _rejections(query, settings, label.label("reason"), RejectionReason.lead_field, func.count().label("n"))
+            .where(Lead.reason_key.is_not(None))
+            .group_by(label, RejectionReason.lead_field)
+            .order_by(func.count().desc(), label)
+            .limit(top),
+        )
+        accepted_counts: list[Any] = []
+        if tests:
+            accepted_scope = [
+                Lead.mql_day >= query.first_day,
+                Lead.mql_day <= query.last_day,
+                Lead.sql_at.is_not(None),
+                *_filtered(query, settings),
+            ]
+            accepted_counts = list(
+                connection.execute(
+                    select(
+                        *(_count_if(and_(known, test)) for _, _, _, test, known in tests),
+                        *(_count_if(known) for _, _, _, _, known in tests),
+                    ).where(*accepted_scope)
+                ).one()
+            )
+        profiles = []
+        for reason, lead_field, rejections in ranked.itertuples(index=False):
+            one_reason = _rejections(query, settings).where(label == reason)
+            findings: list[Finding] = []
+            if tests:
+                row = connection.execute(
+                    one_reason.with_only_columns(
+                        *(_count_if(and_(known, test)) for _, _, _, test, known in tests),
+                        *(_count_if(known) for _, _, _, _, known in tests),
+                    )
+                ).one()
+                for position, (_, test_text, rule, _, _) in enumerate(tests):
+                    matching, known = int(row[position] or 0), int(row[position + len(tests)] or 0)
+                    accepted_match = int(accepted_counts[position] or 0)
+                    accepted_known = int(accepted_counts[position + len(tests)] or 0)
+                    if matching == 0:
+                        continue
+                    findings.append(
+                        Finding(
+                            reason=reason,
+                            rejections=int(rejections),
+                            test=test_text,
+                            rule=rule,
+                            matching=matching,
+                            known=known,
+                            accepted_share=accepted_match / accepted_known if accepted_known else float("nan"),
+                        )
+                    )
+                field_of = {test_text: field_name for field_name, test_text, *_ in tests}
+                findings.sort(
+                    key=lambda finding: (
+                        field_of[finding.test] == lead_field and finding.share >= 0.5,
+                        finding.share,
+                        finding.matching,
+                    ),
+                    reverse=True,
+                )
+            campaign = func.coalesce(Lead.campaign, NOT_SET)
+            campaign_row = connection.execute(
+                one_reason.with_only_columns(campaign.label("campaign"), func.count().label("n"))
+                .group_by(campaign)
+                .order_by(func.count().desc(), campaign)
+                .limit(1)
+            ).first()
+            profiles.append(
+                ReasonProfile(
+                    reason=reason,
+                    rejections=int(rejections),
+                    findings=tuple(findings),
+                    top_campaign=None if campaign_row is None else campaign_row[0],
+                    top_campaign_share=0.0 if campaign_row is None else campaign_row[1] / int(rejections),
+                )
+            )
+    return profiles
+
+
+# --- drill-down ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drill:
+    """Which rejections to list: a reason (label as shown), a source or campaign, a week, an owner, or the
+    owner table's columns (rejections without a reason, rejections before the minimum attempts)."""
+
+    reason: str | None = None
+    source: str | None = None
+    campaign: str | None = None
+    week: dt.date | None = None
+    owner: str | None = None
+    only: Literal["no_reason", "premature"] | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.reason:
+            parts.append(f"reason “{self.reason}”")
+        if self.source:
+            parts.append(f"source {self.source}")
+        if self.campaign:
+            parts.append(f"campaign {self.campaign}")
+        if self.week:
+            parts.append(f"week of {self.week:%d %b %Y}")
+        if self.owner:
+            parts.append(f"owner {self.owner}")
+        if self.only == "no_reason":
+            parts.append("no reason given")
+        if self.only == "premature":
+            parts.append("before the SLA's minimum touch attempts")
+        return ", ".join(parts) or "all rejections"
+
+
+def _drill_conditions(drill: Drill, settings: OrgSettings) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if drill.reason is not None:
+        conditions.append(_reason_label() == drill.reason)
+    if drill.source is not None:
+        conditions.append(Lead.source == drill.source)
+    if drill.campaign is not None:
+        conditions.append(func.coalesce(Lead.campaign, NOT_SET) == drill.campaign)
+    if drill.week is not None:
+        conditions += [Lead.rejected_day >= drill.week, Lead.rejected_day <= drill.week + dt.timedelta(days=6)]
+    if drill.owner is not None:
+        conditions.append(func.coalesce(Lead.owner, NOT_SET) == drill.owner)
+    if drill.only == "no_reason":
+        conditions.append(Lead.reason_key.is_(None))
+    if drill.only == "premature":
+        conditions.append(_premature(settings))
+    return conditions
+
+
+def _drill_columns() -> list[Any]:
+    return [
+        Lead.lead_id,
+        Lead.rejected_at,
+        _reason_label().label("reason"),
+        Lead.rejection_reason.label("typed_reason"),
+        Lead.source,
+        Lead.campaign,
+        Lead.owner,
+        Lead.company,
+        Lead.company_size,
+        Lead.industry,
+        Lead.country,
+        Lead.seniority,
+        Lead.score,
+        Lead.touch_attempts,
+        Lead.mql_at,
+    ]
+
+
+def drill_leads(
+    target: Engine | Connection,
+    query: RejectionQuery,
+    drill: Drill,
+    *,
+    sort: str = "rejected_at",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[pd.DataFrame, int]:
+    """One page of the rejected leads behind a bar or cell, sorted in SQL, and how many there are in all."""
+    if sort not in DRILL_SORTS:
+        raise ValueError(f"cannot sort by {sort!r}; expected one of {', '.join(DRILL_SORTS)}")
+    columns = _drill_columns()
+    order_column = columns[DRILL_COLUMNS.index(sort)]
+    order = order_column.desc() if descending else order_column.asc()
+    with _connection_of(target) as connection:
+        settings = load(connection)
+        base = _rejections(query, settings).where(*_drill_conditions(drill, settings))
+        total = connection.execute(base.with_only_columns(func.count())).scalar_one()
+        page = _frame(
+            connection,
+            base.with_only_columns(*columns).order_by(order, Lead.lead_id).offset(max(offset, 0)).limit(limit),
+        )
+    return page, int(total)
