@@ -57,9 +57,19 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--dry-run", action="store_true", help="validate and report without writing")
     importer.add_argument("--actor", help="who is importing (recorded in the import history)")
 
-    seed = commands.add_parser("seed", help="load the sample data (idempotent)")
-    seed.add_argument("--dir", type=Path, default=SAMPLE_DIR, help="folder with the five canonical CSVs")
+    seed = commands.add_parser("seed", help="load the sample data and put its signed definitions in force (idempotent)")
+    seed.add_argument(
+        "--dir",
+        type=Path,
+        default=SAMPLE_DIR,
+        help="folder with the five canonical CSVs and, optionally, definitions.yaml",
+    )
     seed.add_argument("--actor")
+    seed.add_argument(
+        "--no-definitions",
+        action="store_true",
+        help="only the data: do not put the folder's definitions.yaml in force",
+    )
 
     kpis = commands.add_parser("kpis", help="print the KPI table")
     kpis.add_argument(
@@ -132,8 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import":
             return _import(engine, args)
         if args.command == "seed":
-            for result in seed_sample_data(engine, args.dir, actor=_actor(args)):
-                print(result.summary())
+            seeded = seed_sample_data(engine, args.dir, actor=_actor(args), with_definitions=not args.no_definitions)
+            for line in seeded.summaries():
+                print(line)
             return 0
         if args.command == "kpis":
             return _kpis(engine, args)

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -164,28 +164,31 @@ class CatalogueError(ValueError):
     """A catalogue change that cannot be made; nothing was changed."""
 
 
-def default_rows(actor: str) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """The starting catalogue as rows (reasons with ids 1…n, synonyms including each folded name)."""
+def install_default_catalogue(connection: Connection, actor: str = "onefunnel") -> int:
+    """The starting catalogue, into an empty one (a database's first migration, a test's fresh database).
+    Returns how many reasons it added; a catalogue that has any reason is left alone."""
+    if connection.execute(select(func.count()).select_from(RejectionReason)).scalar_one():
+        return 0
     now = utcnow()
-    reasons: list[dict[str, object]] = []
-    synonyms: list[dict[str, object]] = []
-    for reason_id, reason in enumerate(DEFAULT_CATALOGUE, start=1):
-        reasons.append(
-            {
-                "id": reason_id,
-                "name": reason.name,
-                "category": reason.category,
-                "lead_field": reason.lead_field,
-                "attempts_required": reason.attempts_required,
-                "description": reason.description,
-                "created_at": now,
-                "updated_at": now,
-                "updated_by": actor,
-            }
-        )
+    for reason in DEFAULT_CATALOGUE:
+        reason_id = connection.execute(
+            insert(RejectionReason).values(
+                name=reason.name,
+                category=reason.category,
+                lead_field=reason.lead_field,
+                attempts_required=reason.attempts_required,
+                description=reason.description,
+                created_at=now,
+                updated_at=now,
+                updated_by=actor,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
         keys = dict.fromkeys(key for key in map(fold, (reason.name, *reason.synonyms)) if key)
-        synonyms.extend({"key": key, "reason_id": reason_id, "added_at": now, "added_by": actor} for key in keys)
-    return reasons, synonyms
+        connection.execute(
+            insert(ReasonSynonym),
+            [{"key": key, "reason_id": reason_id, "added_at": now, "added_by": actor} for key in keys],
+        )
+    return len(DEFAULT_CATALOGUE)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 from core.db import get_engine, upgrade
 from core.models import Base
 from core.permissions import Actor
+from core.reasons import install_default_catalogue
 
 # Admin: tests of imports and settings act with every permission; test_users covers the refusals.
 TESTER = Actor("test", "admin")
@@ -68,6 +69,7 @@ def engine(migrated_engine: Engine) -> Engine:
     with migrated_engine.begin() as connection:
         for table in DATA_TABLES:
             connection.execute(text(f"DELETE FROM {table}"))
+        install_default_catalogue(connection)  # as the migration leaves a new database
     return migrated_engine
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from alembic import op
 
-from core.reasons import default_rows, fold
+from core.reasons import fold, install_default_catalogue
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    reasons = op.create_table(
+    op.create_table(
         "rejection_reasons",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=128), nullable=False),
@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
-    synonyms = op.create_table(
+    op.create_table(
         "reason_synonyms",
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("reason_id", sa.Integer(), nullable=False),
@@ -49,12 +49,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reason_key", sa.String(length=255), nullable=True))
     op.create_index("ix_leads_rejected_day_source", "leads", ["rejected_day", "source"])
 
-    reason_rows, synonym_rows = default_rows("onefunnel")
-    op.bulk_insert(reasons, reason_rows)
-    op.bulk_insert(synonyms, synonym_rows)
-    if op.get_bind().dialect.name == "postgresql":
-        # The ids were given explicitly; the sequence must continue after them.
-        op.execute("SELECT setval('rejection_reasons_id_seq', (SELECT max(id) FROM rejection_reasons))")
+    install_default_catalogue(op.get_bind())
     _backfill()
 
 
