@@ -54,6 +54,7 @@ with st.sidebar:
 # each page checks the same permission again in its first line (auth.guard).
 PAGES: list[tuple[str, str, str, str, Permission]] = [
     ("Numbers", "pages/scoreboard.py", "Scoreboard", ":material/leaderboard:", "read"),
+    ("Numbers", "pages/rejections.py", "Rejections", ":material/thumb_down:", "read"),
     ("Numbers", "pages/definitions.py", "Definitions", ":material/handshake:", "read"),
     ("Operations", "pages/data.py", "Data", ":material/upload_file:", "import_data"),
     ("Operations", "pages/targets.py", "Targets & spend", ":material/flag:", "import_data"),

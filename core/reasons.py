@@ -205,22 +205,24 @@ class Reason:
 def catalogue(target: Engine | Connection) -> list[Reason]:
     """Every canonical reason with its synonyms, by name."""
     with _connection_of(target) as connection:
-        reasons = connection.execute(select(RejectionReason).order_by(RejectionReason.name)).all()
+        reasons = connection.execute(
+            select(*RejectionReason.__table__.columns).order_by(RejectionReason.name)
+        ).all()
         keys = connection.execute(select(ReasonSynonym.reason_id, ReasonSynonym.key).order_by(ReasonSynonym.key)).all()
     by_reason: dict[int, list[str]] = {}
     for reason_id, key in keys:
         by_reason.setdefault(reason_id, []).append(key)
     return [
         Reason(
-            row.RejectionReason.id,
-            row.RejectionReason.name,
-            row.RejectionReason.category,
-            row.RejectionReason.lead_field,
-            row.RejectionReason.attempts_required,
-            row.RejectionReason.description,
-            tuple(by_reason.get(row.RejectionReason.id, ())),
+            reason.id,
+            reason.name,
+            reason.category,
+            reason.lead_field,
+            reason.attempts_required,
+            reason.description,
+            tuple(by_reason.get(reason.id, ())),
         )
-        for row in reasons
+        for reason in reasons
     ]
 
 

@@ -626,3 +626,80 @@ def drill_leads(
             base.with_only_columns(*columns).order_by(order, Lead.lead_id).offset(max(offset, 0)).limit(limit),
         )
     return page, int(total)
+
+
+# --- the view in a link ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExplorerView:
+    """Everything that decides what the explorer shows, so that a link can carry it."""
+
+    preset: str = "last_13_weeks"
+    custom: tuple[dt.date, dt.date] | None = None
+    filters: Filters = field(default_factory=Filters)
+
+
+FILTER_PARAMS: dict[str, str] = {
+    "source": "sources",
+    "campaign": "campaigns",
+    "segment": "segments",
+    "owner": "owners",
+    "industry": "industries",
+    "size": "size_bands",
+}
+
+
+def view_from_params(params: dict[str, list[str]]) -> ExplorerView:
+    """A view from a URL's query string; anything unknown or malformed falls back to the default."""
+    preset = (params.get("period") or [""])[-1]
+    custom = None
+    if preset == "custom":
+        try:
+            first = dt.date.fromisoformat((params.get("from") or [""])[-1])
+            last = dt.date.fromisoformat((params.get("to") or [""])[-1])
+            custom = (first, last) if first <= last else None
+        except ValueError:
+            custom = None
+    if preset not in PERIOD_PRESETS or (preset == "custom" and custom is None):
+        preset = ExplorerView.preset
+    filters = Filters(**{name: tuple(dict.fromkeys(params.get(key) or [])) for key, name in FILTER_PARAMS.items()})
+    return ExplorerView(preset, custom, filters)
+
+
+def view_to_params(view: ExplorerView) -> dict[str, list[str]]:
+    """The query string of a view; defaults are left out so that the plain URL is the default view."""
+    params: dict[str, list[str]] = {}
+    if view.preset != ExplorerView.preset:
+        params["period"] = [view.preset]
+    if view.preset == "custom" and view.custom is not None:
+        params["from"], params["to"] = [view.custom[0].isoformat()], [view.custom[1].isoformat()]
+    for key, name in FILTER_PARAMS.items():
+        if values := getattr(view.filters, name):
+            params[key] = list(values)
+    return params
+
+
+def streak_summaries(streaks: list[Streak]) -> list[tuple[str, str]]:
+    """One line per reason that had a streak, the most recent streak first: (reason, sentence)."""
+    by_reason: dict[str, list[Streak]] = {}
+    for streak in streaks:
+        by_reason.setdefault(streak.reason, []).append(streak)
+    ordered = sorted(by_reason.items(), key=lambda item: item[1][-1].weeks[-1], reverse=True)
+    lines = []
+    for reason, runs in ordered:
+        if len(runs) == 1:
+            lines.append((reason, runs[0].sentence()))
+            continue
+        spans = "; ".join(
+            f"{len(run.weeks)} weeks from the week of {run.weeks[0]:%d %b %Y} to that of {run.weeks[-1]:%d %b %Y}"
+            for run in runs
+        )
+        lines.append(
+            (
+                reason,
+                f"“{reason}” topped the rejection reasons {RUN_LENGTH}+ complete weeks in a row "
+                f"{len(runs)} times: {spans}.",
+            )
+        )
+    return lines

@@ -76,6 +76,7 @@ def test_nothing_but_the_sign_in_form_before_signing_in(database: Engine) -> Non
 
 PAGE_FILES = {
     "scoreboard.py": "Scoreboard",
+    "rejections.py": "Rejections",
     "definitions.py": "Definitions",
     "data.py": "Data",
     "targets.py": "Targets & spend",
@@ -218,7 +219,7 @@ def signed_in_as(database: Engine, username: str, role: str, page: str = APP) ->
     return signed_in_as_existing(database, username, page)
 
 
-EVERYONE = ["Scoreboard", "Definitions", "Your account"]
+EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Your account"]
 OPERATIONS = ["Data", "Targets & spend", "Audit log"]
 ADMIN = ["Users and roles", "Settings"]
 
@@ -228,8 +229,8 @@ ADMIN = ["Users and roles", "Settings"]
     [
         ("exec", EVERYONE),
         ("sales_lead", EVERYONE),
-        ("ops", ["Scoreboard", "Definitions", *OPERATIONS, "Your account"]),
-        ("admin", ["Scoreboard", "Definitions", *OPERATIONS, *ADMIN, "Your account"]),
+        ("ops", ["Scoreboard", "Rejections", "Definitions", *OPERATIONS, "Your account"]),
+        ("admin", ["Scoreboard", "Rejections", "Definitions", *OPERATIONS, *ADMIN, "Your account"]),
     ],
 )
 def test_each_role_is_offered_its_pages(database: Engine, role: str, offered: list[str]) -> None:

@@ -14,9 +14,24 @@ from sqlalchemy import Engine
 
 from core.attribution import Model, cac_by_channel, revenue_by_model
 from core.db import open_database
-from core.definitions import get
+from core.definitions import IcpRules, MqlRules, VersionInfo, active, get
 from core.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
 from core.periods import Grain
+from core.reasons import Reason, catalogue, unknown_reasons
+from core.rejections import (
+    Drill,
+    HeatmapBy,
+    Overview,
+    ReasonProfile,
+    RejectionQuery,
+    by_owner,
+    by_reason,
+    drill_leads,
+    heatmap,
+    overview,
+    reason_profiles,
+    weekly,
+)
 from core.replay import Replay, replay
 from core.scoreboard import Freshness, freshness
 from core.settings import OrgSettings, current
@@ -68,6 +83,65 @@ def cac(first_day: dt.date, last_day: dt.date, model: Model, filters: Filters | 
 def replayed(version_id: int, revision: int, first_day: dt.date, last_day: dt.date) -> Replay:
     """Keyed by revision: an edited proposal is replayed again; an unchanged one comes from the cache."""
     return replay(engine(), get(engine(), version_id).rules, first_day, last_day)
+
+
+@st.cache_data(ttl=60, max_entries=8, show_spinner=False)
+def in_force(kind: str) -> VersionInfo | None:
+    return active(engine(), kind)
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def rejection_overview(query: RejectionQuery) -> Overview:
+    return overview(engine(), query)
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def rejection_reasons(query: RejectionQuery) -> pd.DataFrame:
+    return by_reason(engine(), query)
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def rejections_by_week(query: RejectionQuery) -> pd.DataFrame:
+    return weekly(engine(), query)
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def rejection_heatmap(query: RejectionQuery, by: HeatmapBy) -> pd.DataFrame:
+    return heatmap(engine(), query, by)
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def rejections_by_owner(query: RejectionQuery) -> pd.DataFrame:
+    return by_owner(engine(), query)
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def rejection_profiles(query: RejectionQuery, icp_id: int | None, mql_id: int | None) -> list[ReasonProfile]:
+    """Keyed by the ids of the ICP and MQL versions in force, so a newly signed one is compared at once."""
+    icp, mql = in_force("icp"), in_force("mql")
+    return reason_profiles(
+        engine(),
+        query,
+        IcpRules.model_validate(icp.rules) if icp is not None and icp.id == icp_id else None,
+        MqlRules.model_validate(mql.rules) if mql is not None and mql.id == mql_id else None,
+    )
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def rejected_leads(
+    query: RejectionQuery, drill: Drill, sort: str, descending: bool, offset: int, limit: int
+) -> tuple[pd.DataFrame, int]:
+    return drill_leads(engine(), query, drill, sort=sort, descending=descending, offset=offset, limit=limit)
+
+
+@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
+def reason_catalogue() -> list[Reason]:
+    return catalogue(engine())
+
+
+@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
+def unmapped_reasons() -> pd.DataFrame:
+    return unknown_reasons(engine())
 
 
 def clear_after_write() -> None:
