@@ -339,11 +339,12 @@ with trend_tab:
             "not complete (cut by the period or still running) and do not count for the three-week rule."
         )
         followed_options = [reason for reason in ranked["reason"] if reason != NO_REASON]
-        latest_streak = streaks[-1].reason if streaks else None
+        # The longest streak is the pattern worth following first (ties: the most recent).
+        longest = max(reversed(streaks), key=lambda streak: len(streak.weeks)).reason if streaks else None
         followed = st.selectbox(
             "Follow one reason's share of each week's rejections",
             followed_options,
-            index=followed_options.index(latest_streak) if latest_streak in followed_options else 0,
+            index=followed_options.index(longest) if longest in followed_options else 0,
             key="rj_follow",
         )
         totals = weekly.groupby("week")["rejections"].sum()
@@ -371,6 +372,7 @@ with trend_tab:
             color=alt.Color(
                 "on top:N",
                 title=None,
+                legend=alt.Legend(labelLimit=260),
                 scale=alt.Scale(
                     domain=["top reason, in a 3-week streak", "not in a streak", "incomplete week"],
                     range=[BAD, INK, MUTED],
@@ -433,7 +435,7 @@ with heat_tab:
                 title=against.capitalize(),
                 axis=alt.Axis(labelAngle=-30, labelLimit=180, labelOverlap=False),
             ),
-            y=alt.Y("reason:N", sort=reason_order, title=None),
+            y=alt.Y("reason:N", sort=reason_order, title=None, axis=alt.Axis(labelLimit=220)),
         )
         rects = (
             base.mark_rect()
@@ -562,10 +564,14 @@ with catalogue_tab:
         with left.form("rj_map"):
             st.markdown("**Map a spelling to a reason**")
             examples = list(unmapped["example"]) if not unmapped.empty else []
-            spelling = st.selectbox("Unmapped spelling", examples, index=None, placeholder="pick one…")
-            typed = st.text_input("…or type a spelling", help="Any spelling; a mapped one moves to the new reason.")
-            target = st.selectbox("Means", list(by_name), index=None, placeholder="pick a reason…")
-            if st.form_submit_button("Map", icon=":material/link:"):
+            spelling = st.selectbox(
+                "Unmapped spelling", examples, index=None, placeholder="pick one…", key="rj_map_spelling"
+            )
+            typed = st.text_input(
+                "…or type a spelling", help="Any spelling; a mapped one moves to the new reason.", key="rj_map_typed"
+            )
+            target = st.selectbox("Means", list(by_name), index=None, placeholder="pick a reason…", key="rj_map_to")
+            if st.form_submit_button("Map", icon=":material/link:", key="rj_map_submit"):
                 text = typed.strip() or spelling
                 if not text or target is None:
                     st.error("Pick or type a spelling and pick the reason it means.")
