@@ -254,9 +254,17 @@ def check_same(ours: dict[str, pd.DataFrame], theirs: dict[str, pd.DataFrame]) -
     return problems
 
 
-def page_seconds(url: str, schema: str | None, runs: int) -> dict[str, float]:
-    """The scoreboard page as a user opens it (default view: the last complete month), run headless by
-    AppTest: median seconds with every cache cleared (the first visit after an import) and warm."""
+PAGES = {
+    # page file: query string of the view timed (the default view: no query string)
+    "scoreboard.py": {},
+    "rejections.py": {},
+    "rejections.py?period=this_year": {"period": "this_year"},
+}
+
+
+def page_seconds(url: str, schema: str | None, runs: int, page: str = "scoreboard.py") -> dict[str, float]:
+    """A page as a user opens it (its default view, or the view of PAGES), run headless by AppTest: median
+    seconds with every cache cleared (the first visit after an import) and warm."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -276,11 +284,13 @@ def page_seconds(url: str, schema: str | None, runs: int) -> dict[str, float]:
     engine.dispose()
 
     def open_page() -> None:
-        app = AppTest.from_file(str(ROOT / "pages" / "scoreboard.py"), default_timeout=600)
+        app = AppTest.from_file(str(ROOT / "pages" / page.split("?")[0]), default_timeout=600)
         app.session_state[USER_KEY] = viewer
+        for key, value in PAGES[page].items():
+            app.query_params[key] = value
         app.run()
         assert not app.exception, [exception.message for exception in app.exception]
-        assert app.metric, "the scoreboard showed no metrics"
+        assert app.metric, f"{page} showed no metrics"
 
     cold = []
     for _ in range(runs):
@@ -291,6 +301,39 @@ def page_seconds(url: str, schema: str | None, runs: int) -> dict[str, float]:
         cold.append(time.perf_counter() - started)
     warm, _ = median_seconds(open_page, (), runs)
     return {"cold_median_s": statistics.median(cold), "warm_median_s": warm}
+
+
+def rejection_query_seconds(engine: Any, runs: int) -> dict[str, float]:
+    """Median seconds of each query the Rejections page runs, over the sample's "this year" (ten months)."""
+    from core.definitions import IcpRules, MqlRules
+    from core.rejections import (
+        Drill,
+        RejectionQuery,
+        by_owner,
+        by_reason,
+        drill_leads,
+        heatmap,
+        overview,
+        reason_profiles,
+        weekly,
+    )
+
+    query = RejectionQuery(dt.date(2026, 1, 1), dt.date(2026, 10, 31), as_of=AS_OF)
+    calls: dict[str, tuple[Callable[..., object], tuple[Any, ...]]] = {
+        "overview": (overview, (engine, query)),
+        "by_reason": (by_reason, (engine, query)),
+        "weekly": (weekly, (engine, query)),
+        "heatmap_source": (heatmap, (engine, query, "source")),
+        "heatmap_campaign": (heatmap, (engine, query, "campaign")),
+        "by_owner": (by_owner, (engine, query)),
+        "reason_profiles": (reason_profiles, (engine, query, IcpRules(company_size_min=50), MqlRules())),
+        "drill_first_page": (drill_leads, (engine, query, Drill(reason="Wrong company size"))),
+    }
+    seconds = {}
+    for label, (function, arguments) in calls.items():
+        seconds[label], _ = median_seconds(function, arguments, runs)
+        print(f"  rejections {label}: {seconds[label]:.3f} s (median of {runs})")
+    return seconds
 
 
 def bench_backend(name: str, url: str, data: Path, runs: int, *, page_only: bool = False) -> dict[str, Any]:
@@ -316,9 +359,15 @@ def bench_backend(name: str, url: str, data: Path, runs: int, *, page_only: bool
                 f"peak {step['peak_rss_mb']:.0f} MB"
             )
         if page_only:
-            page = page_seconds(url, schema, runs)
-            report["scoreboard_page"] = page
-            print(f"[{name}] scoreboard page: {page['cold_median_s']:.2f} s cold, {page['warm_median_s']:.2f} s cached")
+            report["pages"] = {}
+            for page_name in PAGES:
+                page = page_seconds(url, schema, runs, page_name)
+                report["pages"][page_name] = page
+                print(
+                    f"[{name}] page {page_name}: {page['cold_median_s']:.2f} s cold, "
+                    f"{page['warm_median_s']:.2f} s cached (median of {runs})"
+                )
+            report["rejection_queries"] = rejection_query_seconds(engine, runs)
             return report
         # A re-import of the same leads file must change nothing; its time is the idempotency check's cost.
         again = run_child(url, schema, "leads", data / "leads.csv")
@@ -342,12 +391,15 @@ def bench_backend(name: str, url: str, data: Path, runs: int, *, page_only: bool
                 + (f"  MISMATCH {problems}" if problems else "  (same numbers)")
             )
         duck.close()
-        page = page_seconds(url, schema, runs)
-        report["scoreboard_page"] = page
-        print(
-            f"[{name}] scoreboard page, last complete month: {page['cold_median_s']:.2f} s with empty caches, "
-            f"{page['warm_median_s']:.2f} s cached (median of {runs})"
-        )
+        report["pages"] = {}
+        for page_name in PAGES:
+            page = page_seconds(url, schema, runs, page_name)
+            report["pages"][page_name] = page
+            print(
+                f"[{name}] page {page_name}: {page['cold_median_s']:.2f} s with empty caches, "
+                f"{page['warm_median_s']:.2f} s cached (median of {runs})"
+            )
+        report["rejection_queries"] = rejection_query_seconds(engine, runs)
     finally:
         engine.dispose()
         if schema:
@@ -365,7 +417,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
-    parser.add_argument("--page-only", action="store_true", help="imports, then only the scoreboard page timing")
+    parser.add_argument("--page-only", action="store_true", help="imports, then only the pages' timings")
     arguments = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     data = generate_data(arguments.leads)
