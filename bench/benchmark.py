@@ -318,7 +318,7 @@ def rejection_query_seconds(engine: Any, runs: int) -> dict[str, float]:
         weekly,
     )
 
-    query = RejectionQuery(dt.date(2026, 1, 1), dt.date(2026, 10, 31), as_of=AS_OF)
+    query = RejectionQuery(dt.date(2026, 1, 1), dt.date(2026, 10, 31))
     calls: dict[str, tuple[Callable[..., object], tuple[Any, ...]]] = {
         "overview": (overview, (engine, query)),
         "by_reason": (by_reason, (engine, query)),

@@ -17,10 +17,12 @@ from sqlalchemy import Engine
 
 from core.db import open_database
 from core.importer import ImportRefused, import_csv
-from core.kpis import GROUP_BYS, Filters, KpiQuery, kpi_records, kpi_table
+from core.kpis import GROUP_BYS, SIZE_BANDS, Filters, KpiQuery, kpi_records, kpi_table
 from core.mapping import MappingError, find_mapping, load_mapping_file, preset_names
 from core.periods import GRAINS, last_complete_month
-from core.permissions import ROLES, Actor
+from core.permissions import ROLES, Actor, PermissionDenied
+from core.reasons import catalogue, map_spelling, unknown_reasons
+from core.rejections import RejectionQuery, explorer_range, report
 from core.schema import KINDS
 from core.seed import SAMPLE_DIR, seed_sample_data
 from core.settings import current
@@ -90,6 +92,29 @@ def _parser() -> argparse.ArgumentParser:
     kpis.add_argument("--as-of", type=dt.datetime.fromisoformat, help="UTC moment for pending SLAs (default now)")
     kpis.add_argument("--json", action="store_true", help="one JSON object per period and group")
 
+    rejections = commands.add_parser("rejections", help="why sales rejected leads: reasons, streaks, owners")
+    rejections.add_argument("--from", dest="first_day", type=_date, help="default: the last 13 complete weeks")
+    rejections.add_argument("--to", dest="last_day", type=_date)
+    for flag, help_text in (
+        ("--source", "filter; repeat for several"),
+        ("--campaign", None),
+        ("--segment", None),
+        ("--owner", None),
+        ("--industry", None),
+        ("--size", f"company-size band: {', '.join(name for name, _, _ in SIZE_BANDS)}, unknown"),
+    ):
+        rejections.add_argument(flag, action="append", default=[], help=help_text)
+    rejections.add_argument("--json", action="store_true", help="the whole report as JSON")
+
+    reasons = commands.add_parser("reasons", help="the rejection-reason catalogue")
+    reason_commands = reasons.add_subparsers(dest="reasons_command", required=True)
+    reason_commands.add_parser("list", help="canonical reasons and their spellings")
+    reason_commands.add_parser("unmapped", help="typed reasons the catalogue does not know, with counts")
+    mapper = reason_commands.add_parser("map", help="make a typed spelling mean a canonical reason")
+    mapper.add_argument("spelling")
+    mapper.add_argument("reason", help="the canonical reason's name")
+    mapper.add_argument("--actor")
+
     commands.add_parser("presets", help="list the shipped mapping presets")
 
     create_user = commands.add_parser(
@@ -150,10 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _kpis(engine, args)
         if args.command == "create-user":
             return _create_user(engine, args)
+        if args.command == "rejections":
+            return _rejections(engine, args)
+        if args.command == "reasons":
+            return _reasons(engine, args)
     except ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT
-    except (MappingError, ValueError) as exc:
+    except (MappingError, ValueError, PermissionDenied) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT
     finally:
@@ -204,4 +233,56 @@ def _kpis(engine: object, args: argparse.Namespace) -> int:
             ]
         ]
         print(shown.to_string(index=False, float_format=lambda value: f"{value:,.3f}"))
+    return 0
+
+
+def _rejections(engine: Engine, args: argparse.Namespace) -> int:
+    today = current(engine).today()
+    first, last = explorer_range("last_13_weeks", today)
+    filters = Filters(
+        sources=tuple(args.source),
+        segments=tuple(args.segment),
+        owners=tuple(args.owner),
+        campaigns=tuple(args.campaign),
+        industries=tuple(args.industry),
+        size_bands=tuple(args.size),
+    )
+    result = report(engine, RejectionQuery(args.first_day or first, args.last_day or last, filters), today)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    summary = result["overview"]
+    share = summary["unqualified_share"]
+    print(f"{result['first_day']} to {result['last_day']}")
+    print(
+        f"unqualified share {'no data' if share is None else f'{share:.1%}'} (gate {summary['rejection_gate']:.0%}); "
+        f"{summary['rejected']} rejections logged, {summary['no_reason']} without a reason, "
+        f"{summary['premature']} before {summary['min_touch_attempts']} attempts, {summary['unmapped']} unmapped"
+    )
+    for row in result["reasons"]:
+        print(f"  {row['rejections']:>7,}  {row['share']:6.1%}  {row['reason']}")
+    for streak in result["streaks"]:
+        print(f"streak: {streak['reason']} topped {len(streak['weeks'])} weeks from {streak['weeks'][0]}")
+    for profile in result["top_reasons"]:
+        for sentence in profile["stands_out"]:
+            print(f"in common: {sentence}")
+    return 0
+
+
+def _reasons(engine: Engine, args: argparse.Namespace) -> int:
+    if args.reasons_command == "list":
+        for reason in catalogue(engine):
+            print(f"{reason.name} [{reason.category}]: {', '.join(reason.synonyms)}")
+        return 0
+    if args.reasons_command == "unmapped":
+        for row in unknown_reasons(engine).itertuples(index=False):
+            print(f"{row.leads:>7,}  {row.example}")
+        return 0
+    by_name = {reason.name.casefold(): reason for reason in catalogue(engine)}
+    target = by_name.get(args.reason.casefold())
+    if target is None:
+        print(f"error: no reason named {args.reason!r}; see `python -m core reasons list`", file=sys.stderr)
+        return BAD_INPUT
+    key, was = map_spelling(engine, _actor(args), args.spelling, target.id)
+    print(f"{key!r} now means {target.name!r}" + (f" (it meant {was!r} before)" if was and was != target.name else ""))
     return 0

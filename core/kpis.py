@@ -517,8 +517,7 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
 
 def _company_wide(query: KpiQuery) -> bool:
     """Targets are set for the whole company: a group or a filtered slice has none (not 12% of the total's)."""
-    filters = query.filters
-    return query.by is None and not (filters.sources or filters.segments or filters.owners or filters.campaigns)
+    return query.by is None and query.filters == Filters()
 
 
 def kpi_records(table: pd.DataFrame) -> list[dict[str, Any]]:

@@ -47,7 +47,8 @@ def fold(text: object) -> str | None:
 def fold_series(texts: pd.Series) -> pd.Series:
     """`fold` of a column of texts, computed once per distinct text (a million rows hold a few hundred)."""
     distinct = {text: fold(text) for text in texts.dropna().unique()}
-    return texts.map(distinct).astype(object).where(texts.notna(), None)
+    folded = texts.map(distinct).astype(object)  # map turns a None value of the dict into NaN
+    return folded.where(folded.notna(), None)
 
 
 @dataclass(frozen=True)
@@ -205,9 +206,7 @@ class Reason:
 def catalogue(target: Engine | Connection) -> list[Reason]:
     """Every canonical reason with its synonyms, by name."""
     with _connection_of(target) as connection:
-        reasons = connection.execute(
-            select(*RejectionReason.__table__.columns).order_by(RejectionReason.name)
-        ).all()
+        reasons = connection.execute(select(*RejectionReason.__table__.columns).order_by(RejectionReason.name)).all()
         keys = connection.execute(select(ReasonSynonym.reason_id, ReasonSynonym.key).order_by(ReasonSynonym.key)).all()
     by_reason: dict[int, list[str]] = {}
     for reason_id, key in keys:
@@ -235,7 +234,7 @@ def unknown_reasons(target: Engine | Connection, limit: int = 200) -> pd.DataFra
             func.count().label("leads"),
         )
         .outerjoin(ReasonSynonym, ReasonSynonym.key == Lead.reason_key)
-        .where(Lead.reason_key.is_not(None), ReasonSynonym.key.is_(None))
+        .where(Lead.rejected_at.is_not(None), Lead.reason_key.is_not(None), ReasonSynonym.key.is_(None))
         .group_by(Lead.reason_key)
         .order_by(func.count().desc(), Lead.reason_key)
         .limit(limit)

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, case, func, literal, or_, select
 
 from core.definitions import IcpRules, MqlRules
-from core.kpis import NOT_SET, Filters, KpiQuery, _connection_of, _count_if, _lead_filters, kpi_table
+from core.kpis import NOT_SET, Filters, KpiQuery, _connection_of, _count_if, _lead_filters
 from core.models import CalendarDay, Lead, ReasonSynonym, RejectionReason
 from core.periods import week_start
 from core.scoreboard import PERIOD_PRESETS as SCOREBOARD_PRESETS
@@ -74,7 +74,6 @@ class RejectionQuery:
     first_day: dt.date
     last_day: dt.date
     filters: Filters = field(default_factory=Filters)
-    as_of: dt.datetime | None = None  # naive UTC; for the unqualified share's KPI query
 
 
 def _reason_label() -> ColumnElement[str]:
@@ -157,9 +156,16 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
                 _count_if(Lead.touch_attempts.is_(None)).label("attempts_unknown"),
             )
         ).one()
-        cohort = kpi_table(
-            connection, KpiQuery(query.first_day, query.last_day, "range", filters=query.filters, as_of=query.as_of)
-        ).iloc[0]
+        # The scoreboard's rejection share (core.kpis), counted here alone: kpi_table would also run the
+        # opportunity, median and target queries, seconds on a million leads for three numbers.
+        cohort = connection.execute(
+            select(
+                func.count().label("mqls"),
+                _count_if(or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None))).label("dispositioned"),
+                _count_if(Lead.rejected_at.is_not(None)).label("rejected"),
+            ).where(Lead.mql_day >= query.first_day, Lead.mql_day <= query.last_day, *_filtered(query, settings))
+        ).one()
+    dispositioned = int(cohort.dispositioned or 0)
     return Overview(
         rejected=int(counts.rejected or 0),
         no_reason=int(counts.no_reason or 0),
@@ -167,11 +173,11 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
         premature=int(counts.premature or 0),
         attempts_unknown=int(counts.attempts_unknown or 0),
         min_touch_attempts=settings.min_touch_attempts,
-        mqls=int(cohort["mqls"]),
-        dispositioned=int(cohort["dispositioned"]),
-        cohort_rejected=int(cohort["rejected"]),
-        unqualified_share=float(cohort["rejection_share"]),
-        rejection_gate=float(cohort["rejection_gate"]),
+        mqls=int(cohort.mqls or 0),
+        dispositioned=dispositioned,
+        cohort_rejected=int(cohort.rejected or 0),
+        unqualified_share=int(cohort.rejected or 0) / dispositioned if dispositioned else float("nan"),
+        rejection_gate=settings.rejection_gate,
     )
 
 
@@ -195,7 +201,7 @@ def by_reason(target: Engine | Connection, query: RejectionQuery) -> pd.DataFram
 
 
 def weekly(target: Engine | Connection, query: RejectionQuery) -> pd.DataFrame:
-    """Rejections per ISO week (Monday) and reason, with every week of the period present (0 when none)."""
+    """Rejections per ISO week (Monday) and reason; a week without rejections has no row."""
     label = _reason_label()
     with _connection_of(target) as connection:
         settings = load(connection)
@@ -446,85 +452,79 @@ def reason_profiles(
     reason's own lead field (a "wrong company size" reason: company_size) leads when it shows anything."""
     label = _reason_label()
     tests = _tests(icp, mql)
+    test_counts = [
+        *(_count_if(and_(known, test)) for _, _, _, test, known in tests),
+        *(_count_if(known) for _, _, _, _, known in tests),
+    ]
+    campaign = func.coalesce(Lead.campaign, NOT_SET)
+    # Three passes whatever the number of reasons: every reason's counts, the accepted leads', and every
+    # reason's campaigns (a few hundred rows).
     with _connection_of(target) as connection:
         settings = load(connection)
-        ranked = _frame(
-            connection,
-            _rejections(query, settings, label.label("reason"), RejectionReason.lead_field, func.count().label("n"))
+        ranked = connection.execute(
+            _rejections(query, settings, label, RejectionReason.lead_field, func.count(), *test_counts)
             .where(Lead.reason_key.is_not(None))
             .group_by(label, RejectionReason.lead_field)
             .order_by(func.count().desc(), label)
-            .limit(top),
+        ).all()[:top]
+        accepted = (
+            connection.execute(
+                select(*test_counts).where(
+                    Lead.mql_day >= query.first_day,
+                    Lead.mql_day <= query.last_day,
+                    Lead.sql_at.is_not(None),
+                    *_filtered(query, settings),
+                )
+            ).one()
+            if tests
+            else ()
         )
-        accepted_counts: list[Any] = []
-        if tests:
-            accepted_scope = [
-                Lead.mql_day >= query.first_day,
-                Lead.mql_day <= query.last_day,
-                Lead.sql_at.is_not(None),
-                *_filtered(query, settings),
-            ]
-            accepted_counts = list(
-                connection.execute(
-                    select(
-                        *(_count_if(and_(known, test)) for _, _, _, test, known in tests),
-                        *(_count_if(known) for _, _, _, _, known in tests),
-                    ).where(*accepted_scope)
-                ).one()
-            )
-        profiles = []
-        for reason, lead_field, rejections in ranked.itertuples(index=False):
-            one_reason = _rejections(query, settings).where(label == reason)
-            findings: list[Finding] = []
-            if tests:
-                row = connection.execute(
-                    one_reason.with_only_columns(
-                        *(_count_if(and_(known, test)) for _, _, _, test, known in tests),
-                        *(_count_if(known) for _, _, _, _, known in tests),
+        campaigns = _frame(
+            connection,
+            _rejections(query, settings, label.label("reason"), campaign.label("campaign"), func.count().label("n"))
+            .where(Lead.reason_key.is_not(None))
+            .group_by(label, campaign),
+        )
+    top_campaign = (
+        campaigns.sort_values(["n", "campaign"], ascending=[False, True]).drop_duplicates("reason").set_index("reason")
+    )
+    field_of = {test_text: field_name for field_name, test_text, *_ in tests}
+    profiles = []
+    for reason, lead_field, rejections, *counts in ranked:
+        findings: list[Finding] = []
+        for position, (_, test_text, rule, _, _) in enumerate(tests):
+            matching, known = int(counts[position] or 0), int(counts[position + len(tests)] or 0)
+            accepted_match, accepted_known = int(accepted[position] or 0), int(accepted[position + len(tests)] or 0)
+            if matching:
+                findings.append(
+                    Finding(
+                        reason=reason,
+                        rejections=int(rejections),
+                        test=test_text,
+                        rule=rule,
+                        matching=matching,
+                        known=known,
+                        accepted_share=accepted_match / accepted_known if accepted_known else float("nan"),
                     )
-                ).one()
-                for position, (_, test_text, rule, _, _) in enumerate(tests):
-                    matching, known = int(row[position] or 0), int(row[position + len(tests)] or 0)
-                    accepted_match = int(accepted_counts[position] or 0)
-                    accepted_known = int(accepted_counts[position + len(tests)] or 0)
-                    if matching == 0:
-                        continue
-                    findings.append(
-                        Finding(
-                            reason=reason,
-                            rejections=int(rejections),
-                            test=test_text,
-                            rule=rule,
-                            matching=matching,
-                            known=known,
-                            accepted_share=accepted_match / accepted_known if accepted_known else float("nan"),
-                        )
-                    )
-                field_of = {test_text: field_name for field_name, test_text, *_ in tests}
-                findings.sort(
-                    key=lambda finding: (
-                        field_of[finding.test] == lead_field and finding.share >= 0.5,
-                        finding.share,
-                        finding.matching,
-                    ),
-                    reverse=True,
                 )
-            campaign = func.coalesce(Lead.campaign, NOT_SET)
-            campaign_row = connection.execute(
-                one_reason.with_only_columns(campaign.label("campaign"), func.count().label("n"))
-                .group_by(campaign)
-                .order_by(func.count().desc(), campaign)
-                .limit(1)
-            ).first()
-            profiles.append(
-                ReasonProfile(
-                    reason=reason,
-                    rejections=int(rejections),
-                    findings=tuple(findings),
-                    top_campaign=None if campaign_row is None else campaign_row[0],
-                    top_campaign_share=0.0 if campaign_row is None else campaign_row[1] / int(rejections),
-                )
+        findings.sort(
+            key=lambda finding: (
+                field_of[finding.test] == lead_field and finding.share >= 0.5,
+                finding.share,
+                finding.matching,
+            ),
+            reverse=True,
+        )
+        best = top_campaign.loc[reason] if reason in top_campaign.index else None
+        profiles.append(
+            ReasonProfile(
+                reason=reason,
+                rejections=int(rejections),
+                findings=tuple(findings),
+                top_campaign=None if best is None else str(best["campaign"]),
+                top_campaign_share=0.0 if best is None else int(best["n"]) / int(rejections),
             )
+        )
     return profiles
 
 
@@ -616,7 +616,8 @@ def drill_leads(
         raise ValueError(f"cannot sort by {sort!r}; expected one of {', '.join(DRILL_SORTS)}")
     columns = _drill_columns()
     order_column = columns[DRILL_COLUMNS.index(sort)]
-    order = order_column.desc() if descending else order_column.asc()
+    # Blanks last either way, on both databases (they differ in where NULL sorts by default).
+    order = (order_column.desc() if descending else order_column.asc()).nulls_last()
     with _connection_of(target) as connection:
         settings = load(connection)
         base = _rejections(query, settings).where(*_drill_conditions(drill, settings))
@@ -703,3 +704,62 @@ def streak_summaries(streaks: list[Streak]) -> list[tuple[str, str]]:
             )
         )
     return lines
+
+
+def report(engine: Engine, query: RejectionQuery, today: dt.date) -> dict[str, Any]:
+    """Everything the page shows for a view, as plain data (for the CLI and scripts): the overview, the
+    reasons, the three-week streaks, the owners and the top reasons against the definitions in force."""
+    from core.definitions import active
+
+    summary = overview(engine, query)
+    weeks = weekly(engine, query)
+    icp, mql = active(engine, "icp"), active(engine, "mql")
+    profiles = reason_profiles(
+        engine,
+        query,
+        IcpRules.model_validate(icp.rules) if icp else None,
+        MqlRules.model_validate(mql.rules) if mql else None,
+    )
+    share = summary.unqualified_share
+    return {
+        "first_day": query.first_day.isoformat(),
+        "last_day": query.last_day.isoformat(),
+        "overview": {
+            **{name: getattr(summary, name) for name in summary.__dataclass_fields__},
+            "unqualified_share": share if share == share else None,
+            "over_gate": summary.over_gate,
+        },
+        "reasons": json_ready(by_reason(engine, query)),
+        "streaks": [
+            {"reason": streak.reason, "weeks": [week.isoformat() for week in streak.weeks]}
+            for streak in recurring_tops(weeks, complete_weeks(query.first_day, query.last_day, today))
+        ],
+        "owners": json_ready(by_owner(engine, query)),
+        "top_reasons": [
+            {
+                "reason": profile.reason,
+                "rejections": profile.rejections,
+                "top_campaign": profile.top_campaign,
+                "top_campaign_share": profile.top_campaign_share,
+                "findings": [finding.sentence() for finding in profile.findings],
+                "stands_out": [finding.sentence() for finding in profile.findings if finding.stands_out],
+            }
+            for profile in profiles
+        ],
+    }
+
+
+def json_ready(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as JSON-ready dicts: NaN as None, dates as ISO text, numpy numbers as Python ones."""
+    rows = []
+    for row in frame.to_dict(orient="records"):
+        item: dict[str, Any] = {}
+        for key, value in row.items():
+            if isinstance(value, float) and value != value:
+                item[str(key)] = None
+            elif isinstance(value, (dt.date, dt.datetime)):
+                item[str(key)] = value.isoformat()
+            else:
+                item[str(key)] = value.item() if hasattr(value, "item") else value
+        rows.append(item)
+    return rows

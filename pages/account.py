@@ -19,6 +19,7 @@ ABILITIES = {
     "import_data": "import data, edit targets and spend, use the sandbox with uploads",
     "run_sync": "run the weekly sync",
     "view_audit": "read the audit log",
+    "edit_reasons": "keep the rejection-reason catalogue",
     "manage": "manage users, roles and settings",
 }
 
