@@ -16,6 +16,7 @@ import streamlit as st
 
 from core.exports import to_safe_csv
 from core.kpis import Filters
+from core.periods import week_start
 from core.permissions import Actor, may
 from core.reasons import CATEGORIES, LEAD_FIELDS, CatalogueError, add_reason, map_spelling, update_reason
 from core.rejections import (
@@ -301,13 +302,21 @@ with trend_tab:
         legend_order = [*top_reasons, "Other reasons", NO_REASON]
         trend["stack"] = trend["reason"].map({reason: index for index, reason in enumerate(legend_order)})
         colours = [*TREND_COLOURS[: len(top_reasons)], "#d1d5db", "#9ca3af"]
-        week_order = sorted(trend["week_label"].unique(), key=lambda label: dt.datetime.strptime(label, "%d %b %Y"))
+        # Every week of the period on the axis, also one without a single rejection.
+        mondays = pd.date_range(week_start(first_day), last_day, freq="W-MON")
+        week_order = [f"{monday:%d %b %Y}" for monday in mondays]
         week_click = alt.selection_point(name="week_pick", fields=["week_label", "reason"])
         stacked = (
             alt.Chart(trend)
             .mark_bar()
             .encode(
-                x=alt.X("week_label:O", sort=week_order, title="Week (Monday)", axis=alt.Axis(labelAngle=-45)),
+                x=alt.X(
+                    "week_label:O",
+                    sort=week_order,
+                    scale=alt.Scale(domain=week_order),
+                    title="Week (Monday)",
+                    axis=alt.Axis(labelAngle=-45),
+                ),
                 y=alt.Y("rejections:Q", title="Rejections", stack="zero"),
                 color=alt.Color(
                     "reason:N",
@@ -364,7 +373,13 @@ with trend_tab:
             alt.Chart(line_data)
             .mark_line(color=MUTED)
             .encode(
-                x=alt.X("week_label:O", sort=week_order, title="Week (Monday)", axis=alt.Axis(labelAngle=-45)),
+                x=alt.X(
+                    "week_label:O",
+                    sort=week_order,
+                    scale=alt.Scale(domain=week_order),
+                    title="Week (Monday)",
+                    axis=alt.Axis(labelAngle=-45),
+                ),
                 y=alt.Y("share:Q", title=f"Share that are “{followed}”", axis=alt.Axis(format="%")),
             )
         )
@@ -693,7 +708,9 @@ rows = (
     if page_number == 1
     else data.rejected_leads(query, drill, sort, descending, (page_number - 1) * PAGE_SIZE, PAGE_SIZE)[0]
 )
-sorting[3].markdown(f"**{total:,} rejected leads**: {drill.describe()}  \npage {page_number} of {pages}")
+sorting[3].markdown(
+    f"**{total:,} rejected lead{'' if total == 1 else 's'}**: {drill.describe()}  \npage {page_number} of {pages}"
+)
 st.dataframe(rows, hide_index=True, width="stretch")
 if total and st.button(f"Prepare a CSV of these {min(total, CSV_LIMIT):,} leads", icon=":material/download:"):
     everything, _ = data.rejected_leads(query, drill, sort, descending, 0, CSV_LIMIT)

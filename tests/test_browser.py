@@ -98,12 +98,12 @@ def settle(page: Page) -> None:
     page.wait_for_timeout(500)
 
 
-EVERYONE = ["Scoreboard", "Definitions", "Your account"]
+EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Your account"]
 OPERATIONS = ["Data", "Targets & spend", "Audit log"]
 ROLE_PAGES = {
     "exec": EVERYONE,
-    "ops": ["Scoreboard", "Definitions", *OPERATIONS, "Your account"],
-    "admin": ["Scoreboard", "Definitions", *OPERATIONS, "Users and roles", "Settings", "Your account"],
+    "ops": ["Scoreboard", "Rejections", "Definitions", *OPERATIONS, "Your account"],
+    "admin": ["Scoreboard", "Rejections", "Definitions", *OPERATIONS, "Users and roles", "Settings", "Your account"],
 }
 NEW_LEADS = (
     "lead_id,created_at,source,company\nB1,2025-02-10 09:00:00,webinar,Iota\nB2,2025-02-11 09:00:00,events,Kappa\n"
@@ -236,3 +236,23 @@ def test_a_password_change_keeps_this_browser_signed_in(server: str, browser_pag
     page.context.add_cookies([{"name": "onefunnel_login", "value": old_cookie, "url": server}])
     page.reload()
     expect(page.get_by_label("User name")).to_be_visible(timeout=30_000)
+
+
+def test_clicking_a_reason_bar_lists_the_leads_behind_it(server: str, browser_page: Page) -> None:
+    """AppTest cannot click a chart; here the Pareto bar's click reaches the drill-down below the charts."""
+    page = browser_page
+    sign_in(page, server, "exec")
+    page.goto(f"{server}/rejections?period=custom&from=2025-01-01&to=2025-01-31")
+    settle(page)
+    drill = page.get_by_test_id("stMarkdown").filter(has_text="rejected lead")
+    expect(drill.first).to_contain_text("2 rejected leads: all rejections", timeout=30_000)
+    pareto = page.get_by_test_id("stVegaLiteChart").first
+    expect(pareto).to_be_visible(timeout=30_000)
+    box = pareto.bounding_box()
+    assert box is not None
+    # Two bars of one rejection each ("(no reason)", then "Wrong company size"): click inside the first.
+    # Locator.click scrolls the chart into view and retries if a rerun replaced it meanwhile.
+    pareto.click(position={"x": box["width"] * 0.2, "y": box["height"] * 0.5})
+    settle(page)
+    expect(drill.first).to_contain_text("1 rejected lead: reason “(no reason)”", timeout=30_000)
+    shot(page, "exec-rejections-drill")
