@@ -264,7 +264,7 @@ with reasons_tab:
         else:
             st.caption(
                 f"Against {icp.label}"
-                + (f" and the seniorities of {mql.label}" if mql else "")
+                + (f" and the seniorities of {mql.label}" if mql and mql.rules.get("seniorities") else "")
                 + ". The accepted leads are the period's MQLs that became SQLs, with the same filters."
             )
         for profile in profiles:
