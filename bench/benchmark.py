@@ -134,7 +134,7 @@ SELECT date_trunc('{grain}', mql_day) AS bucket, {group} AS grp,
            AS won_mqls,
        count(*) FILTER (WHERE sql_at IS NOT NULL OR rejected_at IS NOT NULL) AS dispositioned,
        count(rejected_at) AS rejected,
-       count(*) FILTER (WHERE rejected_at IS NOT NULL AND coalesce(trim(rejection_reason), '') = '')
+       count(*) FILTER (WHERE rejected_at IS NOT NULL AND reason_key IS NULL)
            AS rejected_no_reason,
        count(*) FILTER (WHERE response_minutes <= $sla) AS sla_met,
        count(*) FILTER (WHERE response_minutes > $sla OR (first_response_at IS NULL AND sla_due_at <= $as_of))

@@ -17,13 +17,14 @@ from sqlalchemy import Engine
 
 from core.db import open_database
 from core.importer import ImportRefused, import_csv
-from core.kpis import GROUP_BYS, SIZE_BANDS, Filters, KpiQuery, kpi_records, kpi_table
+from core.kpis import GROUP_BYS, SIZE_BANDS, Filters, KpiQuery, data_range, kpi_records, kpi_table
 from core.mapping import MappingError, find_mapping, load_mapping_file, preset_names
 from core.periods import GRAINS, last_complete_month
 from core.permissions import ROLES, Actor, PermissionDenied
 from core.reasons import catalogue, map_spelling, unknown_reasons
 from core.rejections import RejectionQuery, explorer_range, report
 from core.schema import KINDS
+from core.scoreboard import anchor_day
 from core.seed import SAMPLE_DIR, seed_sample_data
 from core.settings import current
 from core.users import UserError, create_user
@@ -238,7 +239,8 @@ def _kpis(engine: object, args: argparse.Namespace) -> int:
 
 def _rejections(engine: Engine, args: argparse.Namespace) -> int:
     today = current(engine).today()
-    first, last = explorer_range("last_13_weeks", today)
+    span = data_range(engine)
+    first, last = explorer_range("last_13_weeks", anchor_day(today, span[1] if span else None))
     filters = Filters(
         sources=tuple(args.source),
         segments=tuple(args.segment),

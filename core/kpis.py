@@ -159,7 +159,7 @@ def _lead_filters(query: KpiQuery, settings: OrgSettings) -> list[ColumnElement[
     if filters.sources:
         conditions.append(Lead.source.in_(filters.sources))
     if filters.campaigns:
-        conditions.append(Lead.campaign.in_(filters.campaigns))
+        conditions.append(func.coalesce(Lead.campaign, NOT_SET).in_(filters.campaigns))
     if filters.segments:
         conditions.append(segment_expression(settings).in_(filters.segments))
     if filters.industries:
@@ -565,12 +565,21 @@ def filter_options(target: Engine | Connection) -> dict[str, list[str]]:
             .scalars()
             .all()
         )
+        # Blanks are a value one can filter on and drill into, as the groupings show them.
+        blanks = {
+            name: connection.execute(select(column).where(column.is_(None)).limit(1)).first() is not None
+            for name, column in (("owner", Lead.owner), ("campaign", Lead.campaign), ("industry", Lead.industry))
+        }
+
+    def with_blank(name: str, values: list[str]) -> list[str]:
+        return [*values, NOT_SET] if blanks[name] and NOT_SET not in values else values
+
     return {
         "source": list(sources),
-        "owner": sorted(owners),
-        "campaign": list(campaigns),
+        "owner": with_blank("owner", sorted(owners)),
+        "campaign": with_blank("campaign", list(campaigns)),
         "segment": ["smb", "mid_market", "enterprise", "unknown"],
-        "industry": list(industries),
+        "industry": with_blank("industry", list(industries)),
         "size_band": [*(name for name, _, _ in SIZE_BANDS), UNKNOWN_SIZE],
     }
 

@@ -10,10 +10,26 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Text,
+    column,
+    func,
+    insert,
+    select,
+    table,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -165,15 +181,50 @@ class CatalogueError(ValueError):
     """A catalogue change that cannot be made; nothing was changed."""
 
 
+@contextmanager
+def _one_editor_wins() -> Iterator[None]:
+    """Two people adding the same name or spelling at once: the database's unique keys let one in; the
+    other gets a readable conflict instead of a traceback."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise CatalogueError("someone changed the catalogue at the same moment; reload and try again") from exc
+
+
+# The two tables as migration 0004 created them: the migration installs the catalogue through these, not
+# the models, so that a column a later model adds cannot break an older migration.
+_REASONS_0004 = table(
+    "rejection_reasons",
+    column("id", Integer),
+    column("name", String),
+    column("category", String),
+    column("lead_field", String),
+    column("attempts_required", Boolean),
+    column("description", Text),
+    column("created_at", DateTime),
+    column("updated_at", DateTime),
+    column("updated_by", String),
+)
+_SYNONYMS_0004 = table(
+    "reason_synonyms",
+    column("key", String),
+    column("reason_id", Integer),
+    column("added_at", DateTime),
+    column("added_by", String),
+)
+
+
 def install_default_catalogue(connection: Connection, actor: str = "onefunnel") -> int:
     """The starting catalogue, into an empty one (a database's first migration, a test's fresh database).
     Returns how many reasons it added; a catalogue that has any reason is left alone."""
-    if connection.execute(select(func.count()).select_from(RejectionReason)).scalar_one():
+    if connection.execute(select(func.count()).select_from(_REASONS_0004)).scalar_one():
         return 0
     now = utcnow()
     for reason in DEFAULT_CATALOGUE:
         reason_id = connection.execute(
-            insert(RejectionReason).values(
+            insert(_REASONS_0004)
+            .returning(_REASONS_0004.c.id)
+            .values(
                 name=reason.name,
                 category=reason.category,
                 lead_field=reason.lead_field,
@@ -183,10 +234,10 @@ def install_default_catalogue(connection: Connection, actor: str = "onefunnel") 
                 updated_at=now,
                 updated_by=actor,
             )
-        ).inserted_primary_key[0]  # type: ignore[index]
+        ).scalar_one()
         keys = dict.fromkeys(key for key in map(fold, (reason.name, *reason.synonyms)) if key)
         connection.execute(
-            insert(ReasonSynonym),
+            insert(_SYNONYMS_0004),
             [{"key": key, "reason_id": reason_id, "added_at": now, "added_by": actor} for key in keys],
         )
     return len(DEFAULT_CATALOGUE)
@@ -277,7 +328,7 @@ def add_reason(
     name = _check(name, category, lead_field)
     key = fold(name)
     assert key is not None  # _check refused names that fold to nothing
-    with Session(engine) as session, session.begin():
+    with _one_editor_wins(), Session(engine) as session, session.begin():
         taken = _owner_of(session, key)
         if taken is not None:
             raise CatalogueError(f"{name!r} already means {taken.name!r}; rename that reason or pick another name")
@@ -322,7 +373,7 @@ def update_reason(
     name = _check(name, category, lead_field)
     key = fold(name)
     assert key is not None
-    with Session(engine) as session, session.begin():
+    with _one_editor_wins(), Session(engine) as session, session.begin():
         reason = session.get(RejectionReason, reason_id, with_for_update=True)
         if reason is None:
             raise CatalogueError(f"there is no reason with id {reason_id}")
@@ -376,7 +427,7 @@ def map_spelling(engine: Engine, actor: Actor, text: str, reason_id: int) -> tup
     key = fold(text)
     if key is None:
         raise CatalogueError("a spelling needs at least one letter or digit")
-    with Session(engine) as session, session.begin():
+    with _one_editor_wins(), Session(engine) as session, session.begin():
         reason = session.get(RejectionReason, reason_id)
         if reason is None:
             raise CatalogueError(f"there is no reason with id {reason_id}")

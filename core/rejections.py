@@ -18,11 +18,11 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, case, func, literal, or_, select
 
 from core.definitions import IcpRules, MqlRules
-from core.kpis import NOT_SET, Filters, KpiQuery, _connection_of, _count_if, _lead_filters
+from core.kpis import NOT_SET, Filters, KpiQuery, _connection_of, _count_if, _lead_filters, kpi_records
 from core.models import CalendarDay, Lead, ReasonSynonym, RejectionReason
 from core.periods import week_start
 from core.scoreboard import PERIOD_PRESETS as SCOREBOARD_PRESETS
-from core.scoreboard import PeriodPreset, percent, period_range
+from core.scoreboard import percent, period_range
 from core.settings import OrgSettings, load
 
 NO_REASON = "(no reason)"
@@ -30,7 +30,6 @@ UNMAPPED = "Unmapped: "
 RUN_LENGTH = 3  # the same reason on top this many complete weeks in a row is a pattern, not noise
 TOP_REASONS_COMPARED = 3
 
-ExplorerPreset = PeriodPreset | Literal["last_13_weeks", "this_year"]
 PERIOD_PRESETS: dict[str, str] = {
     "last_13_weeks": "Last 13 complete weeks",
     "this_year": "This year so far",
@@ -54,7 +53,6 @@ DRILL_COLUMNS: tuple[str, ...] = (
     "touch_attempts",
     "mql_at",
 )
-DRILL_SORTS: tuple[str, ...] = DRILL_COLUMNS
 
 
 def explorer_range(
@@ -103,7 +101,13 @@ def _filtered(query: RejectionQuery, settings: OrgSettings) -> list[ColumnElemen
 
 
 def _scope(query: RejectionQuery, settings: OrgSettings) -> list[ColumnElement[bool]]:
-    return [Lead.rejected_day >= query.first_day, Lead.rejected_day <= query.last_day, *_filtered(query, settings)]
+    # MQLs only: a CRM also closes leads marketing never qualified, and those say nothing about its targeting.
+    return [
+        Lead.rejected_day >= query.first_day,
+        Lead.rejected_day <= query.last_day,
+        Lead.mql_at.is_not(None),
+        *_filtered(query, settings),
+    ]
 
 
 def _rejections(query: RejectionQuery, settings: OrgSettings, *columns: Any) -> Select[Any]:
@@ -612,8 +616,8 @@ def drill_leads(
     limit: int = 50,
 ) -> tuple[pd.DataFrame, int]:
     """One page of the rejected leads behind a bar or cell, sorted in SQL, and how many there are in all."""
-    if sort not in DRILL_SORTS:
-        raise ValueError(f"cannot sort by {sort!r}; expected one of {', '.join(DRILL_SORTS)}")
+    if sort not in DRILL_COLUMNS:
+        raise ValueError(f"cannot sort by {sort!r}; expected one of {', '.join(DRILL_COLUMNS)}")
     columns = _drill_columns()
     order_column = columns[DRILL_COLUMNS.index(sort)]
     # Blanks last either way, on both databases (they differ in where NULL sorts by default).
@@ -729,12 +733,12 @@ def report(engine: Engine, query: RejectionQuery, today: dt.date) -> dict[str, A
             "unqualified_share": share if share == share else None,
             "over_gate": summary.over_gate,
         },
-        "reasons": json_ready(by_reason(engine, query)),
+        "reasons": kpi_records(by_reason(engine, query)),
         "streaks": [
             {"reason": streak.reason, "weeks": [week.isoformat() for week in streak.weeks]}
             for streak in recurring_tops(weeks, complete_weeks(query.first_day, query.last_day, today))
         ],
-        "owners": json_ready(by_owner(engine, query)),
+        "owners": kpi_records(by_owner(engine, query)),
         "top_reasons": [
             {
                 "reason": profile.reason,
@@ -747,19 +751,3 @@ def report(engine: Engine, query: RejectionQuery, today: dt.date) -> dict[str, A
             for profile in profiles
         ],
     }
-
-
-def json_ready(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A frame's rows as JSON-ready dicts: NaN as None, dates as ISO text, numpy numbers as Python ones."""
-    rows = []
-    for row in frame.to_dict(orient="records"):
-        item: dict[str, Any] = {}
-        for key, value in row.items():
-            if isinstance(value, float) and value != value:
-                item[str(key)] = None
-            elif isinstance(value, (dt.date, dt.datetime)):
-                item[str(key)] = value.isoformat()
-            else:
-                item[str(key)] = value.item() if hasattr(value, "item") else value
-        rows.append(item)
-    return rows

@@ -51,6 +51,12 @@ def _next(start: dt.date, unit: str) -> dt.date:
     return next_bucket_start(start, unit)  # type: ignore[arg-type]
 
 
+def anchor_day(today: dt.date, data_ends: dt.date | None) -> dt.date:
+    """The day presets count from: today, or the day after the data ends when it stops in the past (a demo
+    or an old export), so that a default view always has numbers."""
+    return today if data_ends is None else min(today, data_ends + dt.timedelta(days=1))
+
+
 def period_range(
     preset: PeriodPreset, today: dt.date, custom: tuple[dt.date, dt.date] | None = None
 ) -> tuple[dt.date, dt.date]:

@@ -14,7 +14,6 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.exports import to_safe_csv
 from core.kpis import Filters
 from core.periods import week_start
 from core.permissions import Actor, may
@@ -33,7 +32,7 @@ from core.rejections import (
     view_from_params,
     view_to_params,
 )
-from core.scoreboard import percent
+from core.scoreboard import anchor_day, percent
 from ui import auth, data, feedback
 
 BAD, GOOD, MUTED, INK = "#dc2626", "#16a34a", "#9ca3af", "#111827"
@@ -70,8 +69,7 @@ if span is None:
     st.stop()
 assert span is not None
 today = data.org_settings().today()
-# As on the scoreboard: presets count from the day after the data ends when it stops in the past.
-anchor = min(today, span[1] + dt.timedelta(days=1))
+anchor = anchor_day(today, span[1])
 
 if "rj_linked" not in st.session_state:
     st.session_state["rj_linked"] = view_from_params({key: st.query_params.get_all(key) for key in st.query_params})
@@ -107,7 +105,7 @@ st.session_state["rj_linked"] = view
 query = RejectionQuery(first_day, last_day, filters)
 summary = data.rejection_overview(query)
 st.caption(
-    f"**{first_day:%d %b %Y} – {last_day:%d %b %Y}.** Reasons count the rejections sales logged in the period, "
+    f"**{first_day:%d %b %Y} – {last_day:%d %b %Y}.** Reasons count the MQLs sales rejected in the period, "
     "by the day of the rejection; the unqualified share counts the period's MQLs, as on the scoreboard. Typed "
     "reasons are grouped by the catalogue (last tab)."
 )
@@ -128,7 +126,8 @@ metrics[2].caption(
 )
 metrics[3].metric(f"Before {summary.min_touch_attempts} attempts", f"{summary.premature:,}")
 metrics[3].caption(
-    "rejected after fewer touch attempts than the SLA asks, under a reason that needs them"
+    "rejected after fewer touch attempts than the SLA asks, under a reason that needs them (the SLA's "
+    "minimum days are not checked)"
     + (f"; {summary.attempts_unknown:,} without a count" if summary.attempts_unknown else "")
 )
 metrics[4].metric("Unmapped reasons", f"{summary.unmapped:,}")
@@ -149,14 +148,14 @@ weekly = data.rejections_by_week(query)
 weeks = complete_weeks(first_day, last_day, today)
 streaks = recurring_tops(weekly, weeks)
 icp, mql = data.in_force("icp"), data.in_force("mql")
-profiles = data.rejection_profiles(query, icp.id if icp else None, mql.id if mql else None)
+profiles = data.rejection_profiles(query, icp.rules if icp else None, mql.rules if mql else None)
 profile_of = {profile.reason: profile for profile in profiles}
 for reason, sentence in streak_summaries(streaks):
     profile = profile_of.get(reason)
     finding = next((f for f in profile.findings if f.stands_out), None) if profile else None
     common = f"  \n**What these leads have in common:** {finding.sentence()}" if finding else ""
     st.warning(sentence + common, icon=":material/repeat:")
-if not summary.over_gate and not streaks:
+if summary.unqualified_share == summary.unqualified_share and not summary.over_gate and not streaks:
     st.success(
         "The unqualified share is within the gate and no reason topped three complete weeks in a row.",
         icon=":material/check_circle:",
@@ -174,12 +173,17 @@ def picked(event: Any, name: str) -> dict[str, Any] | None:
     return None
 
 
-def drill_to(**values: Any) -> None:
-    """Point the lead list below at what a click selected; other pickers go back to all."""
-    marker = repr(sorted(values.items()))
-    if st.session_state.get("rj_last_click") == marker:
-        return  # the same selection, still held by the chart on a later rerun
-    st.session_state["rj_last_click"] = marker
+def drill_to(chart: str, point: dict[str, Any] | None, **values: Any) -> None:
+    """Point the lead list below at what a click on `chart` selected; other pickers go back to all. A chart
+    keeps its selection across reruns, so only a new click counts: otherwise a second chart's old
+    selection, or the first one's, would undo every later pick, sort or page."""
+    marker_key = f"rj_click_{chart}"
+    marker = None if point is None else repr(sorted(point.items()))
+    if st.session_state.get(marker_key) == marker:
+        return
+    st.session_state[marker_key] = marker
+    if point is None:
+        return  # the selection was cleared: leave the pickers as they are
     for name in ("reason", "source", "campaign", "week", "owner", "only"):
         st.session_state[f"rj_drill_{name}"] = values.get(name, ALL)
     st.session_state["rj_page"] = 1
@@ -237,8 +241,8 @@ with reasons_tab:
             on_select="rerun",
             key="rj_pareto",
         )
-        if point := picked(event, "reason_pick"):
-            drill_to(reason=point.get("reason", ALL))
+        point = picked(event, "reason_pick")
+        drill_to("pareto", point, reason=(point or {}).get("reason", ALL))
         st.caption("Bars: rejections per reason, coloured by the kind of fix it asks for. Line: cumulative share.")
         shown = ranked.assign(share=ranked["share"] * 100, cumulative_share=ranked["cumulative_share"] * 100)
         st.dataframe(
@@ -338,11 +342,13 @@ with trend_tab:
             .add_params(week_click)
         )
         event = st.altair_chart(stacked.properties(height=360), width="stretch", on_select="rerun", key="rj_trend")
-        if point := picked(event, "week_pick"):
-            label = point.get("week_label")
-            week = dt.datetime.strptime(label, "%d %b %Y").date() if isinstance(label, str) else None
-            reason = point.get("reason", ALL)
-            drill_to(week=week or ALL, **({"reason": reason} if reason in ranked["reason"].to_numpy() else {}))
+        point = picked(event, "week_pick")
+        label = (point or {}).get("week_label")
+        week = dt.datetime.strptime(label, "%d %b %Y").date() if isinstance(label, str) else None
+        reason = (point or {}).get("reason", ALL)
+        drill_to(
+            "trend", point, week=week or ALL, **({"reason": reason} if reason in ranked["reason"].to_numpy() else {})
+        )
         st.caption(
             f"The {TOP_IN_TREND} most frequent reasons of the period, the rest as “Other reasons”. Faded weeks are "
             "not complete (cut by the period or still running) and do not count for the three-week rule."
@@ -481,8 +487,9 @@ with heat_tab:
             on_select="rerun",
             key=f"rj_heat_{against}",
         )
-        if point := picked(event, "cell_pick"):
-            drill_to(reason=point.get("reason", ALL), **{against: point.get("group", ALL)})
+        point = picked(event, "cell_pick")
+        cell = point or {}
+        drill_to(f"heat_{against}", point, reason=cell.get("reason", ALL), **{against: cell.get("group", ALL)})
         st.caption(
             f"Each cell: rejections with that reason; colour: its share of the {against}'s rejections, so a column "
             f"shows what sales says about that {against}'s leads.{note}"
@@ -568,7 +575,8 @@ with catalogue_tab:
         width="stretch",
         height=38 + 35 * len(reasons),
     )
-    st.markdown(f"**Unmapped reasons** ({len(unmapped):,})")
+    capped = "+, the most frequent first" if len(unmapped) >= 200 else ""
+    st.markdown(f"**Unmapped spellings** ({len(unmapped):,}{capped}), over every rejection ever logged")
     if unmapped.empty:
         st.caption("Every typed reason is in the catalogue.")
     else:
@@ -713,10 +721,9 @@ sorting[3].markdown(
 )
 st.dataframe(rows, hide_index=True, width="stretch")
 if total and st.button(f"Prepare a CSV of these {min(total, CSV_LIMIT):,} leads", icon=":material/download:"):
-    everything, _ = data.rejected_leads(query, drill, sort, descending, 0, CSV_LIMIT)
     st.download_button(
         "Download the CSV",
-        to_safe_csv(everything),
+        data.rejected_leads_csv(query, drill, sort, descending, CSV_LIMIT),
         file_name=f"rejections_{first_day}_{last_day}.csv",
         mime="text/csv",
         icon=":material/download:",

@@ -21,6 +21,7 @@ from core.scoreboard import (
     MIN_MQLS_FOR_A_FLAG,
     PERIOD_PRESETS,
     View,
+    anchor_day,
     flags,
     funnel,
     headlines,
@@ -60,7 +61,7 @@ if span is None:
 assert span is not None
 # Presets count from today, or from the day after the data ends when the data stops in the past (a demo
 # or an old export), so that the default view always has numbers.
-anchor = min(data.org_settings().today(), span[1] + dt.timedelta(days=1))
+anchor = anchor_day(data.org_settings().today(), span[1])
 
 # The query string gives the widgets their first values once per session; afterwards the widgets drive it.
 if "sb_linked" not in st.session_state:

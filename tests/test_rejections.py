@@ -1092,9 +1092,9 @@ def test_migration_backfills_rejection_day_and_reason_key(tmp_path: Any) -> None
             )
             connection.execute(
                 text(
-                    "INSERT INTO leads (lead_id, created_at, source, created_day, mql_day, rejected_at, "
-                    "rejection_reason) VALUES (:id, '2025-01-06 08:00:00', 'events', '2025-01-06', '2025-01-06', "
-                    ":at, :reason)"
+                    "INSERT INTO leads (lead_id, created_at, source, created_day, mql_at, mql_day, rejected_at, "
+                    "rejection_reason) VALUES (:id, '2025-01-06 08:00:00', 'events', '2025-01-06', "
+                    "'2025-01-06 09:00:00', '2025-01-06', :at, :reason)"
                 ),
                 [
                     {"id": "L1", "at": "2025-01-12 23:30:00", "reason": "Too small co."},

@@ -58,18 +58,20 @@ ROWS = [
     _row("R09", "2026-03-16", size="40", reason="too small co."),
     _row("R10", "2026-03-17", size="", reason="Too  small co"),
     _row("R11", "2026-03-16", source="email", campaign="news", size="90", reason="Duplicate", attempts="1"),
-    _row("R12", "2026-03-17", source="email", campaign="news", size="60", reason="meh", attempts="7", owner="Tom"),
+    _row("R12", "2026-03-17", source="email", campaign="", size="60", reason="meh", attempts="7", owner="Tom"),
     # accepted MQLs of the same weeks
     _row("A01", "2026-03-03", source="email", campaign="news", size="100", sql=True),
     _row("A02", "2026-03-10", source="email", campaign="news", size="200", sql=True),
     _row("A03", "2026-03-11", size="300", sql=True),
     _row("A04", "2026-03-17", size="30", sql=True),
 ]
+# Closed by the CRM without ever being an MQL: not a rejection of marketing's leads, counted nowhere.
+NEVER_AN_MQL = "X01,2026-03-10 09:00:00,paid_social,ebook,10,,,2026-03-11 11:00:00,Wrong size,Ana,1"
 CUSTOM = (dt.date(2026, 3, 2), dt.date(2026, 3, 22))
 
 
 def load(engine: Engine) -> None:
-    handle = io.BytesIO(("\n".join([HEADER, *ROWS]) + "\n").encode())
+    handle = io.BytesIO(("\n".join([HEADER, *ROWS, NEVER_AN_MQL]) + "\n").encode())
     handle.name = "leads.csv"
     import_csv(engine, "leads", handle, actor=Actor("test", "admin"))
 
@@ -101,7 +103,10 @@ def sql_count(engine: Engine, where: str, **params: object) -> int:
     with engine.connect() as connection:
         return int(
             connection.execute(
-                text("SELECT count(*) FROM leads WHERE rejected_day BETWEEN :first AND :last AND " + where),
+                text(
+                    "SELECT count(*) FROM leads WHERE rejected_day BETWEEN :first AND :last AND mql_at IS NOT NULL AND "
+                    + where
+                ),
                 {"first": CUSTOM[0], "last": CUSTOM[1], **params},
             ).scalar_one()
         )
@@ -160,6 +165,13 @@ def test_filters_narrow_every_count(database: Engine) -> None:  # noqa: F811
     run(app)
     # email and 50-199 employees: R08 (120), R11 (90), R12 (60).
     assert metrics(app)["Rejections logged"] == "3"
+    # A blank campaign is a value to filter on, as the heat map shows it: R12 only.
+    app.multiselect(key="rj_campaigns").select("(not set)")
+    run(app)
+    assert metrics(app)["Rejections logged"] == "1"
+    app.selectbox(key="rj_drill_campaign").select("(not set)")
+    run(app)
+    assert list(app.dataframe[-1].value["lead_id"]) == ["R12"]
 
 
 def test_the_drill_down_lists_the_leads_behind_a_pick(database: Engine) -> None:  # noqa: F811

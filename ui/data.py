@@ -7,6 +7,7 @@ are cache_data keyed by their arguments, bounded in size and age.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 from core.attribution import Model, cac_by_channel, revenue_by_model
 from core.db import open_database
 from core.definitions import IcpRules, MqlRules, VersionInfo, active, get
+from core.exports import to_safe_csv
 from core.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
 from core.periods import Grain
 from core.reasons import Reason, catalogue, unknown_reasons
@@ -116,14 +118,15 @@ def rejections_by_owner(query: RejectionQuery) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)
-def rejection_profiles(query: RejectionQuery, icp_id: int | None, mql_id: int | None) -> list[ReasonProfile]:
-    """Keyed by the ids of the ICP and MQL versions in force, so a newly signed one is compared at once."""
-    icp, mql = in_force("icp"), in_force("mql")
+def rejection_profiles(
+    query: RejectionQuery, icp_rules: dict[str, Any] | None, mql_rules: dict[str, Any] | None
+) -> list[ReasonProfile]:
+    """Keyed by the rules compared against, so a newly signed ICP or MQL rule is compared at once."""
     return reason_profiles(
         engine(),
         query,
-        IcpRules.model_validate(icp.rules) if icp is not None and icp.id == icp_id else None,
-        MqlRules.model_validate(mql.rules) if mql is not None and mql.id == mql_id else None,
+        IcpRules.model_validate(icp_rules) if icp_rules is not None else None,
+        MqlRules.model_validate(mql_rules) if mql_rules is not None else None,
     )
 
 
@@ -132,6 +135,12 @@ def rejected_leads(
     query: RejectionQuery, drill: Drill, sort: str, descending: bool, offset: int, limit: int
 ) -> tuple[pd.DataFrame, int]:
     return drill_leads(engine(), query, drill, sort=sort, descending=descending, offset=offset, limit=limit)
+
+
+def rejected_leads_csv(query: RejectionQuery, drill: Drill, sort: str, descending: bool, limit: int) -> bytes:
+    """Not cached: a hundred thousand rows are built when asked for, not kept per view in every replica."""
+    rows, _ = drill_leads(engine(), query, drill, sort=sort, descending=descending, limit=limit)
+    return to_safe_csv(rows)
 
 
 @st.cache_data(ttl=300, max_entries=4, show_spinner=False)
