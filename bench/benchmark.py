@@ -336,6 +336,18 @@ def rejection_query_seconds(engine: Any, runs: int) -> dict[str, float]:
     return seconds
 
 
+def time_pages(report: dict[str, Any], name: str, url: str, schema: str | None, engine: Any, runs: int) -> None:
+    report["pages"] = {}
+    for page_name in PAGES:
+        page = page_seconds(url, schema, runs, page_name)
+        report["pages"][page_name] = page
+        print(
+            f"[{name}] page {page_name}: {page['cold_median_s']:.2f} s with empty caches, "
+            f"{page['warm_median_s']:.2f} s cached (median of {runs})"
+        )
+    report["rejection_queries"] = rejection_query_seconds(engine, runs)
+
+
 def bench_backend(name: str, url: str, data: Path, runs: int, *, page_only: bool = False) -> dict[str, Any]:
     schema = None
     if name == "postgresql":
@@ -359,15 +371,7 @@ def bench_backend(name: str, url: str, data: Path, runs: int, *, page_only: bool
                 f"peak {step['peak_rss_mb']:.0f} MB"
             )
         if page_only:
-            report["pages"] = {}
-            for page_name in PAGES:
-                page = page_seconds(url, schema, runs, page_name)
-                report["pages"][page_name] = page
-                print(
-                    f"[{name}] page {page_name}: {page['cold_median_s']:.2f} s cold, "
-                    f"{page['warm_median_s']:.2f} s cached (median of {runs})"
-                )
-            report["rejection_queries"] = rejection_query_seconds(engine, runs)
+            time_pages(report, name, url, schema, engine, runs)
             return report
         # A re-import of the same leads file must change nothing; its time is the idempotency check's cost.
         again = run_child(url, schema, "leads", data / "leads.csv")
@@ -391,15 +395,7 @@ def bench_backend(name: str, url: str, data: Path, runs: int, *, page_only: bool
                 + (f"  MISMATCH {problems}" if problems else "  (same numbers)")
             )
         duck.close()
-        report["pages"] = {}
-        for page_name in PAGES:
-            page = page_seconds(url, schema, runs, page_name)
-            report["pages"][page_name] = page
-            print(
-                f"[{name}] page {page_name}: {page['cold_median_s']:.2f} s with empty caches, "
-                f"{page['warm_median_s']:.2f} s cached (median of {runs})"
-            )
-        report["rejection_queries"] = rejection_query_seconds(engine, runs)
+        time_pages(report, name, url, schema, engine, runs)
     finally:
         engine.dispose()
         if schema:

@@ -408,28 +408,12 @@ def _tests(icp: IcpRules | None, mql: MqlRules | None) -> list[tuple[str, str, s
                 size_known,
             )
         )
-    if icp is not None and icp.industries:
-        outside = func.lower(Lead.industry).not_in(_lower_all(icp.industries))
-        tests.append(
-            (
-                "industry",
-                "an industry outside the ICP",
-                "the ICP names " + ", ".join(icp.industries),
-                outside,
-                Lead.industry.is_not(None),
-            )
-        )
-    if icp is not None and icp.countries:
-        outside = func.lower(Lead.country).not_in(_lower_all(icp.countries))
-        tests.append(
-            (
-                "country",
-                "a country outside the ICP",
-                "the ICP names " + ", ".join(icp.countries),
-                outside,
-                Lead.country.is_not(None),
-            )
-        )
+    for field_name, listed in (("industry", icp.industries if icp else []), ("country", icp.countries if icp else [])):
+        if listed:
+            column_ = getattr(Lead, field_name)
+            outside = func.lower(column_).not_in(_lower_all(listed))
+            test_text = f"an {field_name} outside the ICP" if field_name == "industry" else "a country outside the ICP"
+            tests.append((field_name, test_text, "the ICP names " + ", ".join(listed), outside, column_.is_not(None)))
     if mql is not None and mql.seniorities:
         outside = Lead.seniority.not_in(mql.seniorities)
         tests.append(

@@ -17,7 +17,7 @@ import streamlit as st
 from core.kpis import Filters
 from core.periods import week_start
 from core.permissions import Actor, may
-from core.reasons import CATEGORIES, LEAD_FIELDS, CatalogueError, add_reason, map_spelling, update_reason
+from core.reasons import CATEGORIES, LEAD_FIELDS, CatalogueError, Reason, add_reason, map_spelling, update_reason
 from core.rejections import (
     DRILL_COLUMNS,
     NO_REASON,
@@ -187,6 +187,31 @@ def drill_to(chart: str, point: dict[str, Any] | None, **values: Any) -> None:
     for name in ("reason", "source", "campaign", "week", "owner", "only"):
         st.session_state[f"rj_drill_{name}"] = values.get(name, ALL)
     st.session_state["rj_page"] = 1
+
+
+def reason_fields(reason: Reason | None) -> dict[str, Any]:
+    """The inputs of a catalogue entry inside a form, filled from `reason` when editing one."""
+    categories, lead_fields = list(CATEGORIES), ["", *LEAD_FIELDS]
+    return {
+        "name": st.text_input("Name", reason.name if reason else ""),
+        "category": st.selectbox(
+            "Kind of fix",
+            categories,
+            index=categories.index(reason.category) if reason else 0,
+            format_func=lambda c: f"{c}: {CATEGORIES[c]}",
+        ),
+        "lead_field": st.selectbox(
+            "Lead field it is about",
+            lead_fields,
+            index=lead_fields.index(reason.lead_field or "") if reason else 0,
+            format_func=lambda f: f or "none",
+        )
+        or None,
+        "attempts_required": st.checkbox(
+            "Needs the SLA's touch attempts first", value=reason.attempts_required if reason else True
+        ),
+        "description": st.text_area("Description", reason.description if reason else "", height=68),
+    }
 
 
 reasons_tab, trend_tab, heat_tab, owners_tab, catalogue_tab = st.tabs(
@@ -608,60 +633,29 @@ with catalogue_tab:
                         feedback.after_write("reasons", f"“{key}” now means “{target}”{moved}.")
         with right.form("rj_add"):
             st.markdown("**Add a reason**")
-            name = st.text_input("Name")
-            category = st.selectbox("Kind of fix", list(CATEGORIES), format_func=lambda c: f"{c}: {CATEGORIES[c]}")
-            lead_field = st.selectbox("Lead field it is about", ["", *LEAD_FIELDS], format_func=lambda f: f or "none")
-            attempts = st.checkbox("Needs the SLA's touch attempts first", value=True)
-            description = st.text_area("Description", height=68)
+            fields = reason_fields(None)
             if st.form_submit_button("Add", icon=":material/add:"):
                 try:
-                    add_reason(
-                        data.engine(),
-                        actor,
-                        name=name,
-                        category=category,
-                        lead_field=lead_field or None,
-                        attempts_required=attempts,
-                        description=description,
-                    )
+                    add_reason(data.engine(), actor, **fields)
                 except CatalogueError as problem:
                     st.error(str(problem))
                 else:
-                    feedback.after_write("reasons", f"Added the reason “{name.strip()}”.")
+                    feedback.after_write("reasons", f"Added the reason “{fields['name'].strip()}”.")
         with st.expander("Edit a reason"):
             chosen_name = st.selectbox("Reason", list(by_name), key="rj_edit_pick")
             if chosen_name:
                 reason = by_name[chosen_name]
                 with st.form(f"rj_edit_{reason.id}"):
-                    new_name = st.text_input("Name", reason.name)
-                    new_category = st.selectbox(
-                        "Kind of fix", list(CATEGORIES), index=list(CATEGORIES).index(reason.category)
-                    )
-                    fields = ["", *LEAD_FIELDS]
-                    new_field = st.selectbox(
-                        "Lead field it is about",
-                        fields,
-                        index=fields.index(reason.lead_field or ""),
-                        format_func=lambda f: f or "none",
-                    )
-                    new_attempts = st.checkbox("Needs the SLA's touch attempts first", value=reason.attempts_required)
-                    new_description = st.text_area("Description", reason.description, height=68)
+                    fields = reason_fields(reason)
                     if st.form_submit_button("Save", icon=":material/save:"):
                         try:
-                            update_reason(
-                                data.engine(),
-                                actor,
-                                reason.id,
-                                name=new_name,
-                                category=new_category,
-                                lead_field=new_field or None,
-                                attempts_required=new_attempts,
-                                description=new_description,
-                            )
+                            update_reason(data.engine(), actor, reason.id, **fields)
                         except CatalogueError as problem:
                             st.error(str(problem))
                         else:
-                            feedback.after_write("reasons", f"Saved “{new_name.strip()}”; old spellings still match.")
+                            feedback.after_write(
+                                "reasons", f"Saved “{fields['name'].strip()}”; old spellings still match."
+                            )
     else:
         st.caption("Ops keep the catalogue.")
 

@@ -280,3 +280,30 @@ def test_the_sample_company_shows_the_spring_ebook_story(database: Engine) -> No
     assert share[True] > 2 * share[False]
     # Most of them came from one campaign, which the page calls out (in red, only at 40% or more).
     assert any(md.value.startswith(":red[**Top campaign: spring-ebook-2026") for md in app.markdown)
+
+
+def test_ops_add_a_reason_and_rename_one(database: Engine) -> None:  # noqa: F811
+    load(database)
+    app = signed_in_as(database, "olu", "ops", PAGE)
+    run(app)
+    [add_name, edit_name] = [box for box in app.text_input if box.label == "Name"]
+    add_name.input("Wrong tech stack")
+    next(button for button in app.button if button.label == "Add").click()
+    run(app)
+    assert any("Added the reason “Wrong tech stack”" in success.value for success in app.success)
+    app.selectbox(key="rj_edit_pick").select("Duplicate")
+    run(app)
+    edit_name = [box for box in app.text_input if box.label == "Name"][1]
+    assert edit_name.value == "Duplicate"
+    edit_name.input("Duplicate lead record")
+    next(button for button in app.button if button.label == "Save").click()
+    run(app)
+    catalogue = frame_with(app, "spellings").set_index("reason")
+    assert "Wrong tech stack" in catalogue.index
+    # Renamed, and the old name still matches what sales typed (R11 "Duplicate").
+    assert "duplicate" in catalogue.loc["Duplicate lead record", "spellings"].split(", ")
+    with database.connect() as connection:
+        actions = connection.execute(
+            text("SELECT action FROM audit_log WHERE entity = 'rejection_reason' AND actor = 'olu' ORDER BY id")
+        ).scalars()
+        assert list(actions) == ["create", "update"]
