@@ -13,9 +13,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from core.db import open_database
+from core.diagnostic import (
+    LEVELS,
+    TEAMS,
+    ResultsView,
+    as_dict,
+    close_round,
+    closed_rounds,
+    diagnose,
+    import_round,
+    open_round,
+    open_round_on,
+    rounds,
+    summary_markdown,
+)
 from core.importer import ImportRefused, import_csv
 from core.kpis import GROUP_BYS, SIZE_BANDS, Filters, KpiQuery, data_range, kpi_records, kpi_table
 from core.mapping import MappingError, find_mapping, load_mapping_file, preset_names
@@ -73,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only the data: do not put the folder's definitions.yaml in force",
     )
+    seed.add_argument(
+        "--no-survey", action="store_true", help="do not load the folder's survey.csv or open a survey round"
+    )
 
     kpis = commands.add_parser("kpis", help="print the KPI table")
     kpis.add_argument(
@@ -115,6 +133,33 @@ def _parser() -> argparse.ArgumentParser:
     mapper.add_argument("spelling")
     mapper.add_argument("reason", help="the canonical reason's name")
     mapper.add_argument("--actor")
+
+    survey = commands.add_parser("survey", help="the misalignment self-diagnostic")
+    survey_commands = survey.add_subparsers(dest="survey_command", required=True)
+    survey_commands.add_parser("rounds", help="every round, with its dates, status and number of answers")
+    opener = survey_commands.add_parser("open", help="open a round for everyone to answer")
+    opener.add_argument("name")
+    opener.add_argument("--opens", type=_date, help="first day (default: today)")
+    opener.add_argument("--closes", type=_date, required=True, help="last day, included")
+    opener.add_argument("--actor")
+    closer = survey_commands.add_parser("close", help="close the open round now")
+    closer.add_argument("--actor")
+    survey_import = survey_commands.add_parser(
+        "import", help="a past round from a CSV: respondent, team, level and one column per statement"
+    )
+    survey_import.add_argument("file", type=Path)
+    survey_import.add_argument("--name", required=True)
+    survey_import.add_argument("--opens", type=_date, required=True)
+    survey_import.add_argument("--closes", type=_date, required=True)
+    survey_import.add_argument("--actor")
+    survey_results = survey_commands.add_parser("results", help="a closed round's results, signs and action plan")
+    survey_results.add_argument("--round", help="the round's name (default: the latest closed round)")
+    who = survey_results.add_mutually_exclusive_group()
+    who.add_argument("--team", choices=list(TEAMS))
+    who.add_argument("--level", choices=list(LEVELS))
+    survey_format = survey_results.add_mutually_exclusive_group()
+    survey_format.add_argument("--json", action="store_true")
+    survey_format.add_argument("--markdown", action="store_true", help="the one-page summary (the default)")
 
     commands.add_parser("presets", help="list the shipped mapping presets")
 
@@ -168,7 +213,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import":
             return _import(engine, args)
         if args.command == "seed":
-            seeded = seed_sample_data(engine, args.dir, actor=_actor(args), with_definitions=not args.no_definitions)
+            seeded = seed_sample_data(
+                engine,
+                args.dir,
+                actor=_actor(args),
+                with_definitions=not args.no_definitions,
+                with_survey=not args.no_survey,
+            )
             for line in seeded.summaries():
                 print(line)
             return 0
@@ -180,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rejections(engine, args)
         if args.command == "reasons":
             return _reasons(engine, args)
+        if args.command == "survey":
+            return _survey(engine, args)
     except ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT
@@ -287,4 +340,41 @@ def _reasons(engine: Engine, args: argparse.Namespace) -> int:
         return BAD_INPUT
     key, was = map_spelling(engine, _actor(args), args.spelling, target.id)
     print(f"{key!r} now means {target.name!r}" + (f" (it meant {was!r} before)" if was and was != target.name else ""))
+    return 0
+
+
+def _survey(engine: Engine, args: argparse.Namespace) -> int:
+    today = current(engine).today()
+    if args.survey_command == "rounds":
+        for info in rounds(engine):
+            print(f"{info.describe()}: {info.status(today)}, {info.respondents} answers")
+        return 0
+    if args.survey_command == "open":
+        info = open_round(engine, _actor(args), args.name, args.opens or today, args.closes, today=today)
+        print(f"opened {info.describe()}")
+        return 0
+    if args.survey_command == "close":
+        current_round = open_round_on(engine, today)
+        if current_round is None:
+            print("error: no round is open", file=sys.stderr)
+            return BAD_INPUT
+        print(f"closed {close_round(engine, _actor(args), current_round.id, today=today).describe()}")
+        return 0
+    if args.survey_command == "import":
+        answers = pd.read_csv(args.file, dtype=str, keep_default_na=False)
+        info = import_round(engine, _actor(args), args.name, args.opens, args.closes, answers, today=today)
+        print(f"imported {info.respondents} answers as {info.describe()}")
+        return 0
+    closed = closed_rounds(engine, today)
+    chosen = next((r for r in closed if r.name == args.round), None) if args.round else (closed[0] if closed else None)
+    if chosen is None:
+        print(f"error: no closed round {args.round or ''}; see `python -m core survey rounds`", file=sys.stderr)
+        return BAD_INPUT
+    outcome, readings, actions, window = diagnose(
+        engine, chosen.id, ResultsView(team=args.team, level=args.level), today=today
+    )
+    if args.json:
+        print(json.dumps(as_dict(outcome, readings, actions), indent=2))
+    else:
+        print(summary_markdown(outcome, readings, actions, window), end="")
     return 0

@@ -309,3 +309,57 @@ class ReasonSynonym(Base):
     reason_id: Mapped[int] = mapped_column(ForeignKey("rejection_reasons.id"), index=True)
     added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     added_by: Mapped[str] = mapped_column(String(128))
+
+
+class SurveyRound(Base):
+    """One round of the misalignment self-diagnostic: open from opens_on to closes_on (organisation days, both
+    included), or until ops close it early (closed_at). Rounds do not overlap, so "the current round" is one."""
+
+    __tablename__ = "survey_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    opens_on: Mapped[dt.date] = mapped_column(Date)
+    closes_on: Mapped[dt.date] = mapped_column(Date)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class SurveyResponse(Base):
+    """One person's answer to a round. A changed answer supersedes the earlier row instead of overwriting it
+    (nothing is deleted); the partial unique index keeps one answer in force per person per round. The
+    respondent is stored so that they can change their answer; results never show it."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id"))
+    respondent: Mapped[str] = mapped_column(String(128))
+    team: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(32))
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index(
+            "uq_survey_responses_in_force",
+            "round_id",
+            "respondent",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+    )
+
+
+class SurveyAnswer(Base):
+    """A response's agreement (1-5) with one statement; the area is stored so old rounds keep their grouping."""
+
+    __tablename__ = "survey_answers"
+
+    response_id: Mapped[int] = mapped_column(ForeignKey("survey_responses.id"), primary_key=True)
+    statement: Mapped[str] = mapped_column(String(64), primary_key=True)
+    area: Mapped[str] = mapped_column(String(32))
+    score: Mapped[int] = mapped_column(Integer)

@@ -17,6 +17,7 @@ Permission = Literal[
     "run_sync",
     "view_audit",
     "edit_reasons",
+    "manage_survey",
     "manage",
 ]
 
@@ -33,6 +34,8 @@ GRANTS: dict[Permission, frozenset[str]] = {
     "view_audit": frozenset({"ops", "admin"}),
     # Ops keep the rejection-reason catalogue: which typed spellings mean which canonical reason.
     "edit_reasons": frozenset({"ops", "admin"}),
+    # Ops run the self-diagnostic: open a round, close it early, import a past one.
+    "manage_survey": frozenset({"ops", "admin"}),
     "manage": frozenset({"admin"}),
 }
 

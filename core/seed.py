@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from sqlalchemy import Engine
 
-from core import definitions
+from core import definitions, diagnostic
 from core.config import PROJECT_ROOT
 from core.definitions import KINDS, DefinitionError, VersionInfo, validate_rules
 from core.importer import ImportResult, import_csv
 from core.permissions import Actor
+from core.settings import current
 
 SAMPLE_DIR = PROJECT_ROOT / "sample_data"
 # Leads first so that opportunities find the leads they came from.
 SEED_ORDER = ("leads", "opportunities", "touches", "spend", "targets")
 # The company's signed definitions, next to its data; a folder without this file seeds no definitions.
 DEFINITIONS_FILE = "definitions.yaml"
+# Past rounds of the self-diagnostic, one row per respondent and round; a folder without it seeds no survey.
+SURVEY_FILE = "survey.csv"
+# The round the demo's visitors answer: opened by seeding when none is open or coming, for two weeks.
+OPEN_ROUND_DAYS = 14
 
 SEED_ACTOR = Actor("seed", "admin")
 # Who writes and signs the sample company's definitions: the demo users of core.demo, so that the
@@ -48,17 +55,77 @@ class DefinitionSeed:
         return f"definitions: already present ({kept}), left alone" if kept else "definitions: none in the file"
 
 
+@dataclass(frozen=True)
+class SurveySeed:
+    """What seeding the survey did: past rounds imported or already there, and the round opened for answers."""
+
+    imported: tuple[str, ...] = ()
+    already_present: tuple[str, ...] = ()
+    opened: str | None = None
+
+    def summary(self) -> str:
+        parts = []
+        if self.imported:
+            parts.append("imported " + ", ".join(self.imported))
+        if self.already_present:
+            parts.append(", ".join(self.already_present) + " already present")
+        if self.opened:
+            parts.append(f"opened {self.opened} for answers")
+        return "survey: " + ("; ".join(parts) if parts else "nothing to do")
+
+
+def seed_survey(engine: Engine, path: Path, *, today: dt.date) -> SurveySeed | None:
+    """Imports each past round of the file not yet present (by name), then opens a round for the next two weeks
+    unless one is open or coming, so that a demo visitor can answer. A folder without the file: None, nothing."""
+    if not path.is_file():
+        return None
+    present = {info.name for info in diagnostic.rounds(engine)}
+    imported, kept = [], []
+    answers = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for (name, opens_on, closes_on), frame in answers.groupby(["round", "opens_on", "closes_on"], sort=False):
+        if name in present:
+            kept.append(str(name))
+            continue
+        table = frame.drop(columns=["round", "opens_on", "closes_on"]).reset_index(drop=True)
+        diagnostic.import_round(
+            engine,
+            SEED_ACTOR,
+            str(name),
+            dt.date.fromisoformat(str(opens_on)),
+            dt.date.fromisoformat(str(closes_on)),
+            table,
+            today=today,
+        )
+        imported.append(str(name))
+    opened = None
+    if not any(info.status(today) in ("open", "upcoming") for info in diagnostic.rounds(engine)):
+        name = f"Q{(today.month - 1) // 3 + 1} {today.year} pulse"
+        if name in present or name in imported:
+            name = f"Pulse of {today:%d %b %Y}"
+        closes_on = today + dt.timedelta(days=OPEN_ROUND_DAYS - 1)
+        try:
+            opened = diagnostic.open_round(engine, SEED_ACTOR, name, today, closes_on, today=today).name
+        except diagnostic.SurveyError:
+            opened = None  # a past round reaches into the next two weeks; the demo has no open round then
+    return SurveySeed(tuple(imported), tuple(kept), opened)
+
+
 class SeedResults(list[ImportResult]):
     """The import of each canonical file, in SEED_ORDER, and what seeding the definitions did."""
 
-    def __init__(self, imports: list[ImportResult], definitions: DefinitionSeed | None) -> None:
+    def __init__(
+        self, imports: list[ImportResult], definitions: DefinitionSeed | None, survey: SurveySeed | None = None
+    ) -> None:
         super().__init__(imports)
         self.definitions = definitions
+        self.survey = survey
 
     def summaries(self) -> list[str]:
         lines = [result.summary() for result in self]
         if self.definitions is not None:
             lines.append(self.definitions.summary())
+        if self.survey is not None:
+            lines.append(self.survey.summary())
         return lines
 
 
@@ -113,10 +180,16 @@ def seed_definitions(engine: Engine, path: Path) -> DefinitionSeed:
 
 
 def seed_sample_data(
-    engine: Engine, directory: Path = SAMPLE_DIR, *, actor: Actor = SEED_ACTOR, with_definitions: bool = True
+    engine: Engine,
+    directory: Path = SAMPLE_DIR,
+    *,
+    actor: Actor = SEED_ACTOR,
+    with_definitions: bool = True,
+    with_survey: bool = True,
 ) -> SeedResults:
     """Import the five canonical CSVs from `directory`, then put the definitions of its definitions.yaml in
-    force (unless with_definitions is False); a re-run changes nothing."""
+    force (unless with_definitions is False) and load its past survey rounds, opening one for answers (unless
+    with_survey is False); a re-run changes nothing."""
     paths = {kind: directory / f"{kind}.csv" for kind in SEED_ORDER}
     for path in paths.values():
         if not path.is_file():
@@ -126,4 +199,5 @@ def seed_sample_data(
         load_definitions(definitions_path)  # a bad file is refused before any import writes
     results = [import_csv(engine, kind, path, actor=actor) for kind, path in paths.items()]
     seeded = seed_definitions(engine, definitions_path) if with_definitions else None
-    return SeedResults(results, seeded)
+    survey = seed_survey(engine, directory / SURVEY_FILE, today=current(engine).today()) if with_survey else None
+    return SeedResults(results, seeded, survey)

@@ -20,6 +20,7 @@ ABILITIES = {
     "run_sync": "run the weekly sync",
     "view_audit": "read the audit log",
     "edit_reasons": "keep the rejection-reason catalogue",
+    "manage_survey": "open and close rounds of the self-diagnostic",
     "manage": "manage users, roles and settings",
 }
 

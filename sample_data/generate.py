@@ -1359,6 +1359,12 @@ def generate(out_dir: Path, leads: int = 20_000, seed: int = 7, exports: bool = 
     }
     if exports:
         counts.update(_write_exports(out_dir, rng, lead_rows, opportunity_rows, companies))
+        # The sample company's past self-diagnostic rounds; the benchmark's big companies need none.
+        try:
+            from sample_data.generate_survey import SURVEY_FILE, write_survey
+        except ImportError:  # run as a script from sample_data/
+            from generate_survey import SURVEY_FILE, write_survey  # type: ignore[no-redef]
+        counts[SURVEY_FILE] = write_survey(out_dir)
     return counts
 
 
