@@ -189,6 +189,17 @@ STATEMENTS: tuple[Statement, ...] = (
 STATEMENT_BY_KEY = {statement.key: statement for statement in STATEMENTS}
 
 
+# What a role usually is, to pre-fill the form; each person says what they are, since roles do not say level.
+_TEAM_OF_ROLE = {"marketing": "marketing", "marketing_lead": "marketing", "sales": "sales", "sales_lead": "sales"}
+_LEVEL_OF_ROLE = {"exec": "executive", "marketing_lead": "executive", "sales_lead": "executive"}
+
+
+def suggested_tags(role: str) -> tuple[str, str | None]:
+    """(team, level) to pre-fill for a role: the leads are VPs, so executives; ops are ops; the rest unknown."""
+    team = _TEAM_OF_ROLE.get(role, "ops" if role == "ops" else "other")
+    return team, _LEVEL_OF_ROLE.get(role)
+
+
 def area_name(key: str) -> str:
     return AREAS[key].name if key in AREAS else '"We are aligned"'
 

@@ -78,6 +78,7 @@ PAGE_FILES = {
     "scoreboard.py": "Scoreboard",
     "rejections.py": "Rejections",
     "definitions.py": "Definitions",
+    "diagnostic.py": "Diagnostic",
     "data.py": "Data",
     "targets.py": "Targets & spend",
     "audit_log.py": "Audit log",
@@ -219,7 +220,7 @@ def signed_in_as(database: Engine, username: str, role: str, page: str = APP) ->
     return signed_in_as_existing(database, username, page)
 
 
-EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Your account"]
+EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Your account"]
 OPERATIONS = ["Data", "Targets & spend", "Audit log"]
 ADMIN = ["Users and roles", "Settings"]
 
@@ -229,8 +230,8 @@ ADMIN = ["Users and roles", "Settings"]
     [
         ("exec", EVERYONE),
         ("sales_lead", EVERYONE),
-        ("ops", ["Scoreboard", "Rejections", "Definitions", *OPERATIONS, "Your account"]),
-        ("admin", ["Scoreboard", "Rejections", "Definitions", *OPERATIONS, *ADMIN, "Your account"]),
+        ("ops", ["Scoreboard", "Rejections", "Definitions", "Diagnostic", *OPERATIONS, "Your account"]),
+        ("admin", ["Scoreboard", "Rejections", "Definitions", "Diagnostic", *OPERATIONS, *ADMIN, "Your account"]),
     ],
 )
 def test_each_role_is_offered_its_pages(database: Engine, role: str, offered: list[str]) -> None:

@@ -98,12 +98,21 @@ def settle(page: Page) -> None:
     page.wait_for_timeout(500)
 
 
-EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Your account"]
+EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Your account"]
 OPERATIONS = ["Data", "Targets & spend", "Audit log"]
 ROLE_PAGES = {
     "exec": EVERYONE,
-    "ops": ["Scoreboard", "Rejections", "Definitions", *OPERATIONS, "Your account"],
-    "admin": ["Scoreboard", "Rejections", "Definitions", *OPERATIONS, "Users and roles", "Settings", "Your account"],
+    "ops": ["Scoreboard", "Rejections", "Definitions", "Diagnostic", *OPERATIONS, "Your account"],
+    "admin": [
+        "Scoreboard",
+        "Rejections",
+        "Definitions",
+        "Diagnostic",
+        *OPERATIONS,
+        "Users and roles",
+        "Settings",
+        "Your account",
+    ],
 }
 NEW_LEADS = (
     "lead_id,created_at,source,company\nB1,2025-02-10 09:00:00,webinar,Iota\nB2,2025-02-11 09:00:00,events,Kappa\n"

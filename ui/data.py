@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from core.attribution import Model, cac_by_channel, revenue_by_model
 from core.db import open_database
 from core.definitions import IcpRules, MqlRules, VersionInfo, active, get
+from core.diagnostic import Action, Results, ResultsView, RoundInfo, SignReading, diagnose, rounds
 from core.exports import to_safe_csv
 from core.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
 from core.periods import Grain
@@ -151,6 +152,19 @@ def reason_catalogue() -> list[Reason]:
 @st.cache_data(ttl=300, max_entries=4, show_spinner=False)
 def unmapped_reasons() -> pd.DataFrame:
     return unknown_reasons(engine())
+
+
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def survey_rounds() -> list[RoundInfo]:
+    return rounds(engine())
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner="Reading the answers and measuring the same signs in the data…")
+def diagnosis(
+    round_id: int, team: str | None, level: str | None, today: dt.date
+) -> tuple[Results, list[SignReading], list[Action], tuple[dt.date, dt.date]]:
+    """Keyed by round and view only: results are anonymous aggregates, the same for every viewer."""
+    return diagnose(engine(), round_id, ResultsView(team, level), today=today)
 
 
 def clear_after_write() -> None:
