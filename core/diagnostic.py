@@ -903,7 +903,11 @@ def measured_signs(engine: Engine, first_day: dt.date, last_day: dt.date, *, tod
             f"{percent(1 - completeness)} of MQLs miss a handoff field (company, title, e-mail, source or intent)"
         )
     if linked_count:
-        parts.append(f"{percent(unmatched_share)} of opportunities name a lead the lead export does not have")
+        parts.append(
+            f"{percent(unmatched_share)} of opportunities name a lead the lead export does not have"
+            if unmatched
+            else "every opportunity's lead is in the lead export"
+        )
     signs.append(
         Sign(
             "separate_numbers",

@@ -206,7 +206,8 @@ def view_choices() -> dict[str, tuple[str | None, str | None]]:
 
 
 def column_label(group: GroupScores) -> str:
-    return f"{group.name} ({group.respondents})" if group.shown else f"{group.name} (withheld)"
+    """Two lines under the heat map's column: the group, then how many people (a "|" splits the label)."""
+    return f"{group.name}|{group.respondents} people" if group.shown else f"{group.name}|withheld"
 
 
 def heatmap(result: Results) -> alt.LayerChart:
@@ -228,7 +229,14 @@ def heatmap(result: Results) -> alt.LayerChart:
     order = [column_label(g) for g in columns if g is not None]
     areas = [area_name(a) for a in [*AREAS, ALIGNED]]
     base = alt.Chart(frame).encode(
-        x=alt.X("group:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=140, orient="top")),
+        x=alt.X(
+            "group:N",
+            sort=order,
+            title=None,
+            axis=alt.Axis(
+                labelAngle=0, labelLimit=120, orient="top", labelOverlap=False, labelExpr="split(datum.value, '|')"
+            ),
+        ),
         y=alt.Y("area:N", sort=areas, title=None, axis=alt.Axis(labelLimit=260)),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
@@ -268,6 +276,7 @@ def gap_chart(result: Results, between: str) -> alt.LayerChart | None:
         [{"area": area_name(g.area), "group": g.left, "score": g.left_score} for g in gaps]
         + [{"area": area_name(g.area), "group": g.right, "score": g.right_score} for g in gaps]
     )
+    pair = [gaps[0].left, gaps[0].right]
     y = alt.Y("area:N", sort=areas, title=None, axis=alt.Axis(labelLimit=260))
     rule = (
         alt.Chart(lines)
@@ -277,6 +286,7 @@ def gap_chart(result: Results, between: str) -> alt.LayerChart | None:
             x=alt.X(
                 "low:Q",
                 scale=alt.Scale(domain=[1, 5.6]),
+                axis=alt.Axis(values=[1, 2, 3, 4, 5]),
                 title="Mean agreement (1 = strongly disagree, 5 = strongly agree)",
             ),
             x2="high:Q",
@@ -295,7 +305,7 @@ def gap_chart(result: Results, between: str) -> alt.LayerChart | None:
             x="score:Q",
             fill=alt.Fill(
                 "group:N",
-                scale=alt.Scale(domain=list(PAIR_COLOURS), range=list(PAIR_COLOURS.values())),
+                scale=alt.Scale(domain=pair, range=[PAIR_COLOURS[name] for name in pair]),
                 legend=alt.Legend(title=None),
             ),
             tooltip=["group:N", "area:N", alt.Tooltip("score:Q", format=".2f")],
@@ -354,10 +364,12 @@ with results_tab:
             for column, key in ((metrics[2], "executive"), (metrics[3], "individual_contributor")):
                 group = levels_shown.get(key)
                 column.metric(
-                    f"{LEVELS[key]} who say we're aligned",
+                    f"{LEVELS[key]}: “we're aligned”",
                     percent(group.agree_aligned) if group and group.agree_aligned is not None else "—",
                 )
-                column.caption("agree or strongly agree" if group else "withheld or not in this view")
+                column.caption(
+                    "agree or strongly agree that the teams are aligned" if group else "withheld or not in this view"
+                )
             if flagged:
                 widest = max(flagged, key=lambda g: abs(g.points))
                 st.error(
@@ -400,7 +412,8 @@ with results_tab:
                                 "now": everyone.areas.get(area),
                                 "change": signed_points(delta),
                             }
-                            for area, delta in result.change.items()
+                            for area in [*AREAS, ALIGNED]
+                            if (delta := result.change.get(area)) is not None
                         ]
                     )
                     st.dataframe(
