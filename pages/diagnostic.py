@@ -343,7 +343,7 @@ with results_tab:
             icon=":material/hourglass_top:",
         )
     else:
-        picks = st.columns([2, 2, 3])
+        picks = st.columns([3, 2, 2])
         round_ = picks[0].selectbox("Round", closed, format_func=RoundInfo.describe, key="sv_round")
         choices = view_choices()
         view_label = picks[1].selectbox("Whose answers", list(choices), key="sv_view")
@@ -361,14 +361,17 @@ with results_tab:
             metrics[0].caption(result.view.describe())
             metrics[1].metric("Gaps of a point or more", f"{len(flagged)}")
             metrics[1].caption("between executives and individual contributors, or marketing and sales")
-            for column, key in ((metrics[2], "executive"), (metrics[3], "individual_contributor")):
+            for column, key, short in (
+                (metrics[2], "executive", "executives"),
+                (metrics[3], "individual_contributor", "ICs"),
+            ):
                 group = levels_shown.get(key)
                 column.metric(
-                    f"{LEVELS[key]}: “we're aligned”",
+                    f"“We're aligned”: {short}",
                     percent(group.agree_aligned) if group and group.agree_aligned is not None else "—",
                 )
                 column.caption(
-                    "agree or strongly agree that the teams are aligned" if group else "withheld or not in this view"
+                    f"{LEVELS[key].lower()} who agree or strongly agree" if group else "withheld or not in this view"
                 )
             if flagged:
                 widest = max(flagged, key=lambda g: abs(g.points))

@@ -131,8 +131,8 @@ def test_results_with_a_gap_and_a_filter_that_would_leave_two(database: Engine) 
     # 9 people; executives all 5, individual contributors 2, 2, 2, 2, 3, 3: mean 14/6 = 2.33, a 2.7-point gap
     # on every area; ops (2) is withheld, and so the smallest other team (sales, 3) with it.
     assert values["People who answered"] == "9"
-    assert values["Executives: “we're aligned”"] == "100%"
-    assert values["Individual contributors: “we're aligned”"] == "0%"
+    assert values["“We're aligned”: executives"] == "100%"
+    assert values["“We're aligned”: ICs"] == "0%"
     assert values["Gaps of a point or more"] == "8"
     assert "Perception gap" in app.error[0].value and "executives score 5.0" in app.error[0].value
     assert "individual contributors 2.3" in app.error[0].value
@@ -155,7 +155,7 @@ def test_the_sample_company_shows_the_gap_the_signs_and_three_actions(database: 
     app = run(signed_in_as(database, "ed", "exec", PAGE))
     assert app.selectbox(key="sv_round").value.name == "Q3 2026 pulse"
     values = {metric.label: metric.value for metric in app.metric}
-    assert values["Executives: “we're aligned”"] == "80%"
+    assert values["“We're aligned”: executives"] == "80%"
     assert int(values["Gaps of a point or more"]) >= 7
     signs = app.tabs[2].markdown
     assert any("Recurring arguments about lead quality" in block.value for block in signs)
