@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -259,6 +260,8 @@ PAGES = {
     "scoreboard.py": {},
     "rejections.py": {},
     "rejections.py?period=this_year": {"period": "this_year"},
+    # the latest closed round of the sample company's survey, held against the 1,000,000 leads
+    "diagnostic.py": {},
 }
 
 
@@ -336,7 +339,28 @@ def rejection_query_seconds(engine: Any, runs: int) -> dict[str, float]:
     return seconds
 
 
+def diagnostic_seconds(engine: Any, runs: int) -> dict[str, float]:
+    """Loads the sample company's survey rounds (the Diagnostic page needs a closed one), then times measuring
+    the six signs over the 13 weeks to the end of the data, and a whole diagnosis of the latest closed round."""
+    from core.diagnostic import closed_rounds, diagnose, measured_signs
+    from core.seed import SAMPLE_DIR, SURVEY_FILE, seed_survey
+    from core.settings import current
+
+    today = current(engine).today()
+    seed_survey(engine, SAMPLE_DIR / SURVEY_FILE, today=today)
+    latest = closed_rounds(engine, today)[0]
+    seconds = {}
+    seconds["measured_signs"], _ = median_seconds(
+        functools.partial(measured_signs, today=today), (engine, dt.date(2026, 8, 2), dt.date(2026, 10, 31)), runs
+    )
+    seconds["diagnose"], _ = median_seconds(functools.partial(diagnose, today=today), (engine, latest.id), runs)
+    for label, value in seconds.items():
+        print(f"  diagnostic {label}: {value:.3f} s (median of {runs})")
+    return seconds
+
+
 def time_pages(report: dict[str, Any], name: str, url: str, schema: str | None, engine: Any, runs: int) -> None:
+    report["diagnostic"] = diagnostic_seconds(engine, runs)
     report["pages"] = {}
     for page_name in PAGES:
         page = page_seconds(url, schema, runs, page_name)
