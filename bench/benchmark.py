@@ -351,7 +351,7 @@ def diagnostic_seconds(engine: Any, runs: int) -> dict[str, float]:
     latest = closed_rounds(engine, today)[0]
     seconds = {}
     seconds["measured_signs"], _ = median_seconds(
-        functools.partial(measured_signs, today=today), (engine, dt.date(2026, 8, 2), dt.date(2026, 10, 31)), runs
+        measured_signs, (engine, dt.date(2026, 8, 2), dt.date(2026, 10, 31)), runs
     )
     seconds["diagnose"], _ = median_seconds(functools.partial(diagnose, today=today), (engine, latest.id), runs)
     for label, value in seconds.items():

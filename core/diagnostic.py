@@ -18,13 +18,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, case, exists, func, select
+from sqlalchemy import Engine, case, exists, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from core.audit import record
 from core.db import session_scope
-from core.definitions import KINDS, active
+from core.definitions import KINDS, versions
 from core.exports import neutralise
 from core.kpis import KpiQuery, data_range, kpi_table
 from core.models import Lead, Opportunity, SurveyAnswer, SurveyResponse, SurveyRound, utcnow
@@ -33,6 +34,7 @@ from core.rejections import RejectionQuery, overview
 from core.scoreboard import SLA_FLAG_BELOW, anchor_day, percent
 from core.settings import current
 
+_ROUND_LOCK_ID = 4_242_007  # pg_advisory_xact_lock key serialising the creation of rounds
 MIN_GROUP = 3  # no group smaller than this is ever shown
 GAP_FLAG = 1.0  # points on the 1-5 scale: a perception gap this wide is flagged
 AGREE = 4  # "agree" or "strongly agree"
@@ -226,16 +228,16 @@ class RoundInfo:
     name: str
     opens_on: dt.date
     closes_on: dt.date
-    closed_at: dt.datetime | None
+    closed_on: dt.date | None  # the day ops closed it early
     respondents: int
 
     @property
     def last_day(self) -> dt.date:
         """The last day answers were taken: the closing day, or the day ops closed it early."""
-        return min(self.closes_on, self.closed_at.date()) if self.closed_at else self.closes_on
+        return min(self.closes_on, self.closed_on) if self.closed_on else self.closes_on
 
     def status(self, today: dt.date) -> Literal["upcoming", "open", "closed"]:
-        if self.closed_at is not None or today > self.closes_on:
+        if self.closed_on is not None or today > self.closes_on:
             return "closed"
         return "open" if today >= self.opens_on else "upcoming"
 
@@ -244,7 +246,7 @@ class RoundInfo:
 
 
 def _round_info(round_: SurveyRound, respondents: int) -> RoundInfo:
-    return RoundInfo(round_.id, round_.name, round_.opens_on, round_.closes_on, round_.closed_at, respondents)
+    return RoundInfo(round_.id, round_.name, round_.opens_on, round_.closes_on, round_.closed_on, respondents)
 
 
 def _in_force() -> Any:
@@ -297,6 +299,9 @@ def _overlap(session: Any, opens_on: dt.date, closes_on: dt.date) -> None:
 def _create_round(
     session: Any, actor: Actor, name: str, opens_on: dt.date, closes_on: dt.date, **detail: Any
 ) -> SurveyRound:
+    if session.get_bind().dialect.name == "postgresql":
+        # Two ops opening rounds at once: the second waits, then sees the first and its dates.
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ROUND_LOCK_ID})
     if session.scalar(select(SurveyRound.id).where(SurveyRound.name == name)) is not None:
         raise SurveyError(f"there is already a round called {name!r}")
     _overlap(session, opens_on, closes_on)
@@ -338,7 +343,7 @@ def close_round(engine: Engine, actor: Actor, round_id: int, *, today: dt.date) 
             raise SurveyError(f"there is no round {round_id}")
         if _round_info(round_, 0).status(today) != "open":
             raise SurveyError(f"{round_.name} is not open; only an open round can be closed")
-        round_.closed_at, round_.closed_by = utcnow(), actor.username
+        round_.closed_on, round_.closed_at, round_.closed_by = today, utcnow(), actor.username
         record(session, actor=actor.username, action="close", entity="survey_round", entity_key=str(round_id))
         respondents = session.scalar(select(func.count()).where(SurveyResponse.round_id == round_id, _in_force()))
         return _round_info(round_, int(respondents or 0))
@@ -387,8 +392,10 @@ def _add_response(
     )
 
 
-def my_answer(engine: Engine, round_id: int, respondent: str) -> MyAnswer | None:
-    """The answer in force of this person in this round, for them alone to see and change."""
+def my_answer(engine: Engine, actor: Actor, round_id: int) -> MyAnswer | None:
+    """The signed-in person's own answer in force in this round: no one reads another's."""
+    require(actor, "answer_survey")
+    respondent = actor.username
     with session_scope(engine) as session:
         responses = session.scalars(
             select(SurveyResponse)
@@ -422,7 +429,8 @@ def submit_answer(
     clean = _validated(team, level, scores)
     try:
         with session_scope(engine) as session:
-            round_ = session.get(SurveyRound, round_id)
+            # A shared lock: close_round's exclusive one waits for this answer, or this answer sees it closed.
+            round_ = session.get(SurveyRound, round_id, with_for_update={"read": True})
             if round_ is None:
                 raise SurveyError(f"there is no round {round_id}")
             info = _round_info(round_, 0)
@@ -448,7 +456,7 @@ def submit_answer(
     except IntegrityError:
         # Two windows of the same person saved at once: the unique index kept one answer in force.
         raise SurveyError("your answer was just saved from another window; reload to see it") from None
-    answer = my_answer(engine, round_id, actor.username)
+    answer = my_answer(engine, actor, round_id)
     assert answer is not None
     return answer
 
@@ -474,6 +482,8 @@ def import_round(
         raise SurveyError("only a round that has closed can be imported; open a round for one still running")
     problems = [f"column {column!r} is missing" for column in ANSWER_COLUMNS if column not in answers.columns]
     problems += [f"column {column!r} is not expected" for column in answers.columns if column not in ANSWER_COLUMNS]
+    if not problems and answers.empty:
+        problems.append("the table has no answers: expected one row per respondent")
     rows: list[tuple[str, str, str, dict[str, int]]] = []
     if not problems:
         seen: set[str] = set()
@@ -493,7 +503,12 @@ def import_round(
             for statement in STATEMENTS:
                 value = row[statement.key]
                 as_float = pd.to_numeric(value, errors="coerce")
-                if pd.isna(as_float) or as_float != int(as_float) or not 1 <= as_float <= 5:
+                if (
+                    pd.isna(as_float)
+                    or not math.isfinite(as_float)
+                    or as_float != int(as_float)
+                    or not 1 <= as_float <= 5
+                ):
                     problems.append(
                         f"row {number}, column {statement.key!r}: expected a whole number from 1 to 5, got {value!r}"
                     )
@@ -513,51 +528,70 @@ def import_round(
 # ------------------------------------------------------------------ anonymity
 
 
-def _complete(counts: Mapping[Any, int], hidden: set[Any]) -> bool:
-    """Within one partition, the withheld groups must together hold 0 or at least MIN_GROUP people; otherwise
-    total minus the shown groups would give away a smaller group. Withholds the smallest shown groups until so."""
-    changed = False
-    while True:
-        withheld = sum(n for group, n in counts.items() if group in hidden)
-        if withheld == 0 or withheld >= MIN_GROUP:
-            return changed
-        shown = sorted((n, str(group), group) for group, n in counts.items() if n > 0 and group not in hidden)
-        if not shown:
-            return changed
-        hidden.add(shown[0][2])
-        changed = True
+CELLS: tuple[tuple[str, str], ...] = tuple((team, level) for team in TEAMS for level in LEVELS)
+# Every union of team × level cells, as 0/1 rows over CELLS: the groups an onlooker could try to isolate.
+_UNIONS = np.array([[(mask >> i) & 1 for i in range(len(CELLS))] for mask in range(1, 2 ** len(CELLS))], dtype=float)
+GroupKey = tuple[str, str]  # ("all", ""), ("team", team), ("level", level) or ("cell", "team/level")
+
+
+def _groups() -> dict[GroupKey, frozenset[tuple[str, str]]]:
+    """Every group some view of a round can show, as the cells it is made of."""
+    groups: dict[GroupKey, frozenset[tuple[str, str]]] = {("all", ""): frozenset(CELLS)}
+    groups |= {("team", team): frozenset(c for c in CELLS if c[0] == team) for team in TEAMS}
+    groups |= {("level", level): frozenset(c for c in CELLS if c[1] == level) for level in LEVELS}
+    groups |= {("cell", f"{t}/{lv}"): frozenset({(t, lv)}) for t, lv in CELLS}
+    return groups
+
+
+def _disclosed(published: list[frozenset[tuple[str, str]]], sizes: np.ndarray) -> bool:
+    """Whether the published groups' sums let someone compute the sum of the answers of 1 to MIN_GROUP - 1
+    people. Sums are linear in the cells, so a union of cells is known when its 0/1 row lies in the span of
+    the published groups' rows; the onlooker is assumed to know which cells are empty (an org chart tells
+    that there is no ops executive), and an empty cell's sum is 0."""
+    basis = [[1.0 if cell in group else 0.0 for cell in CELLS] for group in published]
+    basis += [list(np.eye(len(CELLS))[i]) for i in np.flatnonzero(sizes == 0)]
+    if not published:
+        return False
+    rows = np.array(basis)
+    projector = np.linalg.pinv(rows) @ rows
+    known = np.abs(_UNIONS @ projector - _UNIONS).max(axis=1) < 1e-7
+    union_sizes = _UNIONS @ sizes
+    return bool((known & (union_sizes > 0) & (union_sizes < MIN_GROUP)).any())
 
 
 @dataclass(frozen=True)
 class Withheld:
-    """What may not be shown of one round: teams and levels (as groups and as filters) and team × level cells."""
+    """What of one round may be shown: the groups published, the same in every view of it."""
 
-    teams: frozenset[str]
-    levels: frozenset[str]
-    cells: frozenset[tuple[str, str]]
+    shown: frozenset[GroupKey]
+
+    def team(self, team: str) -> bool:
+        return ("team", team) in self.shown
+
+    def level(self, level: str) -> bool:
+        return ("level", level) in self.shown
+
+    def cell(self, team: str, level: str) -> bool:
+        return ("cell", f"{team}/{level}") in self.shown
 
 
-def withheld(cells: Mapping[tuple[str, str], int]) -> Withheld:
-    """Primary suppression (fewer than MIN_GROUP) plus secondary suppression, computed once for the whole
-    team × level table so that every view of the round withholds the same groups: each partition a view can
-    show (teams, levels, one team's levels, one level's teams) withholds 0 or at least MIN_GROUP people."""
-    teams = {team: sum(n for (t, _), n in cells.items() if t == team) for team in TEAMS}
-    levels = {level: sum(n for (_, lv), n in cells.items() if lv == level) for level in LEVELS}
-    hidden_teams = {team for team, n in teams.items() if 0 < n < MIN_GROUP}
-    hidden_levels = {level for level, n in levels.items() if 0 < n < MIN_GROUP}
-    hidden_cells = {cell for cell, n in cells.items() if 0 < n < MIN_GROUP}
-    changed = True
-    while changed:
-        changed = _complete(teams, hidden_teams) | _complete(levels, hidden_levels)
-        for cell, n in cells.items():
-            if n > 0 and cell not in hidden_cells and (cell[0] in hidden_teams or cell[1] in hidden_levels):
-                hidden_cells.add(cell)
-                changed = True
-        for team in TEAMS:
-            changed |= _complete({c: n for c, n in cells.items() if c[0] == team}, hidden_cells)
-        for level in LEVELS:
-            changed |= _complete({c: n for c, n in cells.items() if c[1] == level}, hidden_cells)
-    return Withheld(frozenset(hidden_teams), frozenset(hidden_levels), frozenset(hidden_cells))
+def withheld(counts: Mapping[tuple[str, str], int]) -> Withheld:
+    """The groups of a round that may be shown: no group under MIN_GROUP people, and no set of groups from
+    which adding and subtracting gives the answers of fewer than MIN_GROUP people (checked exactly, across
+    every view: everyone, each team, each level, each team × level cell). While some combination would,
+    the smallest shown group (cells first) is withheld too; everyone together is withheld only when under
+    MIN_GROUP. Empty groups are withheld like small ones, so which are empty is not shown either."""
+    sizes = np.array([counts.get(cell, 0) for cell in CELLS], dtype=float)
+    groups = _groups()
+    rank = {"cell": 0, "team": 1, "level": 1, "all": 2}
+    shown = [key for key, cells in groups.items() if sum(counts.get(c, 0) for c in cells) >= MIN_GROUP]
+    while _disclosed([groups[key] for key in shown], sizes):
+        smallest = min(
+            (key for key in shown if key[0] != "all"),
+            key=lambda key: (sum(counts.get(c, 0) for c in groups[key]), rank[key[0]], list(groups).index(key)),
+        )
+        shown.remove(smallest)
+    return Withheld(frozenset(shown))
 
 
 # ------------------------------------------------------------------ results
@@ -616,7 +650,7 @@ class Gap:
 
     @property
     def flagged(self) -> bool:
-        return abs(self.points) >= GAP_FLAG - 1e-9
+        return round(abs(self.points), 1) >= GAP_FLAG  # as shown: a gap shown as 1.0 is flagged
 
 
 @dataclass(frozen=True)
@@ -711,21 +745,17 @@ def _gap(area: str, between: str, left: GroupScores | None, right: GroupScores |
 
 def _view_scores(engine: Engine, info: RoundInfo, view: ResultsView) -> tuple[str | None, GroupScores | None, list]:
     cells, counts = _cells(engine, info.id), _respondents(engine, info.id)
-    hidden = withheld(counts)
-    everyone_cells = set(counts)
+    allowed = withheld(counts)
     if view.team is not None:
-        members = {c for c in counts if c[0] == view.team}
-        population_withheld = view.team in hidden.teams
+        members, population_shown = {c for c in CELLS if c[0] == view.team}, allowed.team(view.team)
     elif view.level is not None:
-        members = {c for c in counts if c[1] == view.level}
-        population_withheld = view.level in hidden.levels
+        members, population_shown = {c for c in CELLS if c[1] == view.level}, allowed.level(view.level)
     else:
-        members, population_withheld = everyone_cells, False
-    size = sum(counts[c] for c in members)
-    if size < MIN_GROUP or population_withheld:
+        members, population_shown = set(CELLS), ("all", "") in allowed.shown
+    if not population_shown:
         return (
-            f"{view.describe()}: fewer than {MIN_GROUP} people answered, or showing them would single someone "
-            "out; nothing is shown.",
+            f"{view.describe()}: fewer than {MIN_GROUP} people answered, or showing them would let someone work "
+            "out the answers of fewer than that; nothing is shown.",
             None,
             [],
         )
@@ -733,18 +763,12 @@ def _view_scores(engine: Engine, info: RoundInfo, view: ResultsView) -> tuple[st
     groups: list[GroupScores] = []
     if view.team is None:  # break down by team
         for team, name in TEAMS.items():
-            team_cells = {c for c in members if c[0] == team}
-            if not team_cells:
-                continue
-            shown = team not in hidden.teams if view.level is None else not (team_cells & hidden.cells)
-            groups.append(_scores("team", team, name, cells, counts, team_cells, shown))
+            shown = allowed.team(team) if view.level is None else allowed.cell(team, view.level)
+            groups.append(_scores("team", team, name, cells, counts, {c for c in members if c[0] == team}, shown))
     if view.level is None:  # break down by level
         for level, name in LEVELS.items():
-            level_cells = {c for c in members if c[1] == level}
-            if not level_cells:
-                continue
-            shown = level not in hidden.levels if view.team is None else not (level_cells & hidden.cells)
-            groups.append(_scores("level", level, name, cells, counts, level_cells, shown))
+            shown = allowed.level(level) if view.team is None else allowed.cell(view.team, level)
+            groups.append(_scores("level", level, name, cells, counts, {c for c in members if c[1] == level}, shown))
     return None, everyone, groups
 
 
@@ -823,26 +847,39 @@ def signs_window(info: RoundInfo | None, today: dt.date, data_ends: dt.date | No
     return last - dt.timedelta(days=SIGNS_WINDOW_DAYS - 1), last
 
 
-def _definitions_review(engine: Engine, today: dt.date, interval: int) -> tuple[str, bool]:
+def _definitions_review(engine: Engine, day: dt.date, interval: int) -> tuple[str, bool]:
+    """Which definitions were in force on `day`, and whether any was past its review by then."""
     missing, overdue = [], []
+    history = versions(engine)
     for kind in KINDS:
-        version = active(engine, kind)
-        if version is None or version.activated_at is None:
+        in_force = [
+            v
+            for v in history
+            if v.kind == kind
+            and v.activated_at is not None
+            and v.activated_at.date() <= day
+            and (v.state == "active" or (v.closed_at is not None and v.closed_at.date() > day))
+        ]
+        if not in_force:
             missing.append(kind.upper())
-        elif today > version.activated_at.date() + dt.timedelta(days=interval):
+            continue
+        version = max(in_force, key=lambda v: v.activated_at or dt.datetime.min)
+        assert version.activated_at is not None
+        if day > version.activated_at.date() + dt.timedelta(days=interval):
             overdue.append(f"{kind.upper()} v{version.number} (signed {version.activated_at:%d %b %Y})")
     parts = []
     if missing:
-        parts.append("no signed definition of " + ", ".join(missing))
+        parts.append(f"on {day:%d %b %Y} no signed definition of " + ", ".join(missing))
     if overdue:
-        parts.append(f"overdue for the {interval}-day review: " + ", ".join(overdue))
+        parts.append(f"overdue for the {interval}-day review on {day:%d %b %Y}: " + ", ".join(overdue))
     return (
         "; ".join(parts) if parts else f"all {len(KINDS)} definitions signed and reviewed within {interval} days"
     ), bool(parts)
 
 
-def measured_signs(engine: Engine, first_day: dt.date, last_day: dt.date, *, today: dt.date) -> list[Sign]:
-    """The signs of misalignment the data can show, over [first_day, last_day], judged by the gates in force."""
+def measured_signs(engine: Engine, first_day: dt.date, last_day: dt.date) -> list[Sign]:
+    """The signs of misalignment the data can show, over [first_day, last_day], judged by the gates in force
+    (the definitions by those in force on last_day)."""
     settings = current(engine)
     row = kpi_table(engine, KpiQuery(first_day, last_day, "range")).iloc[0]
     rejections = overview(engine, RejectionQuery(first_day, last_day))
@@ -954,7 +991,7 @@ def measured_signs(engine: Engine, first_day: dt.date, last_day: dt.date, *, tod
         )
     )
 
-    text, overdue = _definitions_review(engine, today, settings.review_interval_days)
+    text, overdue = _definitions_review(engine, last_day, settings.review_interval_days)
     signs.append(
         Sign("definitions_review", "Definitions unsigned or overdue for review", "definitions_written", text, overdue)
     )
@@ -1136,7 +1173,7 @@ def diagnose(
     outcome = results(engine, round_id, view, today=today)
     span = data_range(engine)
     window = signs_window(outcome.round, today, span[1] if span else None)
-    signs = measured_signs(engine, *window, today=today) if span else []
+    signs = measured_signs(engine, *window) if span else []
     readings = read_signs(signs, outcome) if outcome.shown else []
     return outcome, readings, action_plan(outcome, readings) if outcome.shown else [], window
 

@@ -313,7 +313,7 @@ class ReasonSynonym(Base):
 
 class SurveyRound(Base):
     """One round of the misalignment self-diagnostic: open from opens_on to closes_on (organisation days, both
-    included), or until ops close it early (closed_at). Rounds do not overlap, so "the current round" is one."""
+    included), or until ops close it early (closed_on). Rounds do not overlap, so "the current round" is one."""
 
     __tablename__ = "survey_rounds"
 
@@ -321,6 +321,8 @@ class SurveyRound(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     opens_on: Mapped[dt.date] = mapped_column(Date)
     closes_on: Mapped[dt.date] = mapped_column(Date)
+    # Closed early: the organisation's day it was closed (its last day of answers), and when and by whom.
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     closed_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -77,7 +77,7 @@ answer_tab, results_tab, signs_tab, plan_tab = st.tabs(["Your answers", "Results
 
 # --- Your answers --------------------------------------------------------------------------------------------
 def answer_form(round_: RoundInfo) -> None:
-    mine = my_answer(data.engine(), round_.id, user.username)  # per person: read fresh, never cached
+    mine = my_answer(data.engine(), actor, round_.id)  # per person: read fresh, never cached
     team, level = (mine.team, mine.level) if mine else suggested_tags(user.role)
     if mine:
         st.success(

@@ -58,7 +58,7 @@ def test_answer_the_survey_then_change_it(database: Engine) -> None:  # noqa: F8
     app.button(key="sv_submit").click()
     run(app)
     assert "Saved your answers to Pulse now" in app.success[0].value
-    saved = my_answer(database, round_.id, "mona")
+    saved = my_answer(database, Actor("mona", "marketing"), round_.id)
     assert saved is not None and (saved.team, saved.level, saved.changes) == ("marketing", "manager", 0)
     assert saved.scores["aligned"] == 5 and saved.scores["content_used"] == 2
 
@@ -67,7 +67,7 @@ def test_answer_the_survey_then_change_it(database: Engine) -> None:  # noqa: F8
     app.radio(key="sv_aligned").set_value(1)
     app.button(key="sv_submit").click()
     run(app)
-    changed = my_answer(database, round_.id, "mona")
+    changed = my_answer(database, Actor("mona", "marketing"), round_.id)
     assert changed is not None and changed.scores["aligned"] == 1 and changed.changes == 1
     with database.connect() as connection:
         rows = connection.execute(
@@ -86,7 +86,7 @@ def test_an_unanswered_statement_is_refused_and_nothing_is_saved(database: Engin
     run(app)
     assert "Not saved: 1 statements are unanswered" in app.error[0].value
     assert "Sales uses the content marketing produces." in app.error[0].value
-    assert my_answer(database, round_.id, "sal") is None
+    assert my_answer(database, Actor("sal", "sales"), round_.id) is None
 
 
 def test_ops_open_and_close_a_round_others_cannot(database: Engine) -> None:  # noqa: F811

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=128), nullable=False),
         sa.Column("opens_on", sa.Date(), nullable=False),
         sa.Column("closes_on", sa.Date(), nullable=False),
+        sa.Column("closed_on", sa.Date(), nullable=True),
         sa.Column("closed_at", sa.DateTime(), nullable=True),
         sa.Column("closed_by", sa.String(length=128), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
