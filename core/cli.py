@@ -361,6 +361,9 @@ def _survey(engine: Engine, args: argparse.Namespace) -> int:
         print(f"closed {close_round(engine, _actor(args), current_round.id, today=today).describe()}")
         return 0
     if args.survey_command == "import":
+        if not args.file.is_file():
+            print(f"error: no such file {args.file}", file=sys.stderr)
+            return BAD_INPUT
         answers = pd.read_csv(args.file, dtype=str, keep_default_na=False)
         info = import_round(engine, _actor(args), args.name, args.opens, args.closes, answers, today=today)
         print(f"imported {info.respondents} answers as {info.describe()}")
