@@ -325,7 +325,7 @@ def aligned_chart(result: Results) -> alt.Chart | None:
         return None
     frame = pd.DataFrame(rows)
     base = alt.Chart(frame).encode(
-        y=alt.Y("group:N", sort=list(LEVELS.values()), title=None),
+        y=alt.Y("group:N", sort=list(LEVELS.values()), title=None, axis=alt.Axis(labelLimit=260)),
         x=alt.X("agree:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="Agree or strongly agree"),
     )
     bars = base.mark_bar(color="#7c3aed", height=22)
