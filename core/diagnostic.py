@@ -491,6 +491,8 @@ def import_round(
             respondent = str(row["respondent"]).strip() if pd.notna(row["respondent"]) else ""
             if not respondent:
                 problems.append(f"row {number}, column 'respondent': expected an identifier, got a blank")
+            elif len(respondent) > 128:
+                problems.append(f"row {number}, column 'respondent': at most 128 characters, got {len(respondent)}")
             elif respondent in seen:
                 problems.append(f"row {number}, column 'respondent': {respondent!r} answered twice")
             seen.add(respondent)
@@ -1026,7 +1028,7 @@ def read_signs(signs: list[Sign], outcome: Results) -> list[SignReading]:
         if (
             said_exec is not None
             and said_ic is not None
-            and abs(said_exec - said_ic) >= GAP_FLAG
+            and round(abs(said_exec - said_ic), 1) >= GAP_FLAG  # as shown, like Gap.flagged
             and sign.problem is not None
         ):
             nearer = "individual contributors" if (said_ic < said_exec) == sign.problem else "executives"
