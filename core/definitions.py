@@ -185,6 +185,7 @@ class VersionInfo:
     activated_at: dt.datetime | None
     closed_at: dt.datetime | None
     signoffs: tuple[Signoff, ...] = ()
+    evidence: dict[str, Any] | None = None  # what the proposer measured, e.g. a sandbox trial's figures
 
     @property
     def label(self) -> str:
@@ -217,6 +218,7 @@ def _info(session: Session, version: DefinitionVersion) -> VersionInfo:
             Signoff(s.side, s.decision, s.signer, s.comment, s.revision, s.at)  # type: ignore[arg-type]
             for s in signoffs
         ),
+        dict(version.evidence) if version.evidence else None,
     )
 
 
@@ -276,8 +278,9 @@ def propose(
     *,
     based_on: int | None = None,
     draft: bool = False,
+    evidence: dict[str, Any] | None = None,
 ) -> VersionInfo:
-    """A new version of `kind`, proposed for sign-off (or kept as a draft)."""
+    """A new version of `kind`, proposed for sign-off (or kept as a draft), with what backs it if given."""
     require(actor, "propose_definition")
     stored = validate_rules(kind, rules)
     with session_scope(engine) as session:
@@ -296,6 +299,7 @@ def propose(
             revision=1,
             created_at=now,
             updated_at=now,
+            evidence=evidence,
         )
         session.add(version)
         try:

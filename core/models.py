@@ -240,6 +240,8 @@ class DefinitionVersion(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # superseded or rejected
+    # What the proposer measured to back it, e.g. a sandbox trial's figures (core.sandbox); None for most.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Optimistic lock: every UPDATE checks and bumps it, so two writers that read the same row cannot both
     # win, on SQLite too, where SELECT … FOR UPDATE does nothing.
     row_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -365,3 +367,54 @@ class SurveyAnswer(Base):
     statement: Mapped[str] = mapped_column(String(64), primary_key=True)
     area: Mapped[str] = mapped_column(String(32))
     score: Mapped[int] = mapped_column(Integer)
+
+
+class SandboxTrial(Base):
+    """One person's trial of thresholds: their own copy of leads (an upload, or the stored leads of a period),
+    kept SANDBOX_DAYS after its last use so it can be reopened, its rows removed when it is deleted."""
+
+    __tablename__ = "sandbox_trials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16))  # "upload" or "stored"
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    mapping_name: Mapped[str | None] = mapped_column(String(128))
+    rows: Mapped[int] = mapped_column(Integer)
+    first_day: Mapped[dt.date | None] = mapped_column(Date)
+    last_day: Mapped[dt.date | None] = mapped_column(Date)
+    as_of: Mapped[dt.datetime] = mapped_column(DateTime)  # the moment the data was taken: unanswered MQLs wait until it
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    deleted_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class SandboxLead(Base):
+    """A lead of a trial, reduced to what the knobs and outcomes need. Never read by the shared numbers."""
+
+    __tablename__ = "sandbox_leads"
+
+    trial_id: Mapped[int] = mapped_column(ForeignKey("sandbox_trials.id"), primary_key=True)
+    row_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(128))
+    created_day: Mapped[dt.date] = mapped_column(Date)
+    month: Mapped[dt.date] = mapped_column(Date)
+    company_size: Mapped[int | None] = mapped_column(Integer)
+    industry: Mapped[str | None] = mapped_column(String(128))
+    country: Mapped[str | None] = mapped_column(String(128))
+    seniority: Mapped[str | None] = mapped_column(String(16))
+    department: Mapped[str | None] = mapped_column(String(128))
+    score: Mapped[int | None] = mapped_column(Integer)
+    intent_signal: Mapped[str | None] = mapped_column(String(128))
+    owner: Mapped[str | None] = mapped_column(String(128))
+    mql_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    was_mql: Mapped[bool] = mapped_column(Boolean)
+    is_sql: Mapped[bool] = mapped_column(Boolean)
+    is_rejected: Mapped[bool] = mapped_column(Boolean)
+    # Minutes from the MQL to the first response, both ways of counting; unanswered: to the trial's as_of.
+    response_business_minutes: Mapped[float | None] = mapped_column(Float)
+    response_calendar_minutes: Mapped[float | None] = mapped_column(Float)
+    wait_business_minutes: Mapped[float | None] = mapped_column(Float)
+    wait_calendar_minutes: Mapped[float | None] = mapped_column(Float)

@@ -29,32 +29,43 @@ def _fold_all(values: list[str]) -> list[str]:
     return [value.lower() for value in values]
 
 
-def _icp_fit(icp: IcpRules) -> ColumnElement[bool]:
+def _icp_fit(icp: IcpRules, leads: Any = Lead) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = []
     if icp.company_size_min is not None:
-        conditions.append(func.coalesce(Lead.company_size, -1) >= icp.company_size_min)
+        conditions.append(func.coalesce(leads.company_size, -1) >= icp.company_size_min)
     if icp.company_size_max is not None:
-        conditions.append(and_(Lead.company_size.is_not(None), Lead.company_size <= icp.company_size_max))
+        conditions.append(and_(leads.company_size.is_not(None), leads.company_size <= icp.company_size_max))
     if icp.industries:
-        conditions.append(_folded(Lead.industry).in_(_fold_all(icp.industries)))
+        conditions.append(_folded(leads.industry).in_(_fold_all(icp.industries)))
     if icp.countries:
-        conditions.append(_folded(Lead.country).in_(_fold_all(icp.countries)))
+        conditions.append(_folded(leads.country).in_(_fold_all(icp.countries)))
     return and_(true(), *conditions)
 
 
-def qualifies(rules: MqlRules, icp: IcpRules | None) -> ColumnElement[bool]:
-    """The MQL rule as a condition on a lead; never NULL, so NOT of it is the leads it leaves out."""
-    signal = func.coalesce(Lead.score, -1) >= rules.score_threshold
-    if rules.intent_signals:
-        signal = or_(signal, _folded(Lead.intent_signal).in_(_fold_all(rules.intent_signals)))
-    conditions: list[ColumnElement[bool]] = [signal]
+def intent_hit(rules: MqlRules, leads: Any = Lead) -> ColumnElement[bool]:
+    """The lead shows one of the rule's high-intent signals (never NULL)."""
+    if not rules.intent_signals:
+        return literal(False)
+    return _folded(leads.intent_signal).in_(_fold_all(rules.intent_signals))
+
+
+def fits_besides_score(rules: MqlRules, icp: IcpRules | None, leads: Any = Lead) -> ColumnElement[bool]:
+    """Everything the rule asks of a lead but its behaviour: seniority, department and, if required, ICP fit."""
+    conditions: list[ColumnElement[bool]] = [true()]
     if rules.seniorities:
-        conditions.append(func.coalesce(Lead.seniority, "").in_(rules.seniorities))
+        conditions.append(func.coalesce(leads.seniority, "").in_(rules.seniorities))
     if rules.departments:
-        conditions.append(_folded(Lead.department).in_(_fold_all(rules.departments)))
+        conditions.append(_folded(leads.department).in_(_fold_all(rules.departments)))
     if rules.icp_fit_required and icp is not None:
-        conditions.append(_icp_fit(icp))
+        conditions.append(_icp_fit(icp, leads))
     return and_(*conditions)
+
+
+def qualifies(rules: MqlRules, icp: IcpRules | None, leads: Any = Lead) -> ColumnElement[bool]:
+    """The MQL rule as a condition on a lead (of `leads`: the stored ones, or a sandbox trial's); never NULL, so
+    NOT of it is the leads it leaves out."""
+    signal = or_(func.coalesce(leads.score, -1) >= rules.score_threshold, intent_hit(rules, leads))
+    return and_(signal, fits_besides_score(rules, icp, leads))
 
 
 def _count_if(condition: ColumnElement[bool]) -> Any:
