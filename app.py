@@ -57,6 +57,7 @@ PAGES: list[tuple[str, str, str, str, Permission]] = [
     ("Numbers", "pages/rejections.py", "Rejections", ":material/thumb_down:", "read"),
     ("Numbers", "pages/definitions.py", "Definitions", ":material/handshake:", "read"),
     ("Alignment", "pages/diagnostic.py", "Diagnostic", ":material/diversity_3:", "read"),
+    ("Alignment", "pages/sandbox.py", "Sandbox", ":material/science:", "propose_definition"),
     ("Operations", "pages/data.py", "Data", ":material/upload_file:", "import_data"),
     ("Operations", "pages/targets.py", "Targets & spend", ":material/flag:", "import_data"),
     ("Operations", "pages/audit_log.py", "Audit log", ":material/history:", "view_audit"),

@@ -730,3 +730,43 @@ def propose_from_trial(
                 definitions.propose(engine, actor, kind, rules[kind], note, based_on=based_on, evidence=attached)
             )
     return proposed
+
+
+EVIDENCE_LABELS = {
+    "mqls": "MQLs",
+    "mqls_per_month": "MQLs per month",
+    "mql_to_sql": "MQL→SQL conversion",
+    "rejection_share": "Rejection share",
+    "lost_sqls": "SQLs it would have lost",
+    "saved_rejections": "Rejected leads it would have kept from sales",
+    "sla_compliance": "SLA compliance",
+    "reps_needed": "Reps needed for first responses",
+}
+
+
+def evidence_rows(attached: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """A proposal's sandbox evidence as (figure, under the active definition, under the proposal) for display."""
+
+    def shown(key: str, value: Any) -> str:
+        if value is None:
+            return "—"
+        if key in ("mql_to_sql", "rejection_share", "sla_compliance"):
+            return f"{value:.1%}"
+        return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
+
+    before, after = attached.get("active_definition", {}), attached.get("proposed", {})
+    return [(label, shown(key, before.get(key)), shown(key, after.get(key))) for key, label in EVIDENCE_LABELS.items()]
+
+
+def trial_options(engine: Engine, actor: Actor, trial_id: int) -> dict[str, list[str]]:
+    """The intent signals and seniorities a trial's leads carry, for the knobs' pickers."""
+    get_trial(engine, actor, trial_id)
+    options: dict[str, list[str]] = {}
+    with engine.connect() as connection:
+        for name in ("intent_signal", "seniority"):
+            column = getattr(SandboxLead, name)
+            values = connection.execute(
+                select(column).where(SandboxLead.trial_id == trial_id, column.is_not(None), column != "").distinct()
+            ).scalars()
+            options[name] = sorted(str(value) for value in values)
+    return options

@@ -12,6 +12,7 @@ import streamlit as st
 from core import definitions
 from core.definitions import KINDS, SIDES, DefinitionError, VersionInfo
 from core.permissions import may
+from core.sandbox import evidence_rows
 from core.schema import SENIORITIES
 from core.scoreboard import period_range
 from ui import auth, data, feedback
@@ -177,6 +178,14 @@ with proposals:
             )
             if version.prose:
                 st.markdown(version.prose)
+            if version.evidence and version.evidence.get("source") == "sandbox":
+                st.markdown(f"**Evidence from the sandbox:** tried on {version.evidence.get('trial', 'a trial')}")
+                st.dataframe(
+                    pd.DataFrame(evidence_rows(version.evidence), columns=["figure", "active definition", "proposed"]),
+                    hide_index=True,
+                    width="stretch",
+                    key=f"evidence_{version.id}",
+                )
             if version.kind == "mql":
                 result = data.replayed(version.id, version.revision, *quarter)
                 st.markdown(f"**Replayed on {quarter[0]:%d %b} – {quarter[1]:%d %b %Y}:** {result.summary()}")

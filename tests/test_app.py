@@ -79,6 +79,7 @@ PAGE_FILES = {
     "rejections.py": "Rejections",
     "definitions.py": "Definitions",
     "diagnostic.py": "Diagnostic",
+    "sandbox.py": "Sandbox",
     "data.py": "Data",
     "targets.py": "Targets & spend",
     "audit_log.py": "Audit log",
@@ -229,9 +230,12 @@ ADMIN = ["Users and roles", "Settings"]
     ("role", "offered"),
     [
         ("exec", EVERYONE),
-        ("sales_lead", EVERYONE),
-        ("ops", ["Scoreboard", "Rejections", "Definitions", "Diagnostic", *OPERATIONS, "Your account"]),
-        ("admin", ["Scoreboard", "Rejections", "Definitions", "Diagnostic", *OPERATIONS, *ADMIN, "Your account"]),
+        ("sales_lead", [*EVERYONE[:4], "Sandbox", "Your account"]),
+        ("ops", ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Sandbox", *OPERATIONS, "Your account"]),
+        (
+            "admin",
+            ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Sandbox", *OPERATIONS, *ADMIN, "Your account"],
+        ),
     ],
 )
 def test_each_role_is_offered_its_pages(database: Engine, role: str, offered: list[str]) -> None:

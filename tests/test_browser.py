@@ -102,12 +102,13 @@ EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Your accou
 OPERATIONS = ["Data", "Targets & spend", "Audit log"]
 ROLE_PAGES = {
     "exec": EVERYONE,
-    "ops": ["Scoreboard", "Rejections", "Definitions", "Diagnostic", *OPERATIONS, "Your account"],
+    "ops": ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Sandbox", *OPERATIONS, "Your account"],
     "admin": [
         "Scoreboard",
         "Rejections",
         "Definitions",
         "Diagnostic",
+        "Sandbox",
         *OPERATIONS,
         "Users and roles",
         "Settings",

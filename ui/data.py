@@ -20,6 +20,7 @@ from core.diagnostic import Action, Results, ResultsView, RoundInfo, SignReading
 from core.exports import to_safe_csv
 from core.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
 from core.periods import Grain
+from core.permissions import Actor
 from core.reasons import Reason, catalogue, unknown_reasons
 from core.rejections import (
     Drill,
@@ -36,6 +37,7 @@ from core.rejections import (
     weekly,
 )
 from core.replay import Replay, replay
+from core.sandbox import Curve, Knobs, Outcome, curve, outcome, trial_options
 from core.scoreboard import Freshness, freshness
 from core.settings import OrgSettings, current
 
@@ -165,6 +167,23 @@ def diagnosis(
 ) -> tuple[Results, list[SignReading], list[Action], tuple[dt.date, dt.date]]:
     """Keyed by round and view only: results are anonymous aggregates, the same for every viewer."""
     return diagnose(engine(), round_id, ResultsView(team, level), today=today)
+
+
+# Sandbox reads are keyed by the trial's id and its owner, never by an uploaded frame (st.cache_data hashes
+# large frames from a sample: two users' uploads could share an entry). core checks the owner again.
+@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
+def trial_outcome(username: str, role: str, trial_id: int, knobs: Knobs, label: str) -> Outcome:
+    return outcome(engine(), Actor(username, role), trial_id, knobs, label)  # type: ignore[arg-type]
+
+
+@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
+def trial_curve(username: str, role: str, trial_id: int, knobs: Knobs) -> Curve:
+    return curve(engine(), Actor(username, role), trial_id, knobs)  # type: ignore[arg-type]
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def trial_choices(username: str, role: str, trial_id: int) -> dict[str, list[str]]:
+    return trial_options(engine(), Actor(username, role), trial_id)  # type: ignore[arg-type]
 
 
 def clear_after_write() -> None:
