@@ -321,7 +321,9 @@ def curve_chart(points: pd.DataFrame, gate: float, current: int, recommended: in
         .encode(x="x:Q", y=alt.Y("gate:Q", scale=alt.Scale(domain=[0, 1])), text="label:N")
     )
     marks = [{"threshold": current, "what": f"yours: {current}", "row": 0}]
-    if recommended is not None:
+    if recommended == current:
+        marks = [{"threshold": current, "what": f"yours, the recommended: {current}", "row": 0}]
+    elif recommended is not None:
         marks.append({"threshold": recommended, "what": f"recommended: {recommended}", "row": 1})
     markers = alt.Chart(pd.DataFrame(marks)).encode(x="threshold:Q")
     marker_rules = markers.mark_rule(strokeWidth=2).encode(
@@ -425,7 +427,7 @@ with result_column:
                 f"Tried in the sandbox on {trial.describe()}: conversion {percent(before.conversion)} → "
                 f"{percent(after.conversion)}, {before.mqls_per_month:,.0f} → {after.mqls_per_month:,.0f} MQLs "
                 "a month.",
-                key="sb_prose",
+                key=f"sb_prose_{hash(knobs)}",  # a new text when the knobs move: it quotes their figures
             )
             if st.form_submit_button("Propose for sign-off", type="primary", key="sb_propose_submit"):
                 try:

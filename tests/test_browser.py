@@ -8,6 +8,7 @@ Playwright is missing, unless REQUIRE_BROWSER is set (CI sets it: .ci/run instal
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -266,3 +267,52 @@ def test_clicking_a_reason_bar_lists_the_leads_behind_it(server: str, browser_pa
     settle(page)
     expect(drill.first).to_contain_text("1 rejected lead: reason “(no reason)”", timeout=30_000)
     shot(page, "exec-rejections-drill")
+
+
+def test_sandbox_upload_refused_then_the_recommended_threshold_proposed(
+    server: str, browser_page: Page, tmp_path: Path
+) -> None:
+    """The issue's path through the real browser: a bad upload shows its problems and keeps nothing; the sample
+    HubSpot export makes a trial; the recommended threshold is taken and proposed; the Definitions page shows it
+    with its evidence."""
+    page = browser_page
+    sign_in(page, server, "ops")
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Sandbox").click()
+    expect(page.get_by_text("You have no trial yet")).to_be_visible(timeout=30_000)
+    page.get_by_text("Upload a CSV").click()
+    settle(page)
+    bad = tmp_path / "bad_leads.csv"
+    bad.write_text(BAD_LEADS)
+    page.locator("input[type='file']").set_input_files(bad)
+    page.get_by_role("button", name="Upload and start the trial").click()
+    expect(page.get_by_text("bad_leads.csv was not used: 1 problems; nothing was kept.", exact=False)).to_be_visible(
+        timeout=30_000
+    )
+    settle(page)
+    shot(page, "ops-sandbox-refused")
+
+    page.locator("input[type='file']").set_input_files(ROOT / "sample_data" / "hubspot_contacts_export.csv")
+    page.get_by_test_id("stSelectbox").filter(has_text="Column mapping").click()
+    page.get_by_role("option", name="hubspot_contacts", exact=True).click()
+    page.get_by_label("Name").fill("HubSpot export")
+    page.get_by_role("button", name="Upload and start the trial").click()
+    expect(page.get_by_text("Started HubSpot export", exact=False)).to_be_visible(timeout=60_000)
+    settle(page)
+    recommended = page.get_by_role("button", name=re.compile(r"^Use \d+$"))
+    expect(recommended).to_be_visible(timeout=30_000)
+    threshold = recommended.inner_text().split()[-1]
+    recommended.click()
+    settle(page)
+    expect(page.get_by_text("Propose new versions of")).to_be_visible(timeout=30_000)
+    shot(page, "ops-sandbox-trial")
+    page.get_by_role("button", name="Propose for sign-off").click()
+    expect(page.get_by_text("with this trial's figures", exact=False)).to_be_visible(timeout=30_000)
+    assert page.get_by_test_id("stException").count() == 0
+
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Definitions").click()
+    settle(page)
+    page.get_by_role("tab", name="Open proposals").click()
+    expect(page.get_by_text("Evidence from the sandbox", exact=False).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("HubSpot export", exact=False).first).to_be_visible()
+    assert threshold.isdigit()
+    shot(page, "ops-definitions-evidence")
