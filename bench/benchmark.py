@@ -359,7 +359,43 @@ def diagnostic_seconds(engine: Any, runs: int) -> dict[str, float]:
     return seconds
 
 
-def time_pages(report: dict[str, Any], name: str, url: str, schema: str | None, engine: Any, runs: int) -> None:
+def sandbox_seconds(engine: Any, data: Path, runs: int) -> dict[str, float]:
+    """Uploads into a trial (the 1,000,000-lead file, and a 100,000-lead one), then what a moved knob costs on
+    the 100,000: the outcome of the new knobs and the threshold curve (the definition in force is cached)."""
+    import dataclasses
+
+    from core.sandbox import active_knobs, curve, outcome, upload_trial
+
+    ops = Actor("bench_ops", "ops")
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    with (data / "leads.csv").open("rb") as handle:
+        upload_trial(engine, ops, "all leads", handle)
+    seconds["upload_all_leads"] = time.perf_counter() - started
+    small = generate_data(100_000)
+    started = time.perf_counter()
+    with (small / "leads.csv").open("rb") as handle:
+        trial = upload_trial(engine, ops, "100k leads", handle)
+    seconds["upload_100k"] = time.perf_counter() - started
+    knobs = active_knobs(engine)
+    moved = [dataclasses.replace(knobs, score_threshold=threshold) for threshold in (40, 55, 70, 85, 65)]
+
+    def move_a_knob() -> None:
+        for each in moved:
+            outcome(engine, ops, trial.id, each)
+            curve(engine, ops, trial.id, each)
+
+    total, _ = median_seconds(move_a_knob, (), runs)
+    seconds["knob_move_100k"] = total / len(moved)
+    for label, value in seconds.items():
+        print(f"  sandbox {label}: {value:.3f} s")
+    return seconds
+
+
+def time_pages(
+    report: dict[str, Any], name: str, url: str, schema: str | None, engine: Any, runs: int, data: Path
+) -> None:
+    report["sandbox"] = sandbox_seconds(engine, data, runs)
     report["diagnostic"] = diagnostic_seconds(engine, runs)
     report["pages"] = {}
     for page_name in PAGES:
@@ -395,7 +431,7 @@ def bench_backend(name: str, url: str, data: Path, runs: int, *, page_only: bool
                 f"peak {step['peak_rss_mb']:.0f} MB"
             )
         if page_only:
-            time_pages(report, name, url, schema, engine, runs)
+            time_pages(report, name, url, schema, engine, runs, data)
             return report
         # A re-import of the same leads file must change nothing; its time is the idempotency check's cost.
         again = run_child(url, schema, "leads", data / "leads.csv")
@@ -419,7 +455,7 @@ def bench_backend(name: str, url: str, data: Path, runs: int, *, page_only: bool
                 + (f"  MISMATCH {problems}" if problems else "  (same numbers)")
             )
         duck.close()
-        time_pages(report, name, url, schema, engine, runs)
+        time_pages(report, name, url, schema, engine, runs, data)
     finally:
         engine.dispose()
         if schema:

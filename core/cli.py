@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (with the report on stderr).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import getpass
 import json
@@ -38,6 +39,20 @@ from core.periods import GRAINS, last_complete_month
 from core.permissions import ROLES, Actor, PermissionDenied
 from core.reasons import catalogue, map_spelling, unknown_reasons
 from core.rejections import RejectionQuery, explorer_range, report
+from core.sandbox import (
+    Knobs,
+    active_knobs,
+    curve,
+    delete_trial,
+    evidence,
+    evidence_rows,
+    get_trial,
+    outcome,
+    propose_from_trial,
+    stored_trial,
+    trials,
+    upload_trial,
+)
 from core.schema import KINDS
 from core.scoreboard import anchor_day
 from core.seed import SAMPLE_DIR, seed_sample_data
@@ -161,6 +176,41 @@ def _parser() -> argparse.ArgumentParser:
     survey_format.add_argument("--json", action="store_true")
     survey_format.add_argument("--markdown", action="store_true", help="the one-page summary (the default)")
 
+    sandbox = commands.add_parser("sandbox", help="try thresholds on a private copy of leads, then propose them")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    sandbox_commands.add_parser("list", help="your trials")
+    uploaded = sandbox_commands.add_parser("upload", help="a new trial from a leads CSV (validated like an import)")
+    uploaded.add_argument("file", type=Path)
+    uploaded.add_argument("--name", required=True)
+    uploaded_mapping = uploaded.add_mutually_exclusive_group()
+    uploaded_mapping.add_argument("--mapping", type=Path, help="a mapping file (YAML or JSON)")
+    uploaded_mapping.add_argument("--preset", help="a preset or saved mapping")
+    stored = sandbox_commands.add_parser("stored", help="a new trial from the stored leads created in a period")
+    stored.add_argument("--name", required=True)
+    stored.add_argument("--from", dest="first_day", type=_date, required=True)
+    stored.add_argument("--to", dest="last_day", type=_date, required=True)
+    for verb, text in (
+        ("outcome", "the knobs' outcome beside the definition in force"),
+        ("propose", "propose the knobs"),
+    ):
+        knobbed = sandbox_commands.add_parser(verb, help=text)
+        knobbed.add_argument("trial", type=int)
+        knobbed.add_argument("--threshold", type=int, help="MQL score threshold (default: the definition in force)")
+        knobbed.add_argument("--sla-hours", type=float)
+        knobbed.add_argument("--calendar-hours", action="store_true", help="count the SLA in calendar hours")
+        knobbed.add_argument("--icp-fit", choices=["yes", "no"])
+        knobbed.add_argument("--size-min", type=int)
+        knobbed.add_argument("--size-max", type=int)
+        if verb == "outcome":
+            knobbed.add_argument("--json", action="store_true")
+        else:
+            knobbed.add_argument("--kinds", nargs="+", choices=["icp", "mql", "sla"], required=True)
+            knobbed.add_argument("--why", default="")
+    deleted = sandbox_commands.add_parser("delete", help="delete a trial and its copied leads")
+    deleted.add_argument("trial", type=int)
+    for sub in sandbox_commands.choices.values():
+        sub.add_argument("--actor", help="whose trials (default: cli:<your login>)")
+
     commands.add_parser("presets", help="list the shipped mapping presets")
 
     create_user = commands.add_parser(
@@ -233,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _reasons(engine, args)
         if args.command == "survey":
             return _survey(engine, args)
+        if args.command == "sandbox":
+            return _sandbox(engine, args)
     except ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT
@@ -380,4 +432,71 @@ def _survey(engine: Engine, args: argparse.Namespace) -> int:
         print(json.dumps(as_dict(outcome, readings, actions), indent=2))
     else:
         print(summary_markdown(outcome, readings, actions, window), end="")
+    return 0
+
+
+def _knobs(engine: Engine, args: argparse.Namespace) -> Knobs:
+    knobs = active_knobs(engine)
+    changes: dict[str, object] = {}
+    if args.threshold is not None:
+        changes["score_threshold"] = args.threshold
+    if args.sla_hours is not None:
+        changes["sla_hours"] = args.sla_hours
+    if args.calendar_hours:
+        changes["sla_business_hours"] = False
+    if args.icp_fit is not None:
+        changes["icp_fit_required"] = args.icp_fit == "yes"
+    if args.size_min is not None:
+        changes["company_size_min"] = args.size_min
+    if args.size_max is not None:
+        changes["company_size_max"] = args.size_max
+    return dataclasses.replace(knobs, **changes)  # type: ignore[arg-type]
+
+
+def _sandbox(engine: Engine, args: argparse.Namespace) -> int:
+    actor = _actor(args)
+    if args.sandbox_command == "list":
+        for trial in trials(engine, actor):
+            print(f"{trial.id:>5}  {trial.describe()}  [{trial.source}]")
+        return 0
+    if args.sandbox_command == "upload":
+        if not args.file.is_file():
+            print(f"error: no such file {args.file}", file=sys.stderr)
+            return BAD_INPUT
+        mapping = (
+            load_mapping_file(args.mapping)
+            if args.mapping
+            else find_mapping(None, args.preset)
+            if args.preset
+            else None
+        )
+        with args.file.open("rb") as handle:
+            made = upload_trial(engine, actor, args.name, handle, mapping=mapping, file_name=args.file.name)
+        print(f"trial {made.id}: {made.describe()}")
+        return 0
+    if args.sandbox_command == "stored":
+        made = stored_trial(engine, actor, args.name, args.first_day, args.last_day)
+        print(f"trial {made.id}: {made.describe()}")
+        return 0
+    if args.sandbox_command == "delete":
+        delete_trial(engine, actor, args.trial)
+        print(f"deleted trial {args.trial}")
+        return 0
+    knobs = _knobs(engine, args)
+    if args.sandbox_command == "propose":
+        versions = propose_from_trial(engine, actor, args.trial, knobs, tuple(args.kinds), args.why)
+        print("proposed " + ", ".join(version.label for version in versions) + " with the trial's figures as evidence")
+        return 0
+    before = outcome(engine, actor, args.trial, active_knobs(engine), "Definition in force")
+    after = outcome(engine, actor, args.trial, knobs)
+    found = curve(engine, actor, args.trial, knobs)
+    trial = get_trial(engine, actor, args.trial)
+    report = evidence(trial, knobs, before, after) | {"recommended_threshold": found.recommended}
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print(trial.describe())
+    for label, active, proposed in evidence_rows(report):
+        print(f"  {label:<46} {active:>12} {proposed:>12}")
+    print(f"recommended threshold at the {knobs.conversion_gate:.0%} gate: {found.recommended}")
     return 0
