@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import numpy as np
@@ -334,6 +335,8 @@ class _TrialSink:
         self.settings: OrgSettings | None = None
 
     def write(self, connection: Connection, frame: pd.DataFrame) -> None:
+        if frame.empty:  # a chunk whose every row the mapping skips
+            return
         if self.trial_id is None:
             self.settings = load(connection)
             self.trial_id = _new_trial(connection, self.actor, self.name, "upload", self.file_name, self.mapping_name)
@@ -385,7 +388,7 @@ def upload_trial(
     report if any row is bad, and then nothing is kept). The rows go to the trial only, never the shared tables."""
     _may_use(actor)
     require(actor, "import_data")  # uploads are ops' (PRODUCT.md, roles)
-    shown_name = file_name or str(getattr(source, "name", "upload.csv"))
+    shown_name = file_name or Path(str(getattr(source, "name", "upload.csv"))).name
     sink = _TrialSink(actor, _trial_name(name), shown_name, mapping.name if mapping is not None else None)
     import_csv(engine, "leads", source, actor=actor, mapping=mapping, file_name=file_name, progress=progress, sink=sink)
     assert sink.trial_id is not None

@@ -7,6 +7,7 @@ The hand-made file below has twelve leads in January and February 2025 (UTC, bus
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict
@@ -17,7 +18,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, inspect, select, text
 
-from core import definitions, sandbox
+from core import definitions, sandbox, settings
 from core.importer import ImportRefused, import_csv
 from core.mapping import FieldMapping, Mapping, SkipRule, load_preset
 from core.models import AuditEntry, SandboxTrial, utcnow
@@ -202,6 +203,28 @@ def test_unanswered_mqls_wait_until_the_data_was_taken(engine: Engine, trial: sa
     assert (one.sla_met, one.sla_breached) == (0, 6)
 
 
+@pytest.mark.parametrize(
+    "latest",
+    [
+        "L2,2025-03-03 09:30,web,80,2025-03-03 10:00,2025-03-05 14:00,,2025-03-03 10:30",  # an SQL date
+        "L2,2025-03-03 09:30,web,80,2025-03-03 10:00,,2025-03-05 14:00,2025-03-03 10:30",  # a rejection
+        "L2,2025-03-03 09:30,web,80,2025-03-03 10:00,,,2025-03-05 14:00",  # a response
+        "L2,2025-03-03 09:30,web,80,2025-03-05 14:00,,,",  # an MQL (which has then waited 0)
+    ],
+    ids=["sql_at", "rejected_at", "first_response_at", "mql_at"],
+)
+def test_as_of_is_the_latest_moment_anywhere_in_the_file(engine: Engine, latest: str) -> None:
+    content = "lead_id,created_at,source,score,mql_at,sql_at,rejected_at,first_response_at\n"
+    content += "L1,2025-03-03 09:00,web,80,2025-03-03 10:00,,,\n" + latest + "\n"
+    made = upload(engine, content=content)
+    assert made.as_of == dt.datetime(2025, 3, 5, 14, 0)
+    # L1 (MQL Mon 3 Mar 10:00, unanswered) has waited 420 + 480 + 300 = 1200 business minutes by Wed 14:00,
+    # 2 days 4 h = 3120 calendar minutes: a breach of 4 h either way.
+    waits = count(engine, "SELECT COUNT(*) FROM sandbox_leads WHERE wait_business_minutes = 1200")
+    assert waits == 1 == count(engine, "SELECT COUNT(*) FROM sandbox_leads WHERE wait_calendar_minutes = 3120")
+    assert sandbox.outcome(engine, OPS, made.id, Knobs()).sla_breached >= 1
+
+
 def test_busiest_day_and_reps_needed(engine: Engine, trial: sandbox.TrialInfo) -> None:
     result = sandbox.outcome(engine, OPS, trial.id, Knobs())
     # MQLs per day with any: 6 Jan 3 (L1, L2, L6), 10 Jan 1, 3 Feb 2 (L8, L9), 4 Feb 1, 10 Feb 1 (L10).
@@ -233,6 +256,30 @@ def test_a_rule_that_qualifies_nobody(engine: Engine, trial: sandbox.TrialInfo) 
     assert math.isnan(result.sla_compliance)
     # The months are those with leads, so volume per month is 0, not undefined.
     assert (result.months, result.mqls_per_month) == (2, 0.0)
+
+
+def test_days_months_and_business_hours_are_the_organisations(engine: Engine) -> None:
+    utc = upload(engine)
+    in_utc = sandbox.outcome(engine, OPS, utc.id, Knobs())
+    settings.update(engine, {"timezone": "America/New_York"}, actor=TESTER)
+    # The file's naive times are now New York's (UTC−5 in winter): the same wall clock, five hours later in UTC,
+    # so every business and calendar minute, day and month is as before.
+    local = upload(engine)
+    assert local.as_of == AS_OF + dt.timedelta(hours=5)
+    assert (local.first_day, local.last_day) == (FIRST_DAY, LAST_DAY)
+    assert sandbox.outcome(engine, OPS, local.id, Knobs()) == in_utc
+    import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
+    period = sandbox.stored_trial(engine, OPS, "Stored in New York", FIRST_DAY, LAST_DAY)
+    assert (period.rows, period.as_of) == (12, local.as_of)
+    assert leads_of(engine, period.id) == leads_of(engine, local.id)
+    # 04:30 UTC on 1 Feb is 23:30 on 31 Jan in New York: a January lead, on a Friday evening (after hours).
+    late = "lead_id,created_at,source,score,mql_at\nZ,2025-02-01T04:30:00Z,web,80,2025-02-01T04:30:00Z\n"
+    made = upload(engine, content=late)
+    assert (made.first_day, made.last_day) == (dt.date(2025, 1, 31), dt.date(2025, 1, 31))
+    result = sandbox.outcome(engine, OPS, made.id, Knobs())
+    assert list(result.monthly["month"]) == [dt.date(2025, 1, 1)]
+    # Unanswered, as_of is its own MQL moment: it has waited 0 minutes, pending.
+    assert (result.mqls, result.sla_met, result.sla_breached) == (1, 0, 0)
 
 
 # ------------------------------------------------------------------ the knobs
@@ -481,24 +528,61 @@ def test_a_file_without_leads_or_a_name_is_refused(engine: Engine) -> None:
     assert sandbox_rows(engine) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/sandbox.py _TrialSink.write makes the trial for an empty chunk (every row skipped by the "
-    "mapping); finish then stores first_day=NaT and fails with a database ValueError, not SandboxError",
+SKIP_TESTS = Mapping(
+    name="skip tests",
+    kind="leads",
+    fields={name: FieldMapping(column=name) for name in ("lead_id", "created_at", "source", "score")},
+    skip_rows=[SkipRule(column="status", in_=["test"], reason="test records")],
 )
+ALL_SKIPPED = "lead_id,created_at,source,score,status\nA,2025-01-06 09:00,web,80,test\nB,2025-01-06 10:00,web,60,test\n"
+EMPTY_CHUNK = (
+    "_TrialSink.write (core/sandbox.py:336-355) is handed an empty chunk when the mapping skips every row of it: "
+    "it makes the trial anyway and takes NaT.date() (NaT) as the first/last day"
+)
+
+
 def test_a_file_whose_rows_are_all_skipped_is_a_sandbox_error(engine: Engine) -> None:
-    content = "lead_id,created_at,source,score,status\nA,2025-01-06 09:00,web,80,test\nB,2025-01-06 10:00,web,60,test\n"
-    mapping = Mapping(
-        name="skip tests",
-        kind="leads",
-        fields={name: FieldMapping(column=name) for name in ("lead_id", "created_at", "source", "score")},
-        skip_rows=[SkipRule(column="status", in_=["test"], reason="test records")],
-    )
-    try:
-        with pytest.raises(SandboxError, match="no leads"):
-            sandbox.upload_trial(engine, OPS, "All skipped", csv_file(content), mapping=mapping)
-    finally:
-        assert count(engine, "SELECT COUNT(*) FROM sandbox_trials") == 0
+    with pytest.raises(SandboxError, match="no leads"):
+        sandbox.upload_trial(engine, OPS, "All skipped", csv_file(ALL_SKIPPED), mapping=SKIP_TESTS)
+
+
+def test_a_file_whose_rows_are_all_skipped_leaves_no_trial(engine: Engine) -> None:
+    with pytest.raises(SandboxError, match="no leads"):
+        sandbox.upload_trial(engine, OPS, "All skipped", csv_file(ALL_SKIPPED), mapping=SKIP_TESTS)
+    assert count(engine, "SELECT COUNT(*) FROM sandbox_trials") == 0
+    assert sandbox.trials(engine, OPS) == []
+
+
+def test_a_first_chunk_wholly_skipped_does_not_spoil_the_upload(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two-row chunks stand in for CHUNK_ROWS: the first chunk is two test records, the second two real leads.
+    monkeypatch.setattr(sandbox, "import_csv", functools.partial(import_csv, chunk_rows=2))
+    content = ALL_SKIPPED + "C,2025-01-07 09:00,web,80,\nD,2025-01-08 09:00,web,40,\n"
+    made = sandbox.upload_trial(engine, OPS, "Half skipped", csv_file(content), mapping=SKIP_TESTS)
+    assert (made.rows, made.first_day, made.last_day) == (2, dt.date(2025, 1, 7), dt.date(2025, 1, 8))
+    assert sandbox.outcome(engine, OPS, made.id, Knobs()).mqls == 1
+
+
+def test_small_chunks_give_the_same_trial(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = upload(engine)
+    monkeypatch.setattr(sandbox, "import_csv", functools.partial(import_csv, chunk_rows=5))
+    chunked = upload(engine)
+    assert (chunked.rows, chunked.first_day, chunked.last_day, chunked.as_of) == (12, FIRST_DAY, LAST_DAY, AS_OF)
+    assert leads_of(engine, chunked.id) == leads_of(engine, whole.id)
+
+
+def test_a_trial_has_a_size_limit(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
+    monkeypatch.setattr(sandbox, "MAX_ROWS", 11)
+    with pytest.raises(SandboxError, match="at most 11 leads"):
+        upload(engine)
+    with pytest.raises(SandboxError, match="at most 11 leads; the period has 12"):
+        sandbox.stored_trial(engine, OPS, "Too many", FIRST_DAY, LAST_DAY)
+    assert count(engine, "SELECT COUNT(*) FROM sandbox_trials") == 0
+    assert sandbox_rows(engine) == 0
+    monkeypatch.setattr(sandbox, "MAX_ROWS", 12)
+    assert upload(engine).rows == 12
 
 
 # ------------------------------------------------------------------ stored trials
