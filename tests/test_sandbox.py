@@ -901,3 +901,19 @@ def test_the_sample_hubspot_export(engine: Engine) -> None:
     # Nothing with more volume meets the gate.
     more = result.points[result.points["mqls"] > point["mqls"]]
     assert not (more["conversion"] >= 0.30).any()
+
+
+def test_the_scoreboard_reads_the_same_before_and_after_a_trial(engine: Engine) -> None:
+    from core.kpis import KpiQuery, kpi_table
+
+    import_csv(engine, "leads", csv_file(LEADS_CSV, "leads.csv"), actor=TESTER)
+    query = KpiQuery(dt.date(2025, 1, 1), dt.date(2025, 2, 28), "month")
+    before = kpi_table(engine, query)
+    assert int(before["mqls"].sum()) > 0  # the comparison is of real numbers
+    trial = sandbox.upload_trial(engine, OPS, "Same leads", csv_file(LEADS_CSV, "leads.csv"))
+    moved = Knobs(score_threshold=90, sla_hours=1.0, sla_business_hours=False, conversion_gate=0.5)
+    sandbox.outcome(engine, OPS, trial.id, moved)
+    sandbox.curve(engine, OPS, trial.id, moved)
+    sandbox.propose_from_trial(engine, OPS, trial.id, moved, ("mql", "sla"))  # proposed, not signed
+    sandbox.delete_trial(engine, OPS, trial.id)
+    pd.testing.assert_frame_equal(kpi_table(engine, query), before)
