@@ -323,6 +323,8 @@ def edit(
             raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only an open proposal changes")
         before = {"rules": dict(version.rules), "prose": version.prose}
         version.rules, version.prose = stored, prose.strip()
+        if version.evidence is not None and stored != before["rules"]:
+            version.evidence = None  # its figures were measured for the old rules
         version.revision += 1
         version.updated_at = utcnow()
         _record(session, actor, "edit", version, before=before, after={"rules": stored, "prose": version.prose})

@@ -13,6 +13,7 @@ SLA is judged only on the leads that were MQLs (the page says so).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from typing import Any, BinaryIO, cast
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -34,6 +36,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     update,
 )
 
@@ -56,6 +59,13 @@ LEADS_TABLE = cast(Table, SandboxLead.__table__)
 TRIALS_TABLE = cast(Table, SandboxTrial.__table__)
 SANDBOX_COLUMNS = [column.name for column in LEADS_TABLE.columns]
 PROPOSABLE = ("icp", "mql", "sla")
+# The knobs each definition kind owns: proposing a kind takes these from the knobs, the rest from what is in force.
+KIND_KNOBS = {
+    "icp": ("company_size_min", "company_size_max", "industries", "countries"),
+    "mql": ("score_threshold", "icp_fit_required", "seniorities", "intent_signals", "departments"),
+    "sla": ("sla_hours", "sla_business_hours", "conversion_gate", "rejection_gate"),
+}
+STAGE = "sandbox_stage"  # a trial's rows are written here (a temporary table) and moved in when the file is good
 
 
 class SandboxError(ValueError):
@@ -86,6 +96,18 @@ class Knobs:
     industries: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        low, high = self.company_size_min, self.company_size_max
+        if low is not None and high is not None and low > high:
+            raise SandboxError(f"the company-size range starts ({low}) above where it ends ({high})")
+        if not 0 <= self.score_threshold <= 100:
+            raise SandboxError(f"the score threshold is from 0 to 100, not {self.score_threshold}")
+        if self.sla_hours <= 0:
+            raise SandboxError("the response SLA needs some hours")
+        for name in ("conversion_gate", "rejection_gate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise SandboxError(f"the {name.replace('_', ' ')} is a share from 0 to 1")
 
     def mql(self) -> MqlRules:
         return MqlRules(
@@ -123,7 +145,7 @@ def active_knobs(engine: Engine) -> Knobs:
     mql = MqlRules.model_validate(mql_version.rules) if mql_version else MqlRules()
     return Knobs(
         score_threshold=mql.score_threshold,
-        icp_fit_required=mql.icp_fit_required and icp_version is not None,
+        icp_fit_required=mql.icp_fit_required,
         company_size_min=icp.company_size_min,
         company_size_max=icp.company_size_max,
         seniorities=tuple(mql.seniorities),
@@ -195,7 +217,7 @@ def _may_use(actor: Actor) -> None:
 
 def _trial_rows(frame: pd.DataFrame, settings: OrgSettings, first_row: int) -> pd.DataFrame:
     """Canonical lead fields (timestamps naive UTC) → the sandbox's columns, the response timed both ways.
-    Unanswered MQLs are timed later, once the data's end is known (_time_waits)."""
+    Unanswered MQLs are timed later, once the data's end is known (_stage_waits)."""
     empty = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
     mql_at = pd.to_datetime(frame["mql_at"]) if "mql_at" in frame else empty
     response_at = pd.to_datetime(frame["first_response_at"]) if "first_response_at" in frame else empty
@@ -236,45 +258,64 @@ def _kind_of(name: str) -> str:
     return "object"
 
 
-def _write(connection: Connection, trial_id: int, rows: pd.DataFrame) -> None:
-    rows = rows.assign(trial_id=trial_id)
+def _stage_open(connection: Connection) -> None:
+    """A temporary table for the rows: on SQLite, writing it takes no lock on the database, so a long upload does
+    not block everyone else's writes; the rows move into sandbox_leads in one statement at the end."""
+    suffix = " ON COMMIT DROP" if connection.dialect.name == "postgresql" else ""
+    connection.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+    connection.execute(text(f"CREATE TEMPORARY TABLE {STAGE}{suffix} AS SELECT * FROM sandbox_leads WHERE 1 = 0"))
+
+
+def _stage_write(connection: Connection, rows: pd.DataFrame) -> None:
+    rows = rows.assign(trial_id=0)  # the trial's id is known only once the whole file is good
     values = []
     for name in SANDBOX_COLUMNS:
         if name in ("was_mql", "is_sql", "is_rejected"):
             values.append([bool(value) for value in rows[name]])
         else:
             values.append(_format_column(rows[name], _kind_of(name)))
-    bulk_insert(connection, "sandbox_leads", SANDBOX_COLUMNS, list(zip(*values, strict=True)))
+    bulk_insert(connection, STAGE, SANDBOX_COLUMNS, list(zip(*values, strict=True)))
 
 
-def _time_waits(connection: Connection, trial_id: int, as_of: dt.datetime, settings: OrgSettings) -> None:
-    """Unanswered MQLs: how long they had waited when the data was taken (few rows: read back and updated)."""
-    waiting = pd.DataFrame(
+def _stage_waits(connection: Connection, as_of: dt.datetime, settings: OrgSettings) -> None:
+    """Unanswered MQLs: how long they had waited when the data was taken, in chunks."""
+    stage = sa.table(
+        STAGE, sa.column("row_no"), sa.column("mql_at"), sa.column("was_mql"), sa.column("response_calendar_minutes")
+    )
+    stage_update = sa.table(
+        STAGE, sa.column("row_no"), sa.column("wait_business_minutes"), sa.column("wait_calendar_minutes")
+    )
+    waiting = connection.execute(
+        select(stage.c.row_no, stage.c.mql_at).where(
+            stage.c.was_mql.is_(True), stage.c.response_calendar_minutes.is_(None)
+        )
+    ).all()
+    clock = BusinessClock(settings.business_calendar())
+    for start in range(0, len(waiting), CHUNK_ROWS):
+        part = pd.DataFrame(waiting[start : start + CHUNK_ROWS], columns=["row_no", "mql_at"])
+        mql_at = pd.to_datetime(part["mql_at"])
+        end = pd.Series(pd.Timestamp(as_of), index=part.index)
+        business = clock.minutes_between(mql_at, end)
+        calendar = calendar_minutes_between(mql_at, end)
         connection.execute(
-            select(SandboxLead.row_no, SandboxLead.mql_at).where(
-                SandboxLead.trial_id == trial_id,
-                SandboxLead.was_mql.is_(True),
-                SandboxLead.response_calendar_minutes.is_(None),
-            )
-        ).all(),
-        columns=["row_no", "mql_at"],
-    )
-    if waiting.empty:
-        return
-    mql_at = pd.to_datetime(waiting["mql_at"])
-    end = pd.Series(pd.Timestamp(as_of), index=waiting.index)
-    business = BusinessClock(settings.business_calendar()).minutes_between(mql_at, end)
-    calendar = calendar_minutes_between(mql_at, end)
-    table = LEADS_TABLE
+            update(stage_update)
+            .where(stage_update.c.row_no == bindparam("row"))
+            .values(wait_business_minutes=bindparam("business"), wait_calendar_minutes=bindparam("calendar")),
+            [
+                {"row": int(row), "business": float(b), "calendar": float(c)}
+                for row, b, c in zip(part["row_no"], business, calendar, strict=True)
+            ],
+        )
+
+
+def _stage_close(connection: Connection, trial_id: int) -> None:
+    others = ", ".join(name for name in SANDBOX_COLUMNS if name != "trial_id")
     connection.execute(
-        update(table)
-        .where(table.c.trial_id == trial_id, table.c.row_no == bindparam("row"))
-        .values(wait_business_minutes=bindparam("business"), wait_calendar_minutes=bindparam("calendar")),
-        [
-            {"row": int(row), "business": float(b), "calendar": float(c)}
-            for row, b, c in zip(waiting["row_no"], business, calendar, strict=True)
-        ],
+        text(f"INSERT INTO sandbox_leads (trial_id, {others}) SELECT :trial_id, {others} FROM {STAGE}"),
+        {"trial_id": trial_id},
     )
+    if connection.dialect.name != "postgresql":
+        connection.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
 
 
 def _new_trial(
@@ -307,11 +348,15 @@ def _close_trial(
     actor: Actor,
     detail: dict[str, Any],
 ) -> None:
-    table = TRIALS_TABLE
+    """The staged rows are good: time the unanswered MQLs, move the rows in, complete the trial, audit it."""
+    _stage_waits(connection, as_of, settings)
+    _stage_close(connection, trial_id)
+    trials_table = TRIALS_TABLE
     connection.execute(
-        update(table).where(table.c.id == trial_id).values(rows=rows, first_day=span[0], last_day=span[1], as_of=as_of)
+        update(trials_table)
+        .where(trials_table.c.id == trial_id)
+        .values(rows=rows, first_day=span[0], last_day=span[1], as_of=as_of)
     )
-    _time_waits(connection, trial_id, as_of, settings)
     record(
         connection,
         actor=actor.username,
@@ -337,9 +382,9 @@ class _TrialSink:
     def write(self, connection: Connection, frame: pd.DataFrame) -> None:
         if frame.empty:  # a chunk whose every row the mapping skips
             return
-        if self.trial_id is None:
+        if self.settings is None:
             self.settings = load(connection)
-            self.trial_id = _new_trial(connection, self.actor, self.name, "upload", self.file_name, self.mapping_name)
+            _stage_open(connection)
         if self.rows + len(frame) > MAX_ROWS:
             raise SandboxError(f"a trial holds at most {MAX_ROWS:,} leads; this file has more")
         assert self.settings is not None
@@ -355,11 +400,12 @@ class _TrialSink:
         first, last = days.min().date(), days.max().date()
         self.first = first if self.first is None else min(self.first, first)
         self.last = last if self.last is None else max(self.last, last)
-        _write(connection, self.trial_id, rows)
+        _stage_write(connection, rows)
 
     def finish(self, connection: Connection, result: ImportResult) -> None:
-        if self.trial_id is None or self.settings is None:
+        if self.rows == 0 or self.settings is None:
             raise SandboxError("the file has no leads to try thresholds on")
+        self.trial_id = _new_trial(connection, self.actor, self.name, "upload", self.file_name, self.mapping_name)
         as_of = self.latest.to_pydatetime() if self.latest is not None else utcnow()
         detail = {"name": self.name, "file": self.file_name, "source": "upload", "skipped": result.rows_skipped}
         _close_trial(
@@ -429,7 +475,7 @@ def stored_trial(engine: Engine, actor: Actor, name: str, first_day: dt.date, la
             raise SandboxError(f"no stored leads were created from {first_day} to {last_day}")
         if count > MAX_ROWS:
             raise SandboxError(f"a trial holds at most {MAX_ROWS:,} leads; the period has {count:,}")
-        trial_id = _new_trial(writer, actor, name, "stored", None, None)
+        _stage_open(writer)
         result = reader.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
             select(*columns).where(in_period).order_by(Lead.created_at, Lead.lead_id)
         )
@@ -441,10 +487,11 @@ def stored_trial(engine: Engine, actor: Actor, name: str, first_day: dt.date, la
                 top = frame[column].max()
                 if pd.notna(top) and (latest is None or top > latest):
                     latest = top
-            _write(writer, trial_id, _trial_rows(frame, settings, written + 1))
+            _stage_write(writer, _trial_rows(frame, settings, written + 1))
             written += len(frame)
         as_of = latest.to_pydatetime() if latest is not None else utcnow()
         detail = {"name": name, "source": "stored", "from": str(first_day), "to": str(last_day)}
+        trial_id = _new_trial(writer, actor, name, "stored", None, None)
         _close_trial(writer, trial_id, written, (first_day, last_day), as_of, settings, actor, detail)
     return get_trial(engine, actor, trial_id)
 
@@ -472,8 +519,15 @@ def touch_trial(engine: Engine, actor: Actor, trial_id: int) -> None:
 
 
 def _remove(session: Any, trial: SandboxTrial, by: str, action: str) -> None:
+    """Only the first of two removals at once does anything (the UPDATE's condition), so one audit entry."""
+    marked = session.execute(
+        update(TRIALS_TABLE)
+        .where(TRIALS_TABLE.c.id == trial.id, TRIALS_TABLE.c.deleted_at.is_(None))
+        .values(deleted_at=utcnow(), deleted_by=by)
+    )
+    if marked.rowcount != 1:
+        return
     session.execute(delete(SandboxLead).where(SandboxLead.trial_id == trial.id))
-    trial.deleted_at, trial.deleted_by = utcnow(), by
     detail = {"name": trial.name, "owner": trial.owner, "rows": trial.rows}
     record(session, actor=by, action=action, entity="sandbox_trial", entity_key=str(trial.id), detail=detail)
 
@@ -593,14 +647,17 @@ def outcome(engine: Engine, actor: Actor, trial_id: int, knobs: Knobs, label: st
             int(n)
             for (n,) in connection.execute(select(func.count()).where(mine, rule).group_by(SandboxLead.created_day))
         ]
-        responders = connection.execute(
-            select(func.count(func.distinct(SandboxLead.owner))).where(
-                mine, SandboxLead.response_calendar_minutes.is_not(None), SandboxLead.owner.is_not(None)
-            )
-        ).scalar_one()
+        responders, answered = connection.execute(
+            select(
+                func.count(func.distinct(case((SandboxLead.owner.is_not(None), SandboxLead.owner)))),
+                func.count(),
+            ).where(mine, SandboxLead.response_calendar_minutes.is_not(None))
+        ).one()
     for column in MONTHLY_COLUMNS:
         monthly[column] = pd.to_numeric(monthly[column]).fillna(0).astype(int)
     totals = {column: int(monthly[column].sum()) for column in MONTHLY_COLUMNS}
+    if not answered:  # a file without response times: every MQL would look unanswered, so the SLA is unknown
+        totals["sla_met"] = totals["sla_breached"] = 0
     busiest = float(np.percentile(daily, 90)) if daily else 0.0
     per_rep = knobs.rep_hours_per_day * 60.0
     return Outcome(
@@ -715,14 +772,24 @@ def propose_from_trial(
     if unknown:
         raise SandboxError(f"the sandbox proposes {', '.join(PROPOSABLE)}, not {', '.join(unknown)}")
     trial = get_trial(engine, actor, trial_id)
-    before = outcome(engine, actor, trial_id, active_knobs(engine), "Active definition")
-    attached = evidence(trial, knobs, before, outcome(engine, actor, trial_id, knobs))
+    baseline = active_knobs(engine)
+    unchanged = [kind for kind in kinds if kind not in changed_kinds(knobs, baseline)]
+    if unchanged:
+        raise SandboxError(f"the knobs leave {', '.join(unchanged)} as in force: there is nothing to propose for it")
+    # The evidence is for what is proposed: the picked kinds' knobs, everything else as in force.
+    proposed_knobs = dataclasses.replace(
+        baseline, **{name: getattr(knobs, name) for kind in kinds for name in KIND_KNOBS[kind]}
+    )
+    before = outcome(engine, actor, trial_id, baseline, "Active definition")
+    attached = evidence(trial, proposed_knobs, before, outcome(engine, actor, trial_id, proposed_knobs))
     sla_version = definitions.active(engine, "sla")
     rules = {
         "icp": knobs.icp().model_dump(),
         "mql": knobs.mql().model_dump(),
         "sla": knobs.sla(SlaRules.model_validate(sla_version.rules) if sla_version else None).model_dump(),
     }
+    for kind in kinds:  # every version is checked before any is proposed
+        definitions.validate_rules(kind, rules[kind])
     note = prose.strip() or f"Tried in the sandbox on {trial.describe()}."
     proposed = []
     for kind in PROPOSABLE:

@@ -73,7 +73,7 @@ def new_trial_form() -> None:
                 except (SandboxError, PermissionDenied) as problem:
                     st.error(f"No trial started: {problem}")
                     return
-                st.session_state["sb_trial"] = made.id
+                st.session_state["sb_next"] = made.id
                 feedback.after_write("sandbox", f"Started {made.describe()}.")
         return
     with st.form("sb_new_upload"):
@@ -110,7 +110,7 @@ def new_trial_form() -> None:
             bar.empty()
             st.error(f"No trial started: {problem}")
             return
-        st.session_state["sb_trial"] = made.id
+        st.session_state["sb_next"] = made.id
         feedback.after_write("sandbox", f"Started {made.describe()} from {upload.name}.")
 
 
@@ -121,6 +121,8 @@ if not mine:
     st.info("You have no trial yet. Start one below.", icon=":material/science:")
     new_trial_form()
     st.stop()
+if "sb_next" in st.session_state:  # a trial just started: show it (set before the picker is drawn)
+    st.session_state["sb_trial"] = st.session_state.pop("sb_next")
 if st.session_state.get("sb_trial") not in by_id:
     st.session_state["sb_trial"] = mine[0].id
 trial_id = top[0].selectbox("Trial", list(by_id), format_func=lambda key: by_id[key].describe(), key="sb_trial")
@@ -149,7 +151,9 @@ def reset_knobs(values: Knobs) -> None:
 
 
 if prefix + "score_threshold" not in st.session_state:
-    reset_knobs(baseline)
+    # Streamlit forgets a widget's value once it is not drawn (another trial shown): the knobs last used on
+    # this trial are kept under a plain key and put back.
+    reset_knobs(st.session_state.get(prefix + "kept", baseline))
 
 choices = data.trial_choices(user.username, user.role, trial.id)
 knob_column, result_column = st.columns([1, 2.2], gap="large")
@@ -199,21 +203,26 @@ with knob_column:
             key=prefix + "rep_hours_per_day",
         )
 
-knobs = dataclasses.replace(
-    baseline,
-    score_threshold=int(threshold),
-    intent_signals=tuple(signals),
-    seniorities=tuple(seniorities),
-    icp_fit_required=bool(icp_fit),
-    company_size_min=int(size_min) if size_min else None,
-    company_size_max=int(size_max) if size_max is not None else None,
-    sla_hours=float(sla_hours),
-    sla_business_hours=bool(business),
-    conversion_gate=float(conversion_gate),
-    rejection_gate=float(rejection_gate),
-    minutes_per_response=float(minutes),
-    rep_hours_per_day=float(rep_hours),
-)
+try:
+    knobs = dataclasses.replace(
+        baseline,
+        score_threshold=int(threshold),
+        intent_signals=tuple(signals),
+        seniorities=tuple(seniorities),
+        icp_fit_required=bool(icp_fit),
+        company_size_min=int(size_min) if size_min else None,
+        company_size_max=int(size_max) if size_max is not None else None,
+        sla_hours=float(sla_hours),
+        sla_business_hours=bool(business),
+        conversion_gate=float(conversion_gate),
+        rejection_gate=float(rejection_gate),
+        minutes_per_response=float(minutes),
+        rep_hours_per_day=float(rep_hours),
+    )
+except SandboxError as problem:
+    knob_column.error(f"{problem}.", icon=":material/error:")
+    st.stop()
+st.session_state[prefix + "kept"] = knobs
 
 
 # --- Outcomes ------------------------------------------------------------------------------------------------
@@ -368,6 +377,8 @@ with result_column:
         delta_color="inverse",
     )
     metrics[3].metric("SLA compliance", shown(after.sla_compliance, "share"))
+    if math.isnan(after.sla_compliance):
+        metrics[3].caption("no first-response times in this data: the SLA cannot be judged")
     if not math.isnan(after.conversion) and after.conversion < knobs.conversion_gate:
         st.error(
             f"Conversion {percent(after.conversion)} is under the {percent(knobs.conversion_gate)} gate.",

@@ -92,3 +92,34 @@ def test_trials_are_private_and_a_marketing_user_cannot_upload(database: Engine)
     assert other.radio(key="sb_source").options == ["Stored leads"]
     exec_view = run(signed_in_as(database, "ed", "exec", PAGE))
     assert "may not open this page" in exec_view.error[0].value
+
+
+def test_a_second_trial_from_the_popover_is_shown_and_knobs_survive_a_switch(database: Engine) -> None:  # noqa: F811
+    seed_sample_data(database, with_survey=False)
+    app = _start_stored_trial(database)
+    first = trials(database, Actor("otto", "ops"))[0]
+    app.slider(key=f"sb_{first.id}_score_threshold").set_value(80)
+    run(app)
+    # The popover's form starts another trial; the picker then shows it.
+    app.text_input(key="sb_stored_name").input("Second look")
+    app.button(key="sb_stored_submit").click()
+    run(app)
+    assert "Started Second look" in app.success[0].value
+    second = trials(database, Actor("otto", "ops"))[0]
+    assert app.selectbox(key="sb_trial").value == second.id
+    # Back on the first trial, its knobs are as they were left.
+    app.selectbox(key="sb_trial").set_value(first.id)
+    run(app)
+    assert app.slider(key=f"sb_{first.id}_score_threshold").value == 80
+
+
+def test_a_size_range_that_ends_before_it_starts_is_explained(database: Engine) -> None:  # noqa: F811
+    seed_sample_data(database, with_survey=False)
+    app = _start_stored_trial(database)
+    trial = trials(database, Actor("otto", "ops"))[0]
+    app.number_input(key=f"sb_{trial.id}_company_size_min").set_value(1000)
+    app.toggle(key=f"sb_{trial.id}_size_limited").set_value(True)
+    run(app)
+    app.number_input(key=f"sb_{trial.id}_company_size_max").set_value(500)
+    run(app)
+    assert "company-size range starts (1000) above where it ends (500)" in app.error[0].value
