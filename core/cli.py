@@ -296,9 +296,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _missing(path: Path) -> bool:
+    """True, with the error said, when a file named on the command line is not there."""
+    if path.is_file():
+        return False
+    print(f"error: no such file {path}", file=sys.stderr)
+    return True
+
+
 def _import(engine: object, args: argparse.Namespace) -> int:
-    if not args.file.is_file():
-        print(f"error: no such file {args.file}", file=sys.stderr)
+    if _missing(args.file):
         return BAD_INPUT
     mapping = None
     if args.mapping:
@@ -413,8 +420,7 @@ def _survey(engine: Engine, args: argparse.Namespace) -> int:
         print(f"closed {close_round(engine, _actor(args), current_round.id, today=today).describe()}")
         return 0
     if args.survey_command == "import":
-        if not args.file.is_file():
-            print(f"error: no such file {args.file}", file=sys.stderr)
+        if _missing(args.file):
             return BAD_INPUT
         answers = pd.read_csv(args.file, dtype=str, keep_default_na=False)
         info = import_round(engine, _actor(args), args.name, args.opens, args.closes, answers, today=today)
@@ -460,8 +466,7 @@ def _sandbox(engine: Engine, args: argparse.Namespace) -> int:
             print(f"{trial.id:>5}  {trial.describe()}  [{trial.source}]")
         return 0
     if args.sandbox_command == "upload":
-        if not args.file.is_file():
-            print(f"error: no such file {args.file}", file=sys.stderr)
+        if _missing(args.file):
             return BAD_INPUT
         mapping = (
             load_mapping_file(args.mapping)

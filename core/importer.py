@@ -838,8 +838,9 @@ def _import(
                 validator.report_duplicates(duplicates, texts)
             if validator.total_problems:
                 raise ImportRefused(name, validator.problems, validator.total_problems)
-            if sink is not None:
-                result = ImportResult(
+
+            def outcome(inserted: int, updated: int, unchanged: int, import_id: int | None) -> ImportResult:
+                return ImportResult(
                     kind=spec.kind,
                     file_name=name,
                     sha256=sha256,
@@ -848,13 +849,16 @@ def _import(
                     rows_read=rows_read,
                     rows_skipped=sum(validator.skipped.values()),
                     skipped_reasons=dict(validator.skipped),
-                    inserted=sink_rows,
-                    updated=0,
-                    unchanged=0,
-                    dry_run=False,
-                    import_id=None,
+                    inserted=inserted,
+                    updated=updated,
+                    unchanged=unchanged,
+                    dry_run=dry_run,
+                    import_id=import_id,
                     notes=notes,
                 )
+
+            if sink is not None:
+                result = outcome(sink_rows, 0, 0, None)
                 sink.finish(connection, result)
                 transaction.commit()
                 report(1.0, "done")
@@ -883,22 +887,7 @@ def _import(
             staged = stage.rows if stage else 0
             if stage and not dry_run:
                 _recompute_if_partial(connection, spec, stage.columns, settings)
-            result = ImportResult(
-                kind=spec.kind,
-                file_name=name,
-                sha256=sha256,
-                encoding=encoding,
-                delimiter=delimiter,
-                rows_read=rows_read,
-                rows_skipped=sum(validator.skipped.values()),
-                skipped_reasons=dict(validator.skipped),
-                inserted=inserted,
-                updated=updated,
-                unchanged=staged - inserted - updated,
-                dry_run=dry_run,
-                import_id=import_id,
-                notes=notes,
-            )
+            result = outcome(inserted, updated, staged - inserted - updated, import_id)
             if stage:
                 stage.drop()
             if dry_run:

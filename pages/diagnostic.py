@@ -22,9 +22,11 @@ from core.diagnostic import (
     SCALE,
     STATEMENTS,
     TEAMS,
+    Action,
     GroupScores,
     Results,
     RoundInfo,
+    SignReading,
     SurveyError,
     area_name,
     close_round,
@@ -445,11 +447,17 @@ with results_tab:
 
 
 # --- Data vs perception --------------------------------------------------------------------------------------
-with signs_tab:
+def shown_diagnosis() -> tuple[Results, list[SignReading], list[Action], tuple[dt.date, dt.date]] | None:
+    """The Results tab's round, when it has results to show; else a pointer to that tab."""
     if diagnosis is None or not diagnosis[0].shown:
         st.info("Pick a closed round with enough answers on the Results tab.", icon=":material/info:")
-    else:
-        result, readings, actions, window = diagnosis
+        return None
+    return diagnosis
+
+
+with signs_tab:
+    if (shown := shown_diagnosis()) is not None:
+        result, readings, actions, window = shown
         st.caption(
             f"The signs of misalignment from the seeds, measured in the data of {window[0]:%d %b} – "
             f"{window[1]:%d %b %Y} (the 13 weeks up to the round's close), next to the statement that asks about "
@@ -479,10 +487,8 @@ with signs_tab:
 
 # --- Action plan ---------------------------------------------------------------------------------------------
 with plan_tab:
-    if diagnosis is None or not diagnosis[0].shown:
-        st.info("Pick a closed round with enough answers on the Results tab.", icon=":material/info:")
-    else:
-        result, readings, actions, window = diagnosis
+    if (shown := shown_diagnosis()) is not None:
+        result, readings, actions, window = shown
         st.caption(
             "The three fixes with the highest priority: how far an area's score falls short of 3.5, its widest "
             "perception gap, and the problems the data measures in it. Each is a step of the seven-step alignment "
