@@ -418,3 +418,43 @@ class SandboxLead(Base):
     response_calendar_minutes: Mapped[float | None] = mapped_column(Float)
     wait_business_minutes: Mapped[float | None] = mapped_column(Float)
     wait_calendar_minutes: Mapped[float | None] = mapped_column(Float)
+
+
+class SyncMeeting(Base):
+    """One week's sync (core.sync): notes per section, attendees, and its actions. Editable until closed."""
+
+    __tablename__ = "sync_meetings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    week: Mapped[dt.date] = mapped_column(Date, unique=True)  # Monday of the ISO week
+    status: Mapped[str] = mapped_column(String(16))  # "open" or "closed"
+    notes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attendees: Mapped[list[str]] = mapped_column(JSON)
+    numbers: Mapped[dict[str, Any]] = mapped_column(JSON)  # the agenda's lines per section, kept at the close
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(128))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class SyncAction(Base):
+    """A next action of one team, from a weekly sync; carried over, it is copied into the next meeting."""
+
+    __tablename__ = "sync_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("sync_meetings.id"), index=True)
+    team: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(String(500))
+    owner: Mapped[str] = mapped_column(String(128))
+    due: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # open, done, carried over, dropped
+    carried_from: Mapped[int | None] = mapped_column(Integer)  # the earlier action this one continues
+    reviewed_in: Mapped[int | None] = mapped_column(Integer)  # the meeting that marked it done/carried/dropped
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128))
