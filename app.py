@@ -58,6 +58,7 @@ PAGES: list[tuple[str, str, str, str, Permission]] = [
     ("Numbers", "pages/definitions.py", "Definitions", ":material/handshake:", "read"),
     ("Alignment", "pages/diagnostic.py", "Diagnostic", ":material/diversity_3:", "read"),
     ("Alignment", "pages/sandbox.py", "Sandbox", ":material/science:", "propose_definition"),
+    ("Alignment", "pages/weekly_sync.py", "Weekly sync", ":material/event_repeat:", "read"),
     ("Operations", "pages/data.py", "Data", ":material/upload_file:", "import_data"),
     ("Operations", "pages/targets.py", "Targets & spend", ":material/flag:", "import_data"),
     ("Operations", "pages/audit_log.py", "Audit log", ":material/history:", "view_audit"),

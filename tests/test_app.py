@@ -80,6 +80,7 @@ PAGE_FILES = {
     "definitions.py": "Definitions",
     "diagnostic.py": "Diagnostic",
     "sandbox.py": "Sandbox",
+    "weekly_sync.py": "Weekly sync",
     "data.py": "Data",
     "targets.py": "Targets & spend",
     "audit_log.py": "Audit log",
@@ -221,7 +222,7 @@ def signed_in_as(database: Engine, username: str, role: str, page: str = APP) ->
     return signed_in_as_existing(database, username, page)
 
 
-EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Your account"]
+EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Weekly sync", "Your account"]
 OPERATIONS = ["Data", "Targets & spend", "Audit log"]
 ADMIN = ["Users and roles", "Settings"]
 
@@ -230,11 +231,33 @@ ADMIN = ["Users and roles", "Settings"]
     ("role", "offered"),
     [
         ("exec", EVERYONE),
-        ("sales_lead", [*EVERYONE[:4], "Sandbox", "Your account"]),
-        ("ops", ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Sandbox", *OPERATIONS, "Your account"]),
+        ("sales_lead", [*EVERYONE[:4], "Sandbox", "Weekly sync", "Your account"]),
+        (
+            "ops",
+            [
+                "Scoreboard",
+                "Rejections",
+                "Definitions",
+                "Diagnostic",
+                "Sandbox",
+                "Weekly sync",
+                *OPERATIONS,
+                "Your account",
+            ],
+        ),
         (
             "admin",
-            ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Sandbox", *OPERATIONS, *ADMIN, "Your account"],
+            [
+                "Scoreboard",
+                "Rejections",
+                "Definitions",
+                "Diagnostic",
+                "Sandbox",
+                "Weekly sync",
+                *OPERATIONS,
+                *ADMIN,
+                "Your account",
+            ],
         ),
     ],
 )

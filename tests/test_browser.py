@@ -99,17 +99,27 @@ def settle(page: Page) -> None:
     page.wait_for_timeout(500)
 
 
-EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Your account"]
+EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Weekly sync", "Your account"]
 OPERATIONS = ["Data", "Targets & spend", "Audit log"]
 ROLE_PAGES = {
     "exec": EVERYONE,
-    "ops": ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Sandbox", *OPERATIONS, "Your account"],
+    "ops": [
+        "Scoreboard",
+        "Rejections",
+        "Definitions",
+        "Diagnostic",
+        "Sandbox",
+        "Weekly sync",
+        *OPERATIONS,
+        "Your account",
+    ],
     "admin": [
         "Scoreboard",
         "Rejections",
         "Definitions",
         "Diagnostic",
         "Sandbox",
+        "Weekly sync",
         *OPERATIONS,
         "Users and roles",
         "Settings",
