@@ -294,14 +294,21 @@ with history_tab:
         .encode(
             x=alt.X("week:T", title=None, axis=alt.Axis(format="%d %b")),
             y=alt.Y("value:Q", title=None, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("measure:N", legend=alt.Legend(title=None, orient="top")),
+            color=alt.Color(
+                "measure:N",
+                scale=alt.Scale(
+                    domain=["MQL→SQL conversion", "Rejection share", "SLA compliance"],
+                    range=["#2563eb", "#dc2626", "#16a34a"],
+                ),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
             tooltip=[alt.Tooltip("week:T", format="%d %b %Y"), "measure:N", alt.Tooltip("value:Q", format=".1%")],
         )
         .properties(height=240)
     )
     volume = (
         alt.Chart(moves)
-        .mark_bar(color="#2563eb")
+        .mark_bar(color="#93c5fd", size=18)
         .encode(
             x=alt.X("week:T", title=None, axis=alt.Axis(format="%d %b")),
             y=alt.Y("mqls:Q", title="MQLs"),
