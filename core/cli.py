@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
+from core import sync
 from core.db import open_database
 from core.diagnostic import (
     LEVELS,
@@ -211,6 +212,30 @@ def _parser() -> argparse.ArgumentParser:
     for sub in sandbox_commands.choices.values():
         sub.add_argument("--actor", help="whose trials (default: cli:<your login>)")
 
+    weekly = commands.add_parser("sync", help="the weekly sync: its agenda, the meeting record, the actions")
+    weekly_commands = weekly.add_subparsers(dest="sync_command", required=True)
+    for verb, text in (
+        ("agenda", "the week's agenda with its numbers (and the meeting's record, if opened) as Markdown"),
+        ("open", "open the week's meeting"),
+        ("close", "close the week's meeting: its record becomes read-only"),
+    ):
+        sub = weekly_commands.add_parser(verb, help=text)
+        sub.add_argument("--week", type=_date, help="any day of the ISO week (default: this week)")
+        sub.add_argument("--actor")
+    adder = weekly_commands.add_parser("add-action", help="an action for a team in the week's open meeting")
+    adder.add_argument("--week", type=_date)
+    adder.add_argument("--team", required=True, choices=["marketing", "sales", "ops"])
+    adder.add_argument("--text", required=True)
+    adder.add_argument("--owner", required=True)
+    adder.add_argument("--due", type=_date, required=True)
+    adder.add_argument("--actor")
+    reviewer = weekly_commands.add_parser("review", help="mark an earlier week's open action in this week's meeting")
+    reviewer.add_argument("action", type=int)
+    reviewer.add_argument("decision", choices=["done", "carried over", "dropped"])
+    reviewer.add_argument("--week", type=_date)
+    reviewer.add_argument("--actor")
+    weekly_commands.add_parser("actions", help="every action across meetings, as a formula-safe CSV")
+
     commands.add_parser("presets", help="list the shipped mapping presets")
 
     create_user = commands.add_parser(
@@ -285,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _survey(engine, args)
         if args.command == "sandbox":
             return _sandbox(engine, args)
+        if args.command == "sync":
+            return _sync(engine, args)
     except ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT
@@ -504,4 +531,43 @@ def _sandbox(engine: Engine, args: argparse.Namespace) -> int:
     for label, active, proposed in evidence_rows(report):
         print(f"  {label:<46} {active:>12} {proposed:>12}")
     print(f"recommended threshold at the {knobs.conversion_gate:.0%} gate: {found.recommended}")
+    return 0
+
+
+def _sync(engine: Engine, args: argparse.Namespace) -> int:
+    if args.sync_command == "actions":
+        sys.stdout.write(sync.actions_csv(engine).decode("utf-8"))
+        return 0
+    week = args.week or current(engine).today()
+    actor = _actor(args)
+    if args.sync_command == "agenda":
+        meeting = sync.meeting_for(engine, week)
+        plan = sync.agenda(engine, week)
+        if meeting is None:
+            print(f"# Weekly sync: {plan.label} (not opened)")
+            for section in sync.SECTIONS:
+                print(f"\n## {section.title} ({section.minutes} min)\n")
+                for line in plan.section_lines(section.key):
+                    print(f"- {line}")
+        else:
+            print(sync.meeting_markdown(meeting, plan), end="")
+        for action in sync.open_from_before(engine, week):
+            print(f"open from the week of {action.week}: [{action.id}] {action.team}: {action.text} ({action.owner})")
+        return 0
+    if args.sync_command == "open":
+        print(f"meeting of the week of {sync.open_meeting(engine, actor, week).week} is open")
+        return 0
+    meeting = sync.meeting_for(engine, week)
+    if meeting is None:
+        print("error: that week's meeting is not open; `python -m core sync open` first", file=sys.stderr)
+        return BAD_INPUT
+    if args.sync_command == "close":
+        sync.close_meeting(engine, actor, meeting.id)
+        print(f"closed the meeting of the week of {meeting.week}")
+    elif args.sync_command == "add-action":
+        action = sync.add_action(engine, actor, meeting.id, args.team, args.text, args.owner, args.due)
+        print(f"action {action.id} added for {action.team}")
+    else:
+        sync.review_action(engine, actor, meeting.id, args.action, args.decision)
+        print(f"action {args.action} marked {args.decision}")
     return 0
