@@ -126,9 +126,9 @@ AREAS: dict[str, Area] = {
             "feedback",
             "Feedback loops and communication",
             6,
-            "Go through rejection reasons with marketing every week and feed them back into targeting",
-            "pages/rejections.py",
-            "Rejections",
+            "Run the weekly sync: go through rejection reasons with marketing and feed them back into targeting",
+            "pages/weekly_sync.py",
+            "Weekly sync",
         ),
         Area(
             "content",
