@@ -46,6 +46,7 @@ SECTIONS: tuple[Section, ...] = (
 TEAMS = {"marketing": "Marketing", "sales": "Sales", "ops": "Ops"}
 Status = Literal["open", "done", "carried over", "dropped"]
 STATUSES: tuple[Status, ...] = ("open", "done", "carried over", "dropped")
+EDITABLE_STATUSES: tuple[Status, ...] = ("open", "done", "dropped")
 MIN_MQLS_TO_RANK = 5  # a source or owner with fewer MQLs in the week is listed, not ranked
 TREND_WEEKS = 13
 
@@ -82,7 +83,7 @@ class Agenda:
     def month_projection(self) -> float:
         """MQLs the month is heading for at the pace so far."""
         done, total = self.month_days
-        return float(self.month["mqls"]) / done * total if done else math.nan
+        return float(self.month["mqls"]) * total / done if done else math.nan  # multiplied first: 61 * 28 / 28 is 61
 
     def points(self) -> list[str]:
         """The agenda's numbers as short lines, one group per section, for the page, the export and history."""
@@ -416,8 +417,9 @@ def update_action(
     """Edits an action of an open meeting."""
     require(actor, "run_sync")
     text, owner = _check_action(team, text, owner, due)
-    if status not in STATUSES:
-        raise SyncError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    if status not in EDITABLE_STATUSES:
+        # Carrying over copies the action into the next meeting: only review_action does that.
+        raise SyncError(f"an action is set to {', '.join(EDITABLE_STATUSES)} here, not {status!r}")
     with session_scope(engine) as session:
         action = session.get(SyncAction, action_id)
         if action is None:

@@ -14,6 +14,7 @@ from core.periods import week_start
 from core.permissions import PermissionDenied, may
 from core.scoreboard import anchor_day
 from core.sync import (
+    EDITABLE_STATUSES,
     SECTIONS,
     STATUSES,
     TEAMS,
@@ -159,7 +160,10 @@ def record_form(current: MeetingInfo) -> None:
             text = cells[1].text_input("Action", action.text)
             owner = cells[2].text_input("Owner", action.owner)
             due = cells[3].date_input("Due", action.due)
-            status = cells[4].selectbox("Status", list(STATUSES), index=list(STATUSES).index(action.status))
+            editable = list(EDITABLE_STATUSES)  # carrying over is done from the next week's meeting
+            status = cells[4].selectbox(
+                "Status", editable, index=editable.index(action.status) if action.status in editable else 0
+            )
             if st.form_submit_button("Save the action"):
                 try:
                     update_action(engine, actor, action.id, team=team, text=text, owner=owner, due=due, status=status)
