@@ -21,6 +21,7 @@ import pytest
 
 from core.db import open_database
 from tests.fixtures import load_fixture
+from tests.test_app import MENUS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -99,33 +100,7 @@ def settle(page: Page) -> None:
     page.wait_for_timeout(500)
 
 
-EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Weekly sync", "Your account"]
-OPERATIONS = ["Data", "Targets & spend", "Audit log"]
-ROLE_PAGES = {
-    "exec": EVERYONE,
-    "ops": [
-        "Scoreboard",
-        "Rejections",
-        "Definitions",
-        "Diagnostic",
-        "Sandbox",
-        "Weekly sync",
-        *OPERATIONS,
-        "Your account",
-    ],
-    "admin": [
-        "Scoreboard",
-        "Rejections",
-        "Definitions",
-        "Diagnostic",
-        "Sandbox",
-        "Weekly sync",
-        *OPERATIONS,
-        "Users and roles",
-        "Settings",
-        "Your account",
-    ],
-}
+ROLE_PAGES = {role: MENUS[role] for role in ("exec", "ops", "admin")}
 NEW_LEADS = (
     "lead_id,created_at,source,company\nB1,2025-02-10 09:00:00,webinar,Iota\nB2,2025-02-11 09:00:00,events,Kappa\n"
 )
