@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("init-db", help="create or upgrade the database schema")
+    commands.add_parser(
+        "migrate", help="upgrade the schema to the newest revision (run once per deploy before starting replicas)"
+    )
 
     importer = commands.add_parser("import", help="import a CSV file (all or nothing)")
     importer.add_argument("kind", choices=sorted(KINDS))
@@ -278,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     engine = open_database(args.database_url)
     try:
-        if args.command == "init-db":
+        if args.command in ("init-db", "migrate"):
             print(f"database ready at {engine.url.render_as_string(hide_password=True)}")
             return 0
         if args.command == "presets":

@@ -14,6 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from filelock import FileLock
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Arbitrary constant for pg_advisory_lock so that replicas starting together
 # run the migrations one after another instead of racing.
 _MIGRATION_LOCK_ID = 4_242_001
+MIGRATION_WAIT_SECONDS = 600  # a replica waits this long for another's migration before giving up
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -77,8 +79,17 @@ def upgrade(engine: Engine) -> None:
             finally:
                 lock_conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
                 lock_conn.commit()
-    else:
+    elif (path := _sqlite_file(engine)) is not None:
+        # Processes on one machine share the file: one migrates while the others wait, then find it done.
+        with FileLock(f"{path}.migrate.lock", timeout=MIGRATION_WAIT_SECONDS):
+            command.upgrade(config, "head")
+    else:  # an in-memory database belongs to one process
         command.upgrade(config, "head")
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    database = engine.url.database
+    return database if database and database != ":memory:" and not database.startswith("file::memory:") else None
 
 
 def open_database(url: str | None = None) -> Engine:
