@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from core.audit import record
 from core.db import session_scope
 from core.definitions import KINDS, versions
-from core.exports import neutralise
+from core.exports import markdown_text as md
 from core.kpis import KpiQuery, data_range, kpi_table
 from core.models import Lead, Opportunity, SurveyAnswer, SurveyResponse, SurveyRound, utcnow
 from core.permissions import Actor, require
@@ -1097,13 +1097,6 @@ def action_plan(outcome: Results, readings: list[SignReading], count: int = 3) -
 # ------------------------------------------------------------------ the one-page summary
 
 
-def _md(value: str) -> str:
-    flat = " ".join(str(value).split())
-    for character in "\\|[]<>*_`":  # with "[" escaped, "(" cannot start a link
-        flat = flat.replace(character, "\\" + character)
-    return str(neutralise(flat))
-
-
 def signed_points(value: float) -> str:
     """+0.3 or -0.3; a change that rounds to nothing is +0.0, never -0.0."""
     return f"{round(value, 1) + 0.0:+.1f}"
@@ -1118,12 +1111,12 @@ def summary_markdown(
 ) -> str:
     """The diagnostic as one page of Markdown for the leadership meeting (anonymous: withheld groups show —)."""
     info = outcome.round
-    out = [f"# Alignment self-diagnostic: {_md(info.describe())}", ""]
+    out = [f"# Alignment self-diagnostic: {md(info.describe())}", ""]
     if not outcome.shown or outcome.everyone is None:
-        return "\n".join([*out, _md(outcome.withheld_reason or "No results."), ""])
+        return "\n".join([*out, md(outcome.withheld_reason or "No results."), ""])
     everyone = outcome.everyone
     out.append(
-        f"{everyone.respondents} people answered ({_md(outcome.view.describe())}). Answers are anonymous; no group of "
+        f"{everyone.respondents} people answered ({md(outcome.view.describe())}). Answers are anonymous; no group of "
         f"fewer than {MIN_GROUP} people is shown."
     )
     levels = [g for g in outcome.groups if g.dimension == "level"]
@@ -1136,9 +1129,9 @@ def summary_markdown(
     header = ["area", *(f"{g.name} ({g.respondents if g.shown else f'<{MIN_GROUP} or withheld'})" for g in columns)]
     if outcome.change:
         header.append(f"change since {outcome.previous.name if outcome.previous else 'last round'}")
-    out += ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(md(h) for h in header) + " |", "|" + "---|" * len(header)]
     for area in [*AREAS, ALIGNED]:
-        cells = [_md(area_name(area)), *(_number(g.areas.get(area)) if g.shown else "—" for g in columns)]
+        cells = [md(area_name(area)), *(_number(g.areas.get(area)) if g.shown else "—" for g in columns)]
         if outcome.change:
             delta = outcome.change.get(area)
             cells.append("—" if delta is None else signed_points(delta))
@@ -1146,7 +1139,7 @@ def summary_markdown(
     flagged = [gap for gap in outcome.gaps if gap.flagged]
     out += ["", f"## Perception gaps of {GAP_FLAG:g} point or more", ""]
     out += [
-        f"- {_md(area_name(g.area))}: {_md(g.left)} {g.left_score:.1f} vs {_md(g.right.lower())} {g.right_score:.1f} "
+        f"- {md(area_name(g.area))}: {md(g.left)} {g.left_score:.1f} vs {md(g.right.lower())} {g.right_score:.1f} "
         f"({g.points:+.1f})"
         for g in flagged
     ] or ["- None."]
@@ -1154,15 +1147,13 @@ def summary_markdown(
     out += ["| sign | measured | people say (1–5) | verdict |", "|---|---|---|---|"]
     for reading in readings:
         out.append(
-            f"| {_md(reading.sign.name)} | {_md(reading.sign.measured)} | {_number(reading.everyone)} | "
-            f"{_md(reading.verdict)}: {_md(reading.explanation)} |"
+            f"| {md(reading.sign.name)} | {md(reading.sign.measured)} | {_number(reading.everyone)} | "
+            f"{md(reading.verdict)}: {md(reading.explanation)} |"
         )
     out += ["", "## Action plan", ""]
     for number, action in enumerate(actions, start=1):
-        out.append(
-            f"{number}. **{_md(action.title)}** — {_md(action.step_text)}. In OneFunnel: {_md(action.page_label)}."
-        )
-        out += [f"   - {_md(reason)}" for reason in action.because]
+        out.append(f"{number}. **{md(action.title)}** — {md(action.step_text)}. In OneFunnel: {md(action.page_label)}.")
+        out += [f"   - {md(reason)}" for reason in action.because]
     if not actions:
         out.append("No gap found that needs a fix.")
     return "\n".join(out) + "\n"

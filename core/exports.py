@@ -13,12 +13,23 @@ from typing import Any
 import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Characters escaped in text from data put into Markdown; with "[" escaped, "(" cannot start a link.
+MARKDOWN_SPECIALS = "\\|[]<>*_`"
 
 
 def neutralise(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+def markdown_text(value: Any, specials: str = MARKDOWN_SPECIALS) -> str:
+    """Text from people or data made inert in Markdown and in a spreadsheet: one line, no formula, no table
+    break, no link, no emphasis."""
+    flat = " ".join(str(value).split())
+    for character in specials:  # the backslash comes first: it must not escape the escapes
+        flat = flat.replace(character, "\\" + character)
+    return str(neutralise(flat))
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -401,6 +401,15 @@ def _targets(connection: Connection, query: KpiQuery) -> pd.DataFrame:
     return _frame(connection, statement)
 
 
+def mql_target(target: Engine | Connection, first_day: dt.date, last_day: dt.date) -> float:
+    """The company's MQL target for the days from first_day to last_day (months prorated by day); NaN if none."""
+    with _connection_of(target) as connection:
+        rows = _targets(connection, KpiQuery(first_day, last_day, "range"))
+    if rows.empty or pd.isna(rows["mql_target"].iloc[0]):
+        return math.nan
+    return round(float(rows["mql_target"].iloc[0]), 9)  # as kpi_table rounds it
+
+
 def _merge(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     if left.empty:
         return right

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, and_, case, func, literal, not_, or_, select, true
+from sqlalchemy import ColumnElement, Engine, and_, func, literal, not_, or_, select, true
 
 from core.definitions import IcpRules, MqlRules, active
-from core.kpis import _bucket, _frame, _ratio
+from core.kpis import _bucket, _count_if, _frame, _ratio
 from core.models import CalendarDay, Lead, Opportunity
 from core.periods import Grain, periods
 
@@ -66,10 +66,6 @@ def qualifies(rules: MqlRules, icp: IcpRules | None, leads: Any = Lead) -> Colum
     NOT of it is the leads it leaves out."""
     signal = or_(func.coalesce(leads.score, -1) >= rules.score_threshold, intent_hit(rules, leads))
     return and_(signal, fits_besides_score(rules, icp, leads))
-
-
-def _count_if(condition: ColumnElement[bool]) -> Any:
-    return func.sum(case((condition, 1), else_=0))
 
 
 @dataclass(frozen=True)

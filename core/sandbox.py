@@ -46,6 +46,7 @@ from core.business_hours import BusinessClock, calendar_minutes_between
 from core.db import session_scope
 from core.definitions import IcpRules, MqlRules, SlaRules, VersionInfo
 from core.importer import CHUNK_ROWS, ImportResult, ProgressCallback, _format_column, bulk_insert, import_csv
+from core.kpis import _count_if
 from core.mapping import Mapping
 from core.models import Lead, SandboxLead, SandboxTrial, utcnow
 from core.permissions import Actor, PermissionDenied, require
@@ -599,10 +600,6 @@ class Outcome:
     def sla_compliance(self) -> float:
         judged = self.sla_met + self.sla_breached
         return self.sla_met / judged if judged else math.nan
-
-
-def _count_if(condition: ColumnElement[bool]) -> Any:
-    return func.sum(case((condition, 1), else_=0))
 
 
 def _sla(knobs: Knobs) -> tuple[ColumnElement[bool], ColumnElement[bool]]:

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from core.attribution import MODELS, Model
-from core.exports import neutralise
+from core.exports import MARKDOWN_SPECIALS, markdown_text
 from core.kpis import Filters
 from core.models import ImportRun, utcnow
 from core.periods import GRAINS, Grain, bucket_start, month_start, next_bucket_start, quarter_start, week_start
@@ -372,11 +372,8 @@ def ranking_note(by_model: pd.DataFrame, model: Model) -> str:
 
 
 def _markdown_text(value: str) -> str:
-    """Text from the data made inert in Markdown and in a spreadsheet: no formula, no table break, no link."""
-    flat = " ".join(str(value).split())
-    for character in "\\|[]()<>*_`":
-        flat = flat.replace(character, "\\" + character)
-    return neutralise(flat)
+    """Text from the data made inert in Markdown and in a spreadsheet (parentheses escaped too)."""
+    return markdown_text(value, MARKDOWN_SPECIALS + "()")
 
 
 def summary_markdown(

@@ -20,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from core.audit import record
 from core.db import session_scope
-from core.exports import neutralise, to_safe_csv
-from core.kpis import Filters, KpiQuery, kpi_table
+from core.exports import markdown_text as md
+from core.exports import to_safe_csv
+from core.kpis import Filters, KpiQuery, kpi_table, mql_target
 from core.models import SyncAction, SyncMeeting, utcnow
 from core.periods import week_start
 from core.permissions import Actor, require
@@ -179,19 +180,19 @@ def agenda(engine: Engine, week: dt.date, *, as_of: dt.datetime | None = None) -
     sunday = monday + dt.timedelta(days=6)
     before = monday - dt.timedelta(days=7)
     as_of = as_of or utcnow()
-    company = kpi_table(engine, KpiQuery(monday, sunday, "range", as_of=as_of)).iloc[0]
-    previous = kpi_table(engine, KpiQuery(before, before + dt.timedelta(days=6), "range", as_of=as_of)).iloc[0]
+    # One pass of the KPI engine for both weeks, company-wide and by source: a row per ISO week.
+    weeks_of = kpi_table(engine, KpiQuery(before, sunday, "week", as_of=as_of)).set_index("period_start")
+    previous, company = weeks_of.loc[before], weeks_of.loc[monday]
     # The week's month is its Thursday's (as its ISO year is): a week from 26 Oct to 1 Nov is October's.
     month_first = (monday + dt.timedelta(days=3)).replace(day=1)
     month_end = (month_first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
     to_date = min(sunday, month_end)
-    month = kpi_table(engine, KpiQuery(month_first, to_date, "range", as_of=as_of)).iloc[0]
+    month = kpi_table(engine, KpiQuery(month_first, to_date, "range", as_of=as_of)).iloc[0].copy()
     # The month's whole target, not the share of its days so far: "on track" compares the pace with it.
-    whole_month = kpi_table(engine, KpiQuery(month_first, month_end, "range", as_of=as_of)).iloc[0]
-    month = month.copy()
-    month["mql_target"] = whole_month["mql_target"]
-    sources_now = kpi_table(engine, KpiQuery(monday, sunday, "range", "source", as_of=as_of))
-    sources_before = kpi_table(engine, KpiQuery(before, before + dt.timedelta(days=6), "range", "source", as_of=as_of))
+    month["mql_target"] = mql_target(engine, month_first, month_end)
+    sources = kpi_table(engine, KpiQuery(before, sunday, "week", "source", as_of=as_of))
+    sources_now = sources[sources["period_start"] == monday]
+    sources_before = sources[sources["period_start"] == before]
     by_source = (
         sources_now[["group", "mqls", "sqls", "mql_to_sql", "dispositioned"]]
         .merge(sources_before[["group", "mqls"]].rename(columns={"mqls": "previous_mqls"}), on="group", how="outer")
@@ -556,31 +557,24 @@ def trend(engine: Engine, last_week: dt.date, weeks: int = TREND_WEEKS) -> pd.Da
     ].rename(columns={"period_start": "week"})
 
 
-def _md(value: str) -> str:
-    flat = " ".join(str(value).split())
-    for character in "\\|[]<>*_`":
-        flat = flat.replace(character, "\\" + character)
-    return str(neutralise(flat))
-
-
 def meeting_markdown(meeting: MeetingInfo, current: Agenda) -> str:
     """The meeting as a wiki page: each section with its numbers (as kept at the close, else as they stand),
     its notes, the attendees and the actions; text from people and data neutralised."""
-    out = [f"# Weekly sync: {_md(current.label)}", ""]
-    out.append(f"Status: {meeting.status}" + (f", closed by {_md(meeting.closed_by or '')}" if meeting.closed else ""))
-    out.append("Attendees: " + (", ".join(_md(name) for name in meeting.attendees) or "—"))
+    out = [f"# Weekly sync: {md(current.label)}", ""]
+    out.append(f"Status: {meeting.status}" + (f", closed by {md(meeting.closed_by or '')}" if meeting.closed else ""))
+    out.append("Attendees: " + (", ".join(md(name) for name in meeting.attendees) or "—"))
     for section in SECTIONS:
         out += ["", f"## {section.title} ({section.minutes} min)", ""]
         numbers = meeting.numbers.get(section.key) if meeting.closed else current.section_lines(section.key)
-        out += [f"- {_md(line)}" for line in numbers or []]
+        out += [f"- {md(line)}" for line in numbers or []]
         if meeting.notes.get(section.key):
-            out += ["", _md(meeting.notes[section.key])]
+            out += ["", md(meeting.notes[section.key])]
     out += ["", "## Actions", "", "| team | action | owner | due | status |", "|---|---|---|---|---|"]
     for action in meeting.actions:
         due = f"{action.due:%d %b %Y}" if action.due else "—"
         carried = " (carried over from an earlier week)" if action.carried_from else ""
         out.append(
-            f"| {TEAMS.get(action.team, action.team)} | {_md(action.text)} | {_md(action.owner)} | {due} | "
+            f"| {TEAMS.get(action.team, action.team)} | {md(action.text)} | {md(action.owner)} | {due} | "
             f"{action.status}{carried} |"
         )
     if not meeting.actions:
