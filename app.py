@@ -5,8 +5,9 @@ import streamlit as st
 from core.config import ConfigError, cookie_key, demo_mode
 from core.definitions import sla_review
 from core.demo import DEMO_PASSWORD_SUFFIX, ensure_demo_users
-from core.permissions import Permission, may
+from core.permissions import may
 from ui import auth, data
+from ui.menu import PAGES
 
 st.set_page_config(page_title="OneFunnel", page_icon=":material/filter_alt:", layout="wide")
 
@@ -50,22 +51,6 @@ with st.sidebar:
         auth.sign_out(user)
         st.rerun()
 
-# (section, file, title, icon, permission): each person sees only the pages their role may use;
-# each page checks the same permission again in its first line (auth.guard).
-PAGES: list[tuple[str, str, str, str, Permission]] = [
-    ("Numbers", "pages/scoreboard.py", "Scoreboard", ":material/leaderboard:", "read"),
-    ("Numbers", "pages/rejections.py", "Rejections", ":material/thumb_down:", "read"),
-    ("Numbers", "pages/definitions.py", "Definitions", ":material/handshake:", "read"),
-    ("Alignment", "pages/diagnostic.py", "Diagnostic", ":material/diversity_3:", "read"),
-    ("Alignment", "pages/sandbox.py", "Sandbox", ":material/science:", "propose_definition"),
-    ("Alignment", "pages/weekly_sync.py", "Weekly sync", ":material/event_repeat:", "read"),
-    ("Operations", "pages/data.py", "Data", ":material/upload_file:", "import_data"),
-    ("Operations", "pages/targets.py", "Targets & spend", ":material/flag:", "import_data"),
-    ("Operations", "pages/audit_log.py", "Audit log", ":material/history:", "view_audit"),
-    ("Admin", "pages/users.py", "Users and roles", ":material/group:", "manage"),
-    ("Admin", "pages/settings.py", "Settings", ":material/settings:", "manage"),
-    ("You", "pages/account.py", "Your account", ":material/account_circle:", "read"),
-]
 sections: dict[str, list[st.Page]] = {}
 for section, path, title, icon, permission in PAGES:
     if may(user.role, permission):

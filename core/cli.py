@@ -301,20 +301,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in seeded.summaries():
                 print(line)
             return 0
-        if args.command == "kpis":
-            return _kpis(engine, args)
-        if args.command == "create-user":
-            return _create_user(engine, args)
-        if args.command == "rejections":
-            return _rejections(engine, args)
-        if args.command == "reasons":
-            return _reasons(engine, args)
-        if args.command == "survey":
-            return _survey(engine, args)
-        if args.command == "sandbox":
-            return _sandbox(engine, args)
-        if args.command == "sync":
-            return _sync(engine, args)
+        handlers = {
+            "kpis": _kpis,
+            "create-user": _create_user,
+            "rejections": _rejections,
+            "reasons": _reasons,
+            "survey": _survey,
+            "sandbox": _sandbox,
+            "sync": _sync,
+        }
+        return handlers[args.command](engine, args)
     except ImportRefused as refused:
         print(refused.report(), file=sys.stderr)
         return BAD_INPUT

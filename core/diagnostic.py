@@ -732,13 +732,6 @@ def _scores(
     return GroupScores(dimension, key, name, respondents, areas, statements, agree)
 
 
-def _round(engine: Engine, round_id: int) -> RoundInfo:
-    found = next((r for r in rounds(engine) if r.id == round_id), None)
-    if found is None:
-        raise SurveyError(f"there is no round {round_id}")
-    return found
-
-
 def _gap(area: str, between: str, left: GroupScores | None, right: GroupScores | None) -> Gap | None:
     if left is None or right is None or area not in left.areas or area not in right.areas:
         return None
@@ -778,7 +771,10 @@ def results(engine: Engine, round_id: int, view: ResultsView | None = None, *, t
     """A closed round's anonymous results for a view: scores per area for the view's people and for each group
     it breaks down into, the perception gaps, and the change since the previous closed round."""
     view = view or ResultsView()
-    info = _round(engine, round_id)
+    every_round = rounds(engine)
+    info = next((r for r in every_round if r.id == round_id), None)
+    if info is None:
+        raise SurveyError(f"there is no round {round_id}")
     if info.status(today) != "closed":
         return Results(
             info,
@@ -802,7 +798,7 @@ def results(engine: Engine, round_id: int, view: ResultsView | None = None, *, t
             gap = _gap(area, pair[0], by_key.get(pair[1]), by_key.get(pair[2]))
             if gap is not None:
                 gaps.append(gap)
-    earlier = [r for r in closed_rounds(engine, today) if r.last_day < info.opens_on]
+    earlier = [r for r in every_round if r.status(today) == "closed" and r.last_day < info.opens_on]
     previous = earlier[0] if earlier else None
     change: dict[str, float] = {}
     if previous is not None and everyone is not None:

@@ -37,9 +37,10 @@ from core.diagnostic import (
     suggested_tags,
     summary_markdown,
 )
-from core.permissions import Actor, Permission, PermissionDenied, may
+from core.permissions import Actor, PermissionDenied, may
 from core.scoreboard import percent
 from ui import auth, data, feedback
+from ui.menu import may_open
 
 BAD, GOOD, WARN, MUTED = "#dc2626", "#16a34a", "#d97706", "#9ca3af"
 PAIR_COLOURS = {
@@ -48,8 +49,6 @@ PAIR_COLOURS = {
     "Marketing": "#db2777",
     "Sales": "#2563eb",
 }
-# Who may open the pages the action plan links to (as in app.py PAGES); others are told who can.
-LINKED_PAGES: dict[str, Permission] = {"pages/data.py": "import_data"}
 VERDICTS = {  # verdict: (colour word for markdown, icon, heading)
     "confirmed": ("red", ":material/check:", "Confirmed: both see the problem"),
     "blind spot": ("red", ":material/visibility_off:", "Blind spot: the data shows a problem the answers do not"),
@@ -503,7 +502,7 @@ with plan_tab:
                 st.markdown(f"#### {number}. {action.title}")
                 st.caption(f"Step {action.step} of the framework: {FRAMEWORK[action.step]} · {AREAS[action.area].name}")
                 st.markdown("\n".join(f"- {reason}" for reason in action.because))
-                if may(user.role, LINKED_PAGES.get(action.page, "read")):
+                if may_open(user.role, action.page):
                     try:
                         st.page_link(action.page, label=f"Open {action.page_label}", icon=":material/arrow_forward:")
                     except StreamlitPageNotFoundError:  # this file run on its own, outside app.py's menu (tests)
