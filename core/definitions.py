@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
-from core.db import session_scope
+from core.db import read_scope, retrying, session_scope
 from core.models import DefinitionSignoff, DefinitionVersion, utcnow
 from core.permissions import Actor, PermissionDenied, require
 from core.schema import SENIORITIES
@@ -32,6 +32,7 @@ from core.settings import store
 
 Kind = Literal["icp", "mql", "sql", "stages", "sla"]
 KINDS: tuple[Kind, ...] = ("icp", "mql", "sql", "stages", "sla")
+_KIND_LOCK_ID = 4_242_010  # pg_advisory_xact_lock(this, kind's index): one numbering or activation per kind
 State = Literal["draft", "proposed", "active", "superseded", "rejected"]
 Side = Literal["marketing", "sales"]
 # Which side of the sign-off each lead role gives.
@@ -269,6 +270,7 @@ def _record(session: Session, actor: Actor, action: str, version: DefinitionVers
     )
 
 
+@retrying
 def propose(
     engine: Engine,
     actor: Actor,
@@ -284,6 +286,7 @@ def propose(
     require(actor, "propose_definition")
     stored = validate_rules(kind, rules)
     with session_scope(engine) as session:
+        _one_writer_per_kind(session, kind)
         number = (
             session.scalar(select(func.max(DefinitionVersion.number)).where(DefinitionVersion.kind == kind)) or 0
         ) + 1
@@ -310,6 +313,7 @@ def propose(
         return _info(session, version)
 
 
+@retrying
 def edit(
     engine: Engine, actor: Actor, version_id: int, rules: dict[str, Any], prose: str, *, revision: int | None = None
 ) -> VersionInfo:
@@ -331,6 +335,7 @@ def edit(
         return _info(session, version)
 
 
+@retrying
 def submit(engine: Engine, actor: Actor, version_id: int) -> VersionInfo:
     """A draft goes up for sign-off."""
     require(actor, "propose_definition")
@@ -384,6 +389,18 @@ def _side(actor: Actor) -> Side:
     return side
 
 
+def _one_writer_per_kind(session: Session, kind: str) -> None:
+    """PostgreSQL: two proposals of one kind getting their last sign-off at once take turns, so the later one
+    finds the earlier already in force and supersedes it, as it would a minute later. Without this both would
+    see the same old version, and the database's one-active-per-kind index would refuse the second. Two new
+    proposals of one kind likewise take turns for their numbers. (SQLite's write transactions already do.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:lock, :kind)"), {"lock": _KIND_LOCK_ID, "kind": KINDS.index(kind)}
+        )
+
+
+@retrying
 def approve(
     engine: Engine, actor: Actor, version_id: int, *, revision: int | None = None, now: dt.datetime | None = None
 ) -> VersionInfo:
@@ -410,6 +427,7 @@ def approve(
             )
         )
         if sides == {"marketing", "sales"}:
+            _one_writer_per_kind(session, version.kind)
             replaced = session.scalar(
                 select(DefinitionVersion)
                 .where(DefinitionVersion.kind == version.kind, DefinitionVersion.state == "active")
@@ -466,6 +484,7 @@ def sla_review(engine: Engine) -> Review | None:
     return Review(version, version.activated_at.date() + dt.timedelta(days=interval))
 
 
+@retrying
 def reject(engine: Engine, actor: Actor, version_id: int, comment: str, *, revision: int | None = None) -> VersionInfo:
     """Either lead refuses a proposal, saying why; it is closed and kept."""
     side = _side(actor)
@@ -486,7 +505,7 @@ def reject(engine: Engine, actor: Actor, version_id: int, comment: str, *, revis
 
 
 def active(engine: Engine, kind: str) -> VersionInfo | None:
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         version = session.scalar(
             select(DefinitionVersion).where(DefinitionVersion.kind == kind, DefinitionVersion.state == "active")
         )
@@ -495,7 +514,7 @@ def active(engine: Engine, kind: str) -> VersionInfo | None:
 
 def versions(engine: Engine, kind: str | None = None) -> list[VersionInfo]:
     """Every version, newest first within each kind."""
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         query = select(DefinitionVersion).order_by(DefinitionVersion.kind, DefinitionVersion.number.desc())
         if kind is not None:
             query = query.where(DefinitionVersion.kind == kind)
@@ -503,7 +522,7 @@ def versions(engine: Engine, kind: str | None = None) -> list[VersionInfo]:
 
 
 def get(engine: Engine, version_id: int) -> VersionInfo:
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         version = session.get(DefinitionVersion, version_id)
         if version is None:
             raise DefinitionError(f"no definition version {version_id}")

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, case, exists, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from core.audit import record
-from core.db import session_scope
+from core.db import read_scope, retrying, session_scope
 from core.definitions import KINDS, versions
 from core.exports import markdown_text as md
 from core.kpis import KpiQuery, data_range, kpi_table
@@ -261,7 +261,7 @@ def rounds(engine: Engine) -> list[RoundInfo]:
         .group_by(SurveyResponse.round_id)
         .subquery()
     )
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         rows = session.execute(
             select(SurveyRound, func.coalesce(counted.c.respondents, 0))
             .outerjoin(counted, counted.c.round_id == SurveyRound.id)
@@ -319,6 +319,7 @@ def _create_round(
     return round_
 
 
+@retrying
 def open_round(
     engine: Engine, actor: Actor, name: str, opens_on: dt.date, closes_on: dt.date, *, today: dt.date
 ) -> RoundInfo:
@@ -334,6 +335,7 @@ def open_round(
         raise SurveyError(f"there is already a round called {name!r}") from None
 
 
+@retrying
 def close_round(engine: Engine, actor: Actor, round_id: int, *, today: dt.date) -> RoundInfo:
     """Ops close an open round before its closing day; its answers are final and its results appear."""
     require(actor, "manage_survey")
@@ -396,7 +398,7 @@ def my_answer(engine: Engine, actor: Actor, round_id: int) -> MyAnswer | None:
     """The signed-in person's own answer in force in this round: no one reads another's."""
     require(actor, "answer_survey")
     respondent = actor.username
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         responses = session.scalars(
             select(SurveyResponse)
             .where(SurveyResponse.round_id == round_id, SurveyResponse.respondent == respondent)
@@ -413,6 +415,7 @@ def my_answer(engine: Engine, actor: Actor, round_id: int) -> MyAnswer | None:
         return MyAnswer(latest.team, latest.level, scores, latest.submitted_at, len(responses) - 1)
 
 
+@retrying
 def submit_answer(
     engine: Engine,
     actor: Actor,
@@ -464,6 +467,7 @@ def submit_answer(
 ANSWER_COLUMNS = ("respondent", "team", "level", *(s.key for s in STATEMENTS))
 
 
+@retrying
 def import_round(
     engine: Engine,
     actor: Actor,

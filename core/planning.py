@@ -20,7 +20,7 @@ from sqlalchemy import Engine, Table, case, delete, extract, func, insert, selec
 from sqlalchemy.exc import IntegrityError
 
 from core import audit
-from core.db import session_scope
+from core.db import retrying, session_scope
 from core.permissions import Actor, require
 from core.schema import KINDS, TARGET_METRICS
 
@@ -332,6 +332,7 @@ def _merge_edits(
     return result
 
 
+@retrying
 def _apply(
     engine: Engine,
     actor: Actor,

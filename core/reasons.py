@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.db import retrying, session_scope
 from core.kpis import _connection_of
 from core.models import Lead, ReasonSynonym, RejectionReason, utcnow
 from core.permissions import Actor, require
@@ -313,6 +314,7 @@ def _owner_of(session: Session, key: str) -> RejectionReason | None:
     return None if synonym is None else session.get(RejectionReason, synonym.reason_id)
 
 
+@retrying
 def add_reason(
     engine: Engine,
     actor: Actor,
@@ -328,7 +330,7 @@ def add_reason(
     name = _check(name, category, lead_field)
     key = fold(name)
     assert key is not None  # _check refused names that fold to nothing
-    with _one_editor_wins(), Session(engine) as session, session.begin():
+    with _one_editor_wins(), session_scope(engine) as session:
         taken = _owner_of(session, key)
         if taken is not None:
             raise CatalogueError(f"{name!r} already means {taken.name!r}; rename that reason or pick another name")
@@ -357,6 +359,7 @@ def add_reason(
     return _get(engine, reason_id)
 
 
+@retrying
 def update_reason(
     engine: Engine,
     actor: Actor,
@@ -373,7 +376,7 @@ def update_reason(
     name = _check(name, category, lead_field)
     key = fold(name)
     assert key is not None
-    with _one_editor_wins(), Session(engine) as session, session.begin():
+    with _one_editor_wins(), session_scope(engine) as session:
         reason = session.get(RejectionReason, reason_id, with_for_update=True)
         if reason is None:
             raise CatalogueError(f"there is no reason with id {reason_id}")
@@ -420,6 +423,7 @@ def update_reason(
     return _get(engine, reason_id)
 
 
+@retrying
 def map_spelling(engine: Engine, actor: Actor, text: str, reason_id: int) -> tuple[str, str | None]:
     """Make a typed reason mean a canonical one. Returns (key, the reason it meant before, if any): a
     spelling that meant another reason moves, and the audit log keeps what it meant."""
@@ -427,7 +431,7 @@ def map_spelling(engine: Engine, actor: Actor, text: str, reason_id: int) -> tup
     key = fold(text)
     if key is None:
         raise CatalogueError("a spelling needs at least one letter or digit")
-    with _one_editor_wins(), Session(engine) as session, session.begin():
+    with _one_editor_wins(), session_scope(engine) as session:
         reason = session.get(RejectionReason, reason_id)
         if reason is None:
             raise CatalogueError(f"there is no reason with id {reason_id}")

@@ -43,7 +43,7 @@ from sqlalchemy import (
 from core import definitions
 from core.audit import record
 from core.business_hours import BusinessClock, calendar_minutes_between
-from core.db import session_scope
+from core.db import read_scope, retrying, session_scope, writing
 from core.definitions import IcpRules, MqlRules, SlaRules, VersionInfo
 from core.importer import CHUNK_ROWS, ImportResult, ProgressCallback, _format_column, bulk_insert, import_csv
 from core.kpis import _count_if
@@ -462,6 +462,7 @@ _STORED_COLUMNS = (
 )
 
 
+@retrying
 def stored_trial(engine: Engine, actor: Actor, name: str, first_day: dt.date, last_day: dt.date) -> TrialInfo:
     """A new trial on the stored leads created from first_day to last_day (organisation days): read and copied
     into the trial, so the shared tables are never written and later imports do not move the trial's numbers."""
@@ -471,7 +472,7 @@ def stored_trial(engine: Engine, actor: Actor, name: str, first_day: dt.date, la
     name = _trial_name(name)
     columns = [getattr(Lead, column) for column in _STORED_COLUMNS]
     in_period = and_(Lead.created_day >= first_day, Lead.created_day <= last_day)
-    with engine.connect() as reader, engine.begin() as writer:
+    with engine.connect() as reader, writing(engine).begin() as writer:
         settings = load(writer)
         count = reader.execute(select(func.count()).where(in_period)).scalar_one()
         if count == 0:
@@ -510,10 +511,11 @@ def _owned(session: Any, actor: Actor, trial_id: int) -> SandboxTrial:
 
 def get_trial(engine: Engine, actor: Actor, trial_id: int) -> TrialInfo:
     _may_use(actor)
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         return _info(_owned(session, actor, trial_id))
 
 
+@retrying
 def touch_trial(engine: Engine, actor: Actor, trial_id: int) -> None:
     """Opening a trial keeps it another KEEP_DAYS."""
     _may_use(actor)
@@ -535,6 +537,7 @@ def _remove(session: Any, trial: SandboxTrial, by: str, action: str) -> None:
     record(session, actor=by, action=action, entity="sandbox_trial", entity_key=str(trial.id), detail=detail)
 
 
+@retrying
 def delete_trial(engine: Engine, actor: Actor, trial_id: int) -> None:
     """Removes the trial's rows; its record stays, marked deleted, and the audit log says who."""
     _may_use(actor)
@@ -542,16 +545,20 @@ def delete_trial(engine: Engine, actor: Actor, trial_id: int) -> None:
         _remove(session, _owned(session, actor, trial_id), actor.username, "delete")
 
 
+@retrying
 def trials(engine: Engine, actor: Actor) -> list[TrialInfo]:
     """The actor's trials, newest first. Anyone's trials not opened for KEEP_DAYS are removed first."""
     _may_use(actor)
-    expired_before = utcnow() - dt.timedelta(days=KEEP_DAYS)
-    with session_scope(engine) as session:
-        expired = select(SandboxTrial).where(
-            SandboxTrial.deleted_at.is_(None), SandboxTrial.last_used_at < expired_before
-        )
-        for trial in session.scalars(expired).all():
-            _remove(session, trial, "system", "expire")
+    expired = and_(
+        SandboxTrial.deleted_at.is_(None), SandboxTrial.last_used_at < utcnow() - dt.timedelta(days=KEEP_DAYS)
+    )
+    with read_scope(engine) as session:
+        anything_expired = session.scalar(select(SandboxTrial.id).where(expired).limit(1)) is not None
+    if anything_expired:  # a write transaction only when there is something to remove
+        with session_scope(engine) as session:
+            for trial in session.scalars(select(SandboxTrial).where(expired)).all():
+                _remove(session, trial, "system", "expire")
+    with read_scope(engine) as session:
         mine = (
             select(SandboxTrial)
             .where(SandboxTrial.owner == actor.username, SandboxTrial.deleted_at.is_(None))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.business_hours import BusinessCalendar
-from core.db import session_scope
+from core.db import retrying, session_scope
 from core.models import Setting, utcnow
 from core.permissions import Actor, require
 
@@ -151,6 +151,7 @@ def current(engine: Engine) -> OrgSettings:
         return load(connection)
 
 
+@retrying
 def update(engine: Engine, changes: dict[str, Any], *, actor: Actor) -> OrgSettings:
     """`save` in its own transaction, with a validation failure as one readable SettingsError.
 

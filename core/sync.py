@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from core.audit import record
-from core.db import session_scope
+from core.db import read_scope, retrying, session_scope
 from core.exports import markdown_text as md
 from core.exports import to_safe_csv
 from core.kpis import Filters, KpiQuery, kpi_table, mql_target
@@ -311,11 +311,12 @@ def _record(session: Any, actor: Actor, action: str, meeting: SyncMeeting, **det
 
 def meeting_for(engine: Engine, week: dt.date) -> MeetingInfo | None:
     """The record of the ISO week containing `week`, if the meeting was opened."""
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         meeting = session.scalar(select(SyncMeeting).where(SyncMeeting.week == week_start(week)))
         return None if meeting is None else _meeting(session, meeting)
 
 
+@retrying
 def open_meeting(engine: Engine, actor: Actor, week: dt.date) -> MeetingInfo:
     """Starts the record of a week's meeting (or returns it if it exists): ops run the sync."""
     require(actor, "run_sync")
@@ -347,6 +348,7 @@ def _editable(session: Any, meeting_id: int, revision: int | None = None) -> Syn
     return meeting
 
 
+@retrying
 def save_notes(
     engine: Engine,
     actor: Actor,
@@ -388,6 +390,7 @@ def _check_action(team: str, text: str, owner: str, due: dt.date | None) -> tupl
     return text, owner
 
 
+@retrying
 def add_action(
     engine: Engine, actor: Actor, meeting_id: int, team: str, text: str, owner: str, due: dt.date | None
 ) -> ActionInfo:
@@ -404,6 +407,7 @@ def add_action(
         return _action(action, meeting.week)
 
 
+@retrying
 def update_action(
     engine: Engine,
     actor: Actor,
@@ -438,7 +442,7 @@ def update_action(
 def open_from_before(engine: Engine, week: dt.date) -> list[ActionInfo]:
     """Actions of earlier meetings still open, oldest first: the top of this week's meeting."""
     monday = week_start(week)
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         rows = session.execute(
             select(SyncAction, SyncMeeting.week)
             .join(SyncMeeting, SyncMeeting.id == SyncAction.meeting_id)
@@ -448,6 +452,7 @@ def open_from_before(engine: Engine, week: dt.date) -> list[ActionInfo]:
         return [_action(action, action_week) for action, action_week in rows]
 
 
+@retrying
 def review_action(
     engine: Engine, actor: Actor, meeting_id: int, action_id: int, decision: Literal["done", "carried over", "dropped"]
 ) -> ActionInfo | None:
@@ -486,11 +491,12 @@ def review_action(
         return None if copy is None else _action(copy, meeting.week)
 
 
+@retrying
 def close_meeting(engine: Engine, actor: Actor, meeting_id: int) -> MeetingInfo:
     """Closes the record: from now on core refuses every change to it. The agenda's numbers as they stand now
     are kept with it, so the record says what the meeting saw even after later imports move the numbers."""
     require(actor, "run_sync")
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         week = _editable(session, meeting_id).week
     numbers = {section.key: agenda(engine, week).section_lines(section.key) for section in SECTIONS}
     with session_scope(engine) as session:
@@ -504,7 +510,7 @@ def close_meeting(engine: Engine, actor: Actor, meeting_id: int) -> MeetingInfo:
 
 def meetings(engine: Engine) -> list[MeetingInfo]:
     """Every meeting, newest first."""
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         rows = session.scalars(select(SyncMeeting).order_by(SyncMeeting.week.desc())).all()
         return [_meeting(session, meeting) for meeting in rows]
 

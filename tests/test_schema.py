@@ -6,9 +6,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from pydantic import ValidationError
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, event, func, inspect, select, text
 
-from core.db import session_scope, upgrade
+from core.db import SQLITE_BUSY_SECONDS, session_scope, upgrade, writing
 from core.models import AuditEntry, Base, CalendarDay
 from core.permissions import Actor, PermissionDenied
 from core.settings import (
@@ -48,7 +48,22 @@ def test_sqlite_pragmas(engine: Engine) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_SECONDS * 1000 > 0
+    # Reads begin deferred (they never wait for a writer); writes begin IMMEDIATE (see test_concurrency).
+    statements: list[str] = []
+
+    def seen(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        with writing(engine).begin() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements == ["BEGIN", "SELECT 1", "BEGIN IMMEDIATE", "SELECT 1"]
 
 
 def test_settings_are_validated_and_audited(engine: Engine) -> None:

@@ -15,7 +15,10 @@ def run_migrations() -> None:
         from core.db import get_engine
 
         engine = get_engine(database_url())
-    with engine.connect() as connection:
+    from core.db import writing
+
+    # On SQLite the migration holds the write lock from its first statement: the app's writers wait for it.
+    with writing(engine).connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
