@@ -22,13 +22,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy.exc import OperationalError
 
 from core import db
 from core.definitions import DefinitionError, approve, propose
 from core.importer import import_csv
 from core.kpis import KpiQuery, kpi_table
-from core.models import AuditEntry, DefinitionSignoff, DefinitionVersion
+from core.models import AuditEntry, DefinitionSignoff, DefinitionVersion, Setting, utcnow
 from core.permissions import Actor
 from core.planning import TARGET_METRICS, save_targets, targets_frame
 from tests.conftest import TESTER
@@ -202,3 +203,61 @@ def test_without_serialised_writes_sqlite_loses_updates_or_fails(
             check(deferred, outcome)
     finally:
         deferred.dispose()
+
+
+def test_a_deadlock_is_run_again_not_shown(engine: Engine) -> None:
+    """Two transactions lock the same two rows in opposite orders: PostgreSQL kills one (40P01), `retrying`
+    runs it again, and both changes land. On SQLite the second writer waits for the first instead."""
+    with db.writing(engine).begin() as connection:
+        for key in ("deadlock_a", "deadlock_b"):
+            connection.execute(insert(Setting).values(key=key, value={"n": 0}, updated_at=utcnow(), updated_by="t"))
+    attempts: Counter[str] = Counter()
+    both_hold_their_first = threading.Barrier(2, timeout=10)
+
+    @db.retrying
+    def bump(first: str, second: str) -> None:
+        attempts[first] += 1
+        with db.session_scope(engine) as session:
+            for key in (first, second):
+                row = session.get(Setting, key, with_for_update=True)
+                assert row is not None
+                row.value = {"n": row.value["n"] + 1}
+                session.flush()
+                if key == first and attempts[first] == 1 and engine.dialect.name == "postgresql":
+                    both_hold_their_first.wait()  # the first attempts cross: a certain deadlock
+
+    threads = [
+        threading.Thread(target=bump, args=("deadlock_a", "deadlock_b")),
+        threading.Thread(target=bump, args=("deadlock_b", "deadlock_a")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    with engine.connect() as connection:
+        values = dict(
+            connection.execute(select(Setting.key, Setting.value).where(Setting.key.like("deadlock_%"))).all()
+        )
+    assert values == {"deadlock_a": {"n": 2}, "deadlock_b": {"n": 2}}  # neither bump lost
+    if engine.dialect.name == "postgresql":
+        assert sum(attempts.values()) == 3, attempts  # one of the two ran twice
+
+
+def test_only_a_deadlock_or_serialization_failure_is_retried() -> None:
+    class DriverError(Exception):
+        def __init__(self, sqlstate: str) -> None:
+            self.sqlstate = sqlstate
+
+    calls: list[str] = []
+
+    @db.retrying
+    def fails_once(sqlstate: str) -> str:
+        calls.append(sqlstate)
+        if calls.count(sqlstate) == 1:
+            raise OperationalError("UPDATE …", {}, DriverError(sqlstate))
+        return "done"
+
+    assert fails_once("40P01") == "done" and fails_once("40001") == "done"
+    with pytest.raises(OperationalError):
+        fails_once("23505")  # a unique violation is an answer, not a collision to run again
+    assert calls == ["40P01", "40P01", "40001", "40001", "23505"]
