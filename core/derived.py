@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Table, bindparam, column, select, text, update
 
@@ -87,19 +86,28 @@ def _chunks(
         last_key = rows[-1][0]
 
 
+def _python_values(name: str, series: pd.Series) -> list[object]:
+    """A derived column as the driver takes it: dates for *_day, datetimes, floats, None for missing."""
+    missing = series.isna().to_numpy()
+    values: list[object]
+    if pd.api.types.is_datetime64_any_dtype(series):
+        values = list(series.dt.date) if name.endswith("_day") else list(series.dt.to_pydatetime())
+    elif pd.api.types.is_float_dtype(series):
+        values = series.astype("float64").tolist()
+    else:
+        values = series.tolist()
+    return [None if gone else value for value, gone in zip(values, missing, strict=True)]
+
+
 def _write(connection: Connection, table: Table, key: str, frame: pd.DataFrame, derived: dict[str, pd.Series]) -> None:
-    params = []
-    for position, row_key in enumerate(frame[key]):
-        row: dict[str, object] = {"_key": row_key}
-        for name, series in derived.items():
-            value = series.iloc[position]
-            if pd.isna(value):
-                row[name] = None
-            elif isinstance(value, pd.Timestamp):
-                row[name] = value.date() if name.endswith("_day") else value.to_pydatetime()
-            else:
-                row[name] = float(value) if isinstance(value, (float, np.floating)) else value
-        params.append(row)
+    # Column by column rather than cell by cell: a settings change rewrites every row, and reading cells one at
+    # a time cost three quarters of the time (and of the write lock held meanwhile).
+    names = list(derived)
+    columns = [_python_values(name, derived[name]) for name in names]
+    params = [
+        {"_key": row_key, **dict(zip(names, values, strict=True))}
+        for row_key, *values in zip(frame[key].tolist(), *columns, strict=True)
+    ]
     if params:
         statement = (
             update(table).where(table.c[key] == bindparam("_key")).values({name: bindparam(name) for name in derived})
