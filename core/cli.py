@@ -58,7 +58,7 @@ from core.schema import KINDS
 from core.scoreboard import anchor_day
 from core.seed import SAMPLE_DIR, seed_sample_data
 from core.settings import current
-from core.users import UserError, create_user
+from core.users import FAILURE_WINDOW, UserError, create_user, unlock
 
 BAD_INPUT = 2
 
@@ -251,6 +251,13 @@ def _parser() -> argparse.ArgumentParser:
     create_user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input (for scripts)"
     )
+    unlock_user = commands.add_parser(
+        "unlock-user",
+        help=f"lift a sign-in lockout: clears the user's wrong passwords of the last "
+        f"{FAILURE_WINDOW.seconds // 60} minutes (audited)",
+    )
+    unlock_user.add_argument("--username", required=True)
+    unlock_user.add_argument("--actor")
     return parser
 
 
@@ -274,6 +281,12 @@ def _create_user(engine: Engine, args: argparse.Namespace) -> int:
         password=_read_password(args.password_stdin),
     )
     print(f"created {user.username} ({user.role})")
+    return 0
+
+
+def _unlock_user(engine: Engine, args: argparse.Namespace) -> int:
+    cleared = unlock(engine, _actor(args), args.username)
+    print(f"unlocked {args.username.strip().lower()}: {cleared} wrong passwords cleared")
     return 0
 
 
@@ -304,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers = {
             "kpis": _kpis,
             "create-user": _create_user,
+            "unlock-user": _unlock_user,
             "rejections": _rejections,
             "reasons": _reasons,
             "survey": _survey,

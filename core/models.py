@@ -201,8 +201,8 @@ class CalendarDay(Base):
 
 
 class User(Base):
-    """A person who signs in. The password is a bcrypt hash; the login counters live here, not in a
-    browser session, so that a lockout holds across sessions and replicas."""
+    """A person who signs in. The password is a bcrypt hash; wrong passwords are rows of `LoginFailure`,
+    not a counter here, so that a lockout holds across sessions and replicas."""
 
     __tablename__ = "users"
 
@@ -212,12 +212,29 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     password_hash: Mapped[str] = mapped_column(String(128))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     # Login cookies issued before this moment are refused (logout, password change, deactivation).
     sessions_valid_after: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """One wrong password. Rows rather than a counter, so that two wrong passwords at once both count; the lock
+    is a sliding window over them (core.users). Never deleted: a sign-in, a new password or an admin's unlock
+    marks the rows of the window cleared, and by whom."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The user name tried, or for a name that is no account a digest of it (core.users._failure_key); no foreign
+    # key, because names that are no account are counted too.
+    username: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    via: Mapped[str] = mapped_column(String(16))  # sign_in, change_password, or migrated (from the old counter)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cleared_by: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
 
 
 class DefinitionVersion(Base):

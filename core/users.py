@@ -1,34 +1,46 @@
 """Users, passwords and sign-in checks, kept in the one database so that every replica agrees.
 
-Passwords are bcrypt hashes (the format streamlit-authenticator 0.4.2 checks). Failed sign-ins are
-counted per user name in the database: five in a row lock the account for 15 minutes, whichever
-browser or replica they come from.
+Passwords are bcrypt hashes (the format streamlit-authenticator 0.4.2 checks). Every wrong password is a row of
+`login_failures`, whichever browser or replica it comes from. A name with MAX_FAILED_LOGINS of them within the
+last FAILURE_WINDOW is locked until the oldest of those leaves the window, so that nobody gets more than
+MAX_FAILED_LOGINS guesses in any FAILURE_WINDOW; tries while locked are answered "locked" and not counted, since
+they judge no password. A sign-in, a new password or an admin's unlock clears the window: its rows stay, marked
+cleared and by whom.
+
+A name that is no account is treated like one that is: its failures count and lock it the same way, and every
+sign-in runs exactly one bcrypt check at the cost of a real hash, so neither the answers nor their timing tell
+which names exist.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 import bcrypt
-from sqlalchemy import Engine, select, update
+from sqlalchemy import CursorResult, Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.db import session_scope
-from core.models import User, utcnow
+from core.db import read_scope, retrying, session_scope
+from core.models import LoginFailure, User, utcnow
 from core.permissions import ROLES, Actor, Role, require
 
 MAX_FAILED_LOGINS = 5
-LOCKOUT = dt.timedelta(minutes=15)
+FAILURE_WINDOW = dt.timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
+# bcrypt reads no more than this; bcrypt 5 refuses a longer password instead of cutting it.
+MAX_PASSWORD_BYTES = 72
 BCRYPT_ROUNDS = 12  # bcrypt's default work factor; tests lower it
+# The first key of PostgreSQL's two-key advisory locks, a key space apart from the migrations' one-key lock.
+_SIGN_IN_LOCK_SPACE = 4_242_002
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Checked against when the user name is unknown, so that it costs as long as a real check.
-_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt()).decode()
 
 LoginOutcome = Literal["ok", "wrong", "locked", "inactive"]
 
@@ -44,7 +56,7 @@ class UserInfo:
     email: str
     role: Role
     active: bool
-    locked_until: dt.datetime | None
+    locked_until: dt.datetime | None  # None unless locked now
     sessions_valid_after: dt.datetime | None
 
     @property
@@ -63,7 +75,9 @@ class LoginResult:
         if self.outcome == "ok":
             return "Signed in."
         if self.outcome == "locked" and self.locked_until is not None:
-            return f"Too many wrong passwords: this account is locked until {self.locked_until:%H:%M} UTC."
+            # Rounded up: at the minute shown the lock is over, never a few seconds short of it.
+            shown = self.locked_until + (dt.datetime.min - self.locked_until) % dt.timedelta(minutes=1)
+            return f"Too many wrong passwords: this account is locked until {shown:%H:%M} UTC."
         if self.outcome == "inactive":
             return "This account has been deactivated; ask an admin."
         return "Wrong user name or password."
@@ -76,16 +90,35 @@ def hash_password(password: str) -> str:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise UserError(
+            f"a password can have at most {MAX_PASSWORD_BYTES} bytes (as many plain letters, fewer accented ones)"
+        )
 
 
-def _info(user: User) -> UserInfo:
+@functools.cache
+def _dummy_hash(rounds: int) -> bytes:
+    """Checked when the name is no account, at the cost of a real hash, so that it takes as long as a real check.
+    Its password is random so that no typed password matches it."""
+    return bcrypt.hashpw(secrets.token_bytes(32), bcrypt.gensalt(rounds))
+
+
+def _password_matches(password: str, stored: bytes) -> bool:
+    """The one bcrypt check of a sign-in or a password change."""
+    typed = password.encode()
+    # No stored password is longer than bcrypt reads (see _check_password): a longer one is wrong, after the same
+    # check as any other, and does not make bcrypt raise.
+    return bcrypt.checkpw(typed[:MAX_PASSWORD_BYTES], stored) and len(typed) <= MAX_PASSWORD_BYTES
+
+
+def _info(user: User, locked_until: dt.datetime | None) -> UserInfo:
     return UserInfo(
         user.username,
         user.name,
         user.email,
         user.role,  # type: ignore[arg-type]
         user.active,
-        user.locked_until,
+        locked_until,
         user.sessions_valid_after,
     )
 
@@ -97,17 +130,105 @@ def _get(session: Session, username: str) -> User:
     return user
 
 
+def _failure_key(name: str, known: bool) -> str:
+    """What a name's failures are counted under: an account's user name, or for a name that is no account a digest,
+    because people type passwords into the user-name field and those must not be kept readable. A user name never
+    holds '#', so the two cannot meet."""
+    return name if known else "#" + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+
+def _take_turns(session: Session, name: str) -> None:
+    """Sign-ins and password changes for one name run one at a time, so that of many tries at once only the first
+    MAX_FAILED_LOGINS are judged and the rest are told the name is locked. SQLite's write transactions already run
+    one at a time (BEGIN IMMEDIATE). PostgreSQL takes an advisory lock on the name until the transaction ends: not a
+    lock on the user's row, because a name that is no account has none and must behave the same."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big", signed=True)
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), CAST(:key AS integer))"),
+            {"space": _SIGN_IN_LOCK_SPACE, "key": key},
+        )
+
+
+def _in_window(key: str, now: dt.datetime) -> tuple[Any, ...]:
+    # No upper bound: a failure stamped a moment ahead by another replica's clock still counts.
+    return (LoginFailure.username == key, LoginFailure.cleared_at.is_(None), LoginFailure.at > now - FAILURE_WINDOW)
+
+
+def _lock_end(session: Session, key: str, now: dt.datetime) -> dt.datetime | None:
+    """When the lock on `key` ends: when the oldest of its newest MAX_FAILED_LOGINS failures leaves the window;
+    None if the window holds fewer."""
+    oldest = session.scalar(
+        select(LoginFailure.at)
+        .where(*_in_window(key, now))
+        .order_by(LoginFailure.at.desc())
+        .offset(MAX_FAILED_LOGINS - 1)
+        .limit(1)
+    )
+    return None if oldest is None else oldest + FAILURE_WINDOW
+
+
+def _lock_ends(session: Session, now: dt.datetime) -> dict[str, dt.datetime]:
+    """`_lock_end` of every locked account at once, for the admin's list."""
+    stamps: dict[str, list[dt.datetime]] = {}
+    rows = session.execute(
+        select(LoginFailure.username, LoginFailure.at).where(
+            LoginFailure.cleared_at.is_(None),
+            LoginFailure.at > now - FAILURE_WINDOW,
+            LoginFailure.username.in_(select(User.username)),
+        )
+    )
+    for username, at in rows:
+        stamps.setdefault(username, []).append(at)
+    return {
+        username: sorted(ats, reverse=True)[MAX_FAILED_LOGINS - 1] + FAILURE_WINDOW
+        for username, ats in stamps.items()
+        if len(ats) >= MAX_FAILED_LOGINS
+    }
+
+
+def _count_failure(session: Session, key: str, *, known: bool, via: str, now: dt.datetime) -> LoginResult:
+    """One more wrong password for `key`; the one that fills the window locks it (audited)."""
+    session.add(LoginFailure(username=key, at=now, via=via))
+    session.flush()
+    until = _lock_end(session, key, now)
+    if until is None:
+        return LoginResult("wrong")
+    audit.record(
+        session,
+        actor=key,
+        action="lock",
+        entity="user" if known else "unknown_user",
+        entity_key=key,
+        detail={"until": until.isoformat()},
+    )
+    return LoginResult("locked", locked_until=until)
+
+
+def _clear_failures(session: Session, key: str, now: dt.datetime, by: str) -> int:
+    """Marks the failures in `key`'s window cleared; the caller audits. Returns how many."""
+    result = session.execute(
+        update(LoginFailure)
+        .where(*_in_window(key, now))
+        .values(cleared_at=now, cleared_by=by)
+        .execution_options(synchronize_session=False)
+    )
+    return int(cast("CursorResult[Any]", result).rowcount)
+
+
 def get_user(engine: Engine, username: str) -> UserInfo | None:
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         user = session.get(User, username.strip().lower())
-        return None if user is None else _info(user)
+        return None if user is None else _info(user, _lock_end(session, user.username, utcnow()))
 
 
 def list_users(engine: Engine, actor: Actor) -> list[UserInfo]:
     """Everyone with an account, for the admin page (names and e-mails are not for every role)."""
     require(actor, "manage")
-    with session_scope(engine) as session:
-        return [_info(user) for user in session.scalars(select(User).order_by(User.active.desc(), User.username))]
+    with read_scope(engine) as session:
+        locked = _lock_ends(session, utcnow())
+        people = session.scalars(select(User).order_by(User.active.desc(), User.username))
+        return [_info(user, locked.get(user.username)) for user in people]
 
 
 def create_user(
@@ -124,20 +245,27 @@ def create_user(
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     _check_password(password)
+    return _insert_user(engine, actor, username, name.strip(), email.strip().lower(), role, hash_password(password))
+
+
+@retrying
+def _insert_user(
+    engine: Engine, actor: Actor, username: str, name: str, email: str, role: str, password_hash: str
+) -> UserInfo:
+    # Hashed by the caller: a quarter second of bcrypt is not spent holding the write lock, nor again on a retry.
     with session_scope(engine) as session:
         if session.get(User, username) is not None:
             raise UserError(f"the user name {username!r} is taken")
-        if session.scalar(select(User.username).where(User.email == email.strip().lower())) is not None:
+        if session.scalar(select(User.username).where(User.email == email)) is not None:
             raise UserError(f"another user has the e-mail {email!r}")
         now = utcnow()
         user = User(
             username=username,
-            name=name.strip(),
-            email=email.strip().lower(),
+            name=name,
+            email=email,
             role=role,
-            password_hash=hash_password(password),
+            password_hash=password_hash,
             active=True,
-            failed_logins=0,
             created_at=now,
             updated_at=now,
         )
@@ -152,38 +280,53 @@ def create_user(
             # No e-mail: ops read the audit log, and addresses are for admins only (list_users).
             detail={"role": role, "name": user.name},
         )
-        return _info(user)
-
-
-def _count_failure(session: Session, user: User, now: dt.datetime) -> LoginResult:
-    """One more wrong password for `user`: the fifth in a row locks the account."""
-    user.failed_logins += 1
-    user.locked_until = None
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now + LOCKOUT
-        user.failed_logins = 0
-        audit.record(session, actor=user.username, action="lock", entity="user", entity_key=user.username)
-        return LoginResult("locked", locked_until=user.locked_until)
-    return LoginResult("wrong")
+        return _info(user, None)
 
 
 def check_login(engine: Engine, username: str, password: str, *, now: dt.datetime | None = None) -> LoginResult:
-    """Checks a password and counts the outcome in the database (row-locked, so concurrent tries all count)."""
+    """Checks a password and counts a wrong one in the database.
+
+    Exactly one bcrypt check, whether the name is an account or not, active or not, locked or not: a locked name
+    answering at once, or an unknown one, would tell itself apart by its timing. The check runs outside any
+    transaction, so that no lock is held for its quarter second; what it found is judged afterwards in a short
+    transaction that takes turns per name (`_judge_sign_in`)."""
+    name = username.strip().lower()
+    with read_scope(engine) as session:
+        stored = session.scalar(select(User.password_hash).where(User.username == name))
+    # Made (once) on every first sign-in, not only an unknown name's: making it takes as long as a check.
+    dummy = _dummy_hash(BCRYPT_ROUNDS)
+    matches = _password_matches(password, stored.encode() if stored is not None else dummy)
+    return _judge_sign_in(engine, name, stored, matches, now)
+
+
+@retrying
+def _judge_sign_in(
+    engine: Engine, name: str, checked_hash: str | None, matches: bool, now: dt.datetime | None
+) -> LoginResult:
     now = now or utcnow()
     with session_scope(engine) as session:
-        user = session.scalar(select(User).where(User.username == username.strip().lower()).with_for_update())
-        if user is None:
-            bcrypt.checkpw(password.encode(), _DUMMY_HASH.encode())
-            return LoginResult("wrong")
-        if user.locked_until is not None and user.locked_until > now:
-            return LoginResult("locked", locked_until=user.locked_until)
-        if not bcrypt.checkpw(password.encode(), user.password_hash.encode()):
-            return _count_failure(session, user, now)
+        _take_turns(session, name)
+        user = session.get(User, name)
+        key = _failure_key(name, known=user is not None)
+        until = _lock_end(session, key, now)
+        if until is not None:
+            return LoginResult("locked", locked_until=until)
+        # A password changed since it was read was checked against the old hash: wrong, like any other.
+        if user is None or not matches or user.password_hash != checked_hash:
+            return _count_failure(session, key, known=user is not None, via="sign_in", now=now)
         if not user.active:
             return LoginResult("inactive")
-        user.failed_logins = 0
-        user.locked_until = None
-        return LoginResult("ok", _info(user))
+        cleared = _clear_failures(session, key, now, by=user.username)
+        if cleared:
+            audit.record(
+                session,
+                actor=user.username,
+                action="clear_failures",
+                entity="user",
+                entity_key=user.username,
+                detail={"failures": cleared, "by": "sign_in"},
+            )
+        return LoginResult("ok", _info(user, None))
 
 
 def change_own_password(
@@ -192,40 +335,66 @@ def change_own_password(
     """A wrong current password counts towards the sign-in lockout: an unattended, signed-in browser
     must not allow unlimited guesses."""
     _check_password(new)
+    with read_scope(engine) as session:
+        stored = session.scalar(select(User.password_hash).where(User.username == actor.username))
+    if stored is None:
+        raise UserError(f"no user {actor.username!r}")
+    matches = _password_matches(current, stored.encode())
+    refusal = _judge_password_change(engine, actor, stored, matches, hash_password(new) if matches else "", now)
+    # Raised here, after the transaction, so that the counted failure is committed, not rolled back.
+    if refusal is not None:
+        raise UserError(refusal)
+
+
+@retrying
+def _judge_password_change(
+    engine: Engine, actor: Actor, checked_hash: str, matches: bool, new_hash: str, now: dt.datetime | None
+) -> str | None:
     now = now or utcnow()
     with session_scope(engine) as session:
-        user = session.scalar(select(User).where(User.username == actor.username).with_for_update())
-        if user is None:
-            raise UserError(f"no user {actor.username!r}")
-        if user.locked_until is not None and user.locked_until > now:
-            refusal = LoginResult("locked", locked_until=user.locked_until).message
-        elif not bcrypt.checkpw(current.encode(), user.password_hash.encode()):
-            outcome = _count_failure(session, user, now)
-            refusal = "the current password is wrong" if outcome.outcome == "wrong" else outcome.message
-        else:
-            _set_password(session, user, new, actor, "change_password")
-            return
-    # Raised after the block so that the counted failure is committed, not rolled back.
-    raise UserError(refusal)
+        _take_turns(session, actor.username)
+        user = _get(session, actor.username)
+        until = _lock_end(session, user.username, now)
+        if until is not None:
+            return LoginResult("locked", locked_until=until).message
+        if not matches or user.password_hash != checked_hash:
+            outcome = _count_failure(session, user.username, known=True, via="change_password", now=now)
+            return "the current password is wrong" if outcome.outcome == "wrong" else outcome.message
+        _set_password(session, user, new_hash, actor, "change_password", now)
+        return None
 
 
-def reset_password(engine: Engine, actor: Actor, username: str, new: str) -> None:
+def reset_password(engine: Engine, actor: Actor, username: str, new: str, *, now: dt.datetime | None = None) -> None:
     require(actor, "manage")
     _check_password(new)
+    _store_reset(engine, actor, username, hash_password(new), now)
+
+
+@retrying
+def _store_reset(engine: Engine, actor: Actor, username: str, new_hash: str, now: dt.datetime | None) -> None:
     with session_scope(engine) as session:
-        _set_password(session, _get(session, username), new, actor, "reset_password")
+        _take_turns(session, username.strip().lower())
+        _set_password(session, _get(session, username), new_hash, actor, "reset_password", now or utcnow())
 
 
-def _set_password(session: Session, user: User, new: str, actor: Actor, action: str) -> None:
-    now = utcnow()
-    user.password_hash = hash_password(new)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.sessions_valid_after = now  # sign out every other browser
-    user.updated_at = now
-    audit.record(session, actor=actor.username, action=action, entity="user", entity_key=user.username)
+def _set_password(session: Session, user: User, new_hash: str, actor: Actor, action: str, now: dt.datetime) -> None:
+    """A new password also clears the failure window (whoever set it knows it), and signs out every other browser."""
+    user.password_hash = new_hash
+    user.updated_at = utcnow()
+    # The real time, not `now`: it is compared with when cookies were issued.
+    user.sessions_valid_after = user.updated_at
+    cleared = _clear_failures(session, user.username, now, by=actor.username)
+    audit.record(
+        session,
+        actor=actor.username,
+        action=action,
+        entity="user",
+        entity_key=user.username,
+        detail={"failures_cleared": cleared} if cleared else None,
+    )
 
 
+@retrying
 def set_active(engine: Engine, actor: Actor, username: str, active: bool) -> None:
     require(actor, "manage")
     if username.strip().lower() == actor.username and not active:
@@ -245,6 +414,7 @@ def set_active(engine: Engine, actor: Actor, username: str, active: bool) -> Non
         )
 
 
+@retrying
 def set_role(engine: Engine, actor: Actor, username: str, role: str) -> None:
     require(actor, "manage")
     if role not in ROLES:
@@ -267,25 +437,29 @@ def set_role(engine: Engine, actor: Actor, username: str, role: str) -> None:
         )
 
 
-def unlock(engine: Engine, actor: Actor, username: str) -> None:
-    """Lifts a lockout early, for someone an admin has confirmed is who they say."""
+@retrying
+def unlock(engine: Engine, actor: Actor, username: str, *, now: dt.datetime | None = None) -> int:
+    """Lifts a lockout early, for someone an admin has confirmed is who they say: clears the failure window, even
+    before it is full. Returns how many failures it cleared."""
     require(actor, "manage")
+    now = now or utcnow()
     with session_scope(engine) as session:
+        _take_turns(session, username.strip().lower())
         user = _get(session, username)
-        before = user.locked_until
-        user.failed_logins = 0
-        user.locked_until = None
-        user.updated_at = utcnow()
+        before = _lock_end(session, user.username, now)
+        cleared = _clear_failures(session, user.username, now, by=actor.username)
         audit.record(
             session,
             actor=actor.username,
             action="unlock",
             entity="user",
             entity_key=user.username,
-            detail={"locked_until": before.isoformat() if before else None},
+            detail={"locked_until": before.isoformat() if before else None, "failures_cleared": cleared},
         )
+        return cleared
 
 
+@retrying
 def end_sessions(engine: Engine, username: str, *, now: dt.datetime | None = None) -> None:
     """On sign-out: login cookies issued until now stop working (streamlit-authenticator issues #91, #203)."""
     with session_scope(engine) as session:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.models import utcnow
 from core.permissions import ROLES
 from core.users import (
+    FAILURE_WINDOW,
+    MAX_FAILED_LOGINS,
     MIN_PASSWORD_LENGTH,
     UserError,
     create_user,
@@ -33,7 +34,6 @@ def role_label(role: str) -> str:
 
 
 people = list_users(data.engine(), user.actor)
-now = utcnow()
 st.dataframe(
     pd.DataFrame(
         [
@@ -43,9 +43,7 @@ st.dataframe(
                 "e-mail": person.email,
                 "role": role_label(person.role),
                 "active": person.active,
-                "locked until (UTC)": person.locked_until
-                if person.locked_until and person.locked_until > now
-                else None,
+                "locked until (UTC)": person.locked_until,
             }
             for person in people
         ]
@@ -53,7 +51,13 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     key="users_table",
-    column_config={"locked until (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+    column_config={
+        "locked until (UTC)": st.column_config.DatetimeColumn(
+            format="YYYY-MM-DD HH:mm",
+            help=f"{MAX_FAILED_LOGINS} wrong passwords within {FAILURE_WINDOW.seconds // 60} minutes lock an account "
+            f"until the first of them is {FAILURE_WINDOW.seconds // 60} minutes old.",
+        )
+    },
 )
 
 
@@ -125,9 +129,10 @@ with change:
             elif left.button("Reactivate", key="reactivate", icon=":material/person_check:"):
                 set_active(data.engine(), user.actor, person.username, True)
                 done(f"{person.name} may sign in again.")
-            locked = person.locked_until is not None and person.locked_until > now
-            if locked and right.button("Lift the lockout", key="unlock", icon=":material/lock_open:"):
-                unlock(data.engine(), user.actor, person.username)
-                done(f"{person.name} may try to sign in again now.")
+            if person.locked_until is not None and right.button(
+                "Lift the lockout", key="unlock", icon=":material/lock_open:"
+            ):
+                cleared = unlock(data.engine(), user.actor, person.username)
+                done(f"{person.name} may try to sign in again now ({cleared} wrong passwords cleared).")
         except UserError as problem:
             st.error(f"Not changed: {problem}.")

@@ -4,7 +4,8 @@ streamlit-authenticator 0.4.2.
 The library's own form counts failed attempts per browser session only and cannot be told that an
 account is locked, so the form here calls `core.users.check_login`; the library then sets and reads
 the signed re-authentication cookie. A cookie counts only while the user is active and was issued
-after their last sign-out or password change (streamlit-authenticator issues #91, #203).
+after their last sign-out or password change (streamlit-authenticator issues #91, #203); the same
+holds for a browser session that is open at that moment, which is signed out on its next run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import streamlit as st
 import streamlit_authenticator as stauth
 
 from core.config import cookie_key
+from core.models import utcnow
 from core.permissions import Permission, may
 from core.users import UserInfo, check_login, end_sessions, get_user, session_is_valid
 from ui.data import engine
@@ -24,6 +26,8 @@ COOKIE_DAYS = 1.0
 USER_KEY = "onefunnel_user"  # our own key: the library owns username, name, roles, authentication_status
 SET_COOKIE_KEY = "onefunnel_set_cookie"
 SIGNED_OUT_KEY = "onefunnel_signed_out"
+# When this browser session was signed in (UTC), by password or by a cookie issued then.
+SIGNED_IN_AT_KEY = "onefunnel_signed_in_at"
 
 
 def _authenticator() -> stauth.Authenticate:
@@ -31,7 +35,8 @@ def _authenticator() -> stauth.Authenticate:
     return stauth.Authenticate({"usernames": {}}, COOKIE_NAME, cookie_key(), COOKIE_DAYS, auto_hash=False)
 
 
-def _from_cookie(authenticator: stauth.Authenticate) -> UserInfo | None:
+def _from_cookie(authenticator: stauth.Authenticate) -> tuple[UserInfo, dt.datetime] | None:
+    """The user of a valid login cookie, and when the cookie was issued."""
     token = authenticator.cookie_controller.get_cookie()
     if not token or "username" not in token or "exp_date" not in token:
         return None
@@ -41,19 +46,25 @@ def _from_cookie(authenticator: stauth.Authenticate) -> UserInfo | None:
     user = get_user(engine(), str(token["username"]))
     if user is None or not session_is_valid(user, issued):
         return None
-    return user
+    return user, issued
 
 
-def _remember(user: UserInfo) -> None:
+def _remember(user: UserInfo, signed_in_at: dt.datetime) -> None:
     st.session_state[USER_KEY] = user
+    st.session_state[SIGNED_IN_AT_KEY] = signed_in_at
     # The library signs its cookie with the user name it finds here.
     st.session_state["username"] = user.username
     st.session_state["name"] = user.name
     st.session_state["authentication_status"] = True
 
 
+def _forget() -> None:
+    for key in (USER_KEY, SIGNED_IN_AT_KEY, "username", "name", "authentication_status"):
+        st.session_state.pop(key, None)
+
+
 def _start_session(user: UserInfo) -> None:
-    _remember(user)
+    _remember(user, utcnow())
     # The cookie component only acts when it is rendered: set it on the next run, not before st.rerun().
     st.session_state[SET_COOKIE_KEY] = True
 
@@ -61,18 +72,23 @@ def _start_session(user: UserInfo) -> None:
 def renew_cookie() -> None:
     """After a password change, which voids every earlier cookie: this browser gets a new one at once, and
     again on the next run in case the component's write of this run is lost to a rerun."""
+    # This session carries on: it proved the new password after the change voided every earlier session.
+    st.session_state[SIGNED_IN_AT_KEY] = utcnow()
     _authenticator().cookie_controller.set_cookie()
     st.session_state[SET_COOKIE_KEY] = True
 
 
 def signed_in_user() -> UserInfo | None:
-    """The signed-in user, re-read from the database so that a deactivation takes effect at once."""
+    """The signed-in user, re-read from the database so that a deactivation, a sign-out elsewhere or a password
+    change takes effect at once."""
     current = st.session_state.get(USER_KEY)
     if current is None:
         return None
+    # A session put in place without a time (tests do) counts from its first run.
+    signed_in_at = st.session_state.setdefault(SIGNED_IN_AT_KEY, utcnow())
     fresh = get_user(engine(), current.username)
-    if fresh is None or not fresh.active:
-        st.session_state.pop(USER_KEY, None)
+    if fresh is None or not session_is_valid(fresh, signed_in_at):
+        _forget()
         return None
     st.session_state[USER_KEY] = fresh
     return fresh
@@ -89,10 +105,10 @@ def sign_in() -> UserInfo | None:
     if st.session_state.pop(SIGNED_OUT_KEY, False):
         authenticator.cookie_controller.delete_cookie()
     else:
-        user = _from_cookie(authenticator)
-        if user is not None:
-            _remember(user)
-            return user
+        from_cookie = _from_cookie(authenticator)
+        if from_cookie is not None:
+            _remember(*from_cookie)
+            return from_cookie[0]
     with st.form("sign_in"):
         st.subheader("Sign in to OneFunnel")
         username = st.text_input("User name", key="sign_in_username")
@@ -110,8 +126,7 @@ def sign_in() -> UserInfo | None:
 def sign_out(user: UserInfo) -> None:
     # Server side first: from now on the database refuses every cookie issued before this moment.
     end_sessions(engine(), user.username)
-    for key in (USER_KEY, "username", "name", "authentication_status"):
-        st.session_state.pop(key, None)
+    _forget()
     st.session_state[SIGNED_OUT_KEY] = True  # the browser's cookie is deleted on the next run
 
 
