@@ -17,6 +17,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from filelock import FileLock
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
@@ -144,6 +146,8 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision; safe to call from several processes."""
     config = alembic_config(engine)
+    if _at_head(engine, config):
+        return  # every start and CLI command comes here: a plain read, never a wait for the write lock
     if engine.dialect.name == "postgresql":
         with engine.connect() as lock_conn:
             lock_conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
@@ -158,6 +162,12 @@ def upgrade(engine: Engine) -> None:
             command.upgrade(config, "head")
     else:  # an in-memory database belongs to one process
         command.upgrade(config, "head")
+
+
+def _at_head(engine: Engine, config: Config) -> bool:
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current == set(ScriptDirectory.from_config(config).get_heads())
 
 
 def _sqlite_file(engine: Engine) -> str | None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
-from core.db import read_scope, retrying, session_scope
+from core.db import must_retry, read_scope, retrying, session_scope
 from core.models import DefinitionSignoff, DefinitionVersion, utcnow
 from core.permissions import Actor, PermissionDenied, require
 from core.schema import SENIORITIES
@@ -245,7 +245,9 @@ def _one_writer_wins() -> Iterator[None]:
             "someone changed or signed this definition at the same moment; nothing was changed, read it again"
         ) from exc
     except OperationalError as exc:
-        if "locked" not in str(exc).lower():
+        # Only SQLite's busy timeout running out; a PostgreSQL deadlock ("… blocked by process …") goes up to
+        # `retrying`, which runs the sign-off again.
+        if must_retry(exc) or "database is locked" not in str(exc.orig).lower():
             raise
         raise DefinitionConflict("the definition is being changed by someone else; try again in a moment") from exc
 

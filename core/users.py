@@ -194,12 +194,14 @@ def _count_failure(session: Session, key: str, *, known: bool, via: str, now: dt
     until = _lock_end(session, key, now)
     if until is None:
         return LoginResult("wrong")
+    # A name that is no account may be a password typed into the wrong field: the audit log, which ops read,
+    # keeps not even its digest (an unsalted digest of a password falls to a dictionary).
     audit.record(
         session,
-        actor=key,
+        actor=key if known else "(a name that is no account)",
         action="lock",
         entity="user" if known else "unknown_user",
-        entity_key=key,
+        entity_key=key if known else None,
         detail={"until": until.isoformat()},
     )
     return LoginResult("locked", locked_until=until)
@@ -296,7 +298,25 @@ def check_login(engine: Engine, username: str, password: str, *, now: dt.datetim
     # Made (once) on every first sign-in, not only an unknown name's: making it takes as long as a check.
     dummy = _dummy_hash(BCRYPT_ROUNDS)
     matches = _password_matches(password, stored.encode() if stored is not None else dummy)
+    if matches and stored is not None:
+        clean = _clean_sign_in(engine, name, stored, now or utcnow())
+        if clean is not None:
+            return clean
     return _judge_sign_in(engine, name, stored, matches, now)
+
+
+def _clean_sign_in(engine: Engine, name: str, checked_hash: str, now: dt.datetime) -> LoginResult | None:
+    """The usual case, the right password of an active account with no failures to clear, answered by a read:
+    a sign-in then never waits for SQLite's write lock (held by an import's merge, say). None: anything else,
+    which `_judge_sign_in` decides in a write transaction. A wrong try that lands meanwhile is simply not cleared,
+    as if it had come a moment after this sign-in."""
+    with read_scope(engine) as session:
+        user = session.get(User, name)
+        if user is None or not user.active or user.password_hash != checked_hash:
+            return None
+        if session.scalar(select(LoginFailure.id).where(*_in_window(name, now)).limit(1)) is not None:
+            return None
+        return LoginResult("ok", _info(user, None))
 
 
 @retrying

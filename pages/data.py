@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import session_scope
+from core.db import read_scope, session_scope
 from core.importer import (
     ImportRefused,
     import_csv,
@@ -40,7 +40,7 @@ st.caption(
 
 left, middle, right = st.columns([1, 1, 2])
 kind = left.selectbox("Kind of file", list(KINDS), key="data_kind")
-with session_scope(data.engine()) as session:
+with read_scope(data.engine()) as session:
     choices = mapping_names(session, kind)
     saved_names = {mapping.name for mapping in saved_mappings(session, kind)}
 mapping_name = middle.selectbox(
@@ -60,7 +60,7 @@ def mapping_builder(header: list[str]) -> Mapping | None:
         base = suggest_mapping(kind, header)
     else:
         try:
-            with session_scope(data.engine()) as session:
+            with read_scope(data.engine()) as session:
                 base = find_mapping(session, mapping_name)
         except MappingError as problem:
             st.error(str(problem))

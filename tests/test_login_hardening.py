@@ -26,9 +26,10 @@ import pytest
 import streamlit as st
 from alembic import command
 from sqlalchemy import DateTime, Engine, column, create_engine, inspect, select, table, text
+from sqlalchemy.exc import OperationalError
 from streamlit.testing.v1 import AppTest
 
-from core import config, users
+from core import config, db, users
 from core.cli import main
 from core.db import alembic_config, get_engine, open_database, upgrade
 from core.models import AuditEntry, LoginFailure, utcnow
@@ -226,6 +227,8 @@ def test_an_unknown_name_is_kept_only_as_a_digest(engine: Engine, sam: users.Use
         stored = " ".join(str(value) for row in connection.execute(select(AuditEntry.__table__)) for value in row)
     assert "secret passphrase" not in stored.lower()
     assert [entity for _, entity, _, _ in audit_entries(engine, "lock")] == ["unknown_user"]
+    # Not even the digest: ops read the audit log, and an unsalted digest of a password falls to a dictionary.
+    assert next(iter(keys)) not in stored
 
 
 @pytest.mark.parametrize("name", ["sam", "nobody"])
@@ -686,3 +689,26 @@ def test_the_migration_carries_the_old_counter_over_and_back(empty_engine: Engin
     assert back == {"lee": (0, locked_until), "max": (1, None), "ned": (0, None)}
     upgrade(empty_engine)  # and up again
     assert users.get_user(empty_engine, "lee").locked_until == locked_until  # type: ignore[union-attr]
+
+
+def test_a_clean_sign_in_does_not_wait_for_the_write_lock(
+    engine: Engine, sam: users.UserInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import merging holds SQLite's write lock for seconds: the right password still signs in at once;
+    a wrong one, which must be recorded, waits its turn."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's single write lock")
+    import sqlite3
+
+    monkeypatch.setattr(db, "SQLITE_BUSY_SECONDS", 1)
+    engine.dispose()  # new connections take the shorter busy timeout
+    holder = sqlite3.connect(str(engine.url.database), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert check_login(engine, "sam", PASSWORD, now=T0).outcome == "ok"
+        with pytest.raises(OperationalError, match="locked"):
+            check_login(engine, "sam", WRONG, now=T0)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        engine.dispose()
