@@ -43,7 +43,7 @@ from sqlalchemy import (
 from core import definitions
 from core.audit import record
 from core.business_hours import BusinessClock, calendar_minutes_between
-from core.db import read_scope, retrying, session_scope, writing
+from core.db import WRITE_OPTION, read_scope, retrying, session_scope
 from core.definitions import IcpRules, MqlRules, SlaRules, VersionInfo
 from core.importer import CHUNK_ROWS, ImportResult, ProgressCallback, _format_column, bulk_insert, import_csv
 from core.kpis import _count_if
@@ -472,31 +472,47 @@ def stored_trial(engine: Engine, actor: Actor, name: str, first_day: dt.date, la
     name = _trial_name(name)
     columns = [getattr(Lead, column) for column in _STORED_COLUMNS]
     in_period = and_(Lead.created_day >= first_day, Lead.created_day <= last_day)
-    with engine.connect() as reader, writing(engine).begin() as writer:
-        settings = load(writer)
-        count = reader.execute(select(func.count()).where(in_period)).scalar_one()
-        if count == 0:
-            raise SandboxError(f"no stored leads were created from {first_day} to {last_day}")
-        if count > MAX_ROWS:
-            raise SandboxError(f"a trial holds at most {MAX_ROWS:,} leads; the period has {count:,}")
-        _stage_open(writer)
-        result = reader.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
-            select(*columns).where(in_period).order_by(Lead.created_at, Lead.lead_id)
-        )
-        written, latest = 0, None
-        for part in result.partitions(CHUNK_ROWS):
-            frame = pd.DataFrame(part, columns=list(_STORED_COLUMNS))
-            for column in ("created_at", "mql_at", "sql_at", "rejected_at", "first_response_at"):
-                frame[column] = pd.to_datetime(frame[column])
-                top = frame[column].max()
-                if pd.notna(top) and (latest is None or top > latest):
-                    latest = top
-            _stage_write(writer, _trial_rows(frame, settings, written + 1))
-            written += len(frame)
-        as_of = latest.to_pydatetime() if latest is not None else utcnow()
-        detail = {"name": name, "source": "stored", "from": str(first_day), "to": str(last_day)}
-        trial_id = _new_trial(writer, actor, name, "stored", None, None)
-        _close_trial(writer, trial_id, written, (first_day, last_day), as_of, settings, actor, detail)
+    with engine.connect() as reader, engine.connect() as writer:
+        # The copy goes to a temporary table first, which on SQLite takes no lock on the database; the write
+        # lock is taken only for the last statements (as an import does), so a big trial blocks no one's writes.
+        transaction = writer.begin()
+        try:
+            settings = load(writer)
+            count = reader.execute(select(func.count()).where(in_period)).scalar_one()
+            if count == 0:
+                raise SandboxError(f"no stored leads were created from {first_day} to {last_day}")
+            if count > MAX_ROWS:
+                raise SandboxError(f"a trial holds at most {MAX_ROWS:,} leads; the period has {count:,}")
+            _stage_open(writer)
+            result = reader.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
+                select(*columns).where(in_period).order_by(Lead.created_at, Lead.lead_id)
+            )
+            written, latest = 0, None
+            for part in result.partitions(CHUNK_ROWS):
+                frame = pd.DataFrame(part, columns=list(_STORED_COLUMNS))
+                for column in ("created_at", "mql_at", "sql_at", "rejected_at", "first_response_at"):
+                    frame[column] = pd.to_datetime(frame[column])
+                    top = frame[column].max()
+                    if pd.notna(top) and (latest is None or top > latest):
+                        latest = top
+                _stage_write(writer, _trial_rows(frame, settings, written + 1))
+                written += len(frame)
+            if writer.dialect.name == "sqlite":
+                transaction.commit()  # the staged rows stay in the temporary table
+                writer.execution_options(**{WRITE_OPTION: True})
+                transaction = writer.begin()
+                if load(writer) != settings:
+                    raise SandboxError("the organisation's settings changed while the leads were copied; try again")
+            as_of = latest.to_pydatetime() if latest is not None else utcnow()
+            detail = {"name": name, "source": "stored", "from": str(first_day), "to": str(last_day)}
+            trial_id = _new_trial(writer, actor, name, "stored", None, None)
+            _close_trial(writer, trial_id, written, (first_day, last_day), as_of, settings, actor, detail)
+            transaction.commit()
+        except BaseException:
+            transaction.rollback()
+            if writer.dialect.name == "sqlite":
+                writer.invalidate()  # with the temporary table and its rows
+            raise
     return get_trial(engine, actor, trial_id)
 
 

@@ -167,3 +167,38 @@ def test_a_deadlock_in_a_sign_off_is_run_again(engine: Engine, monkeypatch: pyte
     signed = definitions.approve(engine, MARKETING_LEAD, version.id, revision=version.revision)
     assert calls["n"] == 2
     assert [signoff.side for signoff in signed.signoffs] == ["marketing"]
+
+
+def test_copying_stored_leads_into_a_trial_leaves_the_write_lock_free(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored trial of a million leads copies for many seconds; others' writes must not wait for the copy, only
+    for the final statements (as with an import's merge)."""
+    import datetime as dt
+
+    from core import sandbox
+    from core.importer import import_csv
+    from tests.conftest import TESTER
+
+    path = _sqlite_file(engine)
+    import_csv(engine, "leads", ROOT / "sample_data" / "leads.csv", actor=TESTER)
+    others_could_write: list[bool] = []
+    stage_write = sandbox._stage_write
+
+    def while_copying(connection: Any, rows: Any) -> None:
+        stage_write(connection, rows)
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            others_could_write.append(True)
+        except sqlite3.OperationalError:
+            others_could_write.append(False)
+        finally:
+            other.close()
+
+    monkeypatch.setattr(sandbox, "_stage_write", while_copying)
+    monkeypatch.setattr(sandbox, "CHUNK_ROWS", 5_000)
+    trial = sandbox.stored_trial(engine, Actor("olga", "ops"), "2026", dt.date(2024, 1, 1), dt.date(2026, 12, 31))
+    assert trial.rows == 20_000
+    assert others_could_write == [True] * 4
