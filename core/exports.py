@@ -44,5 +44,7 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def to_safe_csv(frame: pd.DataFrame) -> bytes:
     """UTF-8 CSV (with BOM, so Excel picks the encoding) with formulas neutralised."""
     buffer = io.StringIO()
-    safe_frame(frame).to_csv(buffer, index=False)
+    # CRLF rows, as spreadsheets write them: the writer then quotes a value holding a lone CR too, which a
+    # spreadsheet would otherwise read as a new row starting with whatever follows it (a formula, say).
+    safe_frame(frame).to_csv(buffer, index=False, lineterminator="\r\n")
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -16,6 +16,7 @@ import codecs
 import csv
 import hashlib
 import io
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,10 +27,12 @@ from typing import IO, Any, BinaryIO, Protocol
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert, select, text
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy import Connection, Engine, RootTransaction, insert, select, text
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from core import audit
+from core.config import ConfigError, secret
+from core.db import WRITE_OPTION
 from core.derived import (
     LEAD_INPUTS,
     lead_columns,
@@ -45,11 +48,23 @@ from core.settings import OrgSettings, load
 
 MAX_PROBLEMS = 50
 CHUNK_ROWS = 100_000
+# Streamlit's own limit (server.maxUploadSize in .streamlit/config.toml), so that a file the CLI reads and one the
+# pages hand over are held to the same size. ONEFUNNEL_MAX_UPLOAD_MB overrides it (e.g. for a big CLI import).
+MAX_UPLOAD_MB = 400
+_MIB = 1024 * 1024
+# A chunk of a 10,000-column file would otherwise hold CHUNK_ROWS × 10,000 cells, several GB of strings.
+MAX_CHUNK_CELLS = 2_000_000
+# A header line longer than this is not a CSV header (a binary file, or a file without line breaks).
+MAX_HEADER_BYTES = 16 * _MIB
+# What the database columns hold: PostgreSQL's integer, and dates any driver reads back as a Python date.
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+_FIRST_YEAR, _LAST_YEAR = 1900, 2199
 DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 # Bytes that cp1252 leaves undefined; a file using them can only be latin-1.
 _CP1252_HOLES = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
-_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+# A UTC offset ending a timestamp: Z, +hh:mm or +hhmm, or after a time +hh alone (ISO 8601 allows it).
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2}|(?:[T ]\d{2,6}|:\d{1,2})(?:[.,]\d+)?\s*[+-]\d{1,2})$", re.IGNORECASE)
 _CURRENCY = re.compile(r"^\s*(?:[A-Z]{3}\s+)?[$€£¥]?\s*|\s*(?:[A-Z]{3})?\s*$")
 _TRUE = {"true", "t", "yes", "y", "1", "won", "closed won"}
 _FALSE = {"false", "f", "no", "n", "0", "lost", "closed lost"}
@@ -147,7 +162,7 @@ def _scan(handle: BinaryIO) -> tuple[str, str, int]:
     is_utf8, has_holes, size, first = True, False, 0, b""
     while block := handle.read(1 << 20):
         if not first:
-            first = block[:3]
+            first = block[:4096]
         digest.update(block)
         size += len(block)
         if is_utf8:
@@ -162,13 +177,35 @@ def _scan(handle: BinaryIO) -> tuple[str, str, int]:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             is_utf8 = False
-    if first.startswith(codecs.BOM_UTF8):
+    utf16 = _utf16(first)
+    if utf16 is not None:
+        encoding = utf16
+    elif first.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
     elif is_utf8:
         encoding = "utf-8"
     else:
         encoding = "latin-1" if has_holes else "cp1252"
     return digest.hexdigest(), encoding, size
+
+
+def _utf16(start: bytes) -> str | None:
+    """The UTF-16 codec for a file that starts with `start`, or None if it is not UTF-16.
+
+    Excel's "Unicode text" is UTF-16 with a byte-order mark; without one, the header's mostly-ASCII characters
+    give it away by a zero byte in every other position (which is also valid UTF-8, hence this comes first).
+    """
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    pairs = start[: len(start) // 2 * 2]
+    if len(pairs) < 8:
+        return None
+    even, odd = pairs[0::2].count(0), pairs[1::2].count(0)
+    if odd >= 0.9 * len(pairs) / 2 and even == 0:
+        return "utf-16-le"
+    if even >= 0.9 * len(pairs) / 2 and odd == 0:
+        return "utf-16-be"
+    return None
 
 
 def _whole_characters(block: bytes) -> bytes:
@@ -184,7 +221,8 @@ def _whole_characters(block: bytes) -> bytes:
 
 
 def _header_line(sample: str) -> str:
-    reader = io.StringIO(sample)
+    # Universal newlines: a file from an old Mac ends its lines with a lone CR.
+    reader = io.StringIO(sample, newline=None)
     line = reader.readline()
     while line and not line.strip():
         line = reader.readline()
@@ -208,7 +246,10 @@ def sniff_delimiter(sample: str) -> str:
 def _text_stream(handle: BinaryIO, encoding: str) -> tuple[IO[str], _CountingReader]:
     handle.seek(0)
     counter = _CountingReader(handle)
-    stream = io.TextIOWrapper(io.BufferedReader(counter, 1 << 20), encoding=encoding, newline="")
+    # Universal newlines: with lines ending in a lone CR (an old Mac export), pandas' tokenizer drops the empty
+    # first field of a row that follows a blank line, and the row's values slide one column left. Every line
+    # break becomes LF, a line break inside a quoted value too.
+    stream = io.TextIOWrapper(io.BufferedReader(counter, 1 << 20), encoding=encoding, newline=None)
     return stream, counter
 
 
@@ -254,6 +295,7 @@ class _ChunkValidator:
         self.skipped: Counter[str] = Counter()
         self.null_markers = {fold(value) for value in mapping.null_values}
         self.header_index: dict[str, str] = {}
+        self._unreadable_columns: set[str] = set()
 
     def problem(self, row: int | None, column: str | None, value: str | None, expected: str) -> None:
         self.total_problems += 1
@@ -277,8 +319,17 @@ class _ChunkValidator:
             blank |= stripped.str.casefold().isin(self.null_markers)
         return blank
 
+    def _unreadable(self, column: str) -> None:
+        """The header names `column` but the CSV parser found none: the two read a quote in the header differently."""
+        if column not in self._unreadable_columns:
+            self._unreadable_columns.add(column)
+            self.problem(1, column, None, "a column the CSV parser can find in the header (a stray quote there?)")
+
     def _condition(self, chunk: pd.DataFrame, condition: Any) -> pd.Series:
         column = _resolve(condition.candidates, self.header_index)
+        if column is not None and column not in chunk.columns:
+            self._unreadable(column)
+            column = None
         if column is None:
             return pd.Series(False, index=chunk.index)
         folded = chunk[column].str.strip().str.casefold().str.replace(r"\s+", " ", regex=True)
@@ -293,6 +344,9 @@ class _ChunkValidator:
         else:
             column = self.columns[name]
             assert column is not None
+            if column not in chunk.columns:
+                self._unreadable(column)
+                return pd.Series("", index=chunk.index, dtype="str")
             # Kept in pandas' Arrow-backed string dtype: its vectorised string functions are ~10x object's.
             values = chunk[column].astype("str").str.strip()
             values = values.where(~self._blank(values), "")
@@ -321,18 +375,27 @@ class _ChunkValidator:
             values = raw.where(~blank, None)
             too_long = (raw.str.len() > spec.max_length).to_numpy()
             self._problems_in(too_long, rows, column, raw, spec.expected())
+            # PostgreSQL's text cannot hold NUL; SQLite refuses it too, so that a file imports alike on both.
+            nul = raw.str.contains("\x00", regex=False).to_numpy() & ~too_long
+            self._problems_in(nul, rows, column, raw, "text without NUL (\\x00) characters")
             return values
         if spec.type in ("int", "float"):
             numbers = pd.to_numeric(_parse_float_text(raw.astype(str), self.delimiter), errors="coerce")
-            bad = np.isnan(numbers.to_numpy(dtype=float)) & ~blank
+            floats = numbers.to_numpy(dtype=float, na_value=np.nan)
+            # 1e309 reads as infinity and "NaN" as not-a-number: neither is an amount or a count.
+            finite = np.isfinite(floats)
+            bad = ~finite & ~blank
             if spec.type == "int":
-                bad |= ~np.isnan(numbers.to_numpy(dtype=float)) & (numbers.to_numpy(dtype=float) % 1 != 0)
+                whole = np.zeros(len(floats), dtype=bool)
+                whole[finite] = floats[finite] % 1 == 0
+                # The columns are PostgreSQL integers; SQLite would take more, and the backends would differ.
+                bad |= finite & (~whole | (floats < _INT_MIN) | (floats > _INT_MAX))
             if spec.minimum is not None:
-                bad |= (numbers < spec.minimum).to_numpy()
+                bad |= finite & (floats < spec.minimum)
             if spec.maximum is not None:
-                bad |= (numbers > spec.maximum).to_numpy()
-            self._problems_in(bad, rows, column, raw, spec.expected())
-            return numbers.where(~blank)
+                bad |= finite & (floats > spec.maximum)
+            self._problems_in(bad, rows, column, raw, _expected(spec))
+            return numbers.where(~blank & ~bad)
         if spec.type == "bool":
             folded = raw.str.casefold()
             values = pd.Series(None, index=raw.index, dtype=object)
@@ -355,7 +418,9 @@ class _ChunkValidator:
                     parsed[todo] = pd.to_datetime(raw[todo], format=fmt, errors="coerce").astype("datetime64[us]")
             bad = parsed.isna().to_numpy() & ~blank
             self._problems_in(bad, rows, column, raw, spec.expected())
-            return parsed.dt.to_period("M").dt.start_time
+            outside = _outside_years(parsed)
+            self._problems_in(outside, rows, column, raw, f"a month from {_FIRST_YEAR} to {_LAST_YEAR}")
+            return parsed.where(~outside).dt.to_period("M").dt.start_time
         return self._parse_datetime(spec, raw, blank, rows, column, formats)
 
     def _parse_datetime(
@@ -371,10 +436,12 @@ class _ChunkValidator:
             aware = todo & (has_offset if fmt == "ISO8601" else np.full(len(raw), "%z" in fmt))
             naive = todo & ~aware
             if naive.any():
-                parsed = pd.to_datetime(raw[naive], format=fmt, errors="coerce")
+                parsed = _without_offset(raw[naive], fmt)
                 if self.settings.timezone != "UTC":
+                    # A time the autumn clock change repeats is read as its first (summer-time) occurrence.
+                    first = np.ones(len(parsed), dtype=bool)
                     parsed = (
-                        parsed.dt.tz_localize(self.settings.timezone, ambiguous="NaT", nonexistent="shift_forward")
+                        parsed.dt.tz_localize(self.settings.timezone, ambiguous=first, nonexistent="shift_forward")
                         .dt.tz_convert("UTC")
                         .dt.tz_localize(None)
                     )
@@ -384,7 +451,9 @@ class _ChunkValidator:
                 result[aware] = parsed.dt.tz_localize(None).astype("datetime64[us]")
         bad = result.isna().to_numpy() & ~blank
         self._problems_in(bad, rows, column, raw, spec.expected())
-        return result
+        outside = _outside_years(result)
+        self._problems_in(outside, rows, column, raw, f"a date or date-time from {_FIRST_YEAR} to {_LAST_YEAR}")
+        return result.where(~outside)
 
     def validate(self, chunk: pd.DataFrame, first_row: int) -> pd.DataFrame | None:
         """The typed, mapped rows of a chunk (skipped rows dropped), or None if it had problems."""
@@ -480,6 +549,38 @@ class _ChunkValidator:
         return {int(row): "|".join(str(text[i]) for text in texts) for i, row in enumerate(rows[hit])}
 
 
+def _without_offset(values: pd.Series, fmt: str) -> pd.Series:
+    """`values` parsed as naive timestamps. One with an offset that _OFFSET did not see is NaT, so reported as
+    not a date, rather than a crash: pandas refuses to mix offsets with naive values, or to make them naive."""
+    try:
+        parsed = pd.to_datetime(values, format=fmt, errors="coerce")
+    except ValueError:  # "Mixed timezones detected"
+        parsed = None
+    if parsed is not None and not isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed
+    stamps = (pd.to_datetime(value, format=fmt, errors="coerce") for value in values)  # slow, but only for these
+    naive = [stamp if stamp is not pd.NaT and stamp.tzinfo is None else pd.NaT for stamp in stamps]
+    return pd.Series(naive, index=values.index, dtype="datetime64[us]")
+
+
+def _expected(spec: FieldSpec) -> str:
+    """What a valid value looks like, with the limit of the database column where the schema sets none."""
+    if spec.type == "int" and spec.maximum is None:
+        lowest = f"{spec.minimum:g}" if spec.minimum is not None else f"{_INT_MIN:,}"
+        return f"a whole number from {lowest} to {_INT_MAX:,}"
+    return spec.expected()
+
+
+def _outside_years(stamps: pd.Series) -> np.ndarray:
+    """Timestamps outside _FIRST_YEAR.._LAST_YEAR (year 0 or 10,000 cannot even be read back as a Python date).
+
+    A day's margin either side, so that a local midnight at either end moved to UTC is still inside.
+    """
+    earliest = pd.Timestamp(_FIRST_YEAR - 1, 12, 31)
+    latest = pd.Timestamp(_LAST_YEAR + 1, 1, 2)
+    return ((stamps < earliest) | (stamps >= latest)).to_numpy(dtype=bool, na_value=False)
+
+
 def _format_column(series: pd.Series, column_type: str) -> list[Any]:
     """Python values for the staging table: timestamps as the text SQLAlchemy stores in SQLite."""
     if column_type == "datetime":
@@ -516,14 +617,20 @@ def bulk_insert(connection: Connection, table: str, columns: list[str], records:
     raw = connection.connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()
+    dbapi_error = connection.dialect.loaded_dbapi.Error
     try:
         if connection.dialect.name == "postgresql":
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+            with cursor.copy(statement) as copy:
                 for record in records:
                     copy.write_row(record)
         else:
-            marks = ", ".join("?" for _ in columns)
-            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", records)
+            statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+            cursor.executemany(statement, records)
+    except dbapi_error as exc:
+        # The driver's own error, as SQLAlchemy would have wrapped it: callers catch sqlalchemy.exc.DataError for
+        # a value the database refuses, not psycopg's or sqlite3's classes.
+        raise DBAPIError.instance(statement, None, exc, dbapi_error, dialect=connection.dialect) from exc
     finally:
         cursor.close()
 
@@ -613,7 +720,8 @@ def _bulk_cache(connection: Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        raw.execute(f"PRAGMA cache_size={int(previous)}")
+        if not connection.invalidated:  # a failed import closed the connection (see `_abandon`)
+            raw.execute(f"PRAGMA cache_size={int(previous)}")
 
 
 def _open(source: str | Path | BinaryIO) -> tuple[BinaryIO, str, bool]:
@@ -684,18 +792,67 @@ def _shape(handle: BinaryIO, name: str, *, whole_file: bool = True) -> _FileShap
     Without `whole_file` only the first megabyte is looked at (no checksum): enough for a preview, and
     a page re-runs it on every click.
     """
-    handle.seek(0)
+    size, limit = _size(handle), max_upload_bytes()
+    if size > limit:
+        raise _refuse(name, f"the file is {_megabytes(size)} MB; the limit is {_megabytes(limit)} MB")
     if whole_file:
         sha256, encoding, size = _scan(handle)
     else:
         sha256, encoding, size = "", *_scan(io.BytesIO(_whole_characters(handle.read(1 << 20))))[1:]
     handle.seek(0)
-    sample = handle.read(1 << 16).decode(encoding, errors="replace").lstrip("\ufeff")
+    sample = _header_sample(handle, encoding, name)
     if not sample.strip():
         raise _refuse(name, "the file is empty; expected a header row and at least one data row")
     delimiter = sniff_delimiter(sample)
-    header = next(csv.reader(io.StringIO(_header_line(sample)), delimiter=delimiter))
+    try:
+        header = next(csv.reader(io.StringIO(_header_line(sample)), delimiter=delimiter))
+    except csv.Error as exc:  # e.g. a name over the csv module's 128 KB field limit: a data row, not a header
+        raise _refuse(name, f"the header row could not be read as column names ({exc})", row=1) from exc
     return _FileShape(sha256, encoding, size, delimiter, [column.strip() for column in header])
+
+
+def _header_sample(handle: BinaryIO, encoding: str, name: str) -> str:
+    """The start of the file as text, at least up to the end of its header line."""
+    raw = handle.read(1 << 16)
+    sample = raw.decode(encoding, errors="replace").lstrip("\ufeff")
+    # The header of a file with thousands of columns is longer than the first block.
+    while not _header_line(sample).endswith("\n") and (more := handle.read(1 << 20)):
+        raw += more
+        if len(raw) > MAX_HEADER_BYTES:
+            raise _refuse(
+                name,
+                f"no header row in the first {MAX_HEADER_BYTES // _MIB} MB; expected a CSV file with one row a line",
+                row=1,
+            )
+        sample = raw.decode(encoding, errors="replace").lstrip("\ufeff")
+    return sample
+
+
+def _size(handle: BinaryIO) -> int:
+    """The size of the file without reading it (an upload is in memory, a path is on disk)."""
+    handle.seek(0, io.SEEK_END)
+    size = handle.tell()
+    handle.seek(0)
+    return size
+
+
+def max_upload_bytes() -> int:
+    """The largest file an import reads: ONEFUNNEL_MAX_UPLOAD_MB (environment or secrets) or MAX_UPLOAD_MB."""
+    configured = secret("ONEFUNNEL_MAX_UPLOAD_MB")
+    if configured is None:
+        return MAX_UPLOAD_MB * _MIB
+    try:
+        megabytes = float(configured)
+    except ValueError:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        raise ConfigError(f"ONEFUNNEL_MAX_UPLOAD_MB is {configured!r}; expected a number of megabytes above 0")
+    return int(megabytes * _MIB)
+
+
+def _megabytes(size: int) -> str:
+    """Megabytes as Streamlit counts them (MiB), rounded up: a file just over the limit must not read as at it."""
+    return f"{math.ceil(size / _MIB * 10) / 10:,.1f}".removesuffix(".0")
 
 
 def _resolve_columns(
@@ -743,6 +900,23 @@ def _resolve_columns(
             used.update(c for c in [_resolve(field_mapping.when.candidates, header_index)] if c)
     for rule in mapping.skip_rows:
         used.update(c for c in [_resolve(rule.candidates, header_index)] if c)
+    # Two columns of one name (or names that differ only in case and spacing): which one was meant is a guess.
+    counts = Counter(fold(column) for column in header)
+    repeated = sorted(column for column in used if counts[fold(column)] > 1)
+    if repeated:
+        problems = []
+        for column in repeated:
+            where = [str(position + 1) for position, other in enumerate(header) if fold(other) == fold(column)]
+            problems.append(
+                Problem(
+                    1,
+                    column,
+                    None,
+                    f"the header has {len(where)} columns named {column!r} (columns {', '.join(where)}); "
+                    "expected one: delete or rename the others",
+                )
+            )
+        raise ImportRefused(name, problems, len(problems))
     ignored = [c for c in header if c not in used and fold(c) not in {fold(i) for i in mapping.ignore_columns} and c]
     if ignored:
         notes.append("columns not imported: " + ", ".join(ignored[:20]) + (" ..." if len(ignored) > 20 else ""))
@@ -750,19 +924,43 @@ def _resolve_columns(
 
 
 def _chunks(stream: IO[str], delimiter: str, chunk_rows: int, name: str) -> Iterator[pd.DataFrame]:
-    reader = pd.read_csv(
-        stream,
-        sep=delimiter,
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        chunksize=chunk_rows,
-        engine="c",
-        skip_blank_lines=True,
-    )
+    """The rows as text, at most `chunk_rows` (and MAX_CHUNK_CELLS cells) at a time, the column names stripped
+    as `_shape` strips the header's. ImportRefused if the file is not CSV."""
     try:
-        yield from reader
+        # In the try: the reader parses the header as it is made, and an open quote there is a parser error too.
+        reader = pd.read_csv(
+            stream,
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            chunksize=chunk_rows,
+            engine="c",
+            skip_blank_lines=True,
+        )
+        with reader:
+            width = reader.get_chunk(0).shape[1]  # the header alone, no row read yet
+            rows = max(1, min(chunk_rows, MAX_CHUNK_CELLS // max(width, 1)))
+            while True:
+                try:
+                    chunk = reader.get_chunk(rows)
+                except StopIteration:
+                    return
+                chunk.columns = [str(column).strip() for column in chunk.columns]
+                yield chunk
+    except UnicodeDecodeError as exc:
+        raise _refuse(
+            name, f"bytes {exc.object[exc.start : exc.start + 4]!r} are not {exc.encoding} text; save the file as UTF-8"
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise _refuse(name, "the file has no header row", row=1) from exc
     except pd.errors.ParserError as exc:
+        unclosed = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if unclosed:
+            # The parser counts rows from 0 at the header; a spreadsheet counts from 1.
+            raise _refuse(
+                name, 'a quote opened in this row is never closed (a stray " in a value?)', row=int(unclosed[1]) + 1
+            ) from exc
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if match:
             expected, line, saw = match.groups()
@@ -857,6 +1055,8 @@ def _import(
                     notes=notes,
                 )
 
+            if connection.dialect.name == "sqlite" and not dry_run:
+                transaction = _take_write_lock(connection, transaction, settings, name)
             if sink is not None:
                 result = outcome(sink_rows, 0, 0, None)
                 sink.finish(connection, result)
@@ -922,12 +1122,35 @@ def _import(
             report(1.0, "done")
             return result
         except (IntegrityError, DataError) as exc:
-            transaction.rollback()
+            _abandon(connection, transaction)
             detail = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
             raise _refuse(name, f"the database refused the rows ({detail}); nothing was changed") from exc
         except BaseException:
-            transaction.rollback()
+            _abandon(connection, transaction)
             raise
+
+
+def _abandon(connection: Connection, transaction: RootTransaction) -> None:
+    """Nothing of a failed import stays: its transaction is rolled back and, on SQLite, where the staged rows
+    may have been committed to a temporary table before the merge, the connection is closed with them."""
+    transaction.rollback()
+    if connection.dialect.name == "sqlite":
+        connection.invalidate()
+
+
+def _take_write_lock(
+    connection: Connection, transaction: RootTransaction, settings: OrgSettings, name: str
+) -> RootTransaction:
+    """SQLite: the parse wrote only this connection's temporary tables, without the database's write lock;
+    the merge takes it now, in a transaction of its own, so that nobody waits on a file being read and a
+    write committed meanwhile cannot make the merge fail. The settings the rows were derived with must
+    still be the ones in force."""
+    transaction.commit()  # the staged rows live on in the temporary table until it is dropped
+    connection.execution_options(**{WRITE_OPTION: True})
+    transaction = connection.begin()
+    if load(connection) != settings:
+        raise _refuse(name, "the organisation's settings changed while the file was read; import it again")
+    return transaction
 
 
 def _with_derived(spec: KindSpec, frame: pd.DataFrame, settings: OrgSettings) -> pd.DataFrame:
@@ -992,11 +1215,16 @@ def preview(
     except ImportRefused as refused:
         return MappedPreview(shape.header, {}, empty, empty, refused.problems, [])
     stream, _ = _text_stream(source, shape.encoding)
+    parts: list[pd.DataFrame] = []
     try:
-        chunk = next(_chunks(stream, shape.delimiter, rows, name), None)
+        for part in _chunks(stream, shape.delimiter, rows, name):  # a wide file's rows come a few at a time
+            parts.append(part)
+            if sum(map(len, parts)) >= rows:
+                break
     except ImportRefused as refused:
         return MappedPreview(shape.header, columns, empty, empty, refused.problems, notes)
-    if chunk is None:
+    chunk = pd.concat(parts)[:rows] if parts else None
+    if chunk is None or chunk.empty:
         return MappedPreview(shape.header, columns, empty, empty, [], [*notes, "the file has no data rows"])
     with engine.connect() as connection:
         settings = load(connection)
