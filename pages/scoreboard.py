@@ -13,10 +13,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.attribution import MODELS
+from core.attribution import MODELS, Model
 from core.exports import to_safe_csv
 from core.kpis import Filters
-from core.periods import GRAINS, next_bucket_start
+from core.periods import GRAINS, Grain, next_bucket_start
 from core.scoreboard import (
     MIN_MQLS_FOR_A_FLAG,
     PERIOD_PRESETS,
@@ -142,159 +142,279 @@ if now["mqls"] == 0 and now["opportunities_created"] == 0 and now["closed"] == 0
     st.info("No data for this period and these filters.", icon=":material/search_off:")
     st.stop()
 
-# --- Funnel and trend ----------------------------------------------------------------------------------
-stages = funnel(now)
-stages["label"] = [
-    f"{row.count:,}" + (f"  ({row.from_previous:.0%} of the stage before)" if known(row.from_previous) else "")
-    for row in stages.itertuples()
-]
-funnel_bars = (
-    alt.Chart(stages)
-    .mark_bar(color=NEUTRAL)
-    .encode(
-        y=alt.Y("stage:N", sort=alt.SortField("order"), title=None),
-        x=alt.X(
-            "count:Q",
-            title="Leads",
-            axis=alt.Axis(format=",.0f"),
-            scale=alt.Scale(domainMax=stages["count"].max() * 1.35),
-        ),
-        tooltip=[
-            alt.Tooltip("stage:N", title="Stage"),
-            alt.Tooltip("count:Q", title="Count", format=","),
-            alt.Tooltip("from_previous:Q", title="Of the stage before", format=".1%"),
-        ],
+# --- Charts --------------------------------------------------------------------------------------------
+# Building a chart (Altair objects, their schema-validated Vega-Lite spec, the data as Arrow) costs more CPU
+# than everything else on a cached run of this page, and a Streamlit process runs one script's Python at a
+# time. Each chart is therefore drawn by a cached function keyed by the view's explicit values (days, grain,
+# filters, model, gate: never a DataFrame); on a hit Streamlit replays the finished element without running
+# the function. Cleared with the numbers after a write here; a minute's life, so that after a write elsewhere
+# (another replica, the CLI) a chart lags the numbers it is drawn from (five minutes) by at most a minute.
+
+
+def trend_frame(last: dt.date, trend_grain: Grain, view_filters: Filters) -> pd.DataFrame:
+    trend = data.kpis(*trend_range(last, trend_grain, TREND_PERIODS[trend_grain]), trend_grain, None, view_filters)
+    trend = trend.assign(
+        period=[
+            period_label(start, trend_grain) + (" *" if is_partial(start, end, trend_grain) else "")
+            for start, end in zip(trend["period_start"], trend["period_end"], strict=True)
+        ]
     )
-)
-funnel_text = funnel_bars.mark_text(align="left", dx=4, color=INK).encode(text="label:N")
+    trend["under_gate"] = (trend["mql_to_sql"] < trend["conversion_gate"]).map({True: "under the gate", False: "meets"})
+    return trend
+
+
+def period_axis(trend: pd.DataFrame) -> alt.X:
+    return alt.X("period:O", title=None, sort=list(trend["period"]), axis=alt.Axis(labelAngle=0))
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def draw_funnel(first: dt.date, last: dt.date, view_filters: Filters) -> None:
+    stages = funnel(data.kpis(first, last, "range", None, view_filters).iloc[0])
+    stages["label"] = [
+        f"{row.count:,}" + (f"  ({row.from_previous:.0%} of the stage before)" if known(row.from_previous) else "")
+        for row in stages.itertuples()
+    ]
+    funnel_bars = (
+        alt.Chart(stages)
+        .mark_bar(color=NEUTRAL)
+        .encode(
+            y=alt.Y("stage:N", sort=alt.SortField("order"), title=None),
+            x=alt.X(
+                "count:Q",
+                title="Leads",
+                axis=alt.Axis(format=",.0f"),
+                scale=alt.Scale(domainMax=stages["count"].max() * 1.35),
+            ),
+            tooltip=[
+                alt.Tooltip("stage:N", title="Stage"),
+                alt.Tooltip("count:Q", title="Count", format=","),
+                alt.Tooltip("from_previous:Q", title="Of the stage before", format=".1%"),
+            ],
+        )
+    )
+    funnel_text = funnel_bars.mark_text(align="left", dx=4, color=INK).encode(text="label:N")
+    st.altair_chart((funnel_bars + funnel_text).properties(height=230), width="stretch")
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def draw_mqls_by_period(last: dt.date, trend_grain: Grain, view_filters: Filters) -> None:
+    trend = trend_frame(last, trend_grain, view_filters)
+    mql_bars = (
+        alt.Chart(trend)
+        .mark_bar(color=NEUTRAL, opacity=0.85)
+        .encode(
+            x=period_axis(trend),
+            y=alt.Y("mqls:Q", title="MQLs"),
+            tooltip=[
+                alt.Tooltip("period:N", title="Period"),
+                alt.Tooltip("mqls:Q", title="MQLs", format=","),
+                alt.Tooltip("mql_target:Q", title="Target", format=",.0f"),
+                alt.Tooltip("mql_attainment:Q", title="Of target", format=".0%"),
+            ],
+        )
+    )
+    target_ticks = alt.Chart(trend).mark_tick(color=INK, thickness=3).encode(x=period_axis(trend), y="mql_target:Q")
+    st.altair_chart((mql_bars + target_ticks).properties(height=230), width="stretch")
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def draw_conversion_by_period(last: dt.date, trend_grain: Grain, view_filters: Filters, gate: float) -> None:
+    trend = trend_frame(last, trend_grain, view_filters)
+    conversion_line = (
+        alt.Chart(trend)
+        .mark_line(color=INK, point=False)
+        .encode(x=period_axis(trend), y=alt.Y("mql_to_sql:Q", title="MQL → SQL", axis=alt.Axis(format="%")))
+    )
+    conversion_points = (
+        alt.Chart(trend)
+        .mark_circle()
+        .encode(
+            x=period_axis(trend),
+            y="mql_to_sql:Q",
+            size=alt.Size("mqls:Q", title="MQLs behind the rate", scale=alt.Scale(range=[20, 300])),
+            color=alt.Color(
+                "under_gate:N", scale=alt.Scale(domain=["meets", "under the gate"], range=[GOOD, BAD]), legend=None
+            ),
+            tooltip=[
+                alt.Tooltip("period:N", title="Period"),
+                alt.Tooltip("mql_to_sql:Q", title="MQL → SQL", format=".1%"),
+                alt.Tooltip("sqls:Q", title="SQLs", format=","),
+                alt.Tooltip("mqls:Q", title="of MQLs", format=","),
+            ],
+        )
+    )
+    gate_line = alt.Chart(pd.DataFrame({"gate": [gate]})).mark_rule(color=BAD, strokeDash=[6, 3]).encode(y="gate:Q")
+    st.altair_chart((gate_line + conversion_line + conversion_points).properties(height=220), width="stretch")
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def draw_by_source(first: dt.date, last: dt.date, view_filters: Filters, gate: float) -> None:
+    by_source = data.kpis(first, last, "range", "source", view_filters)
+    sources = by_source[(by_source["mqls"] > 0) & (by_source["group"] != "(no lead)")].copy()
+    sources["weight"] = (sources["mqls"] >= MIN_MQLS_FOR_A_FLAG).map({True: "20 MQLs or more", False: "under 20 MQLs"})
+    sources["verdict"] = (sources["mql_to_sql"] < sources["conversion_gate"]).map(
+        {True: "under the gate", False: "meets the gate"}
+    )
+    source_axis = alt.Y("group:N", title=None, sort=alt.EncodingSortField("mqls", order="descending"))
+    opacity = alt.Opacity(
+        "weight:N", scale=alt.Scale(domain=["20 MQLs or more", "under 20 MQLs"], range=[1.0, 0.35]), legend=None
+    )
+    count_tooltip = [alt.Tooltip("group:N", title="Source"), alt.Tooltip("mqls:Q", title="MQLs", format=",")]
+    marketing_view = (
+        alt.Chart(sources)
+        .mark_bar(color=NEUTRAL)
+        .encode(y=source_axis, x=alt.X("mqls:Q", title="MQLs delivered"), tooltip=count_tooltip)
+        .properties(title="Marketing's view: MQLs delivered")
+    )
+    sales_view = (
+        alt.Chart(sources)
+        .mark_bar()
+        .encode(
+            y=alt.Y("group:N", title=None, sort=alt.EncodingSortField("mqls", order="descending"), axis=None),
+            x=alt.X("mql_to_sql:Q", title="MQL → SQL", axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "verdict:N",
+                scale=alt.Scale(domain=["meets the gate", "under the gate"], range=[GOOD, BAD]),
+                legend=alt.Legend(title=None, orient="bottom"),
+            ),
+            opacity=opacity,
+            tooltip=[
+                *count_tooltip,
+                alt.Tooltip("sqls:Q", title="SQLs", format=","),
+                alt.Tooltip("mql_to_sql:Q", title="MQL → SQL", format=".1%"),
+            ],
+        )
+        .properties(title="Sales's view: turned into SQLs")
+    )
+    sales_gate = alt.Chart(pd.DataFrame({"gate": [gate]})).mark_rule(color=INK, strokeDash=[6, 3]).encode(x="gate:Q")
+    sla_view = (
+        alt.Chart(sources)
+        .mark_bar(color="#7c3aed")
+        .encode(
+            y=alt.Y("group:N", title=None, sort=alt.EncodingSortField("mqls", order="descending"), axis=None),
+            x=alt.X(
+                "sla_compliance:Q",
+                title="Answered within the SLA",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            opacity=opacity,
+            tooltip=[
+                *count_tooltip,
+                alt.Tooltip("sla_met:Q", title="Within SLA", format=","),
+                alt.Tooltip("sla_breached:Q", title="Late or unanswered", format=","),
+                alt.Tooltip("sla_compliance:Q", title="SLA met", format=".1%"),
+            ],
+        )
+        .properties(title="Follow-up: response SLA met")
+    )
+    views = st.columns(3)
+    source_height = 90 + 30 * len(sources)  # one readable bar per source, whatever the width
+    views[0].altair_chart(marketing_view, width="stretch", height=source_height)
+    views[1].altair_chart(sales_gate + sales_view, width="stretch", height=source_height)
+    views[2].altair_chart(sla_view, width="stretch", height=source_height)
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def draw_revenue(first: dt.date, last: dt.date, view_filters: Filters, chosen: Model) -> None:
+    by_model = data.revenue_models(first, last, view_filters)
+    st.altair_chart(
+        alt.Chart(by_model[by_model["model"] == chosen])
+        .mark_bar(color=GOOD)
+        .encode(
+            y=alt.Y("channel:N", title=None, sort="-x"),
+            x=alt.X("revenue:Q", title=f"Won revenue, {MODEL_NAMES[chosen]}", axis=alt.Axis(format="$,.0f")),
+            tooltip=[
+                alt.Tooltip("channel:N", title="Channel"),
+                alt.Tooltip("revenue:Q", title="Revenue", format="$,.0f"),
+                alt.Tooltip("won_credit:Q", title="Won deals credited", format=",.2f"),
+                alt.Tooltip("rank:Q", title="Rank"),
+            ],
+        ),
+        width="stretch",
+    )
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def draw_cac(first: dt.date, last: dt.date, chosen: Model, view_filters: Filters) -> None:
+    cac = data.cac(first, last, chosen, view_filters)
+    st.altair_chart(
+        alt.Chart(cac[cac["spend"] > 0])
+        .mark_bar(color="#ea580c")
+        .encode(
+            y=alt.Y("channel:N", title=None, sort="x"),
+            x=alt.X("cac:Q", title=f"CAC per won deal, {MODEL_NAMES[chosen]}", axis=alt.Axis(format="$,.0f")),
+            tooltip=[
+                alt.Tooltip("channel:N", title="Channel"),
+                alt.Tooltip("spend:Q", title="Spend", format="$,.0f"),
+                alt.Tooltip("won_credit:Q", title="Won deals credited", format=",.2f"),
+                alt.Tooltip("cac:Q", title="CAC", format="$,.0f"),
+            ],
+        ),
+        width="stretch",
+    )
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def draw_cycle(first: dt.date, last: dt.date, view_filters: Filters) -> None:
+    by_source = data.kpis(first, last, "range", "source", view_filters)
+    st.altair_chart(
+        alt.Chart(by_source[by_source["median_cycle_days"].notna()])
+        .mark_bar(color=NEUTRAL)
+        .encode(
+            y=alt.Y("group:N", title=None, sort="x"),
+            x=alt.X("median_cycle_days:Q", title="Median days"),
+            tooltip=[
+                alt.Tooltip("group:N", title="Source"),
+                alt.Tooltip("median_cycle_days:Q", title="Median days", format=".0f"),
+                alt.Tooltip("won:Q", title="Won deals", format=","),
+            ],
+        ),
+        width="stretch",
+    )
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def draw_velocity(last: dt.date, trend_grain: Grain, view_filters: Filters) -> None:
+    trend = trend_frame(last, trend_grain, view_filters)
+    st.altair_chart(
+        alt.Chart(trend)
+        .mark_line(point=True, color=GOOD)
+        .encode(
+            x=period_axis(trend),
+            y=alt.Y("pipeline_velocity_per_day:Q", title="$ per day", axis=alt.Axis(format="$,.0f")),
+            tooltip=[
+                alt.Tooltip("period:N", title="Period"),
+                alt.Tooltip("pipeline_velocity_per_day:Q", title="$ per day", format="$,.0f"),
+                alt.Tooltip("opportunities_created:Q", title="Opportunities", format=","),
+                alt.Tooltip("win_rate:Q", title="Win rate", format=".0%"),
+                alt.Tooltip("mean_cycle_days:Q", title="Mean cycle days", format=".0f"),
+            ],
+        ),
+        width="stretch",
+    )
+
+
+# --- Funnel and trend ----------------------------------------------------------------------------------
+gate = float(now["conversion_gate"])
 left, right = st.columns(2)
 left.subheader("Funnel: leads created, then this period's MQLs")
-left.altair_chart((funnel_bars + funnel_text).properties(height=230), width="stretch")
+with left:
+    draw_funnel(first_day, last_day, filters)
 left.caption("SQLs, opportunities and won count the period's MQLs that got there, whenever they did.")
-
-trend = data.kpis(*trend_range(last_day, grain, TREND_PERIODS[grain]), grain, None, filters)
-trend = trend.assign(
-    period=[
-        period_label(start, grain) + (" *" if is_partial(start, end, grain) else "")
-        for start, end in zip(trend["period_start"], trend["period_end"], strict=True)
-    ]
-)
-trend["under_gate"] = (trend["mql_to_sql"] < trend["conversion_gate"]).map({True: "under the gate", False: "meets"})
-period_axis = alt.X("period:O", title=None, sort=list(trend["period"]), axis=alt.Axis(labelAngle=0))
-mql_bars = (
-    alt.Chart(trend)
-    .mark_bar(color=NEUTRAL, opacity=0.85)
-    .encode(
-        x=period_axis,
-        y=alt.Y("mqls:Q", title="MQLs"),
-        tooltip=[
-            alt.Tooltip("period:N", title="Period"),
-            alt.Tooltip("mqls:Q", title="MQLs", format=","),
-            alt.Tooltip("mql_target:Q", title="Target", format=",.0f"),
-            alt.Tooltip("mql_attainment:Q", title="Of target", format=".0%"),
-        ],
-    )
-)
-target_ticks = alt.Chart(trend).mark_tick(color=INK, thickness=3).encode(x=period_axis, y="mql_target:Q")
-conversion_line = (
-    alt.Chart(trend)
-    .mark_line(color=INK, point=False)
-    .encode(x=period_axis, y=alt.Y("mql_to_sql:Q", title="MQL → SQL", axis=alt.Axis(format="%")))
-)
-conversion_points = (
-    alt.Chart(trend)
-    .mark_circle()
-    .encode(
-        x=period_axis,
-        y="mql_to_sql:Q",
-        size=alt.Size("mqls:Q", title="MQLs behind the rate", scale=alt.Scale(range=[20, 300])),
-        color=alt.Color(
-            "under_gate:N", scale=alt.Scale(domain=["meets", "under the gate"], range=[GOOD, BAD]), legend=None
-        ),
-        tooltip=[
-            alt.Tooltip("period:N", title="Period"),
-            alt.Tooltip("mql_to_sql:Q", title="MQL → SQL", format=".1%"),
-            alt.Tooltip("sqls:Q", title="SQLs", format=","),
-            alt.Tooltip("mqls:Q", title="of MQLs", format=","),
-        ],
-    )
-)
-gate = float(now["conversion_gate"])
-gate_line = alt.Chart(pd.DataFrame({"gate": [gate]})).mark_rule(color=BAD, strokeDash=[6, 3]).encode(y="gate:Q")
 right.subheader(f"MQLs by {grain} (bars) against target (black ticks)")
-right.altair_chart((mql_bars + target_ticks).properties(height=230), width="stretch")
+with right:
+    draw_mqls_by_period(last_day, grain, filters)
 st.subheader(f"MQL → SQL by {grain} against the {gate:.0%} gate (red dashes); bigger dots rest on more MQLs")
-st.altair_chart((gate_line + conversion_line + conversion_points).properties(height=220), width="stretch")
+draw_conversion_by_period(last_day, grain, filters, gate)
 st.caption(
     "* A partial period: only the days inside the chosen range. The latest MQLs have had less time to "
     "become SQLs, so their conversion is still rising."
 )
 
 # --- By source: marketing's view and sales's view of the same leads --------------------------------------
-sources = by_source[(by_source["mqls"] > 0) & (by_source["group"] != "(no lead)")].copy()
-sources["weight"] = (sources["mqls"] >= MIN_MQLS_FOR_A_FLAG).map({True: "20 MQLs or more", False: "under 20 MQLs"})
-sources["verdict"] = (sources["mql_to_sql"] < sources["conversion_gate"]).map(
-    {True: "under the gate", False: "meets the gate"}
-)
-source_axis = alt.Y("group:N", title=None, sort=alt.EncodingSortField("mqls", order="descending"))
-opacity = alt.Opacity(
-    "weight:N", scale=alt.Scale(domain=["20 MQLs or more", "under 20 MQLs"], range=[1.0, 0.35]), legend=None
-)
-count_tooltip = [alt.Tooltip("group:N", title="Source"), alt.Tooltip("mqls:Q", title="MQLs", format=",")]
-marketing_view = (
-    alt.Chart(sources)
-    .mark_bar(color=NEUTRAL)
-    .encode(y=source_axis, x=alt.X("mqls:Q", title="MQLs delivered"), tooltip=count_tooltip)
-    .properties(title="Marketing's view: MQLs delivered")
-)
-sales_view = (
-    alt.Chart(sources)
-    .mark_bar()
-    .encode(
-        y=alt.Y("group:N", title=None, sort=alt.EncodingSortField("mqls", order="descending"), axis=None),
-        x=alt.X("mql_to_sql:Q", title="MQL → SQL", axis=alt.Axis(format="%")),
-        color=alt.Color(
-            "verdict:N",
-            scale=alt.Scale(domain=["meets the gate", "under the gate"], range=[GOOD, BAD]),
-            legend=alt.Legend(title=None, orient="bottom"),
-        ),
-        opacity=opacity,
-        tooltip=[
-            *count_tooltip,
-            alt.Tooltip("sqls:Q", title="SQLs", format=","),
-            alt.Tooltip("mql_to_sql:Q", title="MQL → SQL", format=".1%"),
-        ],
-    )
-    .properties(title="Sales's view: turned into SQLs")
-)
-sales_gate = alt.Chart(pd.DataFrame({"gate": [gate]})).mark_rule(color=INK, strokeDash=[6, 3]).encode(x="gate:Q")
-sla_view = (
-    alt.Chart(sources)
-    .mark_bar(color="#7c3aed")
-    .encode(
-        y=alt.Y("group:N", title=None, sort=alt.EncodingSortField("mqls", order="descending"), axis=None),
-        x=alt.X(
-            "sla_compliance:Q",
-            title="Answered within the SLA",
-            axis=alt.Axis(format="%"),
-            scale=alt.Scale(domain=[0, 1]),
-        ),
-        opacity=opacity,
-        tooltip=[
-            *count_tooltip,
-            alt.Tooltip("sla_met:Q", title="Within SLA", format=","),
-            alt.Tooltip("sla_breached:Q", title="Late or unanswered", format=","),
-            alt.Tooltip("sla_compliance:Q", title="SLA met", format=".1%"),
-        ],
-    )
-    .properties(title="Follow-up: response SLA met")
-)
 st.subheader("By source: the same MQLs, seen by each team")
-views = st.columns(3)
-source_height = 90 + 30 * len(sources)  # one readable bar per source, whatever the width
-views[0].altair_chart(marketing_view, width="stretch", height=source_height)
-views[1].altair_chart(sales_gate + sales_view, width="stretch", height=source_height)
-views[2].altair_chart(sla_view, width="stretch", height=source_height)
+draw_by_source(first_day, last_day, filters, gate)
 st.caption(f"Faded bars rest on fewer than {MIN_MQLS_FOR_A_FLAG} MQLs; the dashed line is the conversion gate.")
 
 # --- Revenue: attribution, CAC, cycle and velocity -----------------------------------------------------
@@ -314,21 +434,8 @@ revenue_left, revenue_right = st.columns(2)
 if chosen_model.empty:
     revenue_left.info("Nothing was won in this period.")
 else:
-    revenue_left.altair_chart(
-        alt.Chart(chosen_model)
-        .mark_bar(color=GOOD)
-        .encode(
-            y=alt.Y("channel:N", title=None, sort="-x"),
-            x=alt.X("revenue:Q", title=f"Won revenue, {MODEL_NAMES[model]}", axis=alt.Axis(format="$,.0f")),
-            tooltip=[
-                alt.Tooltip("channel:N", title="Channel"),
-                alt.Tooltip("revenue:Q", title="Revenue", format="$,.0f"),
-                alt.Tooltip("won_credit:Q", title="Won deals credited", format=",.2f"),
-                alt.Tooltip("rank:Q", title="Rank"),
-            ],
-        ),
-        width="stretch",
-    )
+    with revenue_left:
+        draw_revenue(first_day, last_day, filters, model)
 revenue_left.caption(ranking_note(by_model, model))
 cac = data.cac(first_day, last_day, model, filters)
 cac = cac[cac["spend"] > 0]
@@ -338,21 +445,8 @@ if filters.segments or filters.owners or filters.campaigns:
 elif cac.empty:
     revenue_right.info("No spend recorded for this period: CAC needs the spend table (Targets & spend page).")
 else:
-    revenue_right.altair_chart(
-        alt.Chart(cac)
-        .mark_bar(color="#ea580c")
-        .encode(
-            y=alt.Y("channel:N", title=None, sort="x"),
-            x=alt.X("cac:Q", title=f"CAC per won deal, {MODEL_NAMES[model]}", axis=alt.Axis(format="$,.0f")),
-            tooltip=[
-                alt.Tooltip("channel:N", title="Channel"),
-                alt.Tooltip("spend:Q", title="Spend", format="$,.0f"),
-                alt.Tooltip("won_credit:Q", title="Won deals credited", format=",.2f"),
-                alt.Tooltip("cac:Q", title="CAC", format="$,.0f"),
-            ],
-        ),
-        width="stretch",
-    )
+    with revenue_right:
+        draw_cac(first_day, last_day, model, filters)
     revenue_right.caption("CAC: the channel's spend ÷ the won deals credited to it (fractional under multi-touch).")
     unwon = cac[cac["cac"].isna()]
     if not unwon.empty:
@@ -363,42 +457,15 @@ else:
         )
 
 cycle_left, velocity_right = st.columns(2)
-cycle = by_source[by_source["median_cycle_days"].notna()]
 cycle_left.markdown("**Sales cycle by source** (median days, created to won)")
-if cycle.empty:
+if not by_source["median_cycle_days"].notna().any():
     cycle_left.info("No deals won in this period.")
 else:
-    cycle_left.altair_chart(
-        alt.Chart(cycle)
-        .mark_bar(color=NEUTRAL)
-        .encode(
-            y=alt.Y("group:N", title=None, sort="x"),
-            x=alt.X("median_cycle_days:Q", title="Median days"),
-            tooltip=[
-                alt.Tooltip("group:N", title="Source"),
-                alt.Tooltip("median_cycle_days:Q", title="Median days", format=".0f"),
-                alt.Tooltip("won:Q", title="Won deals", format=","),
-            ],
-        ),
-        width="stretch",
-    )
+    with cycle_left:
+        draw_cycle(first_day, last_day, filters)
 velocity_right.markdown(f"**Pipeline velocity by {grain}** (opportunities × average won deal × win rate ÷ cycle days)")
-velocity_right.altair_chart(
-    alt.Chart(trend)
-    .mark_line(point=True, color=GOOD)
-    .encode(
-        x=period_axis,
-        y=alt.Y("pipeline_velocity_per_day:Q", title="$ per day", axis=alt.Axis(format="$,.0f")),
-        tooltip=[
-            alt.Tooltip("period:N", title="Period"),
-            alt.Tooltip("pipeline_velocity_per_day:Q", title="$ per day", format="$,.0f"),
-            alt.Tooltip("opportunities_created:Q", title="Opportunities", format=","),
-            alt.Tooltip("win_rate:Q", title="Win rate", format=".0%"),
-            alt.Tooltip("mean_cycle_days:Q", title="Mean cycle days", format=".0f"),
-        ],
-    ),
-    width="stretch",
-)
+with velocity_right:
+    draw_velocity(last_day, grain, filters)
 
 # --- Table and exports ---------------------------------------------------------------------------------
 st.subheader("The numbers behind the page")
@@ -425,7 +492,7 @@ downloads[0].download_button(
 )
 downloads[1].download_button(
     "One-page summary (Markdown)",
-    summary_markdown(title, compared_with, shown, lines, stages, fresh, filters),
+    summary_markdown(title, compared_with, shown, lines, funnel(now), fresh, filters),
     file_name=f"onefunnel-summary-{first_day}-{last_day}.md",
     mime="text/markdown",
     key="sb_markdown",
