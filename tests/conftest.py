@@ -11,6 +11,7 @@ import io
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,12 +40,11 @@ def _postgres_url() -> str:
     return url
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "onefunnel.db"
-        engine = get_engine(f"sqlite:///{path}")
-        upgrade(engine)
+@contextmanager
+def empty_database(backend: str, folder: Path) -> Iterator[Engine]:
+    """An engine on a database with no tables: a new SQLite file in `folder`, or a throw-away PostgreSQL schema."""
+    if backend == "sqlite":
+        engine = get_engine(f"sqlite:///{folder / 'onefunnel.db'}")
         yield engine
         engine.dispose()
         return
@@ -55,13 +55,19 @@ def migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
     try:
-        upgrade(engine)
         yield engine
     finally:
         engine.dispose()
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with empty_database(request.param, tmp_path_factory.mktemp("db")) as engine:
+        upgrade(engine)
+        yield engine
 
 
 @pytest.fixture

@@ -53,6 +53,7 @@ from core.schema import KINDS, FieldSpec
 from core.settings import save
 from tests.conftest import DATA_TABLES, TESTER
 from tests.fixtures import LEADS, load_fixture
+from tests.test_importer import CRM_MAPPING_YAML
 
 # Hypothesis keeps caches (constants, Unicode tables) in ./.hypothesis even without its example database; a
 # clone must stay clean, so they go to the temporary directory unless HYPOTHESIS_STORAGE_DIRECTORY says otherwise.
@@ -580,23 +581,7 @@ def csv_files(draw: st.DrawFn, kind: str, max_rows: int = 6, wide: bool = False)
 # ---------------------------------------------------------------------------------------------------------------
 # Mapped files: a CRM export through a saved-style mapping, and the heads of the shipped sample exports
 
-CRM_MAPPING = parse_mapping(
-    """
-name: crm
-kind: leads
-date_format: "%d.%m.%Y %H:%M"
-null_values: [N/A, Select]
-skip_rows: [{column: Status, in: [Test], reason: test records}]
-fields:
-  lead_id: {column: [Id, Lead Id]}
-  created_at: {column: Created}
-  source: {column: Channel, map: {Google: paid_search, google ads: paid_search}, map_other: other}
-  company: {column: Firm, default: unknown company}
-  rejected_at: {column: Changed, when: {column: Status, in: [Disqualified]}}
-  rejection_reason: {column: Reason, when: {column: Status, in: [Disqualified]}}
-  country: {constant: DE}
-"""
-)
+CRM_MAPPING = parse_mapping(CRM_MAPPING_YAML)
 CHANNELS = {"Google": "paid_search", "google ads": "paid_search", "GOOGLE  ADS": "paid_search", "Bing": "other"}
 CHANNELS |= {"": "unknown", "=cmd": "other"}
 

@@ -237,10 +237,9 @@ def test_timestamps_without_offset_are_local_with_offset_exact(engine: Engine) -
     assert str(stamps["B"]) == "2025-07-01 10:00:00"
 
 
-def test_mapping_with_conditions_value_maps_constants_and_skips(engine: Engine) -> None:
-    mapping = parse_mapping(
-        """
-name: crm
+# A CRM export's mapping with every feature: alternative column names, a date format, null words, skipped rows,
+# value maps, defaults, conditions and a constant (the fuzz tests use it too).
+CRM_MAPPING_YAML = """name: crm
 kind: leads
 date_format: "%d.%m.%Y %H:%M"
 null_values: [N/A, Select]
@@ -254,7 +253,10 @@ fields:
   rejection_reason: {column: Reason, when: {column: Status, in: [Disqualified]}}
   country: {constant: DE}
 """
-    )
+
+
+def test_mapping_with_conditions_value_maps_constants_and_skips(engine: Engine) -> None:
+    mapping = parse_mapping(CRM_MAPPING_YAML)
     content = (
         "Lead Id,Created,Channel,Firm,Status,Changed,Reason,Unused\n"
         "1,01.03.2025 09:00,Google,Acme,Disqualified,05.03.2025 10:00,too small,x\n"

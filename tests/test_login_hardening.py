@@ -14,7 +14,6 @@ import datetime as dt
 import statistics
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,17 +24,17 @@ import jwt
 import pytest
 import streamlit as st
 from alembic import command
-from sqlalchemy import DateTime, Engine, column, create_engine, inspect, select, table, text
+from sqlalchemy import DateTime, Engine, column, inspect, select, table, text
 from sqlalchemy.exc import OperationalError
 from streamlit.testing.v1 import AppTest
 
 from core import config, db, users
 from core.cli import main
-from core.db import alembic_config, get_engine, open_database, upgrade
+from core.db import alembic_config, open_database, upgrade
 from core.models import AuditEntry, LoginFailure, utcnow
 from core.permissions import Actor
 from core.users import FAILURE_WINDOW, MAX_FAILED_LOGINS, UserError, check_login, create_user
-from tests.conftest import BACKENDS, _postgres_url
+from tests.conftest import BACKENDS, empty_database
 from ui.auth import COOKIE_NAME, USER_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -623,24 +622,8 @@ def test_the_admin_page_shows_a_lock_and_lifts_it(app_database: Engine) -> None:
 
 @pytest.fixture(params=BACKENDS)
 def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = get_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    with empty_database(request.param, tmp_path) as engine:
         yield engine
-        engine.dispose()
-        return
-    url = _postgres_url()
-    schema = f"test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_the_migration_carries_the_old_counter_over_and_back(empty_engine: Engine) -> None:
