@@ -2,6 +2,13 @@
 
 The engine is a cache_resource (one per process, never mutated); query results
 are cache_data keyed by their arguments, bounded in size and age.
+
+The scoreboard's reads refresh in the background: once an entry is older than its ttl, the next run still
+gets it at once while a worker thread reads it again. In the foreground a cold scoreboard is ~7 s of SQL on a
+million leads, and every session showing that view waits for it (one computation per key), every five
+minutes (bench/load.py, BENCHMARKS.md "Load"). Their ttl is half the former one, because an expired value
+may be served for one more ttl: a write from another process or replica still shows within five minutes,
+and a write here still clears everything at once.
 """
 
 from __future__ import annotations
@@ -47,39 +54,39 @@ def engine() -> Engine:
     return open_database()
 
 
-@st.cache_data(ttl=300, max_entries=128, show_spinner=False)
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=128, show_spinner=False)
 def kpis(
     first_day: dt.date, last_day: dt.date, grain: Grain, by: GroupBy | None = None, filters: Filters | None = None
 ) -> pd.DataFrame:
     return kpi_table(engine(), KpiQuery(first_day, last_day, grain, by, filters or Filters()))
 
 
-@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=4, show_spinner=False)
 def date_span() -> tuple[dt.date, dt.date] | None:
     return data_range(engine())
 
 
-@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=4, show_spinner=False)
 def options() -> dict[str, list[str]]:
     return filter_options(engine())
 
 
-@st.cache_data(ttl=300, max_entries=2, show_spinner=False)
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=2, show_spinner=False)
 def org_settings() -> OrgSettings:
     return current(engine())
 
 
-@st.cache_data(ttl=60, max_entries=2, show_spinner=False)
+@st.cache_data(ttl=30, refresh_mode="background", max_entries=2, show_spinner=False)
 def data_freshness() -> Freshness:
     return freshness(engine())
 
 
-@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=32, show_spinner=False)
 def revenue_models(first_day: dt.date, last_day: dt.date, filters: Filters | None = None) -> pd.DataFrame:
     return revenue_by_model(engine(), KpiQuery(first_day, last_day, "range", None, filters or Filters()))
 
 
-@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=32, show_spinner=False)
 def cac(first_day: dt.date, last_day: dt.date, model: Model, filters: Filters | None = None) -> pd.DataFrame:
     return cac_by_channel(engine(), KpiQuery(first_day, last_day, "range", None, filters or Filters()), model)
 
