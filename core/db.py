@@ -20,7 +20,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from filelock import FileLock
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,6 +86,15 @@ def writing(engine: Engine) -> Engine:
     """`engine` for a transaction that writes: on SQLite it begins IMMEDIATE (see `_sqlite_on_begin`);
     on PostgreSQL nothing changes, its writes lock rows as they go."""
     return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def write_from_here(connection: Connection, transaction: RootTransaction) -> RootTransaction:
+    """SQLite: commits what `transaction` wrote (an import's or a trial's rows staged in a temporary table, without
+    the write lock) and begins IMMEDIATE on the same connection for the statements that write the database, so the
+    lock is held only for those. The caller re-checks whatever it read before, which may have changed."""
+    transaction.commit()  # the staged rows live on in the temporary table until it is dropped
+    connection.execution_options(**{WRITE_OPTION: True})
+    return connection.begin()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

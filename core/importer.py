@@ -32,7 +32,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from core import audit
 from core.config import ConfigError, secret
-from core.db import WRITE_OPTION
+from core.db import write_from_here
 from core.derived import (
     LEAD_INPUTS,
     lead_columns,
@@ -1145,9 +1145,7 @@ def _take_write_lock(
     the merge takes it now, in a transaction of its own, so that nobody waits on a file being read and a
     write committed meanwhile cannot make the merge fail. The settings the rows were derived with must
     still be the ones in force."""
-    transaction.commit()  # the staged rows live on in the temporary table until it is dropped
-    connection.execution_options(**{WRITE_OPTION: True})
-    transaction = connection.begin()
+    transaction = write_from_here(connection, transaction)
     if load(connection) != settings:
         raise _refuse(name, "the organisation's settings changed while the file was read; import it again")
     return transaction

@@ -43,7 +43,7 @@ from sqlalchemy import (
 from core import definitions
 from core.audit import record
 from core.business_hours import BusinessClock, calendar_minutes_between
-from core.db import WRITE_OPTION, read_scope, retrying, session_scope
+from core.db import read_scope, retrying, session_scope, write_from_here
 from core.definitions import IcpRules, MqlRules, SlaRules, VersionInfo
 from core.importer import CHUNK_ROWS, ImportResult, ProgressCallback, _format_column, bulk_insert, import_csv
 from core.kpis import _count_if
@@ -498,9 +498,7 @@ def stored_trial(engine: Engine, actor: Actor, name: str, first_day: dt.date, la
                 _stage_write(writer, _trial_rows(frame, settings, written + 1))
                 written += len(frame)
             if writer.dialect.name == "sqlite":
-                transaction.commit()  # the staged rows stay in the temporary table
-                writer.execution_options(**{WRITE_OPTION: True})
-                transaction = writer.begin()
+                transaction = write_from_here(writer, transaction)
                 if load(writer) != settings:
                     raise SandboxError("the organisation's settings changed while the leads were copied; try again")
             as_of = latest.to_pydatetime() if latest is not None else utcnow()
