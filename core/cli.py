@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from core import sync
-from core.db import open_database
+from core.db import open_database, read_scope
 from core.diagnostic import (
     LEVELS,
     TEAMS,
@@ -35,7 +35,7 @@ from core.diagnostic import (
 )
 from core.importer import ImportRefused, import_csv
 from core.kpis import GROUP_BYS, SIZE_BANDS, Filters, KpiQuery, data_range, kpi_records, kpi_table
-from core.mapping import MappingError, find_mapping, load_mapping_file, preset_names
+from core.mapping import Mapping, MappingError, find_mapping, load_mapping_file, preset_names
 from core.periods import GRAINS, last_complete_month
 from core.permissions import ROLES, Actor, PermissionDenied
 from core.reasons import catalogue, map_spelling, unknown_reasons
@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("file", type=Path)
     source = importer.add_mutually_exclusive_group()
     source.add_argument("--mapping", type=Path, help="a mapping file (YAML or JSON)")
-    source.add_argument("--preset", help=f"a preset or saved mapping: {', '.join(preset_names())}")
+    source.add_argument("--preset", help=f"a saved mapping (Data page) or a preset: {', '.join(preset_names())}")
+    importer.add_argument("--sheet", help="the sheet of an Excel workbook to import (default: its first)")
     importer.add_argument("--dry-run", action="store_true", help="validate and report without writing")
     importer.add_argument("--actor", help="who is importing (recorded in the import history)")
 
@@ -188,7 +189,8 @@ def _parser() -> argparse.ArgumentParser:
     uploaded.add_argument("--name", required=True)
     uploaded_mapping = uploaded.add_mutually_exclusive_group()
     uploaded_mapping.add_argument("--mapping", type=Path, help="a mapping file (YAML or JSON)")
-    uploaded_mapping.add_argument("--preset", help="a preset or saved mapping")
+    uploaded_mapping.add_argument("--preset", help="a saved mapping (Data page) or a preset")
+    uploaded.add_argument("--sheet", help="the sheet of an Excel workbook (default: its first)")
     stored = sandbox_commands.add_parser("stored", help="a new trial from the stored leads created in a period")
     stored.add_argument("--name", required=True)
     stored.add_argument("--from", dest="first_day", type=_date, required=True)
@@ -344,15 +346,28 @@ def _missing(path: Path) -> bool:
     return True
 
 
-def _import(engine: object, args: argparse.Namespace) -> int:
+def _chosen_mapping(engine: Engine, args: argparse.Namespace) -> Mapping | None:
+    """The mapping named on the command line: a file, or a mapping saved on the Data page, or a preset."""
+    if args.mapping:
+        return load_mapping_file(args.mapping)
+    if args.preset:
+        with read_scope(engine) as session:
+            return find_mapping(session, args.preset)
+    return None
+
+
+def _import(engine: Engine, args: argparse.Namespace) -> int:
     if _missing(args.file):
         return BAD_INPUT
-    mapping = None
-    if args.mapping:
-        mapping = load_mapping_file(args.mapping)
-    elif args.preset:
-        mapping = find_mapping(None, args.preset)
-    result = import_csv(engine, args.kind, args.file, actor=_actor(args), mapping=mapping, dry_run=args.dry_run)  # type: ignore[arg-type]
+    result = import_csv(
+        engine,
+        args.kind,
+        args.file,
+        actor=_actor(args),
+        mapping=_chosen_mapping(engine, args),
+        dry_run=args.dry_run,
+        sheet=args.sheet,
+    )
     print(result.summary())
     return 0
 
@@ -508,15 +523,16 @@ def _sandbox(engine: Engine, args: argparse.Namespace) -> int:
     if args.sandbox_command == "upload":
         if _missing(args.file):
             return BAD_INPUT
-        mapping = (
-            load_mapping_file(args.mapping)
-            if args.mapping
-            else find_mapping(None, args.preset)
-            if args.preset
-            else None
-        )
         with args.file.open("rb") as handle:
-            made = upload_trial(engine, actor, args.name, handle, mapping=mapping, file_name=args.file.name)
+            made = upload_trial(
+                engine,
+                actor,
+                args.name,
+                handle,
+                mapping=_chosen_mapping(engine, args),
+                file_name=args.file.name,
+                sheet=args.sheet,
+            )
         print(f"trial {made.id}: {made.describe()}")
         return 0
     if args.sandbox_command == "stored":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import hashlib
 import io
 import math
@@ -30,7 +31,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, RootTransaction, insert, select, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from core import audit
+from core import audit, file_formats, numbers
 from core.config import ConfigError, secret
 from core.db import write_from_here
 from core.derived import (
@@ -40,7 +41,7 @@ from core.derived import (
     recompute_lead_derived,
     recompute_opportunity_derived,
 )
-from core.mapping import FieldMapping, Mapping, fold, identity_mapping
+from core.mapping import Condition, FieldMapping, Mapping, fold, identity_mapping
 from core.models import ImportRun, utcnow
 from core.permissions import Actor, require
 from core.schema import FieldSpec, KindSpec, kind_spec
@@ -61,11 +62,11 @@ _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _FIRST_YEAR, _LAST_YEAR = 1900, 2199
 DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+_DECIMAL_NAMES = {".": "point", ",": "comma"}
 # Bytes that cp1252 leaves undefined; a file using them can only be latin-1.
 _CP1252_HOLES = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 # A UTC offset ending a timestamp: Z, +hh:mm or +hhmm, or after a time +hh alone (ISO 8601 allows it).
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2}|(?:[T ]\d{2,6}|:\d{1,2})(?:[.,]\d+)?\s*[+-]\d{1,2})$", re.IGNORECASE)
-_CURRENCY = re.compile(r"^\s*(?:[A-Z]{3}\s+)?[$€£¥]?\s*|\s*(?:[A-Z]{3})?\s*$")
 _TRUE = {"true", "t", "yes", "y", "1", "won", "closed won"}
 _FALSE = {"false", "f", "no", "n", "0", "lost", "closed lost"}
 
@@ -123,6 +124,7 @@ class ImportResult:
     dry_run: bool
     import_id: int | None = None
     notes: list[str] = field(default_factory=list)
+    number_format: str = ""  # how numbers were read, when the file has numeric columns
 
     def summary(self) -> str:
         verb = "would insert" if self.dry_run else "inserted"
@@ -133,6 +135,8 @@ class ImportResult:
             f"unchanged {self.unchanged}, skipped {self.rows_skipped}"
         ]
         lines += [f"  skipped {count}: {reason}" for reason, count in self.skipped_reasons.items()]
+        if self.number_format:
+            lines.append(f"  numbers: {self.number_format}")
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -262,32 +266,36 @@ def _resolve(candidates: list[str], header_index: dict[str, str]) -> str | None:
 
 
 IMPORT_CACHE_KIB = 128 * 1024
-_PLAIN_NUMBER = r"-?[0-9]+(\.[0-9]+)?"
 
 
-def _parse_float_text(values: pd.Series, delimiter: str) -> pd.Series:
-    plain = values.str.fullmatch(_PLAIN_NUMBER) | (values == "")
-    if bool(plain.all()):
-        return values  # the usual case, decided by one vectorised match instead of a Python regex per row
-    cleaned = values.str.replace(_CURRENCY, "", regex=True).str.replace(" ", "", regex=False)
-    if delimiter == ";":
-        # In semicolon files a lone comma is a decimal comma (1234,50).
-        lone_comma = cleaned.str.contains(",", regex=False) & ~cleaned.str.contains(".", regex=False)
-        cleaned = cleaned.where(~lone_comma, cleaned.str.replace(",", ".", regex=False))
-    return cleaned.str.replace(",", "", regex=False)
+def _plain_reading(value: str, rule: numbers.NumberFormat) -> float:
+    """One value read by `rule` as if the rule were decided (for the report of an ambiguous value)."""
+    decided = dataclasses.replace(rule, declared=True)
+    return float(numbers.read(pd.Series([value], dtype="str"), decided, whole=False).numbers.iloc[0])
+
+
+def import_day(settings: OrgSettings) -> str:
+    """Today in the organisation's timezone: the date an `import_day` field gets."""
+    return pd.Timestamp.now(tz=settings.timezone).strftime("%Y-%m-%d")
 
 
 class _ChunkValidator:
     """Maps and validates one chunk at a time; collects problems across the file."""
 
     def __init__(
-        self, spec: KindSpec, mapping: Mapping, columns: dict[str, str | None], settings: OrgSettings, delimiter: str
+        self,
+        spec: KindSpec,
+        mapping: Mapping,
+        columns: dict[str, str | None],
+        settings: OrgSettings,
+        number_format: numbers.NumberFormat,
     ) -> None:
         self.spec = spec
         self.mapping = mapping
         self.columns = columns  # field -> resolved source column (None for constants)
         self.settings = settings
-        self.delimiter = delimiter
+        self.number_format = number_format
+        self.import_day = import_day(settings)
         self.problems: list[Problem] = []
         self.total_problems = 0
         self.key_hashes: list[np.ndarray] = []
@@ -312,6 +320,56 @@ class _ChunkValidator:
             self.problems.append(Problem(int(rows[position]), column, str(values.iloc[position]), expected))
         self.total_problems += count
 
+    def check_mapping(self, name: str) -> None:
+        """Values the mapping itself writes (constants, defaults, map targets) that their field cannot take:
+        refused once, as a mapping error, before any row is read (not once per row)."""
+        found: list[Problem] = []
+        for field_name, source in self.mapping.fields.items():
+            if field_name not in self.columns:
+                continue
+            spec = self.spec.field(field_name)
+            written = {"constant": source.constant, "default": source.default, "map_other": source.map_other}
+            written |= {f"map: {key!r} →": value for key, value in source.map.items()}
+            for what, value in written.items():
+                if value is None or (value == "" and what.startswith("map")):
+                    continue
+                saved = self.problems, self.total_problems
+                self.problems, self.total_problems = [], 0
+                self.parse(
+                    spec,
+                    pd.Series([value], dtype="str"),
+                    np.array([0]),
+                    field_name,
+                    source.date_format or self.mapping.date_format,
+                )
+                wrong = self.problems
+                self.problems, self.total_problems = saved
+                found += [
+                    Problem(None, f"{field_name} ({what} in the mapping)", value, problem.expected) for problem in wrong
+                ]
+        if found:
+            raise ImportRefused(name, found, len(found))
+
+    def _number_problems(self, reading: numbers.Reading, raw: pd.Series, rows: np.ndarray, column: str) -> None:
+        """Numbers the file's rule cannot read, each with both readings (rare: reported one by one)."""
+        rule = self.number_format
+        other = "comma" if rule.decimal == numbers.DECIMAL_POINT else "point"
+        for position in np.flatnonzero(reading.other_rule | reading.ambiguous):
+            theirs = numbers.shown(float(reading.other.iloc[position]))
+            if reading.ambiguous[position]:
+                mine = numbers.shown(float(_plain_reading(str(raw.iloc[position]), rule)))
+                expected = (
+                    f"a number that reads one way: it is {mine} with a decimal {_DECIMAL_NAMES[rule.decimal]} and "
+                    f"{theirs} with a decimal {other}, and nothing else in the file decides; set decimal_separator "
+                    "in the mapping"
+                )
+            else:
+                expected = (
+                    f"a number written as the file's others are ({rule.describe()}): with a decimal {other} it "
+                    f"would read {theirs}: if that is meant, set decimal_separator in the mapping"
+                )
+            self.problem(int(rows[position]), column, str(raw.iloc[position]), expected)
+
     def _blank(self, values: pd.Series) -> pd.Series:
         stripped = values.str.strip()
         blank = stripped == ""
@@ -325,7 +383,13 @@ class _ChunkValidator:
             self._unreadable_columns.add(column)
             self.problem(1, column, None, "a column the CSV parser can find in the header (a stray quote there?)")
 
-    def _condition(self, chunk: pd.DataFrame, condition: Any) -> pd.Series:
+    def _condition(self, chunk: pd.DataFrame, condition: Condition) -> pd.Series:
+        if condition.is_group:
+            tests = [self._condition(chunk, member) for member in condition.members]
+            combined = tests[0]
+            for test in tests[1:]:
+                combined = (combined & test) if condition.all_ is not None else (combined | test)
+            return combined
         column = _resolve(condition.candidates, self.header_index)
         if column is not None and column not in chunk.columns:
             self._unreadable(column)
@@ -337,23 +401,29 @@ class _ChunkValidator:
             return folded.isin([fold(value) for value in condition.in_])
         return ~folded.isin([fold(value) for value in condition.not_in or []])
 
+    def source_values(self, chunk: pd.DataFrame, name: str, mapping: FieldMapping) -> pd.Series:
+        """The text a field is read from, stripped, null markers blank: the file's cell, or the constant."""
+        if mapping.import_day:
+            return pd.Series(self.import_day, index=chunk.index, dtype="str")
+        if mapping.constant is not None:
+            return pd.Series(mapping.constant, index=chunk.index, dtype="str")
+        column = self.columns[name]
+        assert column is not None
+        if column not in chunk.columns:
+            self._unreadable(column)
+            return pd.Series("", index=chunk.index, dtype="str")
+        # Kept in pandas' Arrow-backed string dtype: its vectorised string functions are ~10x object's.
+        values = chunk[column].astype("str").str.strip()
+        return values.where(~self._blank(values), "")
+
     def raw_values(self, chunk: pd.DataFrame, name: str, mapping: FieldMapping) -> pd.Series:
         """The source text of a field after null markers, condition, value map and default ('' = blank)."""
-        if mapping.constant is not None:
-            values = pd.Series(mapping.constant, index=chunk.index, dtype="str")
-        else:
-            column = self.columns[name]
-            assert column is not None
-            if column not in chunk.columns:
-                self._unreadable(column)
-                return pd.Series("", index=chunk.index, dtype="str")
-            # Kept in pandas' Arrow-backed string dtype: its vectorised string functions are ~10x object's.
-            values = chunk[column].astype("str").str.strip()
-            values = values.where(~self._blank(values), "")
-        if mapping.map:
-            folded_map = mapping.folded_map()
+        values = self.source_values(chunk, name, mapping)
+        if mapping.map or mapping.fold_case:
             folded = values.str.casefold().str.replace(r"\s+", " ", regex=True)
-            mapped = folded.map(folded_map).astype("str")
+            if mapping.fold_case:
+                values = folded if mapping.map_other is None else values
+            mapped = folded.map(mapping.folded_map()).astype("str")
             fallback = values if mapping.map_other is None else values.where(values == "", mapping.map_other)
             values = mapped.where(mapped.notna(), fallback)
         if mapping.default is not None:
@@ -380,11 +450,12 @@ class _ChunkValidator:
             self._problems_in(nul, rows, column, raw, "text without NUL (\\x00) characters")
             return values
         if spec.type in ("int", "float"):
-            numbers = pd.to_numeric(_parse_float_text(raw.astype(str), self.delimiter), errors="coerce")
-            floats = numbers.to_numpy(dtype=float, na_value=np.nan)
+            reading = numbers.read(raw.astype("str"), self.number_format, whole=spec.type == "int")
+            self._number_problems(reading, raw, rows, column)
+            floats = reading.numbers.to_numpy(dtype=float, na_value=np.nan)
             # 1e309 reads as infinity and "NaN" as not-a-number: neither is an amount or a count.
             finite = np.isfinite(floats)
-            bad = ~finite & ~blank
+            bad = reading.unreadable | (~finite & ~blank & ~reading.other_rule & ~reading.ambiguous)
             if spec.type == "int":
                 whole = np.zeros(len(floats), dtype=bool)
                 whole[finite] = floats[finite] % 1 == 0
@@ -395,7 +466,7 @@ class _ChunkValidator:
             if spec.maximum is not None:
                 bad |= finite & (floats > spec.maximum)
             self._problems_in(bad, rows, column, raw, _expected(spec))
-            return numbers.where(~blank & ~bad)
+            return reading.numbers.where(~blank & ~bad & finite)
         if spec.type == "bool":
             folded = raw.str.casefold()
             values = pd.Series(None, index=raw.index, dtype=object)
@@ -743,8 +814,10 @@ def import_csv(
     progress: ProgressCallback | None = None,
     chunk_rows: int = CHUNK_ROWS,
     sink: RowSink | None = None,
+    sheet: str | None = None,
 ) -> ImportResult:
-    """Import one CSV file of `kind`, all or nothing. Raises ImportRefused with the report.
+    """Import one CSV file of `kind` (or gzip-compressed CSV, or a `sheet` of an Excel workbook, by default its
+    first), all or nothing. Raises ImportRefused with the report.
 
     A dry run only reads, so anyone may validate a file; writing needs the import permission. With a `sink`,
     the validated rows go to it instead of the shared table (no import history, no merge), all or nothing
@@ -756,6 +829,7 @@ def import_csv(
     handle, default_name, owned = _open(source)
     name = file_name or Path(str(default_name)).name
     try:
+        handle = as_table(handle, name, sheet)
         return _import(
             engine,
             spec,
@@ -771,6 +845,17 @@ def import_csv(
     finally:
         if owned:
             handle.close()
+
+
+def as_table(handle: BinaryIO, name: str, sheet: str | None = None) -> BinaryIO:
+    """The file as CSV bytes (gzip unpacked, an Excel sheet written out), or ImportRefused saying what it is."""
+    size, limit = _size(handle), max_upload_bytes()
+    if size > limit:
+        raise _refuse(name, f"the file is {_megabytes(size)} MB; the limit is {_megabytes(limit)} MB")
+    try:
+        return file_formats.as_csv(handle, sheet=sheet, limit=limit)
+    except file_formats.NotATable as exc:
+        raise _refuse(name, str(exc)) from exc
 
 
 def _refuse(name: str, message: str, column: str | None = None, row: int | None = None) -> ImportRefused:
@@ -869,7 +954,7 @@ def _resolve_columns(
     notes: list[str] = []
     missing: list[str] = []
     for field_name, field_mapping in mapping.fields.items():
-        if field_mapping.constant is not None:
+        if not field_mapping.from_column:
             columns[field_name] = None
             continue
         resolved = _resolve(field_mapping.candidates, header_index)
@@ -895,11 +980,34 @@ def _resolve_columns(
             len(missing),
         )
     used = {column for column in columns.values() if column}
-    for field_mapping in mapping.fields.values():
-        if field_mapping.when is not None:
-            used.update(c for c in [_resolve(field_mapping.when.candidates, header_index)] if c)
-    for rule in mapping.skip_rows:
-        used.update(c for c in [_resolve(rule.candidates, header_index)] if c)
+    tested: list[tuple[str, Condition]] = [
+        (f"the condition of {field_name}", leaf)
+        for field_name, field_mapping in mapping.fields.items()
+        if field_mapping.when is not None and field_name in columns
+        for leaf in field_mapping.when.leaves()
+    ]
+    tested += [
+        (f"the skip rule {rule.reason or rule.describe()!r}", leaf)
+        for rule in mapping.skip_rows
+        for leaf in rule.leaves()
+    ]
+    absent: list[Problem] = []
+    for what, leaf in tested:
+        found_column = _resolve(leaf.candidates, header_index)
+        if found_column is None:
+            absent.append(
+                Problem(
+                    None,
+                    None,
+                    None,
+                    f"the mapping is not usable with this file: {what} tests the column "
+                    f"{' or '.join(repr(c) for c in leaf.candidates)}, which the file does not have",
+                )
+            )
+        else:
+            used.add(found_column)
+    if absent:
+        raise ImportRefused(name, absent, len(absent))
     # Two columns of one name (or names that differ only in case and spacing): which one was meant is a guess.
     counts = Counter(fold(column) for column in header)
     repeated = sorted(column for column in used if counts[fold(column)] > 1)
@@ -919,13 +1027,56 @@ def _resolve_columns(
         raise ImportRefused(name, problems, len(problems))
     ignored = [c for c in header if c not in used and fold(c) not in {fold(i) for i in mapping.ignore_columns} and c]
     if ignored:
-        notes.append("columns not imported: " + ", ".join(ignored[:20]) + (" ..." if len(ignored) > 20 else ""))
+        notes.append(
+            f"{len(ignored)} {'column' if len(ignored) == 1 else 'columns'} not imported: " + ", ".join(ignored)
+        )
     return columns, notes
 
 
-def _chunks(stream: IO[str], delimiter: str, chunk_rows: int, name: str) -> Iterator[pd.DataFrame]:
+def _number_format(
+    spec: KindSpec,
+    mapping: Mapping,
+    columns: dict[str, str | None],
+    handle: BinaryIO,
+    shape: _FileShape,
+    name: str,
+    *,
+    max_rows: int | None = None,
+) -> numbers.NumberFormat:
+    """The rule the file's numbers are read by: the mapping's, else the one its numbers vote for (every row's,
+    or the first `max_rows` for a preview)."""
+    declared = mapping.number_format()
+    if declared is not None:
+        return declared
+    numeric = {
+        column: spec.field(field).type == "int"
+        for field, column in columns.items()
+        if column is not None and spec.field(field).type in ("int", "float")
+    }
+    point_votes = comma_votes = 0
+    if numeric:
+        stream, _ = _text_stream(handle, shape.encoding)
+        null_markers = {fold(value) for value in mapping.null_values}
+        read = 0
+        for chunk in _chunks(stream, shape.delimiter, CHUNK_ROWS, name, only=set(numeric)):
+            for column, whole in numeric.items():
+                if column in chunk.columns:
+                    values = chunk[column].astype("str").str.strip()
+                    if null_markers:
+                        values = values.where(~values.str.casefold().isin(null_markers), "")
+                    point, comma = numbers.votes(values, whole=whole)
+                    point_votes, comma_votes = point_votes + point, comma_votes + comma
+            read += len(chunk)
+            if max_rows is not None and read >= max_rows:
+                break
+    return numbers.guessed(point_votes, comma_votes, shape.delimiter)
+
+
+def _chunks(
+    stream: IO[str], delimiter: str, chunk_rows: int, name: str, only: set[str] | None = None
+) -> Iterator[pd.DataFrame]:
     """The rows as text, at most `chunk_rows` (and MAX_CHUNK_CELLS cells) at a time, the column names stripped
-    as `_shape` strips the header's. ImportRefused if the file is not CSV."""
+    as `_shape` strips the header's (with `only`, just those columns). ImportRefused if the file is not CSV."""
     try:
         # In the try: the reader parses the header as it is made, and an open quote there is a parser error too.
         reader = pd.read_csv(
@@ -937,6 +1088,7 @@ def _chunks(stream: IO[str], delimiter: str, chunk_rows: int, name: str) -> Iter
             chunksize=chunk_rows,
             engine="c",
             skip_blank_lines=True,
+            usecols=None if only is None else (lambda column: str(column).strip() in only),
         )
         with reader:
             width = reader.get_chunk(0).shape[1]  # the header alone, no row read yet
@@ -1000,14 +1152,17 @@ def _import(
     header_index = {fold(column): column for column in header}
     mapping = mapping or identity_mapping(spec.kind, header)
     columns, notes = _resolve_columns(spec, mapping, header, name)
+    number_format = _number_format(spec, mapping, columns, handle, shape, name)
+    first_day_fields = [field for field, source in mapping.fields.items() if source.import_day]
 
     with engine.connect() as connection, _bulk_cache(connection):
         transaction = connection.begin()
         stage: _Stage | None = None
         try:
             settings = load(connection)
-            validator = _ChunkValidator(spec, mapping, columns, settings, delimiter)
+            validator = _ChunkValidator(spec, mapping, columns, settings, number_format)
             validator.header_index = header_index
+            validator.check_mapping(name)
             stream, counter = _text_stream(handle, encoding)
             rows_read, first_row, sink_rows = 0, 2, 0
             for chunk in _chunks(stream, delimiter, chunk_rows, name):
@@ -1018,6 +1173,8 @@ def _import(
                     sink.write(connection, frame)
                     sink_rows += len(frame)
                 elif frame is not None and validator.total_problems == 0:
+                    if first_day_fields:
+                        frame = _keep_stored(connection, spec, frame, first_day_fields)
                     frame = _with_derived(spec, frame, settings)
                     if stage is None:
                         stage = _Stage(connection, spec, list(frame.columns))
@@ -1053,6 +1210,7 @@ def _import(
                     dry_run=dry_run,
                     import_id=import_id,
                     notes=notes,
+                    number_format=number_format.describe() if _has_numbers(spec, columns) else "",
                 )
 
             if connection.dialect.name == "sqlite" and not dry_run:
@@ -1130,6 +1288,36 @@ def _import(
             raise
 
 
+def _has_numbers(spec: KindSpec, columns: dict[str, str | None]) -> bool:
+    return any(spec.field(field).type in ("int", "float") and column for field, column in columns.items())
+
+
+KEY_BATCH = 5_000
+
+
+def _keep_stored(connection: Connection, spec: KindSpec, frame: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+    """Rows already stored keep the date an `import_day` field gave them when they first came, so that importing
+    the same file again on another day changes nothing."""
+    table = spec.table
+    (key,) = spec.key
+    keys = frame[key].dropna().astype(str).tolist()
+    stored: list[Any] = []
+    for start in range(0, len(keys), KEY_BATCH):
+        batch = keys[start : start + KEY_BATCH]
+        stored += connection.execute(
+            select(table.c[key], *(table.c[field] for field in fields)).where(table.c[key].in_(batch))
+        ).all()
+    if not stored:
+        return frame
+    kept = pd.DataFrame(stored, columns=[key, *fields]).set_index(key)
+    frame = frame.copy()
+    for field_name in fields:
+        earlier = frame[key].map(kept[field_name].dropna())
+        earlier = pd.to_datetime(earlier).astype("datetime64[us]")
+        frame[field_name] = earlier.where(earlier.notna(), frame[field_name])
+    return frame
+
+
 def _abandon(connection: Connection, transaction: RootTransaction) -> None:
     """Nothing of a failed import stays: its transaction is rolled back and, on SQLite, where the staged rows
     may have been committed to a temporary table before the merge, the connection is closed with them."""
@@ -1182,12 +1370,17 @@ class MappedPreview:
     mapped: pd.DataFrame  # the same rows typed and mapped; a value that does not fit is empty and in problems
     problems: list[Problem]
     notes: list[str]
+    number_format: numbers.NumberFormat | None = None  # how the file's numbers are read (None: not read yet)
 
 
-def read_header(source: BinaryIO, file_name: str | None = None) -> list[str]:
+# A preview guesses the number rule from the file's first rows (an import, from all of them).
+PREVIEW_VOTE_ROWS = 20_000
+
+
+def read_header(source: BinaryIO, file_name: str | None = None, sheet: str | None = None) -> list[str]:
     """The column names of a file (ImportRefused if it has none), for building a mapping."""
     name = file_name or Path(str(getattr(source, "name", "upload.csv"))).name
-    return _shape(source, name, whole_file=False).header
+    return _shape(as_table(source, name, sheet), name, whole_file=False).header
 
 
 def mapped_columns(mapping: Mapping, header: list[str]) -> dict[str, str | None]:
@@ -1197,14 +1390,22 @@ def mapped_columns(mapping: Mapping, header: list[str]) -> dict[str, str | None]
 
 
 def preview(
-    engine: Engine, kind: str, source: BinaryIO, mapping: Mapping | None = None, *, rows: int = 10
+    engine: Engine,
+    kind: str,
+    source: BinaryIO,
+    mapping: Mapping | None = None,
+    *,
+    rows: int = 10,
+    sheet: str | None = None,
 ) -> MappedPreview:
-    """Maps and validates the first `rows` data rows without writing anything; problems are returned, not raised.
+    """Maps and validates the first `rows` data rows without writing anything; problems are returned, not raised
+    (a file that is not a table at all raises ImportRefused).
 
     Dates are read in the organisation's timezone, as an import would, hence the engine.
     """
     spec = kind_spec(kind)
     name = Path(str(getattr(source, "name", "upload.csv"))).name
+    source = as_table(source, name, sheet)
     shape = _shape(source, name, whole_file=False)
     mapping = mapping or identity_mapping(spec.kind, shape.header)
     empty = pd.DataFrame()
@@ -1226,10 +1427,15 @@ def preview(
         return MappedPreview(shape.header, columns, empty, empty, [], [*notes, "the file has no data rows"])
     with engine.connect() as connection:
         settings = load(connection)
-    validator = _ChunkValidator(spec, mapping, columns, settings, shape.delimiter)
+    number_format = _number_format(spec, mapping, columns, source, shape, name, max_rows=PREVIEW_VOTE_ROWS)
+    validator = _ChunkValidator(spec, mapping, columns, settings, number_format)
     validator.header_index = {fold(column): column for column in shape.header}
+    try:
+        validator.check_mapping(name)
+    except ImportRefused as refused:
+        return MappedPreview(shape.header, columns, chunk, empty, refused.problems, notes, number_format)
     mapped = validator.map_rows(chunk, 2)
-    return MappedPreview(shape.header, columns, chunk, mapped, validator.problems, notes)
+    return MappedPreview(shape.header, columns, chunk, mapped, validator.problems, notes, number_format)
 
 
 def problems_frame(problems: list[Problem]) -> pd.DataFrame:

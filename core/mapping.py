@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, numbers
 from core.models import SavedMapping, utcnow
 from core.permissions import Actor, require
 from core.schema import kind_spec
@@ -38,36 +38,71 @@ def _as_list(value: str | list[str]) -> list[str]:
 
 
 class Condition(BaseModel):
-    """True on rows whose `column` holds one of `in` (or none of `not_in`); blanks match ''."""
+    """A test on each row. A leaf: `column` holds one of `in` (or none of `not_in`), compared after folding case
+    and spacing, blanks as ''. A group: `all` (every condition holds) or `any` (at least one does)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    column: str | list[str]
+    column: str | list[str] | None = None
     in_: list[str] | None = Field(default=None, alias="in")
     not_in: list[str] | None = None
+    all_: list[Condition] | None = Field(default=None, alias="all")
+    any_: list[Condition] | None = Field(default=None, alias="any")
 
     @field_validator("in_", "not_in", mode="before")
     @classmethod
     def _stringify(cls, value: Any) -> Any:
         # YAML turns `true`, `0` and `yes` into bool/int; conditions compare text.
         if isinstance(value, list):
-            return [str(item).lower() if isinstance(item, bool) else str(item) for item in value]
+            return [_text_of(item) for item in value]
         return value
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
+        groups = [group for group in (self.all_, self.any_) if group is not None]
+        if groups:
+            if self.column is not None or self.in_ is not None or self.not_in is not None or len(groups) > 1:
+                raise ValueError("a condition is either a group ('all' or 'any') or a test of one column")
+            if not groups[0]:
+                raise ValueError("'all' and 'any' need at least one condition")
+            return self
+        if self.column is None:
+            raise ValueError("a condition needs a 'column' (or 'all' / 'any' of other conditions)")
         if (self.in_ is None) == (self.not_in is None):
             raise ValueError("a condition needs exactly one of 'in' or 'not_in'")
         return self
 
     @property
+    def is_group(self) -> bool:
+        return self.all_ is not None or self.any_ is not None
+
+    @property
+    def members(self) -> list[Condition]:
+        return list(self.all_ or self.any_ or [])
+
+    @property
     def candidates(self) -> list[str]:
-        return _as_list(self.column)
+        """The spellings of the tested column (a leaf only)."""
+        return _as_list(self.column) if self.column is not None else []
+
+    def leaves(self) -> list[Condition]:
+        """Every single-column test inside this condition."""
+        return [leaf for member in self.members for leaf in member.leaves()] if self.is_group else [self]
 
     def describe(self) -> str:
+        if self.is_group:
+            joiner = " and " if self.all_ is not None else " or "
+            return "(" + joiner.join(member.describe() for member in self.members) + ")"
         values = self.in_ if self.in_ is not None else self.not_in
         verb = "is one of" if self.in_ is not None else "is none of"
         return f"{self.candidates[0]} {verb} {', '.join(repr(v) for v in values or [])}"
+
+
+def _text_of(value: Any) -> str:
+    """A YAML scalar as the text a CSV cell holds (YAML reads `true` and `0` as bool and int)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "" if value is None else str(value)
 
 
 class FieldMapping(BaseModel):
@@ -75,38 +110,44 @@ class FieldMapping(BaseModel):
 
     column: str | list[str] | None = None
     constant: str | None = None
+    # The day of the import, in the organisation's timezone; a row imported again keeps the day it first came.
+    import_day: bool = False
     # strftime formats tried in order (e.g. a report's "3/5/2026 2:22 PM" and a plain date); default ISO 8601.
     date_format: str | list[str] | None = None
     default: str | None = None
     map: dict[str, str] = Field(default_factory=dict)
     # What a non-blank value missing from `map` becomes (default: kept as it is).
     map_other: str | None = None
+    # Values missing from `map` are stored folded (lower case, single spaces), so Google and google meet.
+    fold_case: bool = False
     when: Condition | None = None
 
     @field_validator("constant", "default", "map_other", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
-        return str(value).lower() if isinstance(value, bool) else (None if value is None else str(value))
+        return None if value is None else _text_of(value)
 
     @field_validator("map", mode="before")
     @classmethod
     def _map_text(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {
-                str(k): (str(v).lower() if isinstance(v, bool) else ("" if v is None else str(v)))
-                for k, v in value.items()
-            }
+            return {_text_of(k): _text_of(v) for k, v in value.items()}
         return value
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldMapping:
-        if (self.column is None) == (self.constant is None):
-            raise ValueError("give exactly one of 'column' or 'constant'")
+        sources = sum([self.column is not None, self.constant is not None, self.import_day])
+        if sources != 1:
+            raise ValueError("give exactly one of 'column', 'constant' or 'import_day: true'")
         return self
 
     @property
     def candidates(self) -> list[str]:
         return _as_list(self.column) if self.column is not None else []
+
+    @property
+    def from_column(self) -> bool:
+        return self.column is not None
 
     def folded_map(self) -> dict[str, str]:
         return {fold(key): value for key, value in self.map.items()}
@@ -123,6 +164,9 @@ class Mapping(BaseModel):
     kind: str
     description: str = ""
     date_format: str | list[str] | None = None
+    # How the file writes numbers; guessed from the file when not set (core.numbers).
+    decimal_separator: str | None = None
+    thousands_separator: str | None = None
     null_values: list[str] = Field(default_factory=list)
     ignore_columns: list[str] = Field(default_factory=list)
     skip_rows: list[SkipRule] = Field(default_factory=list)
@@ -145,7 +189,22 @@ class Mapping(BaseModel):
         missing = [name for name in spec.required if name not in self.fields]
         if missing:
             raise ValueError(f"a {self.kind} mapping must map {', '.join(missing)}")
+        if self.decimal_separator is not None or self.thousands_separator is not None:
+            numbers.declared(self.decimal_separator or ".", self.thousands_separator)  # ValueError says what is wrong
+        dated = [name for name, field in self.fields.items() if field.import_day]
+        undated = [name for name in dated if spec.field(name).type != "datetime"]
+        if undated:
+            raise ValueError(f"import_day gives a date; {', '.join(undated)} is not a date field")
+        keyed = [name for name in dated if name in spec.key]
+        if keyed:
+            raise ValueError(f"import_day cannot give {', '.join(keyed)}: it is part of the key of {self.kind}")
         return self
+
+    def number_format(self) -> numbers.NumberFormat | None:
+        """The number rule the mapping sets, or None to guess it from the file."""
+        if self.decimal_separator is None and self.thousands_separator is None:
+            return None
+        return numbers.declared(self.decimal_separator or ".", self.thousands_separator)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)

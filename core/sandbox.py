@@ -432,14 +432,26 @@ def upload_trial(
     mapping: Mapping | None = None,
     file_name: str | None = None,
     progress: ProgressCallback | None = None,
+    sheet: str | None = None,
 ) -> TrialInfo:
-    """A new trial from a leads CSV, mapped and validated as the Data page imports (ImportRefused with the
-    report if any row is bad, and then nothing is kept). The rows go to the trial only, never the shared tables."""
+    """A new trial from a leads CSV (or gzip-compressed CSV, or a sheet of a workbook), mapped and validated as
+    the Data page imports (ImportRefused with the report if any row is bad, and then nothing is kept).
+    The rows go to the trial only, never the shared tables."""
     _may_use(actor)
     require(actor, "import_data")  # uploads are ops' (PRODUCT.md, roles)
     shown_name = file_name or Path(str(getattr(source, "name", "upload.csv"))).name
     sink = _TrialSink(actor, _trial_name(name), shown_name, mapping.name if mapping is not None else None)
-    import_csv(engine, "leads", source, actor=actor, mapping=mapping, file_name=file_name, progress=progress, sink=sink)
+    import_csv(
+        engine,
+        "leads",
+        source,
+        actor=actor,
+        mapping=mapping,
+        file_name=file_name,
+        progress=progress,
+        sink=sink,
+        sheet=sheet,
+    )
     assert sink.trial_id is not None
     return get_trial(engine, actor, sink.trial_id)
 

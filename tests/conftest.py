@@ -101,3 +101,13 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip("../shared/realdata is not present on this machine")
     return REALDATA
+
+
+def database_url(engine: Engine) -> str:
+    """A URL the CLI can open for the same database as `engine` (on PostgreSQL, the test's own schema)."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name != "postgresql":
+        return url
+    with engine.connect() as connection:
+        schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    return url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"

@@ -59,3 +59,42 @@ FILES = {"leads": LEADS, "opportunities": OPPORTUNITIES, "touches": TOUCHES, "sp
 def load_fixture(engine: Engine) -> None:
     for kind, content in FILES.items():
         import_csv(engine, kind, csv_file(content, f"{kind}.csv"), actor=TESTER)
+
+
+# A lead export with no date column at all (the shape of a common public "lead scoring" export): a 0/1
+# Converted flag, "Select" where the form's drop-down was left alone, a Lead Source in mixed case, and the
+# reason a lead was dropped in Tags. Every lead in it was passed to sales.
+UNDATED_LEADS = """Prospect ID,Lead Number,Lead Origin,Lead Source,Converted,TotalVisits,Specialization,Tags,City
+p-01,660737,API,Olark Chat,0,0,Select,Interested in other courses,Select
+p-02,660728,API,Organic Search,0,5,Select,Ringing,Select
+p-03,660727,Landing Page Submission,Direct Traffic,1,2,Business Administration,Will revert after reading the email,Mumbai
+p-04,660719,Landing Page Submission,Direct Traffic,0,1,Media and Advertising,Ringing,Mumbai
+p-05,660681,Landing Page Submission,Google,1,2,Select,Will revert after reading the email,Mumbai
+p-06,660680,API,google,0,3,Select,Ringing,Thane & Outskirts
+p-07,660673,Landing Page Submission,Google,1,2,Finance Management,Will revert after reading the email,Mumbai
+p-08,660664,API,Olark Chat,0,0,Select,Interested in other courses,Select
+p-09,660624,Landing Page Submission,Direct Traffic,0,4,IT Projects Management,Ringing,Mumbai
+p-10,660616,API,Google ,0,2,Select,Already a student,Other Cities
+p-11,660608,API,Organic Search,1,4,Finance Management,Will revert after reading the email,Mumbai
+p-12,660570,Landing Page Submission,Direct Traffic,1,2,Human Resource Management,Closed by Horizzon,Mumbai
+p-13,660562,API,Olark Chat,0,0,Select,,Select
+p-14,660558,Landing Page Submission,Reference,1,6,Supply Chain Management,Closed by Horizzon,Mumbai
+"""
+# The mapping a person builds for it on the Data page: every row an MQL on the day it is imported, an SQL on
+# that day where Converted is 1, rejected that day (the reason in Tags) where it is 0.
+UNDATED_LEADS_MAPPING = {
+    "name": "lead scoring export",
+    "kind": "leads",
+    "null_values": ["Select"],
+    "fields": {
+        "lead_id": {"column": "Prospect ID"},
+        "created_at": {"import_day": True},
+        "mql_at": {"import_day": True},
+        "source": {"column": "Lead Source", "fold_case": True},
+        "industry": {"column": "Specialization"},
+        "sql_at": {"import_day": True, "when": {"column": "Converted", "in": ["1"]}},
+        "rejected_at": {"import_day": True, "when": {"column": "Converted", "in": ["0"]}},
+        "rejection_reason": {"column": "Tags", "when": {"column": "Converted", "in": ["0"]}},
+    },
+    "ignore_columns": ["Lead Number", "Lead Origin", "TotalVisits", "City"],
+}

@@ -291,8 +291,8 @@ class Cell:
     value: Any  # as the database must return it
 
 
-def good_cell(draw: st.DrawFn, spec: FieldSpec, delimiter: str, row: int) -> Cell:
-    """A valid value of the field and one of its spellings."""
+def good_cell(draw: st.DrawFn, spec: FieldSpec, decimal: str, row: int) -> Cell:
+    """A valid value of the field and one of its spellings; numbers with the file's one decimal separator."""
     if spec.name in ("lead_id", "opportunity_id"):
         suffix = draw(st.text(alphabet=st.characters(categories=("L", "N")), max_size=6))
         value = f"F{row}-{suffix}"  # the row number keeps keys unique; the F keeps them off the fixture's
@@ -306,12 +306,15 @@ def good_cell(draw: st.DrawFn, spec: FieldSpec, delimiter: str, row: int) -> Cel
         return Cell(raw, lf(raw).strip() or spec.blank_default)
     if spec.type == "int":
         number = draw(st.integers(int(spec.minimum or 0), int(spec.maximum or 2**31 - 1)))
-        return Cell(draw(st.sampled_from([str(number), f"{number}.0", f" {number} ", f"+{number}"])), number)
+        return Cell(draw(st.sampled_from([str(number), f"{number}{decimal}0", f" {number} ", f"+{number}"])), number)
     if spec.type == "float":
         amount = round(draw(st.floats(spec.minimum or 0, 1e12)), 2)
-        spellings = [f"{amount:.2f}", repr(amount), f"${amount:,.2f}", f"USD {amount:.2f}", f"{amount:.2f} EUR"]
-        if delimiter == ";":
-            spellings.append(f"{amount:.2f}".replace(".", ","))  # a decimal comma, as semicolon files have
+        if decimal == ".":
+            spellings = [f"{amount:.2f}", repr(amount), f"${amount:,.2f}", f"USD {amount:.2f}", f"{amount:.2f} EUR"]
+        else:  # as a German or French export writes it
+            grouped = f"{amount:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+            spellings = [f"{amount:.2f}".replace(".", ","), grouped, f"{grouped} €", f"EUR {grouped}"]
+            spellings.append(f"{amount:,.2f}".replace(",", "\u00a0").replace(".", ","))  # 1 234,56
         return Cell(draw(st.sampled_from(spellings)), amount)
     if spec.type == "bool":
         truth = draw(st.booleans())
@@ -513,6 +516,7 @@ def csv_files(draw: st.DrawFn, kind: str, max_rows: int = 6, wide: bool = False)
     if mode == "whole file" and not wide:
         return whole_file(draw, kind)
     delimiter = draw(st.sampled_from([",", ";", "\t"]))
+    decimal = draw(st.sampled_from([".", ","]))
     fields = [f for f in spec.fields if f.required or (kind == "leads" and f.name in FIXTURE_LEAD_COLUMNS)]
     if kind == "touches":  # a touch needs a lead or an opportunity; a lead per row keeps the keys apart
         fields.append(spec.field("lead_id"))
@@ -521,7 +525,7 @@ def csv_files(draw: st.DrawFn, kind: str, max_rows: int = 6, wide: bool = False)
     fields = draw(st.permutations(fields))
     names = [f.name for f in fields]
     count = draw(st.integers(1, max_rows))
-    cells = [[good_cell(draw, f, delimiter, row) for f in fields] for row in range(count)]
+    cells = [[good_cell(draw, f, decimal, row) for f in fields] for row in range(count)]
     if "month" in names:  # spend and targets are keyed by month: one month a row
         for row, line in enumerate(cells):
             month = dt.date(1950 + row // 12, row % 12 + 1, 1)
@@ -531,7 +535,7 @@ def csv_files(draw: st.DrawFn, kind: str, max_rows: int = 6, wide: bool = False)
         [draw(st.sampled_from([name, name.upper(), f" {name} ", name.title()])) for name in names],
         [[c.text for c in line] for line in cells],
     )
-    steps = [f"{count} rows, {delimiter!r}-separated, columns {names}"]
+    steps = [f"{count} rows, {delimiter!r}-separated, decimal {decimal!r}, columns {names}"]
     # Columns the importer ignores: blank or unknown names (a trailing delimiter is one), a huge cell, 10,000.
     extra = draw(st.lists(st.sampled_from(["", "notes", "Unnamed: 0", "x.1", " "]), max_size=3))
     if draw(st.integers(0, 4)) == 0:

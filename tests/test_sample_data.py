@@ -378,7 +378,7 @@ def test_hubspot_contacts_export_reads_through_its_preset(engine: Engine, canoni
     result = import_csv(engine, "leads", SAMPLE_DIR / HUBSPOT, actor=TESTER, mapping=load_preset("hubspot_contacts"))
     assert result.rows_read == result.inserted == len(export) == len(expected) > 0
     assert result.rows_skipped == 0
-    assert result.notes == ["columns not imported: First Name, Last Name, Lifecycle Stage"]
+    assert result.notes == ["3 columns not imported: First Name, Last Name, Lifecycle Stage"]
 
     got = _stored(engine, Lead, "lead_id", export["Record ID"])
     _assert_same_leads(got, expected, exact=LEAD_STAMPS)
@@ -398,7 +398,7 @@ def test_salesforce_leads_report_reads_through_its_preset(engine: Engine, canoni
         engine, "leads", SAMPLE_DIR / SALESFORCE_LEADS, actor=TESTER, mapping=load_preset("salesforce_leads")
     )
     assert (result.encoding, result.rows_read, result.inserted) == ("utf-8-sig", len(expected), len(expected))
-    assert result.notes == ["columns not imported: First Name, Last Name"]
+    assert result.notes == ["2 columns not imported: First Name, Last Name"]
     assert export["Lead ID"].str.fullmatch(r"00Q[0-9A-Za-z]{15}").all() and export["Lead ID"].is_unique
 
     got = _stored(engine, Lead, "lead_id", export["Lead ID"])
@@ -429,7 +429,7 @@ def test_salesforce_opportunities_report_reads_through_its_preset(
     expected = opportunities[in_slice].reset_index(drop=True)
     export = _export(SALESFORCE_OPPORTUNITIES)
     assert result.rows_read == result.inserted == len(expected) == len(export) > 0
-    assert result.notes == ["columns not imported: Opportunity Name"]
+    assert result.notes == ["1 column not imported: Opportunity Name"]
     assert export["Opportunity ID"].str.fullmatch(r"006[0-9A-Za-z]{15}").all()
 
     got = _stored(engine, Opportunity, "opportunity_id", export["Opportunity ID"])
