@@ -41,6 +41,7 @@ from core.derived import (
     recompute_lead_derived,
     recompute_opportunity_derived,
 )
+from core.import_warnings import ImportWarning, WarningCollector
 from core.mapping import Condition, FieldMapping, Mapping, fold, identity_mapping
 from core.models import ImportRun, utcnow
 from core.permissions import Actor, require
@@ -125,6 +126,7 @@ class ImportResult:
     import_id: int | None = None
     notes: list[str] = field(default_factory=list)
     number_format: str = ""  # how numbers were read, when the file has numeric columns
+    warnings: list[ImportWarning] = field(default_factory=list)
 
     def summary(self) -> str:
         verb = "would insert" if self.dry_run else "inserted"
@@ -137,6 +139,7 @@ class ImportResult:
         lines += [f"  skipped {count}: {reason}" for reason, count in self.skipped_reasons.items()]
         if self.number_format:
             lines.append(f"  numbers: {self.number_format}")
+        lines += [f"  warning: {warning}" for warning in self.warnings]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -296,6 +299,8 @@ class _ChunkValidator:
         self.settings = settings
         self.number_format = number_format
         self.import_day = import_day(settings)
+        self.warnings = WarningCollector(spec, mapping, columns)
+        self.read_numbers = False  # whether any number needed the rule (had a separator)
         self.problems: list[Problem] = []
         self.total_problems = 0
         self.key_hashes: list[np.ndarray] = []
@@ -416,9 +421,11 @@ class _ChunkValidator:
         values = chunk[column].astype("str").str.strip()
         return values.where(~self._blank(values), "")
 
-    def raw_values(self, chunk: pd.DataFrame, name: str, mapping: FieldMapping) -> pd.Series:
+    def raw_values(
+        self, chunk: pd.DataFrame, name: str, mapping: FieldMapping, source: pd.Series | None = None
+    ) -> pd.Series:
         """The source text of a field after null markers, condition, value map and default ('' = blank)."""
-        values = self.source_values(chunk, name, mapping)
+        values = self.source_values(chunk, name, mapping) if source is None else source
         if mapping.map or mapping.fold_case:
             folded = values.str.casefold().str.replace(r"\s+", " ", regex=True)
             if mapping.fold_case:
@@ -451,6 +458,7 @@ class _ChunkValidator:
             return values
         if spec.type in ("int", "float"):
             reading = numbers.read(raw.astype("str"), self.number_format, whole=spec.type == "int")
+            self.read_numbers = self.read_numbers or reading.used_rule
             self._number_problems(reading, raw, rows, column)
             floats = reading.numbers.to_numpy(dtype=float, na_value=np.nan)
             # 1e309 reads as infinity and "NaN" as not-a-number: neither is an amount or a count.
@@ -548,9 +556,12 @@ class _ChunkValidator:
                 continue
             spec = self.spec.field(name)
             column = self.columns[name] or f"({name} constant)"
-            raw = self.raw_values(chunk, name, mapping)
+            source = self.source_values(chunk, name, mapping)
+            raw = self.raw_values(chunk, name, mapping, source)
             typed[name] = self.parse(spec, raw, rows, column, mapping.date_format or self.mapping.date_format)
+            self.warnings.observe(name, source, typed[name])
         frame = pd.DataFrame(typed, index=chunk.index)
+        self.warnings.observe_rows(frame)
         if self.spec.kind == "touches":
             for name in ("lead_id", "opportunity_id"):
                 frame[name] = frame[name].fillna("") if name in frame else ""
@@ -1210,7 +1221,8 @@ def _import(
                     dry_run=dry_run,
                     import_id=import_id,
                     notes=notes,
-                    number_format=number_format.describe() if _has_numbers(spec, columns) else "",
+                    number_format=number_format.describe() if number_format.declared or validator.read_numbers else "",
+                    warnings=validator.warnings.warnings(),
                 )
 
             if connection.dialect.name == "sqlite" and not dry_run:
@@ -1259,7 +1271,13 @@ def _import(
                     inserted=inserted,
                     updated=updated,
                     unchanged=result.unchanged,
-                    notes={"skipped": result.skipped_reasons, "notes": notes, "encoding": encoding},
+                    notes={
+                        "skipped": result.skipped_reasons,
+                        "notes": notes,
+                        "encoding": encoding,
+                        "numbers": result.number_format,
+                        "warnings": [warning.as_dict() for warning in result.warnings],
+                    },
                 )
             )
             audit.record(
@@ -1286,10 +1304,6 @@ def _import(
         except BaseException:
             _abandon(connection, transaction)
             raise
-
-
-def _has_numbers(spec: KindSpec, columns: dict[str, str | None]) -> bool:
-    return any(spec.field(field).type in ("int", "float") and column for field, column in columns.items())
 
 
 KEY_BATCH = 5_000

@@ -131,6 +131,7 @@ class Reading:
     other_rule: np.ndarray  # only the other rule reads it
     ambiguous: np.ndarray  # both rules read it, differently, and nothing decided the rule
     other: pd.Series  # the other rule's reading, for the report
+    used_rule: bool = False  # some value had a separator, so the rule decided how it reads
 
 
 def read(values: pd.Series, rule: NumberFormat, *, whole: bool) -> Reading:
@@ -163,7 +164,7 @@ def read(values: pd.Series, rule: NumberFormat, *, whole: bool) -> Reading:
     unreadable[todo] = (mine.isna() & theirs.isna()).to_numpy()
     other_rule[todo] = (mine.isna() & theirs.notna()).to_numpy()
     ambiguous_all[todo] = ambiguous.to_numpy()
-    return Reading(numbers, unreadable, other_rule, ambiguous_all, other)
+    return Reading(numbers, unreadable, other_rule, ambiguous_all, other, used_rule=True)
 
 
 def shown(number: float) -> str:

@@ -30,13 +30,16 @@ def test_olist_funnel(engine: Engine, realdata: Path) -> None:
     won_ids = set(closed["mql_id"])
     table = kpi_table(engine, KpiQuery(dt.date(2017, 6, 1), dt.date(2018, 5, 31), grain="quarter", by="source"))
     got = table.groupby("group")[["mqls", "won_mqls"]].sum()
-    expected = mqls.assign(source=mqls["origin"].fillna("unknown"), won=mqls["mql_id"].isin(won_ids))
+    expected = mqls.assign(source=mqls["origin"].fillna("(blank)"), won=mqls["mql_id"].isin(won_ids))
     expected = expected.groupby("source").agg(mqls=("mql_id", "size"), won_mqls=("won", "sum"))
     assert got.loc[expected.index, "mqls"].tolist() == expected["mqls"].tolist()
     assert got.loc[expected.index, "won_mqls"].tolist() == expected["won_mqls"].tolist()
-    # Olist has 60 blank origins besides its own "unknown": both end up as source "unknown".
+    # Olist has 60 blank origins besides its own 1,099 "unknown": the preset keeps them apart, 11 origins in all.
     assert mqls["origin"].isna().sum() == 60
-    assert expected.loc["unknown", "mqls"] == (mqls["origin"] == "unknown").sum() + 60
+    assert (expected.loc["(blank)", "mqls"], expected.loc["unknown", "mqls"]) == (60, 1099)
+    assert len(expected) == 11 and sorted(got.index) == sorted(expected.index)
+    assert not [w for w in leads.warnings if w.code in ("blank_merges", "case_variants", "placeholder")]
+    assert [w.code for w in deals.warnings] == ["only_won"]
 
     quarters = kpi_table(engine, KpiQuery(dt.date(2017, 6, 1), dt.date(2018, 12, 31), grain="quarter"))
     assert quarters["won"].sum() == 842
