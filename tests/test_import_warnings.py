@@ -102,7 +102,8 @@ def test_blanks_that_would_merge_with_a_literal_value(engine: Engine) -> None:
 
 
 def test_a_deals_file_with_only_wins(engine: Engine) -> None:
-    content = "opportunity_id,created_at,amount,closed_at,is_won\nO1,2026-01-05,10,2026-02-01,true\nO2,2026-01-05,20,2026-02-03,won\nO3,2026-01-06,5,,\n"
+    content = "opportunity_id,created_at,amount,closed_at,is_won\n"
+    content += "O1,2026-01-05,10,2026-02-01,true\nO2,2026-01-05,20,2026-02-03,won\nO3,2026-01-06,5,,\n"
     assert by_code(check(engine, content, kind="opportunities"))["only_won"] == [("is_won", 2)]
     with_loss = content.replace("O2,2026-01-05,20,2026-02-03,won", "O2,2026-01-05,20,2026-02-03,lost")
     assert "only_won" not in by_code(check(engine, with_loss, kind="opportunities"))
