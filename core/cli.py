@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
-from core import sync
+from core import scoreboard, sync
 from core.db import open_database, read_scope
 from core.diagnostic import (
     LEVELS,
@@ -34,12 +34,12 @@ from core.diagnostic import (
     summary_markdown,
 )
 from core.importer import ImportRefused, import_csv
-from core.kpis import GROUP_BYS, SIZE_BANDS, Filters, KpiQuery, data_range, kpi_records, kpi_table
+from core.kpis import GROUP_BYS, SIZE_BANDS, Filters, KpiQuery, kpi_records, kpi_table
 from core.mapping import Mapping, MappingError, find_mapping, load_mapping_file, preset_names
-from core.periods import GRAINS, last_complete_month
+from core.periods import GRAINS
 from core.permissions import ROLES, Actor, PermissionDenied
 from core.reasons import catalogue, map_spelling, unknown_reasons
-from core.rejections import RejectionQuery, explorer_range, report
+from core.rejections import RejectionQuery, explorer_anchor, explorer_range, report
 from core.sandbox import (
     Knobs,
     active_knobs,
@@ -55,7 +55,6 @@ from core.sandbox import (
     upload_trial,
 )
 from core.schema import KINDS
-from core.scoreboard import anchor_day
 from core.seed import SAMPLE_DIR, seed_sample_data
 from core.settings import current
 from core.users import FAILURE_WINDOW, UserError, create_user, unlock
@@ -130,6 +129,19 @@ def _parser() -> argparse.ArgumentParser:
     kpis.add_argument("--campaign", action="append", default=[])
     kpis.add_argument("--as-of", type=dt.datetime.fromisoformat, help="UTC moment for pending SLAs (default now)")
     kpis.add_argument("--json", action="store_true", help="one JSON object per period and group")
+
+    board = commands.add_parser(
+        "scoreboard", help="the scoreboard's headlines, flags and funnel, as the page shows them"
+    )
+    board.add_argument("--period", choices=list(scoreboard.PERIOD_PRESETS), default="last_month")
+    board.add_argument("--from", dest="first_day", type=_date, help="with --period custom")
+    board.add_argument("--to", dest="last_day", type=_date, help="with --period custom")
+    board.add_argument("--source", action="append", default=[], help="filter; repeat for several")
+    board.add_argument("--segment", action="append", default=[])
+    board.add_argument("--owner", action="append", default=[])
+    board.add_argument("--campaign", action="append", default=[])
+    board.add_argument("--as-of", type=dt.datetime.fromisoformat, help="UTC moment for pending SLAs (default now)")
+    board.add_argument("--json", action="store_true", help="as JSON (default: the page's Markdown summary)")
 
     rejections = commands.add_parser("rejections", help="why sales rejected leads: reasons, streaks, owners")
     rejections.add_argument("--from", dest="first_day", type=_date, help="default: the last 13 complete weeks")
@@ -318,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         handlers = {
             "kpis": _kpis,
+            "scoreboard": _scoreboard,
             "create-user": _create_user,
             "unlock-user": _unlock_user,
             "rejections": _rejections,
@@ -372,8 +385,9 @@ def _import(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def _kpis(engine: object, args: argparse.Namespace) -> int:
-    default_first, default_last = last_complete_month(current(engine).today())  # type: ignore[arg-type]
+def _kpis(engine: Engine, args: argparse.Namespace) -> int:
+    # The latest complete month with MQLs, as the Scoreboard opens on.
+    default_first, default_last = scoreboard.view_range(engine, scoreboard.View(), current(engine).today())
     query = KpiQuery(
         first_day=args.first_day or default_first,
         last_day=args.last_day or default_last,
@@ -382,7 +396,7 @@ def _kpis(engine: object, args: argparse.Namespace) -> int:
         filters=Filters(tuple(args.source), tuple(args.segment), tuple(args.owner), tuple(args.campaign)),
         as_of=args.as_of,
     )
-    table = kpi_table(engine, query)  # type: ignore[arg-type]
+    table = kpi_table(engine, query)
     if args.json:
         print(json.dumps(kpi_records(table), indent=2))
     else:
@@ -401,13 +415,40 @@ def _kpis(engine: object, args: argparse.Namespace) -> int:
             ]
         ]
         print(shown.to_string(index=False, float_format=lambda value: f"{value:,.3f}"))
+        # NaN above is "no data" or one of these: a number the imports cannot support, or a young cohort.
+        for row in table.itertuples():
+            where = f"{row.period_start} {row.group}"
+            for kpi, reason in row.unavailable.items():
+                print(f"{where}: {kpi} not available: {reason}")
+            for kpi in row.maturing:
+                print(f"{where}: {kpi} still maturing ({row.maturity_days[kpi]:.0f} days for 9 in 10 conversions)")
+    return 0
+
+
+def _scoreboard(engine: Engine, args: argparse.Namespace) -> int:
+    custom = None
+    if args.period == "custom":
+        if not (args.first_day and args.last_day):
+            raise ValueError("--period custom needs --from and --to")
+        custom = (args.first_day, args.last_day)
+    view = scoreboard.View(
+        preset=args.period,
+        custom=custom,
+        filters=Filters(tuple(args.source), tuple(args.segment), tuple(args.owner), tuple(args.campaign)),
+    )
+    board = scoreboard.read_board(engine, view, current(engine).today(), args.as_of)
+    if args.json:
+        print(json.dumps(board.as_dict(), indent=2))
+        return 0
+    compared = f"{board.compared_first:%d %b %Y} – {board.compared_last:%d %b %Y}"
+    fresh = scoreboard.freshness(engine)
+    print(scoreboard.summary_markdown(board.shown_period, compared, *board.parts(), fresh, view.filters))
     return 0
 
 
 def _rejections(engine: Engine, args: argparse.Namespace) -> int:
     today = current(engine).today()
-    span = data_range(engine)
-    first, last = explorer_range("last_13_weeks", anchor_day(today, span[1] if span else None))
+    first, last = explorer_range("last_13_weeks", explorer_anchor(engine, "last_13_weeks", today))
     filters = Filters(
         sources=tuple(args.source),
         segments=tuple(args.segment),

@@ -31,7 +31,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, RootTransaction, insert, select, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from core import audit, file_formats, numbers
+from core import audit, coverage, file_formats, numbers
 from core.config import ConfigError, secret
 from core.db import write_from_here
 from core.derived import (
@@ -750,8 +750,12 @@ class _Stage:
         self.rows += len(records)
         bulk_insert(self.connection, "import_stage", self.columns, records)
 
-    def merge(self, import_id: int | None) -> tuple[int, int]:
-        """Counts (inserted, updated), then the upsert itself unless import_id is None (dry run)."""
+    def merge(self, import_id: int | None, carried: int | None = None) -> tuple[int, int]:
+        """Counts (inserted, updated), then the upsert itself unless import_id is None (dry run).
+
+        `carried`: the fields this file carried (core.coverage), added to each row's mask; a row whose mask
+        grows counts as updated even when its values do not change (what is known about it did).
+        """
         table = self.spec.table.name
         key = list(self.spec.key)
         distinct = "IS DISTINCT FROM" if self.postgres else "IS NOT"
@@ -762,7 +766,10 @@ class _Stage:
             self.connection.execute(text("SET LOCAL work_mem = '64MB'"))
         on_key = " AND ".join(f"t.{name} = s.{name}" for name in key)
         compared = [name for name in self.columns if name not in key]
-        changed = " OR ".join(f"t.{name} {distinct} s.{name}" for name in compared) or "1 = 0"
+        changes = [f"t.{name} {distinct} s.{name}" for name in compared]
+        if carried is not None:
+            changes.append(f"(t.carried | {int(carried)}) <> t.carried")
+        changed = " OR ".join(changes) or "1 = 0"
         inserted = self.connection.execute(
             text(f"SELECT count(*) FROM import_stage s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on_key})")
         ).scalar_one()
@@ -770,17 +777,24 @@ class _Stage:
             text(f"SELECT count(*) FROM import_stage s JOIN {table} t ON {on_key} WHERE {changed}")
         ).scalar_one()
         if import_id is not None and (inserted or updated):
-            names = ", ".join([*self.columns, "import_id"])
-            assignments = ", ".join(f"{name} = excluded.{name}" for name in [*compared, "import_id"])
-            differs = " OR ".join(f"{table}.{name} {distinct} excluded.{name}" for name in compared) or "1 = 0"
-            conflict = f"DO UPDATE SET {assignments} WHERE {differs}" if compared else "DO NOTHING"
+            extra = ["import_id"] + (["carried"] if carried is not None else [])
+            names = ", ".join([*self.columns, *extra])
+            values = ", ".join([*self.columns, ":import_id"] + ([":carried"] if carried is not None else []))
+            assignments = [f"{name} = excluded.{name}" for name in [*compared, "import_id"]]
+            differs = [f"{table}.{name} {distinct} excluded.{name}" for name in compared]
+            if carried is not None:
+                assignments.append(f"carried = {table}.carried | excluded.carried")
+                differs.append(f"({table}.carried | excluded.carried) <> {table}.carried")
+            conflict = (
+                f"DO UPDATE SET {', '.join(assignments)} WHERE {' OR '.join(differs)}" if differs else "DO NOTHING"
+            )
             self.connection.execute(
                 text(
                     f"INSERT INTO {table} ({names}) "
-                    f"SELECT {', '.join(self.columns)}, :import_id FROM import_stage WHERE 1 = 1 "
+                    f"SELECT {values} FROM import_stage WHERE 1 = 1 "
                     f"ON CONFLICT ({', '.join(key)}) {conflict}"
                 ),
-                {"import_id": import_id},
+                {"import_id": import_id, "carried": carried},
             )
         return int(inserted), int(updated)
 
@@ -1253,7 +1267,7 @@ def _import(
                         notes={},
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
-            inserted, updated = stage.merge(import_id) if stage else (0, 0)
+            inserted, updated = stage.merge(import_id, _carried(spec, columns, validator)) if stage else (0, 0)
             staged = stage.rows if stage else 0
             if stage and not dry_run:
                 _recompute_if_partial(connection, spec, stage.columns, settings)
@@ -1307,6 +1321,16 @@ def _import(
 
 
 KEY_BATCH = 5_000
+
+
+def _carried(spec: KindSpec, columns: dict[str, str | None], validator: _ChunkValidator) -> int | None:
+    """The coverage bits of this file's rows: the fields it carried, and for deals whether it held a loss."""
+    if spec.kind not in coverage.TRACKED:
+        return None
+    bits = coverage.mask(spec.kind, columns)
+    if spec.kind == "opportunities" and validator.warnings.closed > validator.warnings.won:
+        bits |= coverage.LOSSES_BIT
+    return bits
 
 
 def _keep_stored(connection: Connection, spec: KindSpec, frame: pd.DataFrame, fields: list[str]) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 
+from core import coverage
 from core.models import CalendarDay, Lead, Opportunity, Target, utcnow
 from core.periods import Grain, periods
 from core.settings import OrgSettings, load
@@ -83,6 +84,18 @@ KPI_COLUMNS: tuple[str, ...] = (
     "median_cycle_days",
     "mean_cycle_days",
     "pipeline_velocity_per_day",
+    # Coverage (core.coverage): how many rows carried what each rate needs, and what follows.
+    "sql_known",
+    "disposition_known",
+    "reason_known",
+    "response_known",
+    "completeness_known",
+    "closed_known",
+    "won_known",
+    "unavailable",  # KPI -> why it cannot be counted from the data imported
+    "coverage_notes",  # KPI -> what it is based on, when some rows did not carry what it needs
+    "maturing",  # the KPIs of a cohort too young to have converted as past cohorts did
+    "maturity_days",  # KPI -> days in which nine in ten past conversions happened (for the KPIs maturing)
 )
 
 
@@ -246,26 +259,45 @@ def _lead_facts(connection: Connection, query: KpiQuery, settings: OrgSettings, 
         *([func.coalesce(Lead.owner, NOT_SET).in_(query.filters.owners)] if query.filters.owners else []),
     )
     no_response = Lead.first_response_at.is_(None)
+    sql_known = coverage.carried(Lead.carried, "leads", "sql_at")
+    disposition_known = coverage.carried(Lead.carried, "leads", "sql_at", "rejected_at")
+    reason_known = coverage.carried(Lead.carried, "leads", "sql_at", "rejected_at", "rejection_reason")
+    response_known = coverage.carried(Lead.carried, "leads", "first_response_at")
+    completeness_known = coverage.carried(Lead.carried, "leads", "company", "title", "email", "intent_signal")
+    rejected = and_(disposition_known, Lead.rejected_at.is_not(None))
     counts = (
         select(
             bucket.label("bucket"),
             group.label("grp"),
             func.count().label("mqls"),
             _count_if(Lead.sql_at.is_not(None)).label("sqls"),
+            _count_if(sql_known).label("sql_known"),
             _count_if(Lead.lead_id.in_(leads_with_opportunity)).label("opportunity_mqls"),
             _count_if(Lead.lead_id.in_(won_leads)).label("won_mqls"),
-            _count_if(or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None))).label("dispositioned"),
-            _count_if(Lead.rejected_at.is_not(None)).label("rejected"),
-            # reason_key is NULL for a blank reason and for one of punctuation only ("-", "?").
-            _count_if(and_(Lead.rejected_at.is_not(None), Lead.reason_key.is_(None))).label("rejected_no_reason"),
-            _count_if(Lead.response_minutes <= sla_minutes).label("sla_met"),
-            _count_if(or_(Lead.response_minutes > sla_minutes, and_(no_response, Lead.sla_due_at <= as_of))).label(
-                "sla_breached"
+            _count_if(disposition_known).label("disposition_known"),
+            _count_if(and_(disposition_known, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None)))).label(
+                "dispositioned"
             ),
-            _count_if(and_(no_response, or_(Lead.sla_due_at > as_of, Lead.sla_due_at.is_(None)))).label("sla_pending"),
-            func.count(Lead.response_minutes).label("responded"),
+            _count_if(rejected).label("rejected"),
+            _count_if(and_(rejected, reason_known)).label("reason_known"),
+            # reason_key is NULL for a blank reason and for one of punctuation only ("-", "?").
+            _count_if(and_(rejected, reason_known, Lead.reason_key.is_(None))).label("rejected_no_reason"),
+            _count_if(response_known).label("response_known"),
+            _count_if(and_(response_known, Lead.response_minutes <= sla_minutes)).label("sla_met"),
             _count_if(
                 and_(
+                    response_known,
+                    or_(Lead.response_minutes > sla_minutes, and_(no_response, Lead.sla_due_at <= as_of)),
+                )
+            ).label("sla_breached"),
+            _count_if(and_(response_known, no_response, or_(Lead.sla_due_at > as_of, Lead.sla_due_at.is_(None)))).label(
+                "sla_pending"
+            ),
+            func.count(Lead.response_minutes).label("responded"),
+            _count_if(completeness_known).label("completeness_known"),
+            _count_if(
+                and_(
+                    completeness_known,
                     _filled(Lead.company),
                     _filled(Lead.title),
                     _filled(Lead.email),
@@ -348,6 +380,8 @@ def _closed_facts(connection: Connection, query: KpiQuery, settings: OrgSettings
     bucket = _bucket(query.grain, query.first_day)
     group = _opportunity_group(query, settings)
     won = Opportunity.is_won.is_(True)
+    # A win rate needs files that say won or lost, and held some losses: a file of wins alone proves nothing.
+    outcome_known = coverage.carried(Opportunity.carried, "opportunities", "is_won", extra=coverage.LOSSES_BIT)
     where = and_(
         Opportunity.closed_day >= query.first_day,
         Opportunity.closed_day <= query.last_day,
@@ -359,6 +393,8 @@ def _closed_facts(connection: Connection, query: KpiQuery, settings: OrgSettings
             group.label("grp"),
             func.count().label("closed"),
             _count_if(won).label("won"),
+            _count_if(outcome_known).label("closed_known"),
+            _count_if(and_(outcome_known, won)).label("won_known"),
             func.sum(case((won, Opportunity.amount))).label("won_amount"),
             func.count(case((won, Opportunity.amount))).label("won_with_amount"),
             func.avg(case((won, Opportunity.cycle_days))).label("mean_cycle_days"),
@@ -442,6 +478,10 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
         created = _created_facts(connection, query, settings)
         closed = _closed_facts(connection, query, settings)
         targets = _targets(connection, query) if _company_wide(query) else pd.DataFrame()
+        known_at_all = _known_at_all(connection)
+        lags = (
+            maturity_lags(connection) if query.last_day >= (as_of.date() - dt.timedelta(days=MATURITY_HORIZON)) else {}
+        )
 
     facts = _merge(_merge(leads, created), closed)
     buckets = periods(query.first_day, query.last_day, query.grain)
@@ -474,6 +514,13 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
         "closed",
         "won",
         "won_with_amount",
+        "sql_known",
+        "disposition_known",
+        "reason_known",
+        "response_known",
+        "completeness_known",
+        "closed_known",
+        "won_known",
     )
     for column in count_columns:
         table[column] = pd.to_numeric(table[column], errors="coerce").fillna(0).astype(int) if column in table else 0
@@ -499,14 +546,15 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
 
     table["group"] = table["grp"]
     table["mql_attainment"] = _ratio(table["mqls"], table["mql_target"])
-    table["mql_to_sql"] = _ratio(table["sqls"], table["mqls"])
+    table["mql_to_sql"] = _ratio(table["sqls"], table["sql_known"])
     table["mql_to_won"] = _ratio(table["won_mqls"], table["mqls"])
     table["rejection_share"] = _ratio(table["rejected"], table["dispositioned"])
     table["sla_compliance"] = _ratio(table["sla_met"], table["sla_met"] + table["sla_breached"])
+    table.loc[table["response_known"] == 0, "median_response_minutes"] = math.nan
     table["median_response_hours"] = table["median_response_minutes"] / 60.0
-    table["data_completeness"] = _ratio(table["complete_mqls"], table["mqls"])
+    table["data_completeness"] = _ratio(table["complete_mqls"], table["completeness_known"])
     table["pipeline_attainment"] = _ratio(table["pipeline_created"], table["pipeline_target"])
-    table["win_rate"] = _ratio(table["won"], table["closed"])
+    table["win_rate"] = _ratio(table["won_known"], table["closed_known"])
     mean_won_amount = _ratio(table["won_amount"], table["won_with_amount"])
     table["pipeline_velocity_per_day"] = (
         table["opportunities_created"]
@@ -521,7 +569,141 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
     if not _company_wide(query):
         table["mql_target"] = math.nan
         table["pipeline_target"] = math.nan
+    table = _with_coverage(table, known_at_all)
+    table = _with_maturity(table, lags, as_of.date())
     return table[list(KPI_COLUMNS)].reset_index(drop=True)
+
+
+# The conversions a cohort's rates wait for: the MQL→SQL rate waits for SQL dates, the MQL→won rate for wins.
+MATURING_KPIS = {"mql_to_sql": "sql", "mql_to_won": "won"}
+MATURITY_SHARE = 0.9
+# Fewer past conversions than this say nothing about how long the next ones take.
+MIN_CONVERSIONS_FOR_MATURITY = 20
+# Periods that ended longer ago than this are mature whatever the lags (and the lags are not measured).
+MATURITY_HORIZON = 400
+
+
+def _days_between(connection: Connection, start: Any, end: Any) -> Any:
+    if connection.dialect.name == "postgresql":
+        return func.extract("epoch", end - start) / 86400.0
+    return func.julianday(end) - func.julianday(start)
+
+
+def _quantile(connection: Connection, lag: Any, where: ColumnElement[bool], joined: Any) -> float | None:
+    """The MATURITY_SHARE quantile of `lag` over the rows of `joined` where `where` holds, in SQL."""
+    count = connection.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
+    if count < MIN_CONVERSIONS_FOR_MATURITY:
+        return None
+    offset = math.ceil(MATURITY_SHARE * count) - 1
+    value = connection.execute(
+        select(lag.label("lag")).select_from(joined).where(where).order_by(lag).limit(1).offset(offset)
+    ).scalar_one()
+    return max(float(value), 0.0)
+
+
+def maturity_lags(target: Engine | Connection) -> dict[str, float]:
+    """Days from the MQL date within which nine in ten of the organisation's past conversions happened: to an
+    SQL ("mql_to_sql") and to a won deal ("mql_to_won"); a KPI with too few conversions to tell is left out."""
+    with _connection_of(target) as connection:
+        lags: dict[str, float] = {}
+        to_sql = _days_between(connection, Lead.mql_at, Lead.sql_at)
+        found = _quantile(
+            connection,
+            to_sql,
+            and_(Lead.mql_at.is_not(None), Lead.sql_at.is_not(None), Lead.sql_at >= Lead.mql_at),
+            Lead,
+        )
+        if found is not None:
+            lags["mql_to_sql"] = found
+        to_won = _days_between(connection, Lead.mql_at, Opportunity.closed_at)
+        won_deals = Lead.__table__.join(Opportunity.__table__, Opportunity.lead_id == Lead.lead_id)
+        found = _quantile(
+            connection,
+            to_won,
+            and_(
+                Opportunity.is_won.is_(True),
+                Lead.mql_at.is_not(None),
+                Opportunity.closed_at.is_not(None),
+                Opportunity.closed_at >= Lead.mql_at,
+            ),
+            won_deals,
+        )
+        if found is not None:
+            lags["mql_to_won"] = found
+    return lags
+
+
+def _with_maturity(table: pd.DataFrame, lags: dict[str, float], today: dt.date) -> pd.DataFrame:
+    """Each row's `maturing`: the KPIs whose cohort ended fewer days ago than nine in ten past conversions took."""
+    maturing_column: list[list[str]] = []
+    days_column: list[dict[str, float]] = []
+    for end, gone in zip(table["period_end"], table["unavailable"], strict=True):
+        age = (today - end).days
+        young = {kpi: round(days, 1) for kpi, days in lags.items() if age < days and kpi not in gone}
+        maturing_column.append(sorted(young))
+        days_column.append(young)
+    return table.assign(maturing=maturing_column, maturity_days=days_column)
+
+
+def _known_at_all(connection: Connection) -> dict[str, bool]:
+    """Facts about everything imported, not one period: whether any lead carried an MQL date, and whether any
+    deal linked to a lead said won or lost."""
+    mql_dates = select(Lead.lead_id).where(coverage.carried(Lead.carried, "leads", "mql_at")).limit(1)
+    linked = (
+        select(Opportunity.opportunity_id)
+        .where(coverage.carried(Opportunity.carried, "opportunities", "lead_id", "is_won"))
+        .limit(1)
+    )
+    return {
+        "mql_dates": connection.execute(mql_dates).first() is not None,
+        "deals_linked": connection.execute(linked).first() is not None,
+    }
+
+
+# What each rate needs, in words, for "none of the 525 MQLs came from a file with …".
+_NEEDS = {
+    "mql_to_sql": ("sql_known", "mqls", "MQLs", "SQL dates"),
+    "rejection_share": ("disposition_known", "mqls", "MQLs", "both SQL and rejection dates"),
+    "rejected_no_reason": ("reason_known", "rejected", "rejected MQLs", "rejection reasons"),
+    "sla_compliance": ("response_known", "mqls", "MQLs", "first-response times"),
+    "median_response_hours": ("response_known", "mqls", "MQLs", "first-response times"),
+    "data_completeness": ("completeness_known", "mqls", "MQLs", "company, title, email and intent signal"),
+    "win_rate": ("closed_known", "closed", "deals closed in the period", "both won and lost deals"),
+    "pipeline_velocity_per_day": ("closed_known", "closed", "deals closed in the period", "both won and lost deals"),
+}
+NO_MQL_DATES = "no import carried MQL dates: OneFunnel cannot tell which leads are MQLs"
+NO_LINKED_DEALS = "no deals file that links deals to leads and says won or lost was imported"
+
+
+def _with_coverage(table: pd.DataFrame, known_at_all: dict[str, bool]) -> pd.DataFrame:
+    """Each row's `unavailable` (KPI -> reason) and `coverage_notes` (KPI -> what it is based on); an
+    unavailable KPI's value is NaN, never a 0 that reads as a result."""
+    unavailable_column: list[dict[str, str]] = []
+    notes_column: list[dict[str, str]] = []
+    for row in table.itertuples(index=False):
+        unavailable: dict[str, str] = {}
+        notes: dict[str, str] = {}
+        if not known_at_all["mql_dates"]:
+            unavailable["mqls"] = unavailable["mql_attainment"] = NO_MQL_DATES
+        elif row.mqls and not known_at_all["deals_linked"]:
+            unavailable["mql_to_won"] = NO_LINKED_DEALS
+        for kpi, (known_column, total_column, noun, what) in _NEEDS.items():
+            known, total = int(getattr(row, known_column)), int(getattr(row, total_column))
+            if not total:
+                continue
+            if known == 0:
+                unavailable[kpi] = f"none of the {total:,} {noun} came from a file with {what}"
+            elif known < total:
+                notes[kpi] = f"based on {known:,} of {total:,} {noun}; {total - known:,} came from files without {what}"
+        unavailable_column.append(unavailable)
+        notes_column.append(notes)
+    table = table.assign(unavailable=unavailable_column, coverage_notes=notes_column)
+    for kpi in ("mql_attainment", "mql_to_won", "rejection_share", "median_response_hours", "win_rate"):
+        gone = table["unavailable"].map(lambda reasons, kpi=kpi: kpi in reasons)
+        table.loc[gone, kpi] = math.nan
+    gone = table["unavailable"].map(lambda reasons: "pipeline_velocity_per_day" in reasons)
+    table.loc[gone, "pipeline_velocity_per_day"] = math.nan
+    return table
 
 
 def _company_wide(query: KpiQuery) -> bool:
@@ -600,3 +782,10 @@ def data_range(target: Engine | Connection) -> tuple[dt.date, dt.date] | None:
     if first is None:
         return None
     return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+
+
+def last_mql_day_before(target: Engine | Connection, day: dt.date) -> dt.date | None:
+    """The latest local day before `day` on which some lead became an MQL, or None."""
+    with _connection_of(target) as connection:
+        last = connection.execute(select(func.max(Lead.mql_day)).where(Lead.mql_day < day)).scalar_one_or_none()
+    return None if last is None else pd.Timestamp(last).date()

@@ -71,6 +71,8 @@ class Lead(Base):
     # Provenance only, not a foreign key: a per-row constraint check costs a fifth of a million-row
     # import, and import runs are never deleted.
     import_id: Mapped[int | None] = mapped_column(Integer)
+    # The fields the imports that wrote this row carried, one bit each (core.coverage).
+    carried: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_leads_mql_day_source", "mql_day", "source"),
@@ -99,6 +101,7 @@ class Opportunity(Base):
     closed_day: Mapped[dt.date | None] = mapped_column(Date, index=True)
     cycle_days: Mapped[float | None] = mapped_column(Float)
     import_id: Mapped[int | None] = mapped_column(Integer)  # provenance, see Lead.import_id
+    carried: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # see Lead.carried
 
 
 class Touch(Base):

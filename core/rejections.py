@@ -18,11 +18,20 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, case, func, literal, or_, select
 
 from core.definitions import IcpRules, MqlRules
-from core.kpis import NOT_SET, Filters, KpiQuery, _connection_of, _count_if, _lead_filters, kpi_records
+from core.kpis import (
+    NOT_SET,
+    Filters,
+    KpiQuery,
+    _connection_of,
+    _count_if,
+    _lead_filters,
+    data_range,
+    kpi_records,
+)
 from core.models import CalendarDay, Lead, ReasonSynonym, RejectionReason
 from core.periods import week_start
 from core.scoreboard import PERIOD_PRESETS as SCOREBOARD_PRESETS
-from core.scoreboard import percent, period_range
+from core.scoreboard import anchor_day, completed_unit, default_anchor, percent, period_range
 from core.settings import OrgSettings, load
 
 NO_REASON = "(no reason)"
@@ -65,6 +74,17 @@ def explorer_range(
     if preset == "this_year":
         return dt.date(today.year, 1, 1), today
     return period_range(preset, today, custom)  # type: ignore[arg-type]
+
+
+def explorer_anchor(engine: Engine, preset: str, today: dt.date) -> dt.date:
+    """The day a preset counts from: for the complete-period presets, the day after the latest complete period
+    with MQLs (so an import of undated leads today moves no default); for the others, today or the day after
+    the data ends."""
+    unit = "week" if preset == "last_13_weeks" else completed_unit(preset)  # type: ignore[arg-type]
+    if unit is not None:
+        return default_anchor(engine, today, unit)
+    span = data_range(engine)
+    return anchor_day(today, span[1] if span else None)
 
 
 @dataclass(frozen=True)

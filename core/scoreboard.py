@@ -7,6 +7,7 @@ page, the Markdown summary and the CLI say the same thing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from core.attribution import MODELS, Model
 from core.exports import MARKDOWN_SPECIALS, markdown_text
-from core.kpis import Filters
+from core.kpis import Filters, KpiQuery, data_range, kpi_table, last_mql_day_before
 from core.models import ImportRun, utcnow
 from core.periods import GRAINS, Grain, bucket_start, month_start, next_bucket_start, quarter_start, week_start
 
@@ -43,6 +44,11 @@ def _unit(preset: PeriodPreset) -> str:
     return preset.split("_", 1)[1]
 
 
+def completed_unit(preset: PeriodPreset) -> Grain | None:
+    """The unit of a "last …" preset (a complete week, month or quarter); None for the others."""
+    return _unit(preset) if preset.startswith("last_") else None  # type: ignore[return-value]
+
+
 def _start(day: dt.date, unit: str) -> dt.date:
     return {"week": week_start, "month": month_start, "quarter": quarter_start}[unit](day)
 
@@ -55,6 +61,45 @@ def anchor_day(today: dt.date, data_ends: dt.date | None) -> dt.date:
     """The day presets count from: today, or the day after the data ends when it stops in the past (a demo
     or an old export), so that a default view always has numbers."""
     return today if data_ends is None else min(today, data_ends + dt.timedelta(days=1))
+
+
+def default_anchor(engine: Engine, today: dt.date, unit: Grain) -> dt.date:
+    """The day a page's default period counts from: the day after the latest complete `unit` that has MQLs.
+
+    Data that stops in the past (a demo, an old export) opens on its last complete period, and an import of
+    undated leads today (their MQL day the day of the import) cannot move anyone's default to an empty one:
+    the current period is not complete. With no MQLs at all, the day after the data ends.
+    """
+    last_mql = last_mql_day_before(engine, bucket_start(today, unit))
+    if last_mql is None:
+        span = data_range(engine)
+        return anchor_day(today, span[1] if span else None)
+    return anchor_day(today, last_mql)
+
+
+def shown_period_reason(
+    preset: PeriodPreset, first: dt.date, last: dt.date, today: dt.date, data_ends: dt.date | None
+) -> str:
+    """One line on which period a page shows and why, e.g. "October 2026: the last complete month with MQLs;
+    the data runs to 6 Dec 2026"."""
+    label = _span_label(first, last)
+    runs_to = f"; the data runs to {data_ends.day} {data_ends:%b %Y}" if data_ends else ""
+    if preset.startswith("last_"):
+        unit = _unit(preset)
+        latest = _start(today, unit) - dt.timedelta(days=1)
+        why = f"the last complete {unit} with MQLs" if last < latest else f"the last complete {unit}"
+        return f"{label}: {why}{runs_to}"
+    if preset.startswith("this_"):
+        return f"{label}: this {_unit(preset)} so far{runs_to}"
+    return f"{label}: the range you chose{runs_to}"
+
+
+def _span_label(first: dt.date, last: dt.date) -> str:
+    if first.day == 1 and next_bucket_start(first, "month") - dt.timedelta(days=1) == last:
+        return f"{first:%B %Y}"
+    if first == quarter_start(first) and next_bucket_start(first, "quarter") - dt.timedelta(days=1) == last:
+        return f"Q{(first.month - 1) // 3 + 1} {first.year}"
+    return f"{first:%d %b %Y} – {last:%d %b %Y}"
 
 
 def period_range(
@@ -118,8 +163,55 @@ class Headline:
     delta: str | None  # against the previous period; None when either side has no data
     # "normal": up is good; "inverse": down is good (the sales cycle)
     delta_color: Literal["normal", "inverse"]
-    note: str  # target or gate, one line
+    note: str  # target or gate, one line; or why the number is not available
     formula: str  # how this is counted, for the "how this is counted" popover
+    basis: str = ""  # what the number is based on, when some rows did not carry what it needs
+    available: bool = True
+
+
+NOT_AVAILABLE = "not available"
+
+
+def unavailable(row: pd.Series) -> dict[str, str]:
+    """KPI -> why it cannot be counted from what was imported (core.kpis coverage)."""
+    reasons = row.get("unavailable")
+    return reasons if isinstance(reasons, dict) else {}
+
+
+def coverage_notes(row: pd.Series) -> dict[str, str]:
+    notes = row.get("coverage_notes")
+    return notes if isinstance(notes, dict) else {}
+
+
+def maturing(row: pd.Series) -> dict[str, float]:
+    """KPI -> the days in which nine in ten past conversions happened, for the row's KPIs still maturing."""
+    days = row.get("maturity_days")
+    return days if isinstance(days, dict) else {}
+
+
+MATURING = "still maturing"
+
+
+def maturing_note(kpi: str, days: float) -> str:
+    what = "SQLs come" if kpi == "mql_to_sql" else "wins come"
+    return f"{MATURING}: 9 in 10 {what} within {days:.0f} days of the MQL date, and this cohort is younger"
+
+
+def _honest(headline: Headline, now: pd.Series) -> Headline:
+    """The headline as "not available" with its reason, or with what it is based on."""
+    reason = unavailable(now).get(headline.key)
+    if reason is not None:
+        return dataclasses.replace(
+            headline, value=NOT_AVAILABLE, delta=None, note=reason[0].upper() + reason[1:], available=False
+        )
+    basis = coverage_notes(now).get(headline.key)
+    if basis is not None:
+        headline = dataclasses.replace(headline, basis=basis[0].upper() + basis[1:])
+    young = maturing(now).get(headline.key)
+    if young is not None:
+        note = maturing_note(headline.key, young)
+        headline = dataclasses.replace(headline, note=f"{headline.note}; {note}", value=f"{headline.value} (so far)")
+    return headline
 
 
 def _point_change(now: pd.Series, before: pd.Series, key: str) -> str | None:
@@ -151,7 +243,12 @@ def headlines(now: pd.Series, before: pd.Series) -> list[Headline]:
     if known(now["median_cycle_days"]) and known(before["median_cycle_days"]):
         cycle_change = _signed(now["median_cycle_days"] - before["median_cycle_days"], "{:.0f}", " days")
     sla_kind = "business" if now.get("sla_business_hours", True) else "calendar"
-    return [
+    gone_before = unavailable(before)
+    before = before.copy()
+    for key in gone_before:
+        if key in before.index:
+            before[key] = math.nan  # no change against a number that could not be counted
+    shown = [
         Headline(
             "mqls",
             "MQLs",
@@ -209,18 +306,27 @@ def headlines(now: pd.Series, before: pd.Series) -> list[Headline]:
             "Median days from an opportunity's creation to its close, over opportunities won in the period.",
         ),
     ]
+    return [_honest(headline, now) for headline in shown]
 
 
 def flags(now: pd.Series, by_source: pd.DataFrame) -> list[str]:
     """One line per gate crossed or target missed, worst news first."""
     lines = []
-    if known(now["mql_to_sql"]) and now["mql_to_sql"] < now["conversion_gate"] and now["mqls"] >= MIN_MQLS_FOR_A_FLAG:
+    # A young cohort has not converted yet: its rate is no failure (and the row says it is maturing).
+    young = "mql_to_sql" in maturing(now)
+    if (
+        not young
+        and known(now["mql_to_sql"])
+        and now["mql_to_sql"] < now["conversion_gate"]
+        and now["mqls"] >= MIN_MQLS_FOR_A_FLAG
+    ):
         lines.append(
             f"Only {now['mql_to_sql']:.0%} of {now['mqls']:,} MQLs became SQLs — gate is {now['conversion_gate']:.0%}."
         )
     for source in by_source.sort_values("mql_to_sql").itertuples():
         if (
-            known(source.mql_to_sql)
+            "mql_to_sql" not in (source.maturity_days if isinstance(source.maturity_days, dict) else {})
+            and known(source.mql_to_sql)
             and source.mql_to_sql < source.conversion_gate
             and source.mqls >= MIN_MQLS_FOR_A_FLAG
         ):
@@ -270,19 +376,25 @@ def funnel(now: pd.Series) -> pd.DataFrame:
     """The period's funnel as stages with counts and the conversion from the stage before.
 
     Leads created in the period, then the period's MQL cohort: how many became SQLs, got an
-    opportunity and were won (at any time since).
+    opportunity and were won (at any time since). A stage the imported data cannot tell has its reason in
+    `not_in_data` (and no count or rate), so that it is not read as nobody reaching it.
     """
+    gone = unavailable(now)
     stages = [
-        ("Leads created", now["leads_created"]),
-        ("MQLs", now["mqls"]),
-        ("SQLs", now["sqls"]),
-        ("Opportunities", now["opportunity_mqls"]),
-        ("Won", now["won_mqls"]),
+        ("Leads created", now["leads_created"], None),
+        ("MQLs", now["mqls"], gone.get("mqls")),
+        ("SQLs", now["sqls"], gone.get("mql_to_sql")),
+        ("Opportunities", now["opportunity_mqls"], gone.get("mql_to_won")),
+        ("Won", now["won_mqls"], gone.get("mql_to_won")),
     ]
-    frame = pd.DataFrame(stages, columns=["stage", "count"])
+    frame = pd.DataFrame(stages, columns=["stage", "count", "not_in_data"])
+    young = maturing(now)
+    frame["maturing"] = [False, False, "mql_to_sql" in young, "mql_to_won" in young, "mql_to_won" in young]
     frame["count"] = pd.to_numeric(frame["count"], errors="coerce").fillna(0).astype(int)
-    before = frame["count"].shift(1)
-    frame["from_previous"] = (frame["count"] / before).where(before > 0)
+    missing = frame["not_in_data"].notna()
+    frame.loc[missing, "count"] = 0
+    before = frame["count"].shift(1).where(~missing.shift(1, fill_value=False))
+    frame["from_previous"] = (frame["count"] / before).where((before > 0) & ~missing)
     # Leads created and MQLs of a period are different people (a lead qualifies weeks after it is created):
     # their ratio is no conversion rate.
     frame.loc[frame["stage"] == "MQLs", "from_previous"] = float("nan")
@@ -395,13 +507,18 @@ def summary_markdown(
     if chosen:
         out.append("Filtered to " + "; ".join(chosen) + ".")
     out += ["", "| KPI | value | change | note |", "|---|---|---|---|"]
-    out += [f"| {h.label} | {h.value} | {h.delta or '—'} | {h.note} |" for h in shown]
+    out += [
+        f"| {h.label} | {h.value} | {h.delta or '—'} | {h.note}{'; ' + h.basis if h.basis else ''} |" for h in shown
+    ]
     out += ["", "## Flags", ""]
     out += [f"- {_markdown_text(line)}" for line in lines] or ["- No gate crossed."]
     out += ["", "## Funnel", "", "| stage | count | from the stage before |", "|---|---|---|"]
     for stage in stages.itertuples():
+        if isinstance(stage.not_in_data, str):
+            out.append(f"| {stage.stage} | not in the data | {_markdown_text(stage.not_in_data)} |")
+            continue
         rate = percent(stage.from_previous) if known(stage.from_previous) else "—"
-        out.append(f"| {stage.stage} | {stage.count:,} | {rate} |")
+        out.append(f"| {stage.stage} | {stage.count:,} | {rate}{' (' + MATURING + ')' if stage.maturing else ''} |")
     out += ["", f"Data: {fresh.describe()}."]
     return "\n".join(out) + "\n"
 
@@ -427,3 +544,79 @@ def is_partial(first_day: dt.date, last_day: dt.date, grain: Grain) -> bool:
     """Whether [first_day, last_day] is less than the whole week, month or quarter it belongs to."""
     start = bucket_start(first_day, grain)
     return first_day != start or last_day != next_bucket_start(start, grain) - dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Board:
+    """The scoreboard of one view as the page shows it, for the command line and the Markdown summary."""
+
+    first_day: dt.date
+    last_day: dt.date
+    shown_period: str  # which period and why, in one line
+    compared_first: dt.date
+    compared_last: dt.date
+    headlines: list[Headline]
+    flags: list[str]
+    funnel: pd.DataFrame
+    unavailable: dict[str, str]
+    coverage_notes: dict[str, str]
+    maturing: dict[str, float]
+
+    def parts(self) -> tuple[list[Headline], list[str], pd.DataFrame]:
+        """What the Markdown summary takes: headlines, flags, funnel."""
+        return self.headlines, self.flags, self.funnel
+
+    def as_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, float) and math.isnan(value):
+                return None
+            return value.item() if hasattr(value, "item") else value
+
+        return {
+            "period": {"first_day": self.first_day.isoformat(), "last_day": self.last_day.isoformat()},
+            "shown_period": self.shown_period,
+            "compared_with": {"first_day": self.compared_first.isoformat(), "last_day": self.compared_last.isoformat()},
+            "headlines": [dataclasses.asdict(headline) for headline in self.headlines],
+            "flags": self.flags,
+            "unavailable": self.unavailable,
+            "coverage_notes": self.coverage_notes,
+            "maturing": sorted(self.maturing),
+            "maturity_days": self.maturing,
+            "funnel": [
+                {key: plain(value) for key, value in row.items() if key != "order"}
+                for row in self.funnel.to_dict(orient="records")
+            ],
+        }
+
+
+def view_range(engine: Engine, view: View, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The days a view shows: a "last …" preset the latest complete period with MQLs, "this …" the current one
+    (or the data's last, when it ends in the past), custom its own."""
+    unit = completed_unit(view.preset)
+    if unit is not None:
+        return period_range(view.preset, default_anchor(engine, today, unit))
+    span = data_range(engine)
+    return period_range(view.preset, anchor_day(today, span[1] if span else None), view.custom)
+
+
+def read_board(engine: Engine, view: View, today: dt.date, as_of: dt.datetime | None = None) -> Board:
+    """The scoreboard of `view` on `today`, computed as the page computes it."""
+    first, last = view_range(engine, view, today)
+    previous_first, previous_last = previous_range(view.preset, first, last)
+    now = kpi_table(engine, KpiQuery(first, last, "range", None, view.filters, as_of)).iloc[0]
+    before = kpi_table(engine, KpiQuery(previous_first, previous_last, "range", None, view.filters, as_of)).iloc[0]
+    by_source = kpi_table(engine, KpiQuery(first, last, "range", "source", view.filters, as_of))
+    span = data_range(engine)
+    return Board(
+        first_day=first,
+        last_day=last,
+        shown_period=shown_period_reason(view.preset, first, last, today, span[1] if span else None),
+        compared_first=previous_first,
+        compared_last=previous_last,
+        headlines=headlines(now, before),
+        flags=flags(now, by_source),
+        funnel=funnel(now),
+        unavailable=unavailable(now),
+        coverage_notes=coverage_notes(now),
+        maturing=maturing(now),
+    )

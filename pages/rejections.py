@@ -32,7 +32,7 @@ from core.rejections import (
     view_from_params,
     view_to_params,
 )
-from core.scoreboard import anchor_day, percent
+from core.scoreboard import percent
 from ui import auth, data, feedback
 
 BAD, GOOD, MUTED, INK = "#dc2626", "#16a34a", "#9ca3af", "#111827"
@@ -69,7 +69,7 @@ if span is None:
     st.stop()
 assert span is not None
 today = data.org_settings().today()
-anchor = anchor_day(today, span[1])
+anchor = data.explorer_anchor("last_13_weeks", today)
 
 if "rj_linked" not in st.session_state:
     st.session_state["rj_linked"] = view_from_params({key: st.query_params.get_all(key) for key in st.query_params})
@@ -97,7 +97,7 @@ for column, (name, (label, option_key)) in zip(st.columns(len(FILTERS)), FILTERS
     default = [value for value in getattr(linked.filters, name) if value in offered]
     chosen[name] = tuple(column.multiselect(label, offered, default=default, key=f"rj_{name}", placeholder="all"))
 filters = Filters(**chosen)
-first_day, last_day = explorer_range(preset, anchor, custom)
+first_day, last_day = explorer_range(preset, data.explorer_anchor(preset, today), custom)
 view = ExplorerView(preset, custom, filters)
 st.query_params.from_dict(view_to_params(view))
 st.session_state["rj_linked"] = view

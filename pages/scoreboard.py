@@ -18,10 +18,12 @@ from core.exports import to_safe_csv
 from core.kpis import Filters
 from core.periods import GRAINS, Grain, next_bucket_start
 from core.scoreboard import (
+    MATURING,
     MIN_MQLS_FOR_A_FLAG,
     PERIOD_PRESETS,
     View,
     anchor_day,
+    completed_unit,
     flags,
     funnel,
     headlines,
@@ -32,6 +34,7 @@ from core.scoreboard import (
     period_range,
     previous_range,
     ranking_note,
+    shown_period_reason,
     summary_markdown,
     trend_range,
     view_from_params,
@@ -40,6 +43,7 @@ from core.scoreboard import (
 from ui import auth, data
 
 GOOD, BAD, NEUTRAL, INK = "#16a34a", "#dc2626", "#2563eb", "#111827"
+MUTED = "#9ca3af"
 TREND_PERIODS = {"week": 12, "month": 12, "quarter": 8}
 MODEL_NAMES = {
     "first_touch": "first touch",
@@ -61,7 +65,8 @@ if span is None:
 assert span is not None
 # Presets count from today, or from the day after the data ends when the data stops in the past (a demo
 # or an old export), so that the default view always has numbers.
-anchor = anchor_day(data.org_settings().today(), span[1])
+today = data.org_settings().today()
+anchor = anchor_day(today, span[1])
 
 # The query string gives the widgets their first values once per session; afterwards the widgets drive it.
 if "sb_linked" not in st.session_state:
@@ -90,7 +95,9 @@ for column, (name, label) in zip(st.columns(4), FILTER_LABELS.items(), strict=Tr
     default = [value for value in getattr(linked.filters, name) if value in offered]
     chosen[name] = tuple(column.multiselect(label, offered, default=default, key=f"sb_{name}", placeholder="all"))
 filters = Filters(**chosen)
-first_day, last_day = period_range(preset, anchor, custom)
+# The "last …" presets open on the latest complete period with MQLs, whatever was imported today.
+unit = completed_unit(preset)
+first_day, last_day = period_range(preset, data.default_anchor(today, unit) if unit else anchor, custom)
 previous_first, previous_last = previous_range(preset, first_day, last_day)
 model = st.session_state.get("sb_model", linked.model)
 current_view = View(preset=preset, custom=custom, grain=grain, filters=filters, model=model)
@@ -119,16 +126,15 @@ def span_text(first: dt.date, last: dt.date) -> str:
 
 title, compared_with = span_text(first_day, last_day), span_text(previous_first, previous_last)
 st.caption(
-    f"**{title}** compared with {compared_with}. Rates follow the period's MQLs wherever they went later. "
-    f"Data: {fresh.describe()}. Definitions in force: the organisation's settings (signed-off versions "
-    "arrive with the Definitions page)."
+    f"**{shown_period_reason(preset, first_day, last_day, today, span[1])}.** Compared with {compared_with}. "
+    f"Rates follow the period's MQLs wherever they went later. Data: {fresh.describe()}."
 )
 
 # --- At a glance ---------------------------------------------------------------------------------------
 shown = headlines(now, before)
 for column, headline in zip(st.columns(len(shown)), shown, strict=True):
     column.metric(headline.label, headline.value, headline.delta, delta_color=headline.delta_color)
-    column.caption(headline.note)
+    column.caption(headline.note + (f" {headline.basis}." if headline.basis else ""))
     with column.popover("How counted", icon=":material/info:"):
         st.markdown(headline.formula)
         st.caption(f"Data: {fresh.describe()}. Definitions: the organisation's settings.")
@@ -159,7 +165,11 @@ def trend_frame(last: dt.date, trend_grain: Grain, view_filters: Filters) -> pd.
             for start, end in zip(trend["period_start"], trend["period_end"], strict=True)
         ]
     )
-    trend["under_gate"] = (trend["mql_to_sql"] < trend["conversion_gate"]).map({True: "under the gate", False: "meets"})
+    # A cohort too young to have converted is drawn grey, not red: its rate is not a result yet.
+    trend["under_gate"] = [
+        MATURING if "mql_to_sql" in young else ("under the gate" if rate < gate else "meets")
+        for rate, gate, young in zip(trend["mql_to_sql"], trend["conversion_gate"], trend["maturing"], strict=True)
+    ]
     return trend
 
 
@@ -171,14 +181,20 @@ def period_axis(trend: pd.DataFrame) -> alt.X:
 def draw_funnel(first: dt.date, last: dt.date, view_filters: Filters) -> None:
     stages = funnel(data.kpis(first, last, "range", None, view_filters).iloc[0])
     stages["label"] = [
-        f"{row.count:,}" + (f"  ({row.from_previous:.0%} of the stage before)" if known(row.from_previous) else "")
+        "not in the imported data"
+        if isinstance(row.not_in_data, str)
+        else f"{row.count:,}"
+        + (f"  ({row.from_previous:.0%} of the stage before)" if known(row.from_previous) else "")
+        + (f"  {MATURING}" if row.maturing else "")
         for row in stages.itertuples()
     ]
     funnel_bars = (
         alt.Chart(stages)
-        .mark_bar(color=NEUTRAL)
+        .mark_bar()
         .encode(
             y=alt.Y("stage:N", sort=alt.SortField("order"), title=None),
+            # A stage still maturing is grey: its count will grow as the cohort converts.
+            color=alt.condition("datum.maturing", alt.value(MUTED), alt.value(NEUTRAL)),
             x=alt.X(
                 "count:Q",
                 title="Leads",
@@ -192,7 +208,7 @@ def draw_funnel(first: dt.date, last: dt.date, view_filters: Filters) -> None:
             ],
         )
     )
-    funnel_text = funnel_bars.mark_text(align="left", dx=4, color=INK).encode(text="label:N")
+    funnel_text = funnel_bars.mark_text(align="left", dx=4).encode(text="label:N", color=alt.value(INK))
     st.altair_chart((funnel_bars + funnel_text).properties(height=230), width="stretch")
 
 
@@ -233,7 +249,10 @@ def draw_conversion_by_period(last: dt.date, trend_grain: Grain, view_filters: F
             y="mql_to_sql:Q",
             size=alt.Size("mqls:Q", title="MQLs behind the rate", scale=alt.Scale(range=[20, 300])),
             color=alt.Color(
-                "under_gate:N", scale=alt.Scale(domain=["meets", "under the gate"], range=[GOOD, BAD]), legend=None
+                "under_gate:N",
+                title=None,
+                scale=alt.Scale(domain=["meets", "under the gate", MATURING], range=[GOOD, BAD, MUTED]),
+                legend=alt.Legend(orient="bottom"),
             ),
             tooltip=[
                 alt.Tooltip("period:N", title="Period"),

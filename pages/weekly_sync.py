@@ -12,7 +12,6 @@ import streamlit as st
 
 from core.periods import week_start
 from core.permissions import PermissionDenied, may
-from core.scoreboard import anchor_day
 from core.sync import (
     EDITABLE_STATUSES,
     SECTIONS,
@@ -50,9 +49,9 @@ st.caption(
 feedback.show_notice("sync")
 engine = data.engine()
 today = data.org_settings().today()
-span = data.date_span()
-# A demo or a stale database ends in the past: start on the last week that has data.
-default_week = week_start(anchor_day(today, span[1] if span else None))
+# A demo or a stale database ends in the past: start on the week after the last complete week with MQLs (an
+# import of undated leads today, their MQL day today, does not move it).
+default_week = week_start(data.default_anchor(today, "week"))
 picked = st.date_input("Week (any day of it)", default_week, key="sync_week", format="YYYY-MM-DD")
 week = week_start(picked if isinstance(picked, dt.date) else default_week)
 plan = agenda(engine, week)

@@ -129,7 +129,10 @@ def test_scoreboard_shows_the_hand_counted_month(database: Engine) -> None:
     app = sign_in(run(AppTest.from_file(APP, default_timeout=60)))
     # The fixture's data ends in February 2025, so January 2025 is the last complete month.
     assert app.selectbox(key="sb_period").value == "last_month"
-    assert "**January 2025** compared with December 2024" in app.caption[0].value
+    assert (
+        "**January 2025: the last complete month with MQLs; the data runs to 3 Feb 2025.** Compared with "
+        "December 2024." in app.caption[0].value
+    )
     metrics = {metric.label: metric for metric in app.metric}
     assert metrics["MQLs"].value == "6"
     assert metrics["MQL → SQL"].value == "33%"

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
+from core.cli import main
 from core.importer import import_csv
 from core.kpis import KpiQuery, kpi_table
 from core.mapping import load_preset
-from tests.conftest import TESTER
+from tests.conftest import TESTER, database_url
+from tests.test_app import database, page_file, run, signed_in_as_existing  # noqa: F401  (fixture)
 
 
 def test_olist_funnel(engine: Engine, realdata: Path) -> None:
@@ -79,3 +82,92 @@ def test_maven_pipeline(engine: Engine, realdata: Path) -> None:
         q2_cycle.median()
     )
     assert cycle.min() >= 0
+
+
+def import_olist(engine: Engine, realdata: Path) -> None:
+    folder = realdata / "olist_marketing_funnel"
+    import_csv(
+        engine,
+        "leads",
+        folder / "olist_marketing_qualified_leads_dataset.csv",
+        mapping=load_preset("olist_mqls"),
+        actor=TESTER,
+    )
+    import_csv(
+        engine,
+        "opportunities",
+        folder / "olist_closed_deals_dataset.csv",
+        mapping=load_preset("olist_closed_deals"),
+        actor=TESTER,
+    )
+
+
+OLIST_GONE = {
+    "mql_to_sql": "none of the 8,000 MQLs came from a file with SQL dates",
+    "sla_compliance": "none of the 8,000 MQLs came from a file with first-response times",
+}
+
+
+def test_olist_stages_it_does_not_have_are_not_available(
+    engine: Engine, realdata: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import_olist(engine, realdata)
+    url = database_url(engine)
+    # The whole of Olist's MQLs, June 2017 to May 2018, as one period.
+    code = main(
+        ["--database-url", url, "kpis", "--from", "2017-06-01", "--to", "2018-05-31", "--grain", "range", "--json"]
+    )
+    assert code == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["mqls"] == 8000 and row["mql_to_sql"] is None and row["sla_compliance"] is None
+    assert {kpi: row["unavailable"][kpi] for kpi in OLIST_GONE} == OLIST_GONE
+    assert row["win_rate"] is None and "won and lost" in row["unavailable"]["win_rate"]
+    assert row["won_mqls"] == 842 and row["mql_to_won"] == pytest.approx(842 / 8000)
+
+    # The Scoreboard as the CLI shows it: it opens on Olist's last complete month with MQLs, May 2018.
+    assert main(["--database-url", url, "scoreboard", "--json"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    assert board["period"] == {"first_day": "2018-05-01", "last_day": "2018-05-31"}
+    assert board["shown_period"].startswith("May 2018: the last complete month with MQLs")
+    assert board["flags"] == []
+    shown = {headline["key"]: headline for headline in board["headlines"]}
+    for kpi in ("mql_to_sql", "sla_compliance", "win_rate"):
+        assert shown[kpi]["value"] == "not available" and not shown[kpi]["available"]
+        assert shown[kpi]["note"] == board["unavailable"][kpi][0].upper() + board["unavailable"][kpi][1:]
+    stages = {stage["stage"]: stage for stage in board["funnel"]}
+    assert stages["SQLs"]["not_in_data"] == board["unavailable"]["mql_to_sql"]
+    assert stages["Won"]["not_in_data"] is None and stages["Won"]["count"] > 0
+    # Per source: 11 origins, the 60 blanks apart from the 1,099 "unknown", and none flagged.
+    assert (
+        main(
+            [
+                "--database-url",
+                url,
+                "kpis",
+                "--from",
+                "2017-06-01",
+                "--to",
+                "2018-05-31",
+                "--grain",
+                "range",
+                "--by",
+                "source",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    by_source = {row["group"]: row for row in json.loads(capsys.readouterr().out)}
+    assert len(by_source) == 11 and by_source["(blank)"]["mqls"] == 60 and by_source["unknown"]["mqls"] == 1099
+    assert all(row["mql_to_sql"] is None for row in by_source.values())
+
+
+def test_the_scoreboard_page_on_olist_says_not_available_and_flags_nothing(database: Engine, realdata: Path) -> None:  # noqa: F811
+    import_olist(database, realdata)
+    app = run(signed_in_as_existing(database, "erin", page_file("scoreboard.py")))
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["MQL → SQL"] == metrics["Response SLA met"] == metrics["Win rate"] == "not available"
+    assert metrics["MQLs"] == "1,303"  # May 2018
+    captions = [caption.value for caption in app.caption]
+    assert "None of the 1,303 MQLs came from a file with SQL dates" in captions
+    assert not app.error  # no red flag on a number that is not there

@@ -50,7 +50,8 @@ def test_the_page_shows_what_the_cli_computes(
     url = str(database.url)
     app = run(signed_in_as_existing(database, "erin", page_file("scoreboard.py")))
     # The sample company's data ends in October 2026: the default view is that month.
-    assert app.caption[0].value.startswith("**October 2026** compared with September 2026")
+    assert app.caption[0].value.startswith("**October 2026: the last complete month with MQLs; the data runs to")
+    assert "Compared with September 2026." in app.caption[0].value
     if source:
         app.multiselect(key="sb_sources").select(source)
         run(app)

@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from core import rejections, scoreboard
 from core.attribution import Model, cac_by_channel, revenue_by_model
 from core.db import open_database
 from core.definitions import IcpRules, MqlRules, VersionInfo, active, get
@@ -64,6 +65,18 @@ def kpis(
 @st.cache_data(ttl=150, refresh_mode="background", max_entries=4, show_spinner=False)
 def date_span() -> tuple[dt.date, dt.date] | None:
     return data_range(engine())
+
+
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=16, show_spinner=False)
+def default_anchor(today: dt.date, unit: Grain) -> dt.date:
+    """The day the "last …" presets count from: after the latest complete period with MQLs."""
+    return scoreboard.default_anchor(engine(), today, unit)
+
+
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=16, show_spinner=False)
+def explorer_anchor(preset: str, today: dt.date) -> dt.date:
+    """The day a Rejections preset counts from (core.rejections.explorer_anchor)."""
+    return rejections.explorer_anchor(engine(), preset, today)
 
 
 @st.cache_data(ttl=150, refresh_mode="background", max_entries=4, show_spinner=False)
