@@ -899,6 +899,8 @@ def measured_signs(engine: Engine, first_day: dt.date, last_day: dt.date) -> lis
                 f"{percent(rejections.rejection_gate)}"
             )
             if rejections.dispositioned
+            else f"not available: {rejections.share_unavailable}"
+            if rejections.share_unavailable
             else "no MQL was accepted or rejected in the period",
             rejections.over_gate if rejections.dispositioned else None,
         )
@@ -916,6 +918,8 @@ def measured_signs(engine: Engine, first_day: dt.date, last_day: dt.date) -> lis
                 f"({int(row.sla_met):,} of {judged:,}); below {percent(SLA_FLAG_BELOW)} is a problem"
             )
             if judged
+            else f"not available: {row.unavailable['sla_compliance']}"
+            if "sla_compliance" in row.unavailable
             else "no MQL could be judged against the SLA in the period",
             bool(compliance < SLA_FLAG_BELOW) if judged else None,
         )
@@ -937,7 +941,10 @@ def measured_signs(engine: Engine, first_day: dt.date, last_day: dt.date) -> lis
     unmatched_share = unmatched / linked_count if linked_count else 0.0
     completeness = row.data_completeness
     parts = []
-    if row.mqls:
+    if row.mqls and "data_completeness" in row.unavailable:
+        completeness = math.nan  # not measured, so no sign either way
+        parts.append(f"handoff fields not available: {row.unavailable['data_completeness']}")
+    elif row.mqls:
         parts.append(
             f"{percent(1 - completeness)} of MQLs miss a handoff field (company, title, e-mail, source or intent)"
         )
@@ -955,14 +962,18 @@ def measured_signs(engine: Engine, first_day: dt.date, last_day: dt.date) -> lis
             "; ".join(parts) if parts else "no MQLs or opportunities in the period",
             (
                 bool((row.mqls and completeness < COMPLETENESS_FLAG_BELOW) or unmatched_share > UNMATCHED_FLAG_ABOVE)
-                if parts
+                if (row.mqls and not math.isnan(completeness)) or linked_count
                 else None
             ),
         )
     )
 
     attainment, conversion = row.mql_attainment, row.mql_to_sql
-    if row.mqls and not math.isnan(attainment):
+    if "mql_to_sql" in row.unavailable or "mql_to_sql" in row.maturing:
+        # Conversion the data cannot show, or a cohort still converting, proves no weak bottom of the funnel.
+        why = row.unavailable.get("mql_to_sql") or "the period's MQLs are still maturing"
+        top_heavy, measured = None, f"MQL→SQL conversion not available: {why}"
+    elif row.mqls and not math.isnan(attainment):
         top_heavy = bool(attainment >= 1 and conversion < settings.conversion_gate)
         measured = (
             f"MQLs at {percent(attainment)} of target while MQL→SQL conversion is {percent(conversion)} "
@@ -986,10 +997,12 @@ def measured_signs(engine: Engine, first_day: dt.date, last_day: dt.date) -> lis
             "no_reason",
             "Rejections without a reason",
             "feedback_rejections",
-            f"{no_reason:,} of {rejected:,} rejections carry no reason (target 0)"
+            f"not available: {rejections.no_reason_unavailable}"
+            if rejections.no_reason_unavailable
+            else f"{no_reason:,} of {rejections.reasons_known:,} rejections carry no reason (target 0)"
             if rejected
             else "no rejections in the period",
-            bool(no_reason > 0) if rejected else None,
+            bool(no_reason > 0) if rejected and not rejections.no_reason_unavailable else None,
         )
     )
 

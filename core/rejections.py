@@ -17,6 +17,7 @@ from typing import Any, Literal
 import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, case, func, literal, or_, select
 
+from core import coverage
 from core.definitions import IcpRules, MqlRules
 from core.kpis import (
     NOT_SET,
@@ -146,6 +147,11 @@ def _frame(connection: Connection, statement: Select[Any]) -> pd.DataFrame:
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
+# A blank reason counts as "no reason given" only where the import carried a reason column (core.coverage).
+REASON_CARRIED = coverage.carried(Lead.carried, "leads", "rejection_reason")
+DISPOSITION_CARRIED = coverage.carried(Lead.carried, "leads", "sql_at", "rejected_at")
+
+
 @dataclass(frozen=True)
 class Overview:
     rejected: int
@@ -160,10 +166,28 @@ class Overview:
     cohort_rejected: int
     unqualified_share: float
     rejection_gate: float
+    # Coverage (core.coverage): rejections whose import carried a reason column, and the period's MQLs whose
+    # imports carried both SQL and rejection dates; the others cannot say "no reason" or "accepted".
+    reasons_known: int = 0
+    disposition_known: int = 0
 
     @property
     def over_gate(self) -> bool:
         return self.unqualified_share == self.unqualified_share and self.unqualified_share > self.rejection_gate
+
+    @property
+    def no_reason_unavailable(self) -> str | None:
+        """Why "rejected without a reason" cannot be counted, or None when it can."""
+        if self.rejected and not self.reasons_known:
+            return f"none of the {self.rejected:,} rejections came from a file with rejection reasons"
+        return None
+
+    @property
+    def share_unavailable(self) -> str | None:
+        """Why the unqualified share cannot be counted, or None when it can."""
+        if self.mqls and not self.disposition_known:
+            return f"none of the {self.mqls:,} MQLs came from a file with both SQL and rejection dates"
+        return None
 
 
 def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
@@ -174,7 +198,8 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
                 query,
                 settings,
                 func.count().label("rejected"),
-                _count_if(Lead.reason_key.is_(None)).label("no_reason"),
+                _count_if(and_(REASON_CARRIED, Lead.reason_key.is_(None))).label("no_reason"),
+                _count_if(REASON_CARRIED).label("reasons_known"),
                 _count_if(and_(Lead.reason_key.is_not(None), RejectionReason.id.is_(None))).label("unmapped"),
                 _count_if(_premature(settings)).label("premature"),
                 _count_if(Lead.touch_attempts.is_(None)).label("attempts_unknown"),
@@ -185,8 +210,11 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
         cohort = connection.execute(
             select(
                 func.count().label("mqls"),
-                _count_if(or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None))).label("dispositioned"),
-                _count_if(Lead.rejected_at.is_not(None)).label("rejected"),
+                _count_if(DISPOSITION_CARRIED).label("disposition_known"),
+                _count_if(
+                    and_(DISPOSITION_CARRIED, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None)))
+                ).label("dispositioned"),
+                _count_if(and_(DISPOSITION_CARRIED, Lead.rejected_at.is_not(None))).label("rejected"),
             ).where(Lead.mql_day >= query.first_day, Lead.mql_day <= query.last_day, *_filtered(query, settings))
         ).one()
     dispositioned = int(cohort.dispositioned or 0)
@@ -202,6 +230,8 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
         cohort_rejected=int(cohort.rejected or 0),
         unqualified_share=int(cohort.rejected or 0) / dispositioned if dispositioned else float("nan"),
         rejection_gate=settings.rejection_gate,
+        reasons_known=int(counts.reasons_known or 0),
+        disposition_known=int(cohort.disposition_known or 0),
     )
 
 
@@ -339,7 +369,7 @@ def by_owner(target: Engine | Connection, query: RejectionQuery) -> pd.DataFrame
                 settings,
                 owner.label("owner"),
                 func.count().label("rejected"),
-                _count_if(Lead.reason_key.is_(None)).label("no_reason"),
+                _count_if(and_(REASON_CARRIED, Lead.reason_key.is_(None))).label("no_reason"),
                 _count_if(_premature(settings)).label("premature"),
                 _count_if(Lead.touch_attempts.is_(None)).label("attempts_unknown"),
             ).group_by(owner),

@@ -75,6 +75,7 @@ class Agenda:
     unqualified_share: float
     rejection_gate: float
     by_owner: pd.DataFrame = field(repr=False)  # owner, sla_met, sla_breached, sla_compliance, median_response_hours
+    share_unavailable: str | None = None  # why the unqualified share cannot be counted from what was imported
 
     @property
     def label(self) -> str:
@@ -105,6 +106,9 @@ class Agenda:
             else:
                 lines.append(f"Month to date {int(m['mqls']):,}; no MQL target for the month.")
             return lines
+        gone = c["unavailable"] if isinstance(c.get("unavailable"), dict) else {}
+        if key == "conversion" and "mql_to_sql" in gone:
+            return [f"MQL→SQL conversion not available: {gone['mql_to_sql']}."]
         if key == "conversion":
             now, before = c["mql_to_sql"], p["mql_to_sql"]
             change = f"{(now - before) * 100:+.1f} points on last week" if _known(now) and _known(before) else ""
@@ -114,6 +118,12 @@ class Agenda:
                 + f"; gate {percent(c['conversion_gate'])}.",
                 f"{int(c['dispositioned']):,} of the week's {int(c['mqls']):,} MQLs are decided so far.",
             ]
+            young = c["maturity_days"] if isinstance(c.get("maturity_days"), dict) else {}
+            if "mql_to_sql" in young:
+                lines.append(
+                    f"Still maturing: 9 in 10 SQLs come within {young['mql_to_sql']:.0f} days of the MQL date, "
+                    "so this week's rate will still rise."
+                )
             ranked = self.by_source[self.by_source["mqls"] >= MIN_MQLS_TO_RANK].sort_values(
                 ["mql_to_sql", "mqls"], ascending=[False, False]
             )
@@ -125,6 +135,8 @@ class Agenda:
             lines = [
                 f"Unqualified share {percent(self.unqualified_share)} (gate {percent(self.rejection_gate)})."
                 if _known(self.unqualified_share)
+                else f"Unqualified share not available: {self.share_unavailable}."
+                if self.share_unavailable
                 else "No MQL of the week has been accepted or rejected yet."
             ]
             if not self.reasons.empty:
@@ -142,6 +154,8 @@ class Agenda:
                 f"{c['sla_hours']:g} {'business ' if c['sla_business_hours'] else ''}hours); "
                 f"median response {_hours(c['median_response_hours'])}."
                 if judged
+                else f"SLA compliance not available: {gone['sla_compliance']}."
+                if "sla_compliance" in gone
                 else "No MQL of the week could be judged against the SLA yet."
             ]
             slow = self.bottlenecks()
@@ -225,6 +239,7 @@ def agenda(engine: Engine, week: dt.date, *, as_of: dt.datetime | None = None) -
         unqualified_share=summary.unqualified_share,
         rejection_gate=summary.rejection_gate,
         by_owner=by_owner,
+        share_unavailable=summary.share_unavailable,
     )
 
 

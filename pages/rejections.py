@@ -112,18 +112,26 @@ st.caption(
 
 # --- At a glance -------------------------------------------------------------------------------------------
 metrics = st.columns(5)
-metrics[0].metric("Unqualified share", percent(summary.unqualified_share))
-metrics[0].caption(
-    f"{summary.cohort_rejected:,} of {summary.dispositioned:,} dispositioned MQLs rejected; "
-    f"gate {summary.rejection_gate:.0%}"
-)
+if summary.share_unavailable:
+    metrics[0].metric("Unqualified share", "not available")
+    metrics[0].caption(summary.share_unavailable[0].upper() + summary.share_unavailable[1:])
+else:
+    metrics[0].metric("Unqualified share", percent(summary.unqualified_share))
+    metrics[0].caption(
+        f"{summary.cohort_rejected:,} of {summary.dispositioned:,} dispositioned MQLs rejected; "
+        f"gate {summary.rejection_gate:.0%}"
+    )
 metrics[1].metric("Rejections logged", f"{summary.rejected:,}")
 metrics[1].caption("in the period, with the filters")
-metrics[2].metric("No reason given", f"{summary.no_reason:,}")
-metrics[2].caption(
-    f"{percent(summary.no_reason / summary.rejected if summary.rejected else float('nan'))} of rejections; "
-    "the SLA asks for a reason every time"
-)
+if summary.no_reason_unavailable:
+    metrics[2].metric("No reason given", "not available")
+    metrics[2].caption(summary.no_reason_unavailable[0].upper() + summary.no_reason_unavailable[1:])
+else:
+    metrics[2].metric("No reason given", f"{summary.no_reason:,}")
+    metrics[2].caption(
+        f"{percent(summary.no_reason / summary.reasons_known if summary.reasons_known else float('nan'))} of "
+        "rejections; the SLA asks for a reason every time"
+    )
 metrics[3].metric(f"Before {summary.min_touch_attempts} attempts", f"{summary.premature:,}")
 metrics[3].caption(
     "rejected after fewer touch attempts than the SLA asks, under a reason that needs them (the SLA's "

@@ -162,3 +162,31 @@ def test_rows_from_before_coverage_get_their_runs_fields(engine: Engine) -> None
         migration.backfill()
     row = january(engine)
     assert row["sql_known"] == 4 and row["response_known"] == 4
+
+
+def test_signs_and_the_agenda_never_fire_on_what_is_not_there(engine: Engine) -> None:
+    from core.diagnostic import measured_signs
+    from core.rejections import RejectionQuery, overview
+    from core.sync import agenda
+
+    load(engine, MQLS_ONLY)
+    signs = {sign.key: sign for sign in measured_signs(engine, dt.date(2026, 1, 1), dt.date(2026, 1, 31))}
+    for key in ("lead_quality", "slow_follow_up", "top_heavy"):
+        assert signs[key].problem is None, key
+        assert "not available" in signs[key].measured, key
+    summary = overview(engine, RejectionQuery(dt.date(2026, 1, 1), dt.date(2026, 1, 31)))
+    assert summary.share_unavailable == "none of the 3 MQLs came from a file with both SQL and rejection dates"
+    lines = agenda(engine, dt.date(2026, 1, 12)).points()
+    assert "MQL→SQL conversion not available: none of the 3 MQLs came from a file with SQL dates." in lines
+    assert any(line.startswith("SLA compliance not available") for line in lines)
+    assert any(line.startswith("Unqualified share not available") for line in lines)
+
+
+def test_rejections_without_a_reason_column_are_not_counted_as_without_a_reason(engine: Engine) -> None:
+    from core.rejections import RejectionQuery, overview
+
+    no_reasons = "lead_id,created_at,source,mql_at,sql_at,rejected_at\nR1,2026-01-05,web,2026-01-05,,2026-01-08\n"
+    load(engine, no_reasons)
+    summary = overview(engine, RejectionQuery(dt.date(2026, 1, 1), dt.date(2026, 1, 31)))
+    assert (summary.rejected, summary.no_reason, summary.reasons_known) == (1, 0, 0)
+    assert summary.no_reason_unavailable == "none of the 1 rejections came from a file with rejection reasons"
