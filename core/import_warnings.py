@@ -174,7 +174,7 @@ class WarningCollector:
             return [
                 ImportWarning(
                     "no_mql_date",
-                    "no field gives the MQL date (mql_at): none of these leads will count as MQLs",
+                    "no field gives the MQL date: none of these leads will count as MQLs",
                     self.rows,
                     "mql_at",
                 )
@@ -192,11 +192,12 @@ class WarningCollector:
 
     def _field_warnings(self, name: str, seen: _FieldSeen) -> list[ImportWarning]:
         found: list[ImportWarning] = []
+        label = self.spec.field(name).label
         for value, count in seen.placeholders.most_common():
             found.append(
                 ImportWarning(
                     "placeholder",
-                    f"{name}: {value!r} looks like a form's blank, and would be stored as a real value",
+                    f"{label}: {value!r} looks like a form's blank, and would be stored as a real value",
                     count,
                     name,
                     Fix(f"Treat {value!r} as blank", null_value=value),
@@ -214,10 +215,10 @@ class WarningCollector:
             found.append(
                 ImportWarning(
                     "case_variants",
-                    f"{name}: values that differ only in case or spacing would count apart ({example}{more})",
+                    f"{label}: values that differ only in case or spacing would count apart ({example}{more})",
                     rows,
                     name,
-                    Fix(f"Fold case and spacing of {name}", field=name, fold_case=True),
+                    Fix(f"Fold case and spacing of {label}", field=name, fold_case=True),
                 )
             )
         found += self._blank_merges(name, seen)
@@ -228,7 +229,7 @@ class WarningCollector:
             found.append(
                 ImportWarning(
                     "one_date",
-                    f"{name}: every row is on {pd.Timestamp(day):%d %b %Y}{why}; periods will put them all in one day",
+                    f"{label}: every row is on {pd.Timestamp(day):%d %b %Y}{why}; periods will put them all in one day",
                     seen.dated,
                     name,
                 )
@@ -241,16 +242,17 @@ class WarningCollector:
         default = default if default is not None else self.spec.field(name).blank_default
         if not seen.blanks or default is None or self.columns.get(name) is None:
             return []
+        label = self.spec.field(name).label
         literal = seen.spellings.get(default, 0) - seen.blanks  # the stored values count the blanks as the default
         if literal <= 0:
             return []
         return [
             ImportWarning(
                 "blank_merges",
-                f"{name}: {seen.blanks:,} blanks would become {default!r} and merge with the {literal:,} "
+                f"{label}: {seen.blanks:,} blanks would become {default!r} and merge with the {literal:,} "
                 f"{'row' if literal == 1 else 'rows'} that say {default!r}",
                 seen.blanks,
                 name,
-                Fix(f"Store blank {name} as {BLANK_DEFAULT_FIX!r}", field=name, default=BLANK_DEFAULT_FIX),
+                Fix(f"Store blank {label} as {BLANK_DEFAULT_FIX!r}", field=name, default=BLANK_DEFAULT_FIX),
             )
         ]

@@ -41,7 +41,7 @@ from core.derived import (
     recompute_lead_derived,
     recompute_opportunity_derived,
 )
-from core.import_warnings import ImportWarning, WarningCollector
+from core.import_warnings import PLACEHOLDERS, ImportWarning, WarningCollector
 from core.mapping import Condition, FieldMapping, Mapping, fold, identity_mapping
 from core.models import ImportRun, utcnow
 from core.permissions import Actor, require
@@ -1409,6 +1409,7 @@ class MappedPreview:
     problems: list[Problem]
     notes: list[str]
     number_format: numbers.NumberFormat | None = None  # how the file's numbers are read (None: not read yet)
+    reads_numbers: bool = False  # whether the mapping reads any number from a column of the file
 
 
 # A preview guesses the number rule from the file's first rows (an import, from all of them).
@@ -1473,7 +1474,50 @@ def preview(
     except ImportRefused as refused:
         return MappedPreview(shape.header, columns, chunk, empty, refused.problems, notes, number_format)
     mapped = validator.map_rows(chunk, 2)
-    return MappedPreview(shape.header, columns, chunk, mapped, validator.problems, notes, number_format)
+    reads_numbers = any(spec.field(field).type in ("int", "float") and column for field, column in columns.items())
+    return MappedPreview(shape.header, columns, chunk, mapped, validator.problems, notes, number_format, reads_numbers)
+
+
+MAX_PROFILE_VALUES = 200
+
+
+@dataclass(frozen=True)
+class FileProfile:
+    """What a file's columns hold: the values a mapping is built from (value maps, conditions, null markers)."""
+
+    rows: int
+    values: dict[str, list[tuple[str, int]]]  # column -> its most frequent values (stripped) and their rows
+    distinct: dict[str, int]  # column -> distinct values, counted up to a cap
+
+    def placeholders(self) -> list[tuple[str, int]]:
+        """Values that look like a form's blank (Select, N/A, -, #N/A, null …) and the rows holding them."""
+        found: Counter[str] = Counter()
+        for counts in self.values.values():
+            for value, count in counts:
+                if value.casefold() in PLACEHOLDERS:
+                    found[value] += count
+        return found.most_common()
+
+
+def profile(source: BinaryIO, file_name: str | None = None, sheet: str | None = None) -> FileProfile:
+    """Every column's most frequent values over the whole file (read once per upload)."""
+    name = file_name or Path(str(getattr(source, "name", "upload.csv"))).name
+    handle = as_table(source, name, sheet)
+    shape = _shape(handle, name, whole_file=False)
+    stream, _ = _text_stream(handle, shape.encoding)
+    counters: dict[str, Counter[str]] = {}
+    rows = 0
+    for chunk in _chunks(stream, shape.delimiter, CHUNK_ROWS, name):
+        rows += len(chunk)
+        for column in chunk.columns:
+            counter = counters.setdefault(column, Counter())
+            if len(counter) <= 50 * MAX_PROFILE_VALUES:  # an id column: its values say nothing to a mapping
+                counter.update(chunk[column].astype("str").str.strip().value_counts().to_dict())
+    return FileProfile(
+        rows=rows,
+        values={column: counter.most_common(MAX_PROFILE_VALUES) for column, counter in counters.items()},
+        distinct={column: len(counter) for column, counter in counters.items()},
+    )
 
 
 def problems_frame(problems: list[Problem]) -> pd.DataFrame:

@@ -711,6 +711,21 @@ def _company_wide(query: KpiQuery) -> bool:
     return query.by is None and query.filters == Filters()
 
 
+def with_notes_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with its coverage and maturity columns as plain text, for a grid on screen or a CSV."""
+
+    def joined(notes: Any) -> str:
+        if isinstance(notes, dict):
+            return "; ".join(f"{kpi}: {text}" for kpi, text in notes.items())
+        return ", ".join(notes) if isinstance(notes, list) else ""
+
+    return table.drop(columns=["maturity_days"]).assign(
+        unavailable=table["unavailable"].map(joined),
+        coverage_notes=table["coverage_notes"].map(joined),
+        maturing=table["maturing"].map(joined),
+    )
+
+
 def kpi_records(table: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready rows: dates as ISO strings, no-data values as None."""
     records = []

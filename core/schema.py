@@ -21,6 +21,26 @@ ORIGINS = ("marketing", "sales")
 TARGET_METRICS = ("mqls", "sqls", "pipeline", "opportunities", "won_revenue")
 
 
+FIELD_LABELS = {
+    "lead_id": "Lead ID",
+    "opportunity_id": "Opportunity ID",
+    "created_at": "Created",
+    "email": "E-mail",
+    "company_size": "Company size (employees)",
+    "mql_at": "MQL date",
+    "sql_at": "SQL date",
+    "rejected_at": "Rejection date",
+    "rejection_reason": "Rejection reason",
+    "first_response_at": "First response",
+    "touch_attempts": "Touch attempts",
+    "intent_signal": "Intent signal",
+    "closed_at": "Closed",
+    "is_won": "Won or lost",
+    "touched_at": "Touched",
+    "touch_type": "Touch type",
+}
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
@@ -32,6 +52,11 @@ class FieldSpec:
     minimum: float | None = None
     maximum: float | None = None
     max_length: int = 255
+
+    @property
+    def label(self) -> str:
+        """The field as people call it on screen ("MQL date", not mql_at)."""
+        return FIELD_LABELS.get(self.name, self.name.replace("_", " ").capitalize())
 
     def expected(self) -> str:
         """What a valid value looks like, in words, for error reports."""

@@ -1,45 +1,49 @@
-"""Data (ops, admin): upload a CSV, map its columns, check it, import it; the import history."""
+"""Data (ops, admin): upload an export, build its mapping, check it, import it; the import history."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core.db import read_scope, session_scope
+from core.file_formats import sheet_names
+from core.import_warnings import apply_fix
 from core.importer import (
+    FileProfile,
     ImportRefused,
+    ImportResult,
     import_csv,
     import_history,
-    mapped_columns,
     preview,
     problems_frame,
+    profile,
     read_header,
 )
 from core.mapping import (
     Mapping,
     MappingError,
-    dump_mapping,
     find_mapping,
     mapping_names,
     save_mapping,
     saved_mappings,
     suggest_mapping,
-    with_columns,
 )
 from core.schema import KINDS
 from ui import auth, data, feedback
+from ui.mapping_editor import Editor
 
 GUESS = "guess from the file's columns"
-NOT_IMPORTED = "— not imported —"
+KIND_LABELS = {"leads": "Leads", "opportunities": "Opportunities (deals)", "touches": "Touches", "spend": "Spend"}
+KIND_LABELS["targets"] = "Targets"
 
 user = auth.guard("import_data")
 st.title("Data")
 st.caption(
     "Imports are all or nothing: a file with any bad row is refused whole with the rows to fix, and "
-    "importing the same file twice changes nothing. Check a file first to see what it would change."
+    "importing the same file twice changes nothing. Check a file first to see what it would change and mean."
 )
 
 left, middle, right = st.columns([1, 1, 2])
-kind = left.selectbox("Kind of file", list(KINDS), key="data_kind")
+kind = left.selectbox("Kind of file", list(KINDS), key="data_kind", format_func=KIND_LABELS.get)
 with read_scope(data.engine()) as session:
     choices = mapping_names(session, kind)
     saved_names = {mapping.name for mapping in saved_mappings(session, kind)}
@@ -50,89 +54,117 @@ mapping_name = middle.selectbox(
     help="A preset for a CRM export (HubSpot, Salesforce …), a saved mapping, or a guess from the column names "
     "that you can correct below.",
 )
-upload = right.file_uploader("CSV file", type=["csv", "txt"], key="data_upload")
+upload = right.file_uploader(
+    "CSV or Excel file",
+    type=["csv", "txt", "tsv", "gz", "xlsx", "xlsm"],
+    key="data_upload",
+    help="CSV (comma, semicolon or tab), gzip-compressed CSV, or an Excel workbook (one sheet at a time)",
+)
 feedback.show_notice("data")
 
 
-def mapping_builder(header: list[str]) -> Mapping | None:
-    """The chosen mapping with any column the user re-pointed; None (with the reason shown) if unusable."""
-    if mapping_name == GUESS:
-        base = suggest_mapping(kind, header)
-    else:
+def chosen_sheet() -> str | None:
+    assert upload is not None
+    sheets = sheet_names(upload)
+    if not sheets:
+        return None
+    return st.selectbox("Sheet", sheets, key=f"data_sheet|{upload.file_id}")
+
+
+def file_profile(sheet: str | None) -> tuple[list[str], FileProfile] | None:
+    """The header and the values of each column, read once per upload (kept in this session only)."""
+    assert upload is not None
+    key = f"data_profile|{upload.file_id}|{sheet}"
+    if key not in st.session_state:
         try:
-            with read_scope(data.engine()) as session:
-                base = find_mapping(session, mapping_name)
-        except MappingError as problem:
-            st.error(str(problem))
+            header = read_header(upload, upload.name, sheet)
+            with st.spinner("Reading the file's values"):
+                st.session_state[key] = (header, profile(upload, upload.name, sheet))
+        except ImportRefused as refused:
+            st.error(f"{upload.name}: {refused.problems[0].expected}")
             return None
-    resolved = mapped_columns(base, header)
-    spec = KINDS[kind]
-    # Widget keys carry the file and the base mapping, so that a new file or mapping starts from its own guess.
-    scope = f"{upload.file_id if upload else ''}|{kind}|{mapping_name}"
-    chosen: dict[str, str | None] = {}
-    unresolved = any(resolved.get(field) is None for field in spec.required if field in base.fields)
-    with st.expander("Columns: which column of the file feeds each field", expanded=unresolved):
-        st.caption("Fields marked * are required. Value maps and date formats of a preset are kept.")
-        grid = st.columns(3)
-        for position, field in enumerate(spec.field_names):
-            base_field = base.fields.get(field)
-            cell = grid[position % 3]
-            label = field + (" *" if field in spec.required else "")
-            if base_field is not None and base_field.constant is not None:
-                cell.text_input(label, f"always {base_field.constant!r}", disabled=True, key=f"col|{scope}|{field}")
-                continue
-            current = resolved.get(field)
-            options = [NOT_IMPORTED, *header]
-            picked = cell.selectbox(
-                label, options, index=options.index(current) if current in options else 0, key=f"col|{scope}|{field}"
-            )
-            chosen[field] = None if picked == NOT_IMPORTED else picked
+    return st.session_state[key]  # type: ignore[no-any-return]
+
+
+def starting_mapping(header: list[str]) -> Mapping | None:
+    if mapping_name == GUESS:
+        return suggest_mapping(kind, header)
+    try:
+        with read_scope(data.engine()) as session:
+            return find_mapping(session, mapping_name)
+    except MappingError as problem:
+        st.error(str(problem))
+        return None
+
+
+def mapping_panel(editor: Editor) -> Mapping | None:
+    with st.expander("Mapping: where each field comes from", expanded=True):
+        fields_tab, values_tab, file_tab, yaml_tab = st.tabs(
+            ["Fields", "Values and conditions", "Blanks, skipped rows and numbers", "YAML"]
+        )
+        with fields_tab:
+            editor.fields()
+        with values_tab:
+            editor.details()
+        with file_tab:
+            editor.file_settings()
+        with yaml_tab:
+            editor.yaml_view()
+        editor.keep()
+        built = editor.built()
         name_column, save_column = st.columns([3, 1], vertical_alignment="bottom")
         new_name = name_column.text_input(
             "Save as",
             value=mapping_name if mapping_name in saved_names else "",
-            key=f"name|{scope}",
+            key=f"name|{editor.scope}",
             max_chars=128,
             help="A saved mapping of this name is replaced (the old one stays in the audit log); presets keep theirs.",
         )
-        try:
-            built = with_columns(base, chosen, name=new_name or base.name)
-        except MappingError as problem:
-            st.warning(str(problem))
-            return None
-        if save_column.button("Save mapping", key="data_save_mapping", icon=":material/save:", disabled=not new_name):
+        save = save_column.button(
+            "Save mapping", key="data_save_mapping", icon=":material/save:", disabled=not (new_name and built)
+        )
+        if save and built is not None:
+            named = built.model_copy(update={"name": new_name.strip()})
             try:
                 with session_scope(data.engine()) as session:
-                    save_mapping(session, built, actor=user.actor)
+                    save_mapping(session, named, actor=user.actor)
             except MappingError as problem:
                 st.error(f"Not saved: {problem}.")
             else:
-                # The rerun puts it in the mapping list above; the widgets keep this file and these choices.
-                feedback.after_write("data", f"Saved the mapping {built.name!r} for {kind} files.")
-        if st.toggle("Show the mapping as YAML", key="data_show_yaml"):
-            st.code(dump_mapping(built), language="yaml")
+                feedback.after_write("data", f"Saved the mapping {named.name!r} for {kind} files.")
     return built
 
 
-def show_preview(mapping: Mapping) -> None:
+def show_preview(mapping: Mapping, sheet: str | None) -> None:
     assert upload is not None
-    shown = preview(data.engine(), kind, upload, mapping)
+    shown = preview(data.engine(), kind, upload, mapping, sheet=sheet)
     st.subheader("Preview: the first rows as they would be imported")
     if not shown.mapped.empty:
-        st.dataframe(shown.mapped, hide_index=True, width="stretch", key="data_preview")
+        spec = KINDS[kind]
+        ordered = [name for name in spec.field_names if name in shown.mapped.columns]
+        table = shown.mapped[ordered].astype(object)
+        table = table.where(table.notna(), "")  # a blank shows blank, not "None"
+        st.dataframe(
+            table.rename(columns=lambda name: spec.field(name).label),
+            hide_index=True,
+            width="stretch",
+            key="data_preview",
+        )
+    if shown.number_format is not None and shown.reads_numbers:
+        st.caption(f"Numbers: {shown.number_format.describe()}.")
     for note in shown.notes:
-        st.caption(note)
+        st.caption(note[0].upper() + note[1:] + ".")
     if shown.problems:
         count = len(shown.problems)
         st.warning(f"{count} problem{'s' if count != 1 else ''} in the first rows: the import would refuse the file.")
         st.dataframe(problems_frame(shown.problems), hide_index=True, width="stretch", key="data_preview_problems")
 
 
-def run_import(mapping: Mapping, dry_run: bool) -> None:
+def run_import(editor: Editor, mapping: Mapping, sheet: str | None, dry_run: bool) -> None:
     assert upload is not None
     bar = st.progress(0.0, text="reading")
     try:
-        result = import_csv(
+        result: ImportResult | ImportRefused = import_csv(
             data.engine(),
             kind,
             upload,
@@ -140,37 +172,58 @@ def run_import(mapping: Mapping, dry_run: bool) -> None:
             mapping=mapping,
             file_name=upload.name,
             dry_run=dry_run,
+            sheet=sheet,
             progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message),
         )
     except ImportRefused as refused:
-        bar.empty()
+        result = refused
+    bar.empty()
+    if not dry_run and isinstance(result, ImportResult):
+        data.clear_after_write()
+    st.session_state[f"data_result|{editor.scope}"] = result
+
+
+def show_result(editor: Editor, mapping: Mapping) -> None:
+    """The last check or import of this mapping: its report, and each warning with its one-click fix."""
+    result = st.session_state.get(f"data_result|{editor.scope}")
+    if isinstance(result, ImportRefused):
         st.error(
-            f"{refused.file_name} was refused: {refused.total:,} problem{'s' if refused.total != 1 else ''}"
-            + (f" (the first {len(refused.problems)} are listed)." if refused.total > len(refused.problems) else ".")
+            f"{result.file_name} was refused: {result.total:,} problem{'s' if result.total != 1 else ''}"
+            + (f" (the first {len(result.problems)} are listed)." if result.total > len(result.problems) else ".")
             + " Nothing was changed."
         )
-        st.dataframe(problems_frame(refused.problems), hide_index=True, width="stretch", key="data_problems")
+        st.dataframe(problems_frame(result.problems), hide_index=True, width="stretch", key="data_problems")
         return
-    bar.progress(1.0, text="done")
-    if not dry_run:
-        data.clear_after_write()
-    (st.info if dry_run else st.success)(result.summary().replace("\n", "  \n"))
+    if not isinstance(result, ImportResult):
+        return
+    summary = result.summary().split("\n  warning:")[0]
+    (st.info if result.dry_run else st.success)(summary.replace("\n", "  \n"))
+    for position, warning in enumerate(result.warnings):
+        text_column, fix_column = st.columns([4, 1], vertical_alignment="center")
+        text_column.warning(str(warning), icon=":material/warning:")
+        if warning.fix is not None and fix_column.button(warning.fix.label, key=f"data_fix|{position}"):
+            editor.replace(apply_fix(mapping, warning.fix).to_dict())
+            st.rerun()
 
 
 if upload is not None:
-    try:
-        header = read_header(upload)
-    except ImportRefused as refused:
-        st.error(f"{upload.name}: {refused.problems[0].expected}")
-        header = []
-    mapping = mapping_builder(header) if header else None
-    if mapping is not None:
-        show_preview(mapping)
-        check, go, _ = st.columns([2, 1, 5])
-        checked = check.button("Check the whole file", key="data_check", icon=":material/fact_check:")
-        imported = go.button("Import", key="data_import", type="primary", icon=":material/upload:")
-        if checked or imported:
-            run_import(mapping, dry_run=checked)
+    sheet = chosen_sheet()
+    read = file_profile(sheet)
+    if read is not None:
+        header, values = read
+        base = starting_mapping(header)
+        if base is not None:
+            scope = f"{upload.file_id}|{kind}|{mapping_name}|{sheet}"
+            editor = Editor(scope, base, header, values)
+            mapping = mapping_panel(editor)
+            if mapping is not None:
+                show_preview(mapping, sheet)
+                check, go, _ = st.columns([2, 1, 5])
+                checked = check.button("Check the whole file", key="data_check", icon=":material/fact_check:")
+                imported = go.button("Import", key="data_import", type="primary", icon=":material/upload:")
+                if checked or imported:
+                    run_import(editor, mapping, sheet, dry_run=checked)
+                show_result(editor, mapping)
 
 st.subheader("Import history")
 history = import_history(data.engine())
@@ -183,6 +236,15 @@ else:
         width="stretch",
         column_config={
             "when": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm"),
+            "who": "Who",
+            "kind": "Kind",
+            "file": "File",
+            "mapping": "Mapping",
+            "rows": st.column_config.NumberColumn("Rows", format="%d"),
+            "inserted": st.column_config.NumberColumn("Inserted", format="%d"),
+            "updated": st.column_config.NumberColumn("Updated", format="%d"),
+            "unchanged": st.column_config.NumberColumn("Unchanged", format="%d"),
+            "skipped": st.column_config.NumberColumn("Skipped", format="%d"),
             "sha256": st.column_config.TextColumn("File SHA-256", width="small"),
         },
     )

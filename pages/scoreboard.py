@@ -15,7 +15,7 @@ import streamlit as st
 
 from core.attribution import MODELS, Model
 from core.exports import to_safe_csv
-from core.kpis import Filters
+from core.kpis import Filters, with_notes_as_text
 from core.periods import GRAINS, Grain, next_bucket_start
 from core.scoreboard import (
     MATURING,
@@ -499,6 +499,7 @@ table = (
     if group_by == "period"
     else data.kpis(first_day, last_day, "range", group_by, filters)  # type: ignore[arg-type]
 )
+table = with_notes_as_text(table)
 st.dataframe(table, hide_index=True, width="stretch", key="sb_table")
 downloads = st.columns(2)
 downloads[0].download_button(

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from core.db import open_database
-from tests.fixtures import load_fixture
+from tests.fixtures import UNDATED_LEADS, load_fixture
 from tests.test_app import MENUS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,7 +186,7 @@ def test_data_page_builds_saves_and_uses_a_mapping(server: str, browser_page: Pa
     page.locator("input[type='file']").set_input_files(webform)
     # "Lead ID" and "Create Date" are known spellings; nothing says that "Came from" is the source.
     expect(page.get_by_text("choose a column for source")).to_be_visible(timeout=30_000)
-    page.get_by_role("combobox", name="source *").click()
+    page.get_by_role("combobox", name="Source *").click()
     page.get_by_role("option", name="Came from").click()
     settle(page)
     page.get_by_role("textbox", name="Save as").fill("webform leads")
@@ -199,6 +199,101 @@ def test_data_page_builds_saves_and_uses_a_mapping(server: str, browser_page: Pa
     settle(page)
     expect(page.locator("[role=gridcell]", has_text="webform leads")).not_to_have_count(0)
     shot(page, "ops-data-mapping-built")
+
+
+def pick(page: Page, label: str, option: str, *, nth: int = 0, exact: bool = False) -> None:
+    """Chooses `option` in the selectbox (or multiselect) labelled `label`, then waits for the rerun."""
+    wanted = page.get_by_role("option", name=option).first
+    for _ in range(3):  # a rerun that ends just after the click closes the list again: open it once more
+        try:
+            page.get_by_role("combobox", name=label, exact=exact).nth(nth).click(timeout=10_000)
+        except Exception:
+            shot(page, f"no-{label}")
+            raise
+        try:
+            wanted.wait_for(state="visible", timeout=5_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+            settle(page)
+    wanted.click()
+    page.keyboard.press("Escape")  # a multiselect keeps its list open after a pick
+    settle(page)
+
+
+def test_data_page_builds_the_whole_mapping_of_an_undated_export(
+    server: str, browser_page: Page, tmp_path: Path
+) -> None:
+    """On the Data page alone: no date column, "Select" blanks, sources in mixed case, and a 0/1 Converted flag
+    that means SQL when 1 and rejected (the reason in Tags) when 0; then its numbers on the other pages."""
+    page = browser_page
+    sign_in(page, server, "ops")
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Data").click()
+    expect(page.get_by_role("heading", name="Data", exact=True).first).to_be_visible(timeout=30_000)
+    export = tmp_path / "Leads.csv"
+    export.write_text(UNDATED_LEADS)
+    page.locator("input[type='file']").set_input_files(export)
+    expect(page.get_by_text("Choose a column for Lead ID, Created")).to_be_visible(timeout=30_000)
+    settle(page)
+    # Fields: a column, the day of the import, or not imported.
+    pick(page, "Lead ID *", "Prospect ID")
+    pick(page, "Created *", "— the day of the import —")
+    pick(page, "MQL date", "— the day of the import —")
+    pick(page, "SQL date", "— the day of the import —")
+    pick(page, "Rejection date", "— the day of the import —")
+    pick(page, "Rejection reason", "Tags")
+    pick(page, "Industry", "Specialization")
+    expect(page.get_by_text("Preview: the first rows as they would be imported")).to_be_visible(timeout=30_000)
+    shot(page, "ops-data-undated-fields")
+    # Values and conditions: the SQL date only where Converted is 1; rejected, with a reason, where it is 0.
+    page.get_by_role("tab", name="Values and conditions").click()
+    for field, flag in (("SQL date", "1"), ("Rejection date", "0"), ("Rejection reason", "0")):
+        pick(page, "Refine a field", field)
+        page.get_by_role("radiogroup", name=f"Set {field} on").get_by_text("rows where all of these hold").click()
+        settle(page)
+        pick(page, "Column", "Converted", exact=True)
+        pick(page, "Values", f"{flag} (", exact=True)
+    pick(page, "Refine a field", "Source")
+    page.get_by_text("Fold case and spacing of other values").click()
+    settle(page)
+    shot(page, "ops-data-undated-values")
+    # "Select" is the form's blank.
+    page.get_by_role("tab", name="Blanks, skipped rows and numbers").click()
+    pick(page, "Values that mean blank", "Select (")
+    page.get_by_role("tab", name="YAML").click()
+    settle(page)
+    yaml_text = page.get_by_role("textbox", name="The mapping as YAML").input_value()
+    assert "fold_case: true" in yaml_text and "- Select" in yaml_text and "in:\n      - '1'" in yaml_text
+    page.get_by_role("button", name="Check the whole file").click()
+    expect(page.get_by_text("would insert 14", exact=False)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("every row is on", exact=False).first).to_be_visible()
+    assert page.get_by_text("looks like a form's blank").count() == 0
+    assert page.get_by_text("differ only in case").count() == 0
+    shot(page, "ops-data-undated-checked")
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_text("inserted 14, updated 0", exact=False)).to_be_visible(timeout=30_000)
+    settle(page)
+    assert page.get_by_test_id("stException").count() == 0
+
+    # The Scoreboard this month: the file's 14 MQLs, 6 SQLs (43%), and each source's conversion.
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Scoreboard").click()
+    expect(page.get_by_role("heading", name="Scoreboard", exact=True).first).to_be_visible(timeout=30_000)
+    settle(page)
+    pick(page, "Period", "This month so far")
+    metrics = page.get_by_test_id("stMetric")
+    expect(metrics.filter(has_text="MQLs").first).to_contain_text("14")
+    expect(metrics.filter(has_text="MQL → SQL").first).to_contain_text("43%")
+    pick(page, "One row per", "source")
+    expect(page.locator("[role=gridcell]", has_text="google")).not_to_have_count(0)
+    shot(page, "exec-scoreboard-after-undated-import")
+    # The Rejections page this month: the file's reasons, Ringing on top.
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Rejections").click()
+    expect(page.get_by_role("heading", name="Rejections", exact=True).first).to_be_visible(timeout=30_000)
+    settle(page)
+    pick(page, "Period", "This month so far")
+    expect(page.get_by_text("Ringing: 4 rejections")).to_be_visible(timeout=30_000)
+    shot(page, "ops-rejections-after-undated-import")
+    assert page.get_by_test_id("stException").count() == 0
 
 
 def login_cookie(page: Page) -> str:

@@ -57,7 +57,7 @@ def test_a_clean_first_try_says_what_it_will_mean(engine: Engine) -> None:
         "one_date": [("created_at", 14)],
     }
     summary = result.summary()
-    assert "warning: no field gives the MQL date (mql_at): none of these leads will count as MQLs (14 rows)" in summary
+    assert "warning: no field gives the MQL date: none of these leads will count as MQLs (14 rows)" in summary
     assert "'Google' / 'google'" in summary
 
 
