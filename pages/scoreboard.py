@@ -37,6 +37,7 @@ from core.scoreboard import (
     shown_period_reason,
     summary_markdown,
     trend_range,
+    unavailable,
     view_from_params,
     view_to_params,
 )
@@ -133,8 +134,11 @@ st.caption(
 # --- At a glance ---------------------------------------------------------------------------------------
 shown = headlines(now, before)
 for column, headline in zip(st.columns(len(shown)), shown, strict=True):
-    column.metric(headline.label, headline.value, headline.delta, delta_color=headline.delta_color)
-    column.caption(headline.note + (f" {headline.basis}." if headline.basis else ""))
+    # "not available" does not fit a metric's width; the dash is explained right under it.
+    value = headline.value if headline.available else "—"
+    column.metric(headline.label, value, headline.delta, delta_color=headline.delta_color)
+    note = headline.note if headline.available else f"Not available: {headline.note[0].lower()}{headline.note[1:]}"
+    column.caption(note + (f" {headline.basis}." if headline.basis else ""))
     with column.popover("How counted", icon=":material/info:"):
         st.markdown(headline.formula)
         st.caption(f"Data: {fresh.describe()}. Definitions: the organisation's settings.")
@@ -425,7 +429,11 @@ right.subheader(f"MQLs by {grain} (bars) against target (black ticks)")
 with right:
     draw_mqls_by_period(last_day, grain, filters)
 st.subheader(f"MQL → SQL by {grain} against the {gate:.0%} gate (red dashes); bigger dots rest on more MQLs")
-draw_conversion_by_period(last_day, grain, filters, gate)
+conversion_gone = unavailable(now).get("mql_to_sql")
+if conversion_gone:
+    st.info(f"MQL → SQL is not available: {conversion_gone}.", icon=":material/block:")
+else:
+    draw_conversion_by_period(last_day, grain, filters, gate)
 st.caption(
     "* A partial period: only the days inside the chosen range. The latest MQLs have had less time to "
     "become SQLs, so their conversion is still rising."
@@ -434,6 +442,9 @@ st.caption(
 # --- By source: marketing's view and sales's view of the same leads --------------------------------------
 st.subheader("By source: the same MQLs, seen by each team")
 draw_by_source(first_day, last_day, filters, gate)
+for kpi, title in (("mql_to_sql", "Sales's view"), ("sla_compliance", "Follow-up")):
+    if kpi in unavailable(now):
+        st.caption(f"{title}: not available — {unavailable(now)[kpi]}.")
 st.caption(f"Faded bars rest on fewer than {MIN_MQLS_FOR_A_FLAG} MQLs; the dashed line is the conversion gate.")
 
 # --- Revenue: attribution, CAC, cycle and velocity -----------------------------------------------------

@@ -166,8 +166,11 @@ def test_the_scoreboard_page_on_olist_says_not_available_and_flags_nothing(datab
     import_olist(database, realdata)
     app = run(signed_in_as_existing(database, "erin", page_file("scoreboard.py")))
     metrics = {metric.label: metric.value for metric in app.metric}
-    assert metrics["MQL → SQL"] == metrics["Response SLA met"] == metrics["Win rate"] == "not available"
+    assert metrics["MQL → SQL"] == metrics["Response SLA met"] == metrics["Win rate"] == "—"
     assert metrics["MQLs"] == "1,303"  # May 2018
     captions = [caption.value for caption in app.caption]
-    assert "None of the 1,303 MQLs came from a file with SQL dates" in captions
+    assert "Not available: none of the 1,303 MQLs came from a file with SQL dates" in captions
+    assert "MQL → SQL is not available: none of the 1,303 MQLs came from a file with SQL dates." in [
+        info.value for info in app.info
+    ]
     assert not app.error  # no red flag on a number that is not there
