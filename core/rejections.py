@@ -170,6 +170,7 @@ class Overview:
     # imports carried both SQL and rejection dates; the others cannot say "no reason" or "accepted".
     reasons_known: int = 0
     disposition_known: int = 0
+    rejection_dates_known: int = 0  # the period's MQLs whose imports carried a rejection date column
 
     @property
     def over_gate(self) -> bool:
@@ -180,6 +181,13 @@ class Overview:
         """Why "rejected without a reason" cannot be counted, or None when it can."""
         if self.rejected and not self.reasons_known:
             return f"none of the {self.rejected:,} rejections came from a file with rejection reasons"
+        return None
+
+    @property
+    def rejections_unavailable(self) -> str | None:
+        """Why no rejection can be counted at all (no import carried rejection dates), or None."""
+        if self.mqls and not self.rejection_dates_known and not self.rejected:
+            return f"none of the {self.mqls:,} MQLs came from a file with rejection dates"
         return None
 
     @property
@@ -211,6 +219,7 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
             select(
                 func.count().label("mqls"),
                 _count_if(DISPOSITION_CARRIED).label("disposition_known"),
+                _count_if(coverage.carried(Lead.carried, "leads", "rejected_at")).label("rejection_dates_known"),
                 _count_if(
                     and_(DISPOSITION_CARRIED, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None)))
                 ).label("dispositioned"),
@@ -232,6 +241,7 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
         rejection_gate=settings.rejection_gate,
         reasons_known=int(counts.reasons_known or 0),
         disposition_known=int(cohort.disposition_known or 0),
+        rejection_dates_known=int(cohort.rejection_dates_known or 0),
     )
 
 

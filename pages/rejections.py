@@ -112,29 +112,33 @@ st.caption(
 
 # --- At a glance -------------------------------------------------------------------------------------------
 metrics = st.columns(5)
+# A number the imports cannot support is a dash with its reason, never a 0 that reads as a result.
 if summary.share_unavailable:
-    metrics[0].metric("Unqualified share", "not available")
-    metrics[0].caption(summary.share_unavailable[0].upper() + summary.share_unavailable[1:])
+    metrics[0].metric("Unqualified share", "—")
+    metrics[0].caption(f"Not available: {summary.share_unavailable}")
 else:
     metrics[0].metric("Unqualified share", percent(summary.unqualified_share))
     metrics[0].caption(
         f"{summary.cohort_rejected:,} of {summary.dispositioned:,} dispositioned MQLs rejected; "
         f"gate {summary.rejection_gate:.0%}"
     )
-metrics[1].metric("Rejections logged", f"{summary.rejected:,}")
-metrics[1].caption("in the period, with the filters")
-if summary.no_reason_unavailable:
-    metrics[2].metric("No reason given", "not available")
-    metrics[2].caption(summary.no_reason_unavailable[0].upper() + summary.no_reason_unavailable[1:])
+gone = summary.rejections_unavailable
+metrics[1].metric("Rejections logged", "—" if gone else f"{summary.rejected:,}")
+metrics[1].caption(f"Not available: {gone}" if gone else "in the period, with the filters")
+if gone or summary.no_reason_unavailable:
+    metrics[2].metric("No reason given", "—")
+    metrics[2].caption(f"Not available: {gone or summary.no_reason_unavailable}")
 else:
     metrics[2].metric("No reason given", f"{summary.no_reason:,}")
     metrics[2].caption(
         f"{percent(summary.no_reason / summary.reasons_known if summary.reasons_known else float('nan'))} of "
         "rejections; the SLA asks for a reason every time"
     )
-metrics[3].metric(f"Before {summary.min_touch_attempts} attempts", f"{summary.premature:,}")
+metrics[3].metric(f"Before {summary.min_touch_attempts} attempts", "—" if gone else f"{summary.premature:,}")
 metrics[3].caption(
-    "rejected after fewer touch attempts than the SLA asks, under a reason that needs them (the SLA's "
+    f"Not available: {gone}"
+    if gone
+    else "rejected after fewer touch attempts than the SLA asks, under a reason that needs them (the SLA's "
     "minimum days are not checked)"
     + (f"; {summary.attempts_unknown:,} without a count" if summary.attempts_unknown else "")
 )
@@ -142,7 +146,12 @@ metrics[4].metric("Unmapped reasons", f"{summary.unmapped:,}")
 metrics[4].caption("typed reasons the catalogue does not know yet")
 
 if summary.rejected == 0 and summary.dispositioned == 0:
-    st.info("No rejections and no dispositioned MQLs in this period with these filters.", icon=":material/info:")
+    st.info(
+        f"Rejections are not in the imported data: {gone}."
+        if gone
+        else "No rejections and no dispositioned MQLs in this period with these filters.",
+        icon=":material/info:",
+    )
     st.stop()
 
 # --- Signals -----------------------------------------------------------------------------------------------

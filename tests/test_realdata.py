@@ -174,3 +174,12 @@ def test_the_scoreboard_page_on_olist_says_not_available_and_flags_nothing(datab
         info.value for info in app.info
     ]
     assert not app.error  # no red flag on a number that is not there
+
+
+def test_the_rejections_page_on_olist_says_rejections_are_not_in_the_data(database: Engine, realdata: Path) -> None:  # noqa: F811
+    import_olist(database, realdata)
+    app = run(signed_in_as_existing(database, "erin", page_file("rejections.py")))
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Unqualified share"] == metrics["Rejections logged"] == metrics["No reason given"] == "—"
+    assert app.info[0].value.startswith("Rejections are not in the imported data: none of the")
+    assert not app.error
