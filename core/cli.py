@@ -123,11 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         help='"range": the whole range as one period, as the scoreboard counts a custom range',
     )
     kpis.add_argument("--by", choices=GROUP_BYS)
-    kpis.add_argument("--source", action="append", default=[], help="filter; repeat for several")
-    kpis.add_argument("--segment", action="append", default=[])
-    kpis.add_argument("--owner", action="append", default=[])
-    kpis.add_argument("--campaign", action="append", default=[])
-    kpis.add_argument("--as-of", type=dt.datetime.fromisoformat, help="UTC moment for pending SLAs (default now)")
+    _view_arguments(kpis)
     kpis.add_argument("--json", action="store_true", help="one JSON object per period and group")
 
     board = commands.add_parser(
@@ -136,11 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("--period", choices=list(scoreboard.PERIOD_PRESETS), default="last_month")
     board.add_argument("--from", dest="first_day", type=_date, help="with --period custom")
     board.add_argument("--to", dest="last_day", type=_date, help="with --period custom")
-    board.add_argument("--source", action="append", default=[], help="filter; repeat for several")
-    board.add_argument("--segment", action="append", default=[])
-    board.add_argument("--owner", action="append", default=[])
-    board.add_argument("--campaign", action="append", default=[])
-    board.add_argument("--as-of", type=dt.datetime.fromisoformat, help="UTC moment for pending SLAs (default now)")
+    _view_arguments(board)
     board.add_argument("--json", action="store_true", help="as JSON (default: the page's Markdown summary)")
 
     rejections = commands.add_parser("rejections", help="why sales rejected leads: reasons, streaks, owners")
@@ -302,6 +294,15 @@ def _unlock_user(engine: Engine, args: argparse.Namespace) -> int:
     cleared = unlock(engine, _actor(args), args.username)
     print(f"unlocked {args.username.strip().lower()}: {cleared} wrong passwords cleared")
     return 0
+
+
+def _view_arguments(parser: argparse.ArgumentParser) -> None:
+    """The filters and as-of moment that the KPI table and the scoreboard share."""
+    parser.add_argument("--source", action="append", default=[], help="filter; repeat for several")
+    parser.add_argument("--segment", action="append", default=[])
+    parser.add_argument("--owner", action="append", default=[])
+    parser.add_argument("--campaign", action="append", default=[])
+    parser.add_argument("--as-of", type=dt.datetime.fromisoformat, help="UTC moment for pending SLAs (default now)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,6 +41,16 @@ GROUP_BYS: tuple[GroupBy, ...] = ("source", "owner", "segment", "campaign")
 NO_LEAD = "(no lead)"
 NOT_SET = "(not set)"
 
+# Coverage (core.coverage): how many of a rate's rows carried what it needs.
+COVERAGE_COUNTS = (
+    "sql_known",
+    "disposition_known",
+    "reason_known",
+    "response_known",
+    "completeness_known",
+    "closed_known",
+    "won_known",
+)
 KPI_COLUMNS: tuple[str, ...] = (
     "period_start",
     "period_end",
@@ -84,14 +94,7 @@ KPI_COLUMNS: tuple[str, ...] = (
     "median_cycle_days",
     "mean_cycle_days",
     "pipeline_velocity_per_day",
-    # Coverage (core.coverage): how many rows carried what each rate needs, and what follows.
-    "sql_known",
-    "disposition_known",
-    "reason_known",
-    "response_known",
-    "completeness_known",
-    "closed_known",
-    "won_known",
+    *COVERAGE_COUNTS,
     "unavailable",  # KPI -> why it cannot be counted from the data imported
     "coverage_notes",  # KPI -> what it is based on, when some rows did not carry what it needs
     "maturing",  # the KPIs of a cohort too young to have converted as past cohorts did
@@ -514,13 +517,7 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
         "closed",
         "won",
         "won_with_amount",
-        "sql_known",
-        "disposition_known",
-        "reason_known",
-        "response_known",
-        "completeness_known",
-        "closed_known",
-        "won_known",
+        *COVERAGE_COUNTS,
     )
     for column in count_columns:
         table[column] = pd.to_numeric(table[column], errors="coerce").fillna(0).astype(int) if column in table else 0
