@@ -123,8 +123,11 @@ def mapping_panel(editor: Editor) -> Mapping | None:
         save = save_column.button(
             "Save mapping", key="data_save_mapping", icon=":material/save:", disabled=not (new_name and built)
         )
+        if built is not None and new_name.strip():
+            # The import history names the mapping a file was imported with: the name given here.
+            built = built.model_copy(update={"name": new_name.strip()})
         if save and built is not None:
-            named = built.model_copy(update={"name": new_name.strip()})
+            named = built
             try:
                 with session_scope(data.engine()) as session:
                     save_mapping(session, named, actor=user.actor)

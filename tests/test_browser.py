@@ -186,9 +186,7 @@ def test_data_page_builds_saves_and_uses_a_mapping(server: str, browser_page: Pa
     page.locator("input[type='file']").set_input_files(webform)
     # "Lead ID" and "Create Date" are known spellings; nothing says that "Came from" is the source.
     expect(page.get_by_text("choose a column for source")).to_be_visible(timeout=30_000)
-    page.get_by_role("combobox", name="Source *").click()
-    page.get_by_role("option", name="Came from").click()
-    settle(page)
+    pick(page, "Source *", "Came from")
     page.get_by_role("textbox", name="Save as").fill("webform leads")
     page.get_by_role("textbox", name="Save as").press("Enter")
     settle(page)
