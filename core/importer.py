@@ -1083,7 +1083,7 @@ def _number_format(
         stream, _ = _text_stream(handle, shape.encoding)
         null_markers = {fold(value) for value in mapping.null_values}
         read = 0
-        for chunk in _chunks(stream, shape.delimiter, CHUNK_ROWS, name, only=set(numeric)):
+        for chunk in _chunks(stream, shape.delimiter, CHUNK_ROWS, name, shape.header, set(numeric), handle):
             for column, whole in numeric.items():
                 if column in chunk.columns:
                     values = chunk[column].astype("str").str.strip()
@@ -1098,10 +1098,51 @@ def _number_format(
 
 
 def _chunks(
-    stream: IO[str], delimiter: str, chunk_rows: int, name: str, only: set[str] | None = None
+    stream: IO[str],
+    delimiter: str,
+    chunk_rows: int,
+    name: str,
+    header: list[str],
+    only: set[str] | None = None,
+    handle: BinaryIO | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The rows as text, at most `chunk_rows` (and MAX_CHUNK_CELLS cells) at a time, the column names stripped
-    as `_shape` strips the header's (with `only`, just those columns). ImportRefused if the file is not CSV."""
+    as `_shape` strips the header's (with `only`, just those columns). ImportRefused if the file is not CSV, or at
+    once for a row with more fields than the header: pandas would take the first row's extra fields for an index,
+    which shifts every value one column (a stray comma) or builds an index of 100,000 levels (minutes and
+    gigabytes), and it reports later rows itself."""
+    if handle is not None:
+        saw = _first_row_width(handle, delimiter)
+        if saw is not None and saw > len(header):
+            raise ImportRefused(name, [Problem(2, None, None, _too_many_fields(saw, len(header), delimiter))], 1)
+    yield from _read_chunks(stream, delimiter, chunk_rows, name, header, only)
+
+
+def _first_row_width(handle: BinaryIO, delimiter: str) -> int | None:
+    """The number of fields in the first data row (None if the csv module cannot read it); the handle is left
+    at its start, where the reader that follows begins."""
+    try:
+        handle.seek(0)
+        encoding = _scan(io.BytesIO(_whole_characters(handle.read(1 << 20))))[1]
+        handle.seek(0)
+        text = io.TextIOWrapper(io.BufferedReader(_CountingReader(handle)), encoding=encoding, newline=None)
+        rows = (row for row in csv.reader(text, delimiter=delimiter) if any(cell.strip() for cell in row))
+        next(rows)  # the header
+        return len(next(rows))
+    except (StopIteration, csv.Error, UnicodeError, ValueError):
+        return None
+    finally:
+        handle.seek(0)
+
+
+def _read_chunks(
+    stream: IO[str],
+    delimiter: str,
+    chunk_rows: int,
+    name: str,
+    header: list[str],
+    only: set[str] | None,
+) -> Iterator[pd.DataFrame]:
     try:
         # In the try: the reader parses the header as it is made, and an open quote there is a parser error too.
         reader = pd.read_csv(
@@ -1113,6 +1154,8 @@ def _chunks(
             chunksize=chunk_rows,
             engine="c",
             skip_blank_lines=True,
+            # Never an index from extra fields (see _chunks): at worst pandas drops them with a warning.
+            index_col=False,
             usecols=None if only is None else (lambda column: str(column).strip() in only),
         )
         with reader:
@@ -1140,21 +1183,14 @@ def _chunks(
             ) from exc
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if match:
-            expected, line, saw = match.groups()
-            raise ImportRefused(
-                name,
-                [
-                    Problem(
-                        int(line),
-                        None,
-                        None,
-                        f"{saw} fields where the header has {expected} "
-                        f"(a stray {_DELIMITER_NAMES[delimiter]} or quote?)",
-                    )
-                ],
-                1,
-            ) from exc
+            line, saw = int(match[2]), int(match[3])
+            problem = Problem(line, None, None, _too_many_fields(saw, len(header), delimiter))
+            raise ImportRefused(name, [problem], 1) from exc
         raise _refuse(name, f"the file could not be read as CSV: {exc}") from exc
+
+
+def _too_many_fields(saw: int, header: int, delimiter: str) -> str:
+    return f"{saw:,} fields where the header has {header:,} (a stray {_DELIMITER_NAMES[delimiter]} or quote?)"
 
 
 def _import(
@@ -1190,7 +1226,7 @@ def _import(
             validator.check_mapping(name)
             stream, counter = _text_stream(handle, encoding)
             rows_read, first_row, sink_rows = 0, 2, 0
-            for chunk in _chunks(stream, delimiter, chunk_rows, name):
+            for chunk in _chunks(stream, delimiter, chunk_rows, name, header, handle=handle):
                 rows_read += len(chunk)
                 frame = validator.validate(chunk, first_row)
                 first_row += len(chunk)
@@ -1212,7 +1248,7 @@ def _import(
                 # A refused file only: read it again for the reported rows' keys as the file spells them.
                 wanted, texts, row = {pair[0] for pair in duplicates}, {}, 2
                 stream, _ = _text_stream(handle, encoding)
-                for chunk in _chunks(stream, delimiter, chunk_rows, name):
+                for chunk in _chunks(stream, delimiter, chunk_rows, name, header, handle=handle):
                     texts.update(validator.key_texts(chunk, np.arange(row, row + len(chunk)), wanted))
                     row += len(chunk)
                 validator.report_duplicates(duplicates, texts)
@@ -1455,7 +1491,8 @@ def preview(
     stream, _ = _text_stream(source, shape.encoding)
     parts: list[pd.DataFrame] = []
     try:
-        for part in _chunks(stream, shape.delimiter, rows, name):  # a wide file's rows come a few at a time
+        # A wide file's rows come a few at a time.
+        for part in _chunks(stream, shape.delimiter, rows, name, shape.header, handle=source):
             parts.append(part)
             if sum(map(len, parts)) >= rows:
                 break
@@ -1507,7 +1544,7 @@ def profile(source: BinaryIO, file_name: str | None = None, sheet: str | None = 
     stream, _ = _text_stream(handle, shape.encoding)
     counters: dict[str, Counter[str]] = {}
     rows = 0
-    for chunk in _chunks(stream, shape.delimiter, CHUNK_ROWS, name):
+    for chunk in _chunks(stream, shape.delimiter, CHUNK_ROWS, name, shape.header, handle=handle):
         rows += len(chunk)
         for column in chunk.columns:
             counter = counters.setdefault(column, Counter())

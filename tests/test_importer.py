@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from core.exports import to_safe_csv
-from core.importer import MAX_PROBLEMS, ImportRefused, import_csv
+from core.importer import MAX_PROBLEMS, ImportRefused, import_csv, preview
 from core.mapping import parse_mapping
 from core.models import AuditEntry, ImportRun, Lead, Opportunity
 from core.permissions import Actor, PermissionDenied
@@ -324,3 +324,28 @@ def test_only_ops_and_admins_import_but_anyone_may_validate(seeded: Engine) -> N
     checked = import_csv(seeded, "leads", good, actor=Actor("erin", "exec"), dry_run=True)
     assert checked.inserted == 1 and snapshot(seeded) == before
     assert import_csv(seeded, "leads", good, actor=Actor("olu", "ops")).inserted == 1
+
+
+WIDE_HEADER = ",".join(["lead_id", "created_at", "source", *(f"extra_{n}" for n in range(18))]) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "row", "saw"),
+    [
+        # One row of 100,000 fields under a 21-field header: pandas took 99,979 of them for an index.
+        (WIDE_HEADER + ",".join(["x"] * 100_000) + "\n", 2, "100,000"),
+        (WIDE_HEADER + "L1,2025-01-01,web" + "," * 18 + "\nL2,2025-01-02,web" + "," * 19 + "oops\n", 3, "22"),
+        # A stray comma in the first data row used to shift it one column and blame its created_at.
+        (HEADER + "X1,2025-01-02,web,Acme,10,,oops\nX2,2025-01-03,web,Beta,20,\n", 2, "7"),
+    ],
+)
+def test_a_row_with_more_fields_than_the_header_is_refused_naming_both_counts(
+    seeded: Engine, body: str, row: int, saw: str
+) -> None:
+    error = refused(seeded, csv_file(body))
+    header_fields = len(body.split("\n", 1)[0].split(","))
+    assert [(p.row, p.column, p.expected) for p in error.problems] == [
+        (row, None, f"{saw} fields where the header has {header_fields} (a stray comma or quote?)")
+    ]
+    shown = preview(seeded, "leads", csv_file(body))
+    assert [p.row for p in shown.problems] == [row]  # the preview says the same at once
