@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.config import ConfigError, cookie_key, demo_mode
 from core.definitions import sla_review
-from core.demo import DEMO_PASSWORD_SUFFIX, ensure_demo_users
+from core.demo import DEMO_PASSWORD_SUFFIX, DemoRefused, ensure_demo_users
 from core.permissions import may
 from ui import auth, data
 from ui.menu import PAGES
@@ -25,7 +25,11 @@ def _demo_users_ready() -> bool:
 
 
 if demo_mode():
-    _demo_users_ready()
+    try:
+        _demo_users_ready()
+    except DemoRefused as problem:
+        st.error(f"OneFunnel did not start in demo mode: {problem}", icon=":material/key_off:")
+        st.stop()
     st.info(
         "Demo mode: sample data and demo accounts. Sign in as admin, ops, exec, marketing, sales, marketing_lead "
         f"or sales_lead; each password is the user name followed by `{DEMO_PASSWORD_SUFFIX}`.",

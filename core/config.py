@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "onefunnel.db"
+SQLITE_FILE_NAME = "onefunnel.db"
 
 
 def _secrets_files() -> list[Path]:
@@ -41,8 +41,14 @@ def _toml(path: Path, _modified_ns: int) -> dict[str, Any]:
         return tomllib.load(handle)
 
 
+def default_sqlite_path() -> Path:
+    """The embedded database: onefunnel.db in ONEFUNNEL_DATA_DIR, by default the project's data/ folder."""
+    folder = secret("ONEFUNNEL_DATA_DIR")
+    return (Path(folder) if folder else PROJECT_ROOT / "data") / SQLITE_FILE_NAME
+
+
 def database_url() -> str:
-    """The one database every page and the CLI use; SQLite under data/ by default."""
+    """The one database every page and the CLI use; the embedded SQLite file by default."""
     url = secret("DATABASE_URL")
     if url:
         # Accept the postgres:// spelling many hosting panels hand out.
@@ -51,8 +57,9 @@ def database_url() -> str:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
-    DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    path = default_sqlite_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
 
 
 # The library's defaults, its README's examples and our own secrets.toml.example placeholder.

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -219,6 +220,8 @@ class User(Base):
     sessions_valid_after: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # A demo account (core.demo): its password is in the README, so it signs in in demo mode only.
+    demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class LoginFailure(Base):

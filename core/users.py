@@ -27,6 +27,7 @@ from sqlalchemy import CursorResult, Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.config import demo_mode
 from core.db import read_scope, retrying, session_scope
 from core.models import LoginFailure, User, utcnow
 from core.permissions import ROLES, Actor, Role, require
@@ -42,7 +43,7 @@ _SIGN_IN_LOCK_SPACE = 4_242_002
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-LoginOutcome = Literal["ok", "wrong", "locked", "inactive"]
+LoginOutcome = Literal["ok", "wrong", "locked", "inactive", "demo"]
 
 
 class UserError(ValueError):
@@ -58,6 +59,12 @@ class UserInfo:
     active: bool
     locked_until: dt.datetime | None  # None unless locked now
     sessions_valid_after: dt.datetime | None
+    demo: bool = False  # a demo account: usable in demo mode only
+
+    @property
+    def usable(self) -> bool:
+        """Active, and not a demo account outside demo mode (its password is published)."""
+        return self.active and (not self.demo or demo_mode())
 
     @property
     def actor(self) -> Actor:
@@ -80,6 +87,8 @@ class LoginResult:
             return f"Too many wrong passwords: this account is locked until {shown:%H:%M} UTC."
         if self.outcome == "inactive":
             return "This account has been deactivated; ask an admin."
+        if self.outcome == "demo":
+            return "Demo accounts sign in only in demo mode; ask an admin for an account of your own."
         return "Wrong user name or password."
 
 
@@ -120,7 +129,12 @@ def _info(user: User, locked_until: dt.datetime | None) -> UserInfo:
         user.active,
         locked_until,
         user.sessions_valid_after,
+        bool(user.demo),
     )
+
+
+def _usable(user: User) -> bool:
+    return bool(user.active) and (not user.demo or demo_mode())
 
 
 def _get(session: Session, username: str) -> User:
@@ -234,7 +248,15 @@ def list_users(engine: Engine, actor: Actor) -> list[UserInfo]:
 
 
 def create_user(
-    engine: Engine, actor: Actor, *, username: str, name: str, email: str, role: str, password: str
+    engine: Engine,
+    actor: Actor,
+    *,
+    username: str,
+    name: str,
+    email: str,
+    role: str,
+    password: str,
+    demo: bool = False,
 ) -> UserInfo:
     require(actor, "manage")
     username = username.strip().lower()
@@ -247,12 +269,22 @@ def create_user(
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     _check_password(password)
-    return _insert_user(engine, actor, username, name.strip(), email.strip().lower(), role, hash_password(password))
+    return _insert_user(
+        engine, actor, username, name.strip(), email.strip().lower(), role, hash_password(password), demo=demo
+    )
 
 
 @retrying
 def _insert_user(
-    engine: Engine, actor: Actor, username: str, name: str, email: str, role: str, password_hash: str
+    engine: Engine,
+    actor: Actor,
+    username: str,
+    name: str,
+    email: str,
+    role: str,
+    password_hash: str,
+    *,
+    demo: bool = False,
 ) -> UserInfo:
     # Hashed by the caller: a quarter second of bcrypt is not spent holding the write lock, nor again on a retry.
     with session_scope(engine) as session:
@@ -270,6 +302,7 @@ def _insert_user(
             active=True,
             created_at=now,
             updated_at=now,
+            demo=demo,
         )
         session.add(user)
         session.flush()
@@ -280,7 +313,7 @@ def _insert_user(
             entity="user",
             entity_key=username,
             # No e-mail: ops read the audit log, and addresses are for admins only (list_users).
-            detail={"role": role, "name": user.name},
+            detail={"role": role, "name": user.name, **({"demo": True} if demo else {})},
         )
         return _info(user, None)
 
@@ -312,7 +345,7 @@ def _clean_sign_in(engine: Engine, name: str, checked_hash: str, now: dt.datetim
     as if it had come a moment after this sign-in."""
     with read_scope(engine) as session:
         user = session.get(User, name)
-        if user is None or not user.active or user.password_hash != checked_hash:
+        if user is None or not _usable(user) or user.password_hash != checked_hash:
             return None
         if session.scalar(select(LoginFailure.id).where(*_in_window(name, now)).limit(1)) is not None:
             return None
@@ -336,6 +369,8 @@ def _judge_sign_in(
             return _count_failure(session, key, known=user is not None, via="sign_in", now=now)
         if not user.active:
             return LoginResult("inactive")
+        if not _usable(user):
+            return LoginResult("demo")
         cleared = _clear_failures(session, key, now, by=user.username)
         if cleared:
             audit.record(
@@ -490,5 +525,6 @@ def end_sessions(engine: Engine, username: str, *, now: dt.datetime | None = Non
 
 
 def session_is_valid(user: UserInfo, issued_at: dt.datetime) -> bool:
-    """A login cookie holds only for an active user and only if it was issued after their last sign-out."""
-    return user.active and (user.sessions_valid_after is None or issued_at > user.sessions_valid_after)
+    """A login cookie holds only for a usable user (active; a demo account in demo mode only) and only if it was
+    issued after their last sign-out."""
+    return user.usable and (user.sessions_valid_after is None or issued_at > user.sessions_valid_after)

@@ -42,14 +42,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    database = tmp_path_factory.mktemp("browser") / "app.db"
+    # Demo mode runs only on its embedded database: the file in the data folder, DATABASE_URL unset.
+    folder = tmp_path_factory.mktemp("browser")
+    database = folder / "onefunnel.db"
     engine = open_database(f"sqlite:///{database}")
     load_fixture(engine)
     engine.dispose()
     port = free_port()
     environment = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{database}",
+        **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
+        "ONEFUNNEL_DATA_DIR": str(folder),
         "ONEFUNNEL_DEMO": "1",
         "ONEFUNNEL_COOKIE_KEY": "",
     }

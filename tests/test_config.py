@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Engine
 
 from core import config, users
 from core.config import ConfigError, cookie_key
-from core.demo import DEMO_USERS, demo_password, ensure_demo_users
+from core.db import open_database
+from core.demo import DEMO_USERS, DemoRefused, demo_password, ensure_demo_users
+from core.models import utcnow
 from core.permissions import ROLES
+from tests.conftest import TESTER
 
 
 @pytest.fixture(autouse=True)
@@ -48,10 +54,52 @@ def test_demo_mode_may_run_without_a_key(monkeypatch: pytest.MonkeyPatch) -> Non
     assert cookie_key() == config.DEMO_COOKIE_KEY
 
 
-def test_demo_users_one_per_role_created_once(engine: Engine) -> None:
+def test_demo_users_one_per_role_created_once(demo_engine: Engine) -> None:
     assert {role for _, _, role in DEMO_USERS} == set(ROLES)
-    assert len(ensure_demo_users(engine)) == len(ROLES)
-    assert ensure_demo_users(engine) == []
+    assert len(ensure_demo_users(demo_engine)) == len(ROLES)
+    assert ensure_demo_users(demo_engine) == []
     for username, _, role in DEMO_USERS:
-        result = users.check_login(engine, username, demo_password(username))
+        result = users.check_login(demo_engine, username, demo_password(username))
         assert result.outcome == "ok" and result.user is not None and result.user.role == role
+
+
+@pytest.fixture
+def demo_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Engine]:
+    """Demo mode on its own embedded database: onefunnel.db in the data folder, DATABASE_URL unset."""
+    monkeypatch.setenv("ONEFUNNEL_DEMO", "1")
+    monkeypatch.setenv("ONEFUNNEL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    engine = open_database(config.database_url())
+    yield engine
+    engine.dispose()
+
+
+def test_demo_mode_refuses_any_other_database(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first hardening probe: demo mode on a real database wrote the demo accounts, with their published
+    passwords, into it."""
+    monkeypatch.setenv("ONEFUNNEL_DEMO", "1")
+    with pytest.raises(DemoRefused, match="runs only on its own embedded database"):
+        ensure_demo_users(engine)  # a database named by DATABASE_URL (the test's SQLite file or PostgreSQL)
+    assert users.list_users(engine, TESTER) == []
+
+
+def test_demo_mode_refuses_its_own_file_once_a_real_person_has_an_account(demo_engine: Engine) -> None:
+    users.create_user(
+        demo_engine, TESTER, username="ada", name="Ada", email="ada@x.io", role="admin", password="a real password"
+    )
+    with pytest.raises(DemoRefused, match=r"accounts of real people \(ada\)"):
+        ensure_demo_users(demo_engine)
+    assert [user.username for user in users.list_users(demo_engine, TESTER)] == ["ada"]
+
+
+def test_demo_accounts_sign_in_only_in_demo_mode(demo_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    ensure_demo_users(demo_engine)
+    admin = users.get_user(demo_engine, "admin")
+    assert admin is not None and admin.demo
+    issued = utcnow()
+    assert users.session_is_valid(admin, issued)
+    monkeypatch.delenv("ONEFUNNEL_DEMO")  # a restart without demo mode, on the same file
+    result = users.check_login(demo_engine, "admin", demo_password("admin"))
+    assert result.outcome == "demo" and result.user is None
+    assert "only in demo mode" in result.message
+    assert not users.session_is_valid(admin, issued)  # nor does a cookie or an open session of a demo account

@@ -536,12 +536,22 @@ COOKIE_KEY = "test-cookie-key-" + "x" * 40
 APP = str(ROOT / "app.py")
 
 
-def browser_with_cookie(monkeypatch: pytest.MonkeyPatch, issued: dt.datetime, key: str = COOKIE_KEY) -> None:
-    """The next app run sees a login cookie for erin, signed as streamlit-authenticator signs it at `issued`; AppTest
-    cannot send cookies, so the request's client context is replaced."""
-    expires = (issued.replace(tzinfo=dt.UTC) + dt.timedelta(days=1)).timestamp()
-    token = jwt.encode({"username": "erin", "exp_date": expires}, key, algorithm="HS256")
-    context = SimpleNamespace(cookies={COOKIE_NAME: token}, headers={}, ip_address=None)
+def cookie_token(
+    issued: dt.datetime, key: str = COOKIE_KEY, *, lifetime: dt.timedelta = dt.timedelta(days=1), **claims: object
+) -> str:
+    """A login cookie for erin as the app signs it at `issued` (naive UTC); `claims` add or replace fields."""
+    issued_at = issued.replace(tzinfo=dt.UTC).timestamp()
+    payload = {"username": "erin", "iat": issued_at, "exp_date": issued_at + lifetime.total_seconds(), **claims}
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, algorithm="HS256")
+
+
+def browser_with_cookie(
+    monkeypatch: pytest.MonkeyPatch, issued: dt.datetime, key: str = COOKIE_KEY, token: str | None = None
+) -> None:
+    """The next app run sees a login cookie for erin, signed at `issued` (or `token` itself); AppTest cannot send
+    cookies, so the request's client context is replaced."""
+    cookies = {COOKIE_NAME: token or cookie_token(issued, key)}
+    context = SimpleNamespace(cookies=cookies, headers={}, ip_address=None, url="http://localhost:8501/")
     monkeypatch.setattr("streamlit.runtime.context._get_client_context", lambda: context)
 
 
@@ -695,3 +705,33 @@ def test_a_clean_sign_in_does_not_wait_for_the_write_lock(
         holder.execute("ROLLBACK")
         holder.close()
         engine.dispose()
+
+
+def forged(algorithm: str) -> str:
+    """A cookie for erin that is no HS256 token of ours: unsigned, or signed by another algorithm."""
+    claims = {"username": "erin", "iat": utcnow().replace(tzinfo=dt.UTC).timestamp(), "exp_date": 4_102_444_800}
+    if algorithm == "none":
+        return jwt.encode(claims, None, algorithm="none")
+    return jwt.encode(claims, COOKIE_KEY + "-longer-for-hs512" * 4, algorithm=algorithm)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        # Issued now, but valid until 2100: a lifetime that is not the app's (it would outlive every sign-out).
+        cookie_token(utcnow(), lifetime=dt.timedelta(days=365 * 75)),
+        cookie_token(utcnow(), iat=None),  # no issue time of its own: the old shape, inferred from the expiry
+        cookie_token(utcnow() + dt.timedelta(days=30)),  # issued in the future
+        cookie_token(utcnow() - dt.timedelta(days=2)),  # expired
+        forged("none"),
+        forged("HS512"),
+    ],
+    ids=["far-future expiry", "no issue time", "issued in the future", "expired", "alg none", "alg HS512"],
+)
+def test_a_cookie_that_is_not_ours_is_no_cookie_and_no_error(
+    app_database: Engine, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    browser_with_cookie(monkeypatch, utcnow(), token=token)
+    app = AppTest.from_file(APP, default_timeout=60)
+    assert not signed_in(app)  # no exception either: the sign-in form, not an error page
+    assert app.text_input(key="sign_in_username") is not None

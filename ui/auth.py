@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
@@ -23,6 +24,8 @@ from ui.data import engine
 
 COOKIE_NAME = "onefunnel_login"
 COOKIE_DAYS = 1.0
+# Replicas' clocks differ a little (they should be NTP-synced): a cookie may look issued this much in the future.
+CLOCK_SKEW_SECONDS = 300
 USER_KEY = "onefunnel_user"  # our own key: the library owns username, name, roles, authentication_status
 SET_COOKIE_KEY = "onefunnel_set_cookie"
 SIGNED_OUT_KEY = "onefunnel_signed_out"
@@ -35,15 +38,50 @@ def _authenticator() -> stauth.Authenticate:
     return stauth.Authenticate({"usernames": {}}, COOKIE_NAME, cookie_key(), COOKIE_DAYS, auto_hash=False)
 
 
-def _from_cookie(authenticator: stauth.Authenticate) -> tuple[UserInfo, dt.datetime] | None:
-    """The user of a valid login cookie, and when the cookie was issued."""
-    token = authenticator.cookie_controller.get_cookie()
-    if not token or "username" not in token or "exp_date" not in token:
-        return None
-    issued = dt.datetime.fromtimestamp(float(token["exp_date"]), dt.UTC).replace(tzinfo=None) - dt.timedelta(
-        days=COOKIE_DAYS
+def _issue_cookie(authenticator: stauth.Authenticate, username: str) -> None:
+    """Sets the login cookie: signed, with its own issue time and an expiry one lifetime after it (the library's
+    token carries only an expiry, so a cookie minted for next year would pass as issued today)."""
+    now = dt.datetime.now(dt.UTC)
+    claims = {"username": username, "iat": now.timestamp(), "exp_date": now.timestamp() + COOKIE_DAYS * 86_400}
+    token = jwt.encode(claims, cookie_key(), algorithm="HS256")
+    # Behind HTTPS the cookie is marked Secure, so that it never travels in clear text.
+    forwarded = (st.context.headers.get("X-Forwarded-Proto") or "").lower()
+    secure = forwarded == "https" or (st.context.url or "").startswith("https")
+    authenticator.cookie_controller.cookie_model.cookie_manager.set(
+        COOKIE_NAME, token, expires_at=now.replace(tzinfo=None) + dt.timedelta(days=COOKIE_DAYS), secure=secure
     )
-    user = get_user(engine(), str(token["username"]))
+
+
+def read_cookie(token: str | None, key: str, now: dt.datetime | None = None) -> tuple[str, dt.datetime] | None:
+    """(user name, issue time) of a login cookie, or None for anything else: a token that is not ours (another
+    key, another algorithm, `none`), one without its issue time, one whose lifetime is not ours, one issued in
+    the future or expired."""
+    if not token:
+        return None
+    try:
+        # The issue time is judged below, with the clock skew replicas may have; PyJWT would allow none.
+        claims = jwt.decode(token, key, algorithms=["HS256"], options={"verify_iat": False})
+    except jwt.PyJWTError:
+        return None
+    username, issued, expires = claims.get("username"), claims.get("iat"), claims.get("exp_date")
+    if not isinstance(username, str) or not all(isinstance(v, (int, float)) for v in (issued, expires)):
+        return None
+    moment = (now or dt.datetime.now(dt.UTC)).timestamp()
+    lifetime = COOKIE_DAYS * 86_400
+    if abs(float(expires) - float(issued) - lifetime) > CLOCK_SKEW_SECONDS:
+        return None
+    if float(issued) > moment + CLOCK_SKEW_SECONDS or float(expires) <= moment:
+        return None
+    return username, dt.datetime.fromtimestamp(float(issued), dt.UTC).replace(tzinfo=None)
+
+
+def _from_cookie() -> tuple[UserInfo, dt.datetime] | None:
+    """The user of a valid login cookie, and when the cookie was issued."""
+    read = read_cookie(st.context.cookies.get(COOKIE_NAME), cookie_key())
+    if read is None:
+        return None
+    username, issued = read
+    user = get_user(engine(), username)
     if user is None or not session_is_valid(user, issued):
         return None
     return user, issued
@@ -74,7 +112,7 @@ def renew_cookie() -> None:
     again on the next run in case the component's write of this run is lost to a rerun."""
     # This session carries on: it proved the new password after the change voided every earlier session.
     st.session_state[SIGNED_IN_AT_KEY] = utcnow()
-    _authenticator().cookie_controller.set_cookie()
+    _issue_cookie(_authenticator(), st.session_state[USER_KEY].username)
     st.session_state[SET_COOKIE_KEY] = True
 
 
@@ -99,13 +137,13 @@ def sign_in() -> UserInfo | None:
     user = signed_in_user()
     if user is not None:
         if st.session_state.pop(SET_COOKIE_KEY, False):
-            _authenticator().cookie_controller.set_cookie()
+            _issue_cookie(_authenticator(), user.username)
         return user
     authenticator = _authenticator()
     if st.session_state.pop(SIGNED_OUT_KEY, False):
         authenticator.cookie_controller.delete_cookie()
     else:
-        from_cookie = _from_cookie(authenticator)
+        from_cookie = _from_cookie()
         if from_cookie is not None:
             _remember(*from_cookie)
             return from_cookie[0]
