@@ -86,3 +86,19 @@ def calendar_rows(first: dt.date = CALENDAR_FIRST, last: dt.date = CALENDAR_LAST
         )
         day += dt.timedelta(days=1)
     return rows
+
+
+# How far before the data a range may start, and after it (or today) end: room for a period around the data.
+CLAMP_MARGIN = dt.timedelta(days=366)
+
+
+def clamp_range(
+    first: dt.date, last: dt.date, span: tuple[dt.date, dt.date] | None, today: dt.date
+) -> tuple[dt.date, dt.date]:
+    """A range someone typed or a link carried, kept within a year of the data's span (and of today): a page
+    whose work grows with the days or weeks of its range cannot be made to count ten thousand years."""
+    lower = (span[0] if span else today) - CLAMP_MARGIN
+    upper = max(span[1] if span else today, today) + CLAMP_MARGIN
+    first = min(max(first, lower), upper)
+    last = max(min(last, upper), first)
+    return first, last

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from core.kpis import Filters
-from core.periods import week_start
+from core.periods import clamp_range, week_start
 from core.permissions import Actor, may
 from core.reasons import CATEGORIES, LEAD_FIELDS, CatalogueError, Reason, add_reason, map_spelling, update_reason
 from core.rejections import (
@@ -87,7 +87,8 @@ if preset == "custom":
         "From – to", linked.custom or explorer_range("last_13_weeks", anchor), key="rj_range"
     )
     if isinstance(picked, tuple) and len(picked) == 2:
-        custom = (picked[0], picked[1])
+        # A link may carry any dates (0001-01-01 to 9999-12-31): the work is kept to the data's years.
+        custom = clamp_range(picked[0], picked[1], span, today)
     else:
         st.info("Pick the last day of the range too.")
         st.stop()

@@ -16,7 +16,7 @@ import streamlit as st
 from core.attribution import MODELS, Model
 from core.exports import to_safe_csv
 from core.kpis import Filters, with_notes_as_text
-from core.periods import GRAINS, Grain, next_bucket_start
+from core.periods import GRAINS, Grain, clamp_range, next_bucket_start
 from core.scoreboard import (
     MATURING,
     MIN_MQLS_FOR_A_FLAG,
@@ -84,7 +84,8 @@ custom = None
 if preset == "custom":
     picked = controls[1].date_input("From – to", linked.custom or period_range("last_month", anchor), key="sb_range")
     if isinstance(picked, tuple) and len(picked) == 2:
-        custom = (picked[0], picked[1])
+        # A link may carry any dates (0001-01-01 to 9999-12-31): the work is kept to the data's years.
+        custom = clamp_range(picked[0], picked[1], span, today)
     else:
         st.info("Pick the last day of the range too.")
         st.stop()
