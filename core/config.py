@@ -7,8 +7,10 @@ without importing Streamlit here.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,9 @@ PUBLISHED_COOKIE_KEYS = frozenset(
     {"some_key", "some_signature_key", "random_signature_key", "replace-me-with-a-random-key-of-at-least-32-characters"}
 )
 MIN_COOKIE_KEY_LENGTH = 32
+# A key's letters, counted as a password checker counts them: "x" * 40 has none worth the name. 32 hex digits
+# (openssl rand -hex 16) carry about 115 bits by this estimate, secrets.token_urlsafe(48) about 340.
+MIN_COOKIE_KEY_BITS = 96
 # A fixed key is fine for the demo only: it signs cookies for documented demo accounts.
 DEMO_COOKIE_KEY = "onefunnel-demo-cookie-key-not-for-production-use"
 
@@ -98,4 +103,15 @@ def cookie_key() -> str:
         raise ConfigError("ONEFUNNEL_COOKIE_KEY is a published default key; generate a random one.")
     if len(key) < MIN_COOKIE_KEY_LENGTH:
         raise ConfigError(f"ONEFUNNEL_COOKIE_KEY has {len(key)} characters; it needs at least {MIN_COOKIE_KEY_LENGTH}.")
+    if key_bits(key) < MIN_COOKIE_KEY_BITS:
+        raise ConfigError(
+            "ONEFUNNEL_COOKIE_KEY repeats too few characters to be guessed hard (about "
+            f"{key_bits(key):.0f} bits; it needs {MIN_COOKIE_KEY_BITS}); generate a random one."
+        )
     return key
+
+
+def key_bits(key: str) -> float:
+    """The key's entropy estimated from its own letter frequencies, in bits (length × Shannon entropy)."""
+    counts = Counter(key)
+    return -sum(count * math.log2(count / len(key)) for count in counts.values())

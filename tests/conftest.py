@@ -22,6 +22,8 @@ from core.models import Base
 from core.permissions import Actor
 from core.reasons import install_default_catalogue
 
+# A cookie key as random as the app asks for (core.config checks its length and its letters).
+TEST_COOKIE_KEY = "tEsT-c00kie-K3y_q8Zr5nW2xLp7Vb4Hj9Dm1Fs6Gy0Ua3EcRt"
 # Admin: tests of imports and settings act with every permission; test_users covers the refusals.
 TESTER = Actor("test", "admin")
 REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"

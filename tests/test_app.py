@@ -20,6 +20,7 @@ from core.kpis import KpiQuery, kpi_table
 from core.models import LoginFailure
 from core.permissions import Actor
 from core.settings import current
+from tests.conftest import TEST_COOKIE_KEY
 from tests.fixtures import LEADS, load_fixture
 from ui.auth import USER_KEY
 
@@ -32,7 +33,7 @@ PASSWORD = "a long enough password"
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("ONEFUNNEL_COOKIE_KEY", "test-cookie-key-" + "x" * 40)
+    monkeypatch.setenv("ONEFUNNEL_COOKIE_KEY", TEST_COOKIE_KEY)
     monkeypatch.delenv("ONEFUNNEL_DEMO", raising=False)
     monkeypatch.setattr(config, "_secrets_files", lambda: [])
     monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)

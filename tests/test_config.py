@@ -14,7 +14,7 @@ from core.db import open_database
 from core.demo import DEMO_USERS, DemoRefused, demo_password, ensure_demo_users
 from core.models import utcnow
 from core.permissions import ROLES
-from tests.conftest import TESTER
+from tests.conftest import TEST_COOKIE_KEY, TESTER
 
 
 @pytest.fixture(autouse=True)
@@ -45,8 +45,17 @@ def test_a_bad_cookie_key_stops_a_real_deployment(
 
 
 def test_a_long_random_key_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ONEFUNNEL_COOKIE_KEY", "k" * 48)
-    assert cookie_key() == "k" * 48
+    monkeypatch.setenv("ONEFUNNEL_COOKIE_KEY", TEST_COOKIE_KEY)
+    assert cookie_key() == TEST_COOKIE_KEY
+    monkeypatch.setenv("ONEFUNNEL_COOKIE_KEY", "0123456789abcdef" * 2)  # 32 hex digits, as openssl rand -hex 16
+    assert cookie_key() == "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize("key", ["x" * 32, "k" * 48, "ab" * 20, "Password" * 4])
+def test_a_long_key_of_few_letters_is_refused(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    monkeypatch.setenv("ONEFUNNEL_COOKIE_KEY", key)
+    with pytest.raises(ConfigError, match="repeats too few characters"):
+        cookie_key()
 
 
 def test_demo_mode_may_run_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,7 +34,7 @@ from core.db import alembic_config, open_database, upgrade
 from core.models import AuditEntry, LoginFailure, utcnow
 from core.permissions import Actor
 from core.users import FAILURE_WINDOW, MAX_FAILED_LOGINS, UserError, check_login, create_user
-from tests.conftest import BACKENDS, empty_database
+from tests.conftest import BACKENDS, TEST_COOKIE_KEY, empty_database
 from ui.auth import COOKIE_NAME, USER_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -532,7 +532,7 @@ def app_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
     st.cache_data.clear()
 
 
-COOKIE_KEY = "test-cookie-key-" + "x" * 40
+COOKIE_KEY = TEST_COOKIE_KEY
 APP = str(ROOT / "app.py")
 
 
@@ -570,7 +570,7 @@ def test_the_app_refuses_a_cookie_issued_before_sign_out(app_database: Engine, m
     browser_with_cookie(monkeypatch, utcnow() + dt.timedelta(seconds=1))
     assert signed_in(AppTest.from_file(APP, default_timeout=60))
     # A cookie signed with another key is no cookie.
-    browser_with_cookie(monkeypatch, utcnow(), key="another-cookie-key-" + "y" * 40)
+    browser_with_cookie(monkeypatch, utcnow(), key=TEST_COOKIE_KEY[::-1])
     assert not signed_in(AppTest.from_file(APP, default_timeout=60))
 
 

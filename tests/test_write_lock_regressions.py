@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import config, db, definitions, users
 from core.permissions import Actor
+from tests.conftest import TEST_COOKIE_KEY
 from ui.auth import USER_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def test_upgrade_of_a_database_at_head_does_not_wait_for_the_write_lock(import_m
 def data_page_app(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     path = _sqlite_file(engine)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.setenv("ONEFUNNEL_COOKIE_KEY", "test-cookie-key-" + "x" * 40)
+    monkeypatch.setenv("ONEFUNNEL_COOKIE_KEY", TEST_COOKIE_KEY)
     monkeypatch.delenv("ONEFUNNEL_DEMO", raising=False)
     monkeypatch.setattr(config, "_secrets_files", lambda: [])
     monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)
