@@ -45,7 +45,7 @@ from core.import_warnings import PLACEHOLDERS, ImportWarning, WarningCollector
 from core.mapping import Condition, FieldMapping, Mapping, fold, identity_mapping
 from core.models import ImportRun, utcnow
 from core.permissions import Actor, require
-from core.schema import FieldSpec, KindSpec, kind_spec
+from core.schema import KINDS, FieldSpec, KindSpec, kind_spec
 from core.settings import OrgSettings, load
 
 MAX_PROBLEMS = 50
@@ -1277,6 +1277,8 @@ def _import(
 
             if connection.dialect.name == "sqlite" and not dry_run:
                 transaction = _take_write_lock(connection, transaction, settings, name)
+            elif not dry_run and sink is None:
+                _take_turns(connection, spec, settings, name)
             if sink is not None:
                 result = outcome(sink_rows, 0, 0, None)
                 sink.finish(connection, result)
@@ -1394,8 +1396,11 @@ def _keep_stored(connection: Connection, spec: KindSpec, frame: pd.DataFrame, fi
 
 def _abandon(connection: Connection, transaction: RootTransaction) -> None:
     """Nothing of a failed import stays: its transaction is rolled back and, on SQLite, where the staged rows
-    may have been committed to a temporary table before the merge, the connection is closed with them."""
-    transaction.rollback()
+    may have been committed to a temporary table before the merge, the connection is closed with them. (After
+    SQLite's staged rows were committed, the transaction in hand may be the earlier one: the connection's own
+    is rolled back.)"""
+    current = connection.get_transaction()
+    (current or transaction).rollback()
     if connection.dialect.name == "sqlite":
         connection.invalidate()
 
@@ -1411,6 +1416,23 @@ def _take_write_lock(
     if load(connection) != settings:
         raise _refuse(name, "the organisation's settings changed while the file was read; import it again")
     return transaction
+
+
+# pg_advisory_xact_lock(this, kind's index): the merges of one kind of file take turns on PostgreSQL.
+_MERGE_LOCK_ID = 4_242_017
+
+
+def _take_turns(connection: Connection, spec: KindSpec, settings: OrgSettings, name: str) -> None:
+    """PostgreSQL: imports of one kind merge one at a time (the lock is held to the commit), so that each counts
+    exactly what it inserts and updates against what the one before committed, and two imports sharing keys in
+    opposite orders cannot deadlock. Then, as on SQLite, the settings the rows were derived with must still be
+    the ones in force."""
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(CAST(:lock AS integer), CAST(:kind AS integer))"),
+        {"lock": _MERGE_LOCK_ID, "kind": list(KINDS).index(spec.kind)},
+    )
+    if load(connection) != settings:
+        raise _refuse(name, "the organisation's settings changed while the file was read; import it again")
 
 
 def _with_derived(spec: KindSpec, frame: pd.DataFrame, settings: OrgSettings) -> pd.DataFrame:
