@@ -23,6 +23,22 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+# Everything Streamlit's Markdown reads as markup: emphasis, links and images, HTML, headings, lists, quotes,
+# code, tables, LaTeX ($), colour and icon directives (:red[…], :material/…:). An escaped ":" or "." also keeps a
+# bare address (https://…, www.…, name@host.tld) from becoming a link by itself.
+SCREEN_SPECIALS = MARKDOWN_SPECIALS + "()!#$~:+-=."
+
+
+def inert(value: Any) -> str:
+    """Text from data or from a person (a source, a reason, a note, a trial's name) as it must reach any
+    Streamlit element that reads Markdown: every line kept, nothing live (no link, image, HTML, heading,
+    emphasis, formula or directive). The one path for such text on every page."""
+    lines = []
+    for line in str(value).splitlines() or [""]:
+        lines.append("".join("\\" + character if character in SCREEN_SPECIALS else character for character in line))
+    return "  \n".join(lines)
+
+
 def markdown_text(value: Any, specials: str = MARKDOWN_SPECIALS) -> str:
     """Text from people or data made inert in Markdown and in a spreadsheet: one line, no formula, no table
     break, no link, no emphasis."""

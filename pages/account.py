@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 
+from core.exports import inert
 from core.permissions import GRANTS, may
 from core.users import MIN_PASSWORD_LENGTH, UserError, change_own_password
 from ui import auth, data
@@ -31,7 +32,9 @@ NOTICE_SECONDS = 60
 
 user = auth.guard("read")
 st.title("Your account")
-st.markdown(f"**{user.name}** · `{user.username}` · {user.email}  \nRole: **{user.role.replace('_', ' ')}**")
+st.markdown(
+    f"**{inert(user.name)}** · {inert(user.username)} · {inert(user.email)}  \nRole: **{user.role.replace('_', ' ')}**"
+)
 st.caption("Your role lets you " + "; ".join(ABILITIES[p] for p in GRANTS if may(user.role, p)) + ".")
 
 st.subheader("Change your password")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.db import read_scope, session_scope
+from core.exports import inert
 from core.file_formats import sheet_names
 from core.import_warnings import apply_fix
 from core.importer import (
@@ -81,7 +82,7 @@ def file_profile(sheet: str | None) -> tuple[list[str], FileProfile] | None:
             with st.spinner("Reading the file's values"):
                 st.session_state[key] = (header, profile(upload, upload.name, sheet))
         except ImportRefused as refused:
-            st.error(f"{upload.name}: {refused.problems[0].expected}")
+            st.error(inert(f"{upload.name}: {refused.problems[0].expected}"))
             return None
     return st.session_state[key]  # type: ignore[no-any-return]
 
@@ -156,7 +157,7 @@ def show_preview(mapping: Mapping, sheet: str | None) -> None:
     if shown.number_format is not None and shown.reads_numbers:
         st.caption(f"Numbers: {shown.number_format.describe()}.")
     for note in shown.notes:
-        st.caption(note[0].upper() + note[1:] + ".")
+        st.caption(inert(note[0].upper() + note[1:] + "."))
     if shown.problems:
         count = len(shown.problems)
         st.warning(f"{count} problem{'s' if count != 1 else ''} in the first rows: the import would refuse the file.")
@@ -203,7 +204,7 @@ def show_result(editor: Editor, mapping: Mapping) -> None:
     (st.info if result.dry_run else st.success)(summary.replace("\n", "  \n"))
     for position, warning in enumerate(result.warnings):
         text_column, fix_column = st.columns([4, 1], vertical_alignment="center")
-        text_column.warning(str(warning), icon=":material/warning:")
+        text_column.warning(inert(str(warning)), icon=":material/warning:")
         if warning.fix is not None and fix_column.button(warning.fix.label, key=f"data_fix|{position}"):
             editor.replace(apply_fix(mapping, warning.fix).to_dict())
             st.rerun()

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core import definitions
 from core.definitions import KINDS, SIDES, DefinitionError, VersionInfo
+from core.exports import inert
 from core.permissions import may
 from core.sandbox import evidence_rows
 from core.schema import SENIORITIES
@@ -157,7 +158,9 @@ with proposals:
     my_side = SIDES.get(user.role)
     for version in open_versions:
         with st.container(border=True):
-            st.markdown(f"**{version.label}** ({version.state}, revision {version.revision}) by {version.author}")
+            st.markdown(
+                f"**{version.label}** ({version.state}, revision {version.revision}) by {inert(version.author)}"
+            )
             st.caption(signed(version))
             current = active_by_kind.get(version.kind)
             if current is not None and version.based_on is not None and version.based_on != current.id:
@@ -179,7 +182,9 @@ with proposals:
             if version.prose:
                 st.markdown(version.prose)
             if version.evidence and version.evidence.get("source") == "sandbox":
-                st.markdown(f"**Evidence from the sandbox:** tried on {version.evidence.get('trial', 'a trial')}")
+                st.markdown(
+                    f"**Evidence from the sandbox:** tried on {inert(version.evidence.get('trial', 'a trial'))}"
+                )
                 st.dataframe(
                     pd.DataFrame(evidence_rows(version.evidence), columns=["figure", "active definition", "proposed"]),
                     hide_index=True,

@@ -37,6 +37,7 @@ from core.diagnostic import (
     suggested_tags,
     summary_markdown,
 )
+from core.exports import inert
 from core.permissions import Actor, PermissionDenied, may
 from core.scoreboard import percent
 from ui import auth, data, feedback
@@ -88,7 +89,8 @@ def answer_form(round_: RoundInfo) -> None:
         )
     else:
         st.info(
-            f"**{round_.name}** is open until {round_.closes_on:%d %b %Y}: about five minutes, fifteen statements.",
+            f"**{inert(round_.name)}** is open until {round_.closes_on:%d %b %Y}: about five minutes, fifteen "
+            "statements.",
             icon=":material/edit_note:",
         )
     with st.form("survey_answers"):
@@ -156,7 +158,7 @@ def manage_rounds() -> None:
                 width="stretch",
             )
         if current_round is not None:
-            st.markdown(f"**{current_round.name}** is open until {current_round.closes_on:%d %b %Y}.")
+            st.markdown(f"**{inert(current_round.name)}** is open until {current_round.closes_on:%d %b %Y}.")
             sure = st.checkbox("Close it today: answers become final and results appear", key="sv_close_sure")
             if st.button("Close the round now", disabled=not sure, key="sv_close"):
                 try:

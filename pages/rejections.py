@@ -14,6 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.exports import inert
 from core.kpis import Filters
 from core.periods import clamp_range, week_start
 from core.permissions import Actor, may
@@ -171,8 +172,8 @@ profile_of = {profile.reason: profile for profile in profiles}
 for reason, sentence in streak_summaries(streaks):
     profile = profile_of.get(reason)
     finding = next((f for f in profile.findings if f.stands_out), None) if profile else None
-    common = f"  \n**What these leads have in common:** {finding.sentence()}" if finding else ""
-    st.warning(sentence + common, icon=":material/repeat:")
+    common = f"  \n**What these leads have in common:** {inert(finding.sentence())}" if finding else ""
+    st.warning(inert(sentence) + common, icon=":material/repeat:")
 if summary.unqualified_share == summary.unqualified_share and not summary.over_gate and not streaks:
     st.success(
         "The unqualified share is within the gate and no reason topped three complete weeks in a row.",
@@ -316,20 +317,20 @@ with reasons_tab:
             )
         for profile in profiles:
             with st.container(border=True):
-                st.markdown(f"**{profile.reason}**: {profile.rejections:,} rejections")
+                st.markdown(f"**{inert(profile.reason)}**: {profile.rejections:,} rejections")
                 strong = [finding for finding in profile.findings if finding.stands_out]
                 for finding in strong:
-                    st.markdown(f":red[**{finding.sentence()}**]")
+                    st.markdown(f":red[**{inert(finding.sentence())}**]")
                 for finding in [finding for finding in profile.findings if not finding.stands_out][:2]:
-                    st.caption(finding.sentence())
+                    st.caption(inert(finding.sentence()))
                 if icp is not None and not strong:
                     st.caption("Nothing in the ICP sets these leads apart from the ones sales accepted.")
                 if profile.top_campaign is not None:
                     line = f"Top campaign: {profile.top_campaign}, {profile.top_campaign_share:.0%} of them."
                     if profile.top_campaign_share >= 0.4:
-                        st.markdown(f":red[**{line}**]")
+                        st.markdown(f":red[**{inert(line)}**]")
                     else:
-                        st.caption(line)
+                        st.caption(inert(line))
 
 # --- Over time -----------------------------------------------------------------------------------------------
 with trend_tab:

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from core.attribution import MODELS, Model
-from core.exports import to_safe_csv
+from core.exports import inert, to_safe_csv
 from core.kpis import Filters, with_notes_as_text
 from core.periods import GRAINS, Grain, clamp_range, next_bucket_start
 from core.scoreboard import (
@@ -146,7 +146,7 @@ for column, headline in zip(st.columns(len(shown)), shown, strict=True):
 
 lines = flags(now, by_source)
 for line in lines:
-    st.error(line, icon=":material/flag:")
+    st.error(inert(line), icon=":material/flag:")
 if not lines and known(now["mqls"]) and now["mqls"] > 0:
     st.success("No gate crossed in this period.", icon=":material/check_circle:")
 if now["mqls"] == 0 and now["opportunities_created"] == 0 and now["closed"] == 0:

@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.exports import inert
 from core.periods import week_start
 from core.permissions import PermissionDenied, may
 from core.sync import (
@@ -197,7 +198,7 @@ with run_tab:
             st.markdown(f"**{number}. {section.title}** · {section.minutes} min")
             lines = meeting.numbers.get(section.key) if meeting and meeting.closed else plan.section_lines(section.key)
             for line in lines or []:
-                st.markdown(f"- {line}")
+                st.markdown(f"- {inert(line)}")
             if section.key == "volume" and not plan.by_source.empty and not (meeting and meeting.closed):
                 shown = plan.by_source[["source", "mqls", "previous_mqls", "mql_to_sql"]].rename(
                     columns={"mqls": "this week", "previous_mqls": "last week", "mql_to_sql": "MQL→SQL"}
@@ -210,7 +211,7 @@ with run_tab:
                     column_config={"MQL→SQL": st.column_config.NumberColumn(format="percent")},
                 )
             if meeting is not None and meeting.notes.get(section.key):
-                st.markdown(f"*Notes:* {meeting.notes[section.key]}")
+                st.markdown(f"*Notes:* {inert(meeting.notes[section.key])}")
             if section.key == "actions" and meeting is not None:
                 if meeting.actions:
                     st.dataframe(action_table(meeting.actions), hide_index=True, width="stretch", key="sync_actions")

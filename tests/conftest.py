@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,3 +114,8 @@ def database_url(engine: Engine) -> str:
     with engine.connect() as connection:
         schema = connection.execute(text("SELECT current_schema()")).scalar_one()
     return url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+
+
+def as_read(markdown: str) -> str:
+    """Markdown from a page as a person reads it: the backslash escapes that keep data inert removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core import sync
 from core.permissions import Actor
 from core.seed import seed_sample_data
+from tests.conftest import as_read
 from tests.test_app import database, page_file, run, signed_in_as  # noqa: F401  (fixture)
 
 PAGE = page_file("weekly_sync.py")
@@ -19,7 +20,7 @@ WEEK = dt.date(2026, 10, 19)  # a complete week of the sample company (its data 
 
 
 def _markdown(app: AppTest) -> str:
-    return "\n".join(block.value for block in app.markdown)
+    return "\n".join(as_read(block.value) for block in app.markdown)
 
 
 def _on_week(app: AppTest, day: dt.date) -> AppTest:
