@@ -8,6 +8,7 @@ formula by Excel or Sheets; such text cells get a leading apostrophe. Numbers
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pandas as pd
@@ -24,9 +25,13 @@ def neutralise(value: Any) -> Any:
 
 
 # Everything Streamlit's Markdown reads as markup: emphasis, links and images, HTML, headings, lists, quotes,
-# code, tables, LaTeX ($), colour and icon directives (:red[…], :material/…:). An escaped ":" or "." also keeps a
-# bare address (https://…, www.…, name@host.tld) from becoming a link by itself.
+# code, tables, LaTeX ($), colour and icon directives (:red[…], :material/…:).
 SCREEN_SPECIALS = MARKDOWN_SPECIALS + "()!#$~:+-=."
+# A bare address (https://…, www.…, name@host) becomes a link by itself, escapes or not (GitHub-flavoured
+# Markdown finds it in the text after escapes are read): a zero-width space after its scheme, "www" or "@"
+# leaves it looking the same and no longer an address.
+_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|file)\\?:|\bwww(?=\\?\.)|@)")
+ZERO_WIDTH_SPACE = "\u200b"
 
 
 def inert(value: Any) -> str:
@@ -35,7 +40,8 @@ def inert(value: Any) -> str:
     emphasis, formula or directive). The one path for such text on every page."""
     lines = []
     for line in str(value).splitlines() or [""]:
-        lines.append("".join("\\" + character if character in SCREEN_SPECIALS else character for character in line))
+        escaped = "".join("\\" + character if character in SCREEN_SPECIALS else character for character in line)
+        lines.append(_AUTOLINK.sub(lambda match: match.group(0) + ZERO_WIDTH_SPACE, escaped))
     return "  \n".join(lines)
 
 

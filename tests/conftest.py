@@ -117,5 +117,6 @@ def database_url(engine: Engine) -> str:
 
 
 def as_read(markdown: str) -> str:
-    """Markdown from a page as a person reads it: the backslash escapes that keep data inert removed."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """Markdown from a page as a person reads it: the backslash escapes and zero-width spaces that keep data
+    inert removed."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")

@@ -22,8 +22,9 @@ from tests.test_app import database, page_file, run, signed_in_as_existing  # no
 LINK = "[click](https://evil.example/x)"
 IMAGE = "![pixel](https://evil.example/p.png)"
 HTML = "<img src=https://evil.example/h.png>"
-# Markup a browser would follow or fetch: "](" of a link, "![" of an image, "<" of HTML, when not escaped.
-LIVE = re.compile(r"(?<!\\)(\]\(|!\[|<)")
+# Markup a browser would follow or fetch: "](" of a link, "![" of an image, "<" of HTML, when not escaped; and a
+# bare address, which Markdown links by itself whatever is escaped in it.
+LIVE = re.compile(r"(?<!\\)(\]\(|!\[|<)|https?\\?:(?!\u200b)|www(?!\u200b)")
 WEEK = dt.date(2026, 10, 19)
 
 
@@ -73,5 +74,6 @@ def test_a_link_an_image_and_html_in_data_and_notes_stay_text(database: Engine) 
 
 def test_inert_keeps_lines_and_escapes_every_markup() -> None:
     assert inert("a\nb") == "a  \nb"
+    assert LIVE.search("see https\\://evil") and not LIVE.search(inert("see https://evil and www.evil.com"))
     assert inert(":red[x] $y$ # z") == "\\:red\\[x\\] \\$y\\$ \\# z"
     assert as_read(inert(LINK + IMAGE + HTML)) == LINK + IMAGE + HTML
