@@ -11,8 +11,10 @@ times each one from sending the rerun request to the server's `script_finished`.
     python bench/load.py --url http://127.0.0.1:8599 --scenario scoreboard --users 10 --runs 20 --server-pid N
     python bench/load.py --serve --database-url sqlite:////abs/bench.db --scenario sandbox --users 5 --json
 
-With --serve the script starts `streamlit run app.py` itself (demo mode, on the port of --url) and stops it
-afterwards. With --database-url the sandbox scenario first creates the trials it needs for the sign-in user.
+With --serve the script starts `streamlit run app.py` itself (on the port of --url, with a random cookie key) and
+stops it afterwards. With --database-url it first creates its two accounts if they are missing (load_exec, an
+exec, and load_ops, in ops; each password is the name followed by -load-2026: for benchmark databases only, as
+demo mode runs on its own embedded file alone), and the sandbox scenario the trials it needs.
 The server's resident memory (VmRSS) is sampled from /proc while the scenario runs.
 
 Not a browser: custom components never answer, so the login-cookie component does not cause the extra rerun
@@ -30,6 +32,7 @@ import datetime as dt
 import json
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -48,7 +51,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_PASSWORD_SUFFIX = "-demo-2026"  # core.demo's; repeated so that the client needs nothing from core
+# The load test's own accounts (ensure_accounts): demo mode, and so its accounts, run on the embedded file only.
+PASSWORD_SUFFIX = "-load-2026"
+VIEWER, OPERATOR = "load_exec", "load_ops"
 TRIAL_PREFIX = "load"
 
 
@@ -248,9 +253,9 @@ def record(result: UserResult, run: Run) -> None:
 
 
 async def scoreboard_user(session: Session, result: UserResult, options: argparse.Namespace, start: StartLine) -> None:
-    username = options.username or "exec"
+    username = options.username or VIEWER
     started = time.perf_counter()
-    view = await session.sign_in(username, username + DEMO_PASSWORD_SUFFIX)
+    view = await session.sign_in(username, username + PASSWORD_SUFFIX)
     result.sign_in_seconds = time.perf_counter() - started
     record(result, view)
     result.runs.clear()  # the sign-in's own run is reported as sign-in time, not as a page run
@@ -265,9 +270,9 @@ async def scoreboard_user(session: Session, result: UserResult, options: argpars
 
 
 async def sandbox_user(session: Session, result: UserResult, options: argparse.Namespace, start: StartLine) -> None:
-    username = options.username or "ops"
+    username = options.username or OPERATOR
     started = time.perf_counter()
-    await session.sign_in(username, username + DEMO_PASSWORD_SUFFIX)
+    await session.sign_in(username, username + PASSWORD_SUFFIX)
     result.sign_in_seconds = time.perf_counter() - started
     started = time.perf_counter()
     if "sandbox" not in session.pages:
@@ -508,27 +513,54 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------------------- setting it up
-def ensure_trials(database_url: str, username: str, count: int) -> list[int]:
-    """Trials "load 1" … "load <count>" for the user, each the stored leads of the last 365 days of data
-    (the Sandbox page's default period), made once and reused by later runs."""
+def _engine(database_url: str) -> Any:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from core.db import open_database
-    from core.kpis import data_range
-    from core.permissions import Actor
-    from core.sandbox import stored_trial, trials
 
     # Through DATABASE_URL so that core spells the URL as the app does (postgresql:// → psycopg); put back at
     # once, because a test process goes on after this.
     previous = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = database_url
     try:
-        engine = open_database()
+        return open_database()
     finally:
         if previous is None:
             del os.environ["DATABASE_URL"]
         else:
             os.environ["DATABASE_URL"] = previous
+
+
+def ensure_accounts(database_url: str) -> None:
+    """The load test's viewer and operator, created once in the benchmark database."""
+    engine = _engine(database_url)
+    from core.permissions import Actor
+    from core.users import create_user, get_user
+
+    try:
+        for username, role in ((VIEWER, "exec"), (OPERATOR, "ops")):
+            if get_user(engine, username) is None:
+                create_user(
+                    engine,
+                    Actor("load-setup", "admin"),
+                    username=username,
+                    name=f"Load test {role}",
+                    email=f"{username}@load.invalid",
+                    role=role,
+                    password=username + PASSWORD_SUFFIX,
+                )
+    finally:
+        engine.dispose()
+
+
+def ensure_trials(database_url: str, username: str, count: int) -> list[int]:
+    """Trials "load 1" … "load <count>" for the user, each the stored leads of the last 365 days of data
+    (the Sandbox page's default period), made once and reused by later runs."""
+    engine = _engine(database_url)
+    from core.kpis import data_range
+    from core.permissions import Actor
+    from core.sandbox import stored_trial, trials
+
     try:
         actor = Actor(username, "ops")
         span = data_range(engine)
@@ -561,9 +593,12 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes] | None, timeou
 
 
 def start_server(url: str, database_url: str, log: Path | None, options: Iterable[str] = ()) -> subprocess.Popen[bytes]:
-    """`streamlit run app.py` in demo mode; options are extra Streamlit settings as "section.name=value"."""
+    """`streamlit run app.py` with a random cookie key and the load test's accounts; options are extra Streamlit
+    settings as "section.name=value"."""
     port = urlsplit(url).port or 8501
-    environment = {**os.environ, "DATABASE_URL": database_url, "ONEFUNNEL_DEMO": "1"}
+    ensure_accounts(database_url)
+    environment = {**os.environ, "DATABASE_URL": database_url, "ONEFUNNEL_COOKIE_KEY": secrets.token_urlsafe(48)}
+    environment.pop("ONEFUNNEL_DEMO", None)
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     # No file watcher: other work in the same checkout must not make the server reload mid-measurement.
     command += ["--server.headless", "true", "--server.fileWatcherType", "none"]
@@ -598,7 +633,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--think", type=float, default=1.0, help="seconds between a run's end and the next request, ±50%% (default 1)"
     )
-    parser.add_argument("--username", help="sign in as (default: exec for the scoreboard, ops for the sandbox)")
+    parser.add_argument(
+        "--username", help=f"sign in as (default: {VIEWER} for the scoreboard, {OPERATOR} for the sandbox)"
+    )
     parser.add_argument("--server-pid", type=int, help="sample this process's memory (implied by --serve)")
     parser.add_argument("--serve", action="store_true", help="start streamlit on --url's port with --database-url")
     parser.add_argument("--database-url", help="the app's database: for --serve, and to create sandbox trials")
@@ -621,8 +658,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_arguments(argv)
+    if options.database_url:
+        ensure_accounts(options.database_url)
     if options.scenario == "sandbox" and options.database_url:
-        ensure_trials(options.database_url, options.username or "ops", options.users)
+        ensure_trials(options.database_url, options.username or OPERATOR, options.users)
     process = (
         start_server(options.url, options.database_url, options.server_log, options.streamlit_option)
         if options.serve

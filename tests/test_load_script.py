@@ -46,7 +46,8 @@ def server(load: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     database_url = f"sqlite:///{folder / 'app.db'}"
     environment = {**os.environ, "DATABASE_URL": database_url}
     subprocess.run([sys.executable, "-m", "core", "seed"], cwd=ROOT, env=environment, check=True, capture_output=True)
-    load.ensure_trials(database_url, "ops", 1)
+    load.ensure_accounts(database_url)
+    load.ensure_trials(database_url, load.OPERATOR, 1)
     url = f"http://127.0.0.1:{free_port()}"
     process = load.start_server(url, database_url, folder / "server.log")
     try:
@@ -95,7 +96,7 @@ def test_a_wrong_password_is_not_taken_for_a_sign_in(load: Any, server: tuple[st
         session = load.Session(server[0], run_timeout=50)
         await session.open()
         try:
-            await session.sign_in("sales", "not-the-password")
+            await session.sign_in(load.VIEWER, "not-the-password")
         finally:
             await session.close()
 
