@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from sqlalchemy import CursorResult, Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.config import demo_mode
+from core.config import DEMO_COOKIE_KEY, demo_mode, secret
 from core.db import read_scope, retrying, session_scope
 from core.models import LoginFailure, User, utcnow
 from core.permissions import ROLES, Actor, Role, require
@@ -146,9 +147,14 @@ def _get(session: Session, username: str) -> User:
 
 def _failure_key(name: str, known: bool) -> str:
     """What a name's failures are counted under: an account's user name, or for a name that is no account a digest,
-    because people type passwords into the user-name field and those must not be kept readable. A user name never
-    holds '#', so the two cannot meet."""
-    return name if known else "#" + hashlib.sha256(name.encode()).hexdigest()[:40]
+    because people type passwords into the user-name field and those must not be kept readable. The digest is keyed
+    by the cookie key, which is not in the database: a plain hash of a typed password falls to a dictionary in the
+    hands of anyone who can read the table. Every replica shares the key, so a name's window holds across them. A
+    user name never holds '#', so the two cannot meet."""
+    if known:
+        return name
+    pepper = (secret("ONEFUNNEL_COOKIE_KEY") or DEMO_COOKIE_KEY).encode()
+    return "#" + hmac.new(pepper, name.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def _take_turns(session: Session, name: str) -> None:

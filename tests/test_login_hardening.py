@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import hashlib
 import statistics
 import threading
 import time
@@ -228,6 +229,9 @@ def test_an_unknown_name_is_kept_only_as_a_digest(engine: Engine, sam: users.Use
     assert [entity for _, entity, _, _ in audit_entries(engine, "lock")] == ["unknown_user"]
     # Not even the digest: ops read the audit log, and an unsalted digest of a password falls to a dictionary.
     assert next(iter(keys)) not in stored
+    # Nor is the stored digest a plain hash: it is keyed by the cookie key, which the database does not hold.
+    assert next(iter(keys)) != "#" + hashlib.sha256(typed.lower().encode()).hexdigest()[:40]
+    assert next(iter(keys)) != "#" + hashlib.sha256(typed.encode()).hexdigest()[:40]
 
 
 @pytest.mark.parametrize("name", ["sam", "nobody"])
