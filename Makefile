@@ -20,7 +20,7 @@ install-dev: $(BIN)/python
 run: install
 	$(BIN)/python -m core init-db
 	$(BIN)/python -m core seed
-	ONEFUNNEL_DEMO=1 $(BIN)/streamlit run app.py --server.port $(PORT)
+	ONEFUNNEL_DEMO=1 $(BIN)/streamlit run serve.py --server.port $(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check .

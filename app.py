@@ -6,10 +6,18 @@ from core.config import ConfigError, cookie_key, demo_mode
 from core.definitions import sla_review
 from core.demo import DEMO_PASSWORD_SUFFIX, DemoRefused, ensure_demo_users
 from core.permissions import may
-from ui import auth, data
+from ui import auth, data, serving
 from ui.menu import PAGES
 
 st.set_page_config(page_title="OneFunnel", page_icon=":material/filter_alt:", layout="wide")
+
+if serving.started_without_guards():
+    st.error(
+        "OneFunnel must be started with `streamlit run serve.py`, which guards uploads, caches and the page list; "
+        "`streamlit run app.py` leaves them open to visitors who have not signed in.",
+        icon=":material/gpp_bad:",
+    )
+    st.stop()
 
 try:
     cookie_key()

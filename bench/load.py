@@ -11,7 +11,7 @@ times each one from sending the rerun request to the server's `script_finished`.
     python bench/load.py --url http://127.0.0.1:8599 --scenario scoreboard --users 10 --runs 20 --server-pid N
     python bench/load.py --serve --database-url sqlite:////abs/bench.db --scenario sandbox --users 5 --json
 
-With --serve the script starts `streamlit run app.py` itself (on the port of --url, with a random cookie key) and
+With --serve the script starts `streamlit run serve.py` itself (on the port of --url, with a random cookie key) and
 stops it afterwards. With --database-url it first creates its two accounts if they are missing (load_exec, an
 exec, and load_ops, in ops; each password is the name followed by -load-2026: for benchmark databases only, as
 demo mode runs on its own embedded file alone), and the sandbox scenario the trials it needs.
@@ -100,13 +100,15 @@ class Session:
         self.query_string = ""
         self.page_script_hash = ""
         self.pages: dict[str, str] = {}  # url path name -> page script hash, from st.navigation
+        self.offered: set[str] = set()  # every page the server has named to this tab, by its URL path
+        self.session_id = ""
         self.widget_states: dict[str, WidgetState] = {}
         # Like the browser, keep big elements by hash and tell the server which we hold: it then sends a
         # reference instead of the element again. Nothing has to be answered for a reference.
         self.cached: dict[str, ForwardMsg] = {}
         self.bytes_received = 0
 
-    async def open(self) -> None:
+    async def open(self, headers: dict[str, str] | None = None) -> None:
         # The first subprotocol is the one the server selects; the browser adds its XSRF token and a
         # session id to resume, neither of which a new session needs. No pings: the browser sends none,
         # and a busy server's late pong would close the connection and count as an error.
@@ -117,6 +119,7 @@ class Session:
             ping_interval=None,
             proxy=None,
             open_timeout=30,
+            additional_headers=headers,
         )
 
     async def close(self) -> None:
@@ -133,11 +136,17 @@ class Session:
                 setattr(state, field, given)
         self.widget_states[widget_id] = state
 
-    async def rerun(self, triggers: Iterable[str] = (), page_script_hash: str | None = None) -> Run:
+    async def rerun(
+        self, triggers: Iterable[str] = (), page_script_hash: str | None = None, page_name: str = ""
+    ) -> Run:
         """Asks for a run with the current widget values, as a browser does after any interaction, and waits
         for it to finish, following any st.rerun() the app makes on the way."""
         assert self.socket is not None, "open() first"
-        state = ClientState(query_string=self.query_string, page_script_hash=page_script_hash or self.page_script_hash)
+        state = ClientState(
+            query_string=self.query_string,
+            page_script_hash=page_script_hash or self.page_script_hash,
+            page_name=page_name,  # what a browser sends when it opens a URL such as /users
+        )
         state.widget_states.widgets.extend(self.widget_states.values())
         # A button press is a trigger: true for this one run only, never kept like a value.
         state.widget_states.widgets.extend(WidgetState(id=widget_id, trigger_value=True) for widget_id in triggers)
@@ -166,6 +175,8 @@ class Session:
             elif message.metadata.cacheable:
                 self.cached[message.hash] = message
             if kind == "new_session":
+                self.session_id = message.new_session.initialize.session_id
+                self.offered.update(page.url_pathname or page.page_name for page in message.new_session.app_pages)
                 elements.clear()  # a new pass of the script, e.g. after st.rerun(): only its elements count
                 exceptions.clear()
             elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
@@ -176,6 +187,7 @@ class Session:
             elif kind == "navigation":
                 self.page_script_hash = message.navigation.page_script_hash
                 self.pages = {page.url_pathname: page.page_script_hash for page in message.navigation.app_pages}
+                self.offered.update(page.url_pathname or page.page_name for page in message.navigation.app_pages)
             elif kind == "page_info_changed":
                 self.query_string = message.page_info_changed.query_string  # the browser's URL follows the app
             elif kind == "session_event" and message.session_event.HasField("script_compilation_exception"):
@@ -592,14 +604,16 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes] | None, timeou
     raise LoadError(f"{url} did not answer /_stcore/health within {timeout:.0f} s")
 
 
-def start_server(url: str, database_url: str, log: Path | None, options: Iterable[str] = ()) -> subprocess.Popen[bytes]:
-    """`streamlit run app.py` with a random cookie key and the load test's accounts; options are extra Streamlit
+def start_server(
+    url: str, database_url: str, log: Path | None, options: Iterable[str] = (), script: str = "serve.py"
+) -> subprocess.Popen[bytes]:
+    """`streamlit run serve.py` with a random cookie key and the load test's accounts; options are extra Streamlit
     settings as "section.name=value"."""
     port = urlsplit(url).port or 8501
     ensure_accounts(database_url)
     environment = {**os.environ, "DATABASE_URL": database_url, "ONEFUNNEL_COOKIE_KEY": secrets.token_urlsafe(48)}
     environment.pop("ONEFUNNEL_DEMO", None)
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)]
     # No file watcher: other work in the same checkout must not make the server reload mid-measurement.
     command += ["--server.headless", "true", "--server.fileWatcherType", "none"]
     for option in options:

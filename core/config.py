@@ -84,6 +84,12 @@ def demo_mode() -> bool:
     return (secret("ONEFUNNEL_DEMO") or "").strip().lower() in {"1", "true", "yes"}
 
 
+def client_address_header() -> str | None:
+    """The request header that carries a visitor's address when a reverse proxy stands in front (the proxy's own
+    address would otherwise be every visitor's): `ONEFUNNEL_CLIENT_ADDRESS_HEADER`, e.g. X-Forwarded-For."""
+    return (secret("ONEFUNNEL_CLIENT_ADDRESS_HEADER") or "").strip() or None
+
+
 def cookie_key() -> str:
     """The key that signs login cookies: ONEFUNNEL_COOKIE_KEY from the environment or secrets.toml.
 

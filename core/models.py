@@ -237,6 +237,8 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     via: Mapped[str] = mapped_column(String(16))  # sign_in, change_password, or migrated (from the old counter)
+    # Where the try came from: a keyed digest of the client's address (core.users._client_key), never the address.
+    client: Mapped[str | None] = mapped_column(String(64))
     cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     cleared_by: Mapped[str | None] = mapped_column(String(128))
 

@@ -35,6 +35,9 @@ from core.permissions import ROLES, Actor, Role, require
 
 MAX_FAILED_LOGINS = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
+# In front of the name's window: one client gets one guess fewer on a name than it takes to lock the name, so no
+# single address can lock an account (the only admin's, say) and lockout stops being a tool against its owner.
+MAX_FAILED_LOGINS_PER_CLIENT = MAX_FAILED_LOGINS - 1
 MIN_PASSWORD_LENGTH = 10
 # bcrypt reads no more than this; bcrypt 5 refuses a longer password instead of cutting it.
 MAX_PASSWORD_BYTES = 72
@@ -44,7 +47,7 @@ _SIGN_IN_LOCK_SPACE = 4_242_002
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-LoginOutcome = Literal["ok", "wrong", "locked", "inactive", "demo"]
+LoginOutcome = Literal["ok", "wrong", "locked", "client_locked", "inactive", "demo"]
 
 
 class UserError(ValueError):
@@ -86,6 +89,12 @@ class LoginResult:
             # Rounded up: at the minute shown the lock is over, never a few seconds short of it.
             shown = self.locked_until + (dt.datetime.min - self.locked_until) % dt.timedelta(minutes=1)
             return f"Too many wrong passwords: this account is locked until {shown:%H:%M} UTC."
+        if self.outcome == "client_locked" and self.locked_until is not None:
+            shown = self.locked_until + (dt.datetime.min - self.locked_until) % dt.timedelta(minutes=1)
+            return (
+                "Too many wrong passwords for this user name from your network address: "
+                f"try again after {shown:%H:%M} UTC, or from another device."
+            )
         if self.outcome == "inactive":
             return "This account has been deactivated; ask an admin."
         if self.outcome == "demo":
@@ -151,10 +160,18 @@ def _failure_key(name: str, known: bool) -> str:
     by the cookie key, which is not in the database: a plain hash of a typed password falls to a dictionary in the
     hands of anyone who can read the table. Every replica shares the key, so a name's window holds across them. A
     user name never holds '#', so the two cannot meet."""
-    if known:
-        return name
+    return name if known else "#" + _keyed_digest(name)
+
+
+def _keyed_digest(value: str) -> str:
     pepper = (secret("ONEFUNNEL_COOKIE_KEY") or DEMO_COOKIE_KEY).encode()
-    return "#" + hmac.new(pepper, name.encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.new(pepper, value.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _client_key(address: str | None) -> str | None:
+    """A client's address as it is kept: a keyed digest (an address is personal data and the table is read by
+    admins), or None where the caller knows no address (the CLI)."""
+    return None if not address else _keyed_digest(address.strip().lower())
 
 
 def _take_turns(session: Session, name: str) -> None:
@@ -188,6 +205,19 @@ def _lock_end(session: Session, key: str, now: dt.datetime) -> dt.datetime | Non
     return None if oldest is None else oldest + FAILURE_WINDOW
 
 
+def _client_lock_end(session: Session, key: str, client: str, now: dt.datetime) -> dt.datetime | None:
+    """When this client may try `key` again: when the oldest of its newest MAX_FAILED_LOGINS_PER_CLIENT failures
+    on the name leaves the window; None if it has fewer."""
+    oldest = session.scalar(
+        select(LoginFailure.at)
+        .where(*_in_window(key, now), LoginFailure.client == client)
+        .order_by(LoginFailure.at.desc())
+        .offset(MAX_FAILED_LOGINS_PER_CLIENT - 1)
+        .limit(1)
+    )
+    return None if oldest is None else oldest + FAILURE_WINDOW
+
+
 def _lock_ends(session: Session, now: dt.datetime) -> dict[str, dt.datetime]:
     """`_lock_end` of every locked account at once, for the admin's list."""
     stamps: dict[str, list[dt.datetime]] = {}
@@ -207,9 +237,11 @@ def _lock_ends(session: Session, now: dt.datetime) -> dict[str, dt.datetime]:
     }
 
 
-def _count_failure(session: Session, key: str, *, known: bool, via: str, now: dt.datetime) -> LoginResult:
+def _count_failure(
+    session: Session, key: str, *, known: bool, via: str, now: dt.datetime, client: str | None = None
+) -> LoginResult:
     """One more wrong password for `key`; the one that fills the window locks it (audited)."""
-    session.add(LoginFailure(username=key, at=now, via=via))
+    session.add(LoginFailure(username=key, at=now, via=via, client=client))
     session.flush()
     until = _lock_end(session, key, now)
     if until is None:
@@ -324,8 +356,12 @@ def _insert_user(
         return _info(user, None)
 
 
-def check_login(engine: Engine, username: str, password: str, *, now: dt.datetime | None = None) -> LoginResult:
-    """Checks a password and counts a wrong one in the database.
+def check_login(
+    engine: Engine, username: str, password: str, *, client: str | None = None, now: dt.datetime | None = None
+) -> LoginResult:
+    """Checks a password and counts a wrong one in the database. `client` is the address the try came from: a
+    client with MAX_FAILED_LOGINS_PER_CLIENT failures on a name within the window is refused that name until the
+    oldest leaves it, before the name's own window is touched.
 
     Exactly one bcrypt check, whether the name is an account or not, active or not, locked or not: a locked name
     answering at once, or an unknown one, would tell itself apart by its timing. The check runs outside any
@@ -341,7 +377,7 @@ def check_login(engine: Engine, username: str, password: str, *, now: dt.datetim
         clean = _clean_sign_in(engine, name, stored, now or utcnow())
         if clean is not None:
             return clean
-    return _judge_sign_in(engine, name, stored, matches, now)
+    return _judge_sign_in(engine, name, stored, matches, now, _client_key(client))
 
 
 def _clean_sign_in(engine: Engine, name: str, checked_hash: str, now: dt.datetime) -> LoginResult | None:
@@ -360,7 +396,12 @@ def _clean_sign_in(engine: Engine, name: str, checked_hash: str, now: dt.datetim
 
 @retrying
 def _judge_sign_in(
-    engine: Engine, name: str, checked_hash: str | None, matches: bool, now: dt.datetime | None
+    engine: Engine,
+    name: str,
+    checked_hash: str | None,
+    matches: bool,
+    now: dt.datetime | None,
+    client: str | None = None,
 ) -> LoginResult:
     now = now or utcnow()
     with session_scope(engine) as session:
@@ -370,9 +411,13 @@ def _judge_sign_in(
         until = _lock_end(session, key, now)
         if until is not None:
             return LoginResult("locked", locked_until=until)
+        # Refused like a lock, right password or not: judging it would give this client one more guess.
+        client_until = None if client is None else _client_lock_end(session, key, client, now)
+        if client_until is not None:
+            return LoginResult("client_locked", locked_until=client_until)
         # A password changed since it was read was checked against the old hash: wrong, like any other.
         if user is None or not matches or user.password_hash != checked_hash:
-            return _count_failure(session, key, known=user is not None, via="sign_in", now=now)
+            return _count_failure(session, key, known=user is not None, via="sign_in", now=now, client=client)
         if not user.active:
             return LoginResult("inactive")
         if not _usable(user):

@@ -60,7 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "-m",
         "streamlit",
         "run",
-        "app.py",
+        "serve.py",
         "--server.port",
         str(port),
         "--server.headless",
@@ -381,7 +381,8 @@ def test_sandbox_upload_refused_then_the_recommended_threshold_proposed(
     page.locator("input[type='file']").set_input_files(ROOT / "sample_data" / "hubspot_contacts_export.csv")
     page.get_by_test_id("stSelectbox").filter(has_text="Column mapping").click()
     page.get_by_role("option", name="hubspot_contacts", exact=True).click()
-    page.get_by_label("Name").fill("HubSpot export")
+    # The closing option list is labelled by the form's fields for a moment: ask for the text box itself.
+    page.get_by_role("textbox", name="Name", exact=True).fill("HubSpot export")
     page.get_by_role("button", name="Upload and start the trial").click()
     expect(page.get_by_text("Started HubSpot export", exact=False)).to_be_visible(timeout=60_000)
     settle(page)

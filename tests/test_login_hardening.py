@@ -196,6 +196,52 @@ def test_the_cli_lifts_a_lockout(
     engine.dispose()
 
 
+# --- the per-client limit in front of the name's window ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sam", "nobody"])
+def test_one_client_cannot_lock_a_name(engine: Engine, sam: users.UserInfo, name: str) -> None:
+    """Lockout was a tool against an account's owner: five wrong tries from anywhere locked the only admin. One
+    address now gets four, and is then refused that name without touching the name's window."""
+    attacker = "203.0.113.7"
+    tries = [check_login(engine, name, WRONG, client=attacker, now=T0 + MINUTE * n) for n in range(8)]
+    assert [result.outcome for result in tries] == ["wrong"] * 4 + ["client_locked"] * 4
+    assert tries[-1].locked_until == T0 + FAILURE_WINDOW  # when the first of the four leaves the window
+    assert "from your network address" in tries[-1].message and "09:15 UTC" in tries[-1].message
+    assert len(failures(engine)) == 4  # refused tries are not counted, for the name or the client
+    # The right password from that address is refused too: judging it would be a fifth guess.
+    assert check_login(engine, name, PASSWORD, client=attacker, now=T0 + 10 * MINUTE).outcome == "client_locked"
+    if name == "sam":
+        # The owner, from elsewhere, is not locked out and signs in (which clears the window).
+        assert check_login(engine, "sam", PASSWORD, client="198.51.100.2", now=T0 + 10 * MINUTE).outcome == "ok"
+    # The address is kept only as a keyed digest.
+    with engine.connect() as connection:
+        clients = set(connection.scalars(select(LoginFailure.client)))
+    assert len(clients) == 1 and attacker not in next(iter(clients))
+
+
+def test_the_name_still_locks_when_tries_come_from_several_clients(engine: Engine, sam: users.UserInfo) -> None:
+    results = [
+        check_login(engine, "sam", WRONG, client=f"203.0.113.{n % 2}", now=T0 + MINUTE * n).outcome for n in range(5)
+    ]
+    assert results == ["wrong"] * 4 + ["locked"]
+    # Without an address (the CLI, or a visitor on the same machine) only the name's window applies, as before.
+    assert check_login(engine, "sam", PASSWORD, now=T0 + 6 * MINUTE).outcome == "locked"
+
+
+def test_the_per_client_window_slides(engine: Engine, sam: users.UserInfo) -> None:
+    attacker = "2001:db8::1"
+    for n in range(4):
+        check_login(engine, "sam", WRONG, client=attacker, now=T0 + MINUTE * n)
+    assert check_login(engine, "sam", WRONG, client=attacker, now=T0 + 14 * MINUTE).outcome == "client_locked"
+    # At 09:15 the 09:00 failure has left: one more guess, which is wrong and counted (the name's window now has
+    # four of its own within 15 minutes), and the address is refused again until 09:16.
+    again = check_login(engine, "sam", WRONG, client=attacker, now=T0 + FAILURE_WINDOW)
+    assert again.outcome == "wrong"
+    refused = check_login(engine, "sam", WRONG, client=attacker, now=T0 + FAILURE_WINDOW)
+    assert (refused.outcome, refused.locked_until) == ("client_locked", T0 + FAILURE_WINDOW + MINUTE)
+
+
 def test_the_locked_message_rounds_the_end_up_to_the_minute() -> None:
     locked = users.LoginResult("locked", locked_until=dt.datetime(2026, 11, 23, 9, 14, 30))
     assert locked.message == "Too many wrong passwords: this account is locked until 09:15 UTC."

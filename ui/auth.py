@@ -16,7 +16,7 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from core.config import cookie_key
+from core.config import client_address_header, cookie_key
 from core.models import utcnow
 from core.permissions import Permission, may
 from core.users import UserInfo, check_login, end_sessions, get_user, session_is_valid
@@ -132,6 +132,17 @@ def signed_in_user() -> UserInfo | None:
     return fresh
 
 
+def _client_address() -> str | None:
+    """Where this visitor connects from, for the per-client limit on wrong passwords. Behind a proxy, the last
+    entry of its header: the one the proxy itself added (earlier ones are whatever the client sent)."""
+    header = client_address_header()
+    if header:
+        forwarded = st.context.headers.get(header)
+        return forwarded.split(",")[-1].strip() or None if forwarded else None
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None  # AppTest's stand-in connection has no address
+
+
 def sign_in() -> UserInfo | None:
     """Shows the sign-in form unless someone is signed in (in this session or by a valid cookie)."""
     user = signed_in_user()
@@ -153,7 +164,7 @@ def sign_in() -> UserInfo | None:
         password = st.text_input("Password", type="password", key="sign_in_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        result = check_login(engine(), username, password)
+        result = check_login(engine(), username, password, client=_client_address())
         if result.outcome == "ok" and result.user is not None:
             _start_session(result.user)
             st.rerun()
