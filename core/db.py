@@ -125,6 +125,11 @@ def must_retry(error: BaseException) -> bool:
     return state in RETRY_SQLSTATES
 
 
+def retry_pause(tries: int) -> None:
+    # Not for secrecy: a jitter that keeps two retrying writers apart.
+    time.sleep(random.uniform(0.005, 0.02) * 2**tries)
+
+
 def retrying(function: Callable[P, R]) -> Callable[P, R]:
     """Runs a function that does one whole transaction again when PostgreSQL reports a serialization failure
     or a deadlock (the transaction was rolled back, so running it again is safe), with a short random pause
@@ -138,8 +143,7 @@ def retrying(function: Callable[P, R]) -> Callable[P, R]:
             except DBAPIError as error:
                 if tries == RETRY_ATTEMPTS or not must_retry(error):
                     raise
-            # Not for secrecy: a jitter that keeps two retrying writers apart.
-            time.sleep(random.uniform(0.005, 0.02) * 2**tries)
+            retry_pause(tries)
         raise AssertionError("unreachable")
 
     return attempt

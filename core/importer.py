@@ -33,7 +33,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from core import audit, coverage, file_formats, numbers
 from core.config import ConfigError, secret
-from core.db import write_from_here
+from core.db import RETRY_ATTEMPTS, must_retry, retry_pause, write_from_here
 from core.derived import (
     LEAD_INPUTS,
     lead_columns,
@@ -855,21 +855,35 @@ def import_csv(
     name = file_name or Path(str(default_name)).name
     try:
         handle = as_table(handle, name, sheet)
-        return _import(
-            engine,
-            spec,
-            handle,
-            name,
-            actor=actor,
-            mapping=mapping,
-            dry_run=dry_run,
-            progress=progress,
-            chunk_rows=chunk_rows,
-            sink=sink,
-        )
+        for tries in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return _import(
+                    engine,
+                    spec,
+                    handle,
+                    name,
+                    actor=actor,
+                    mapping=mapping,
+                    dry_run=dry_run,
+                    progress=progress,
+                    chunk_rows=chunk_rows,
+                    sink=sink,
+                )
+            except DBAPIError as error:
+                # A deadlock or serialization failure rolled the whole import back: read the file again and
+                # retry, as every other write does. Any other database error is a refusal with its report.
+                if not (must_retry(error) and tries < RETRY_ATTEMPTS and handle.seekable()):
+                    raise _refuse(name, f"the database stopped the import ({_first_line(error)})") from error
+                handle.seek(0)
+                retry_pause(tries)
+        raise AssertionError("unreachable")
     finally:
         if owned:
             handle.close()
+
+
+def _first_line(error: DBAPIError) -> str:
+    return (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
 
 
 def as_table(handle: BinaryIO, name: str, sheet: str | None = None) -> BinaryIO:

@@ -6,14 +6,18 @@ wrong day)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.exc import OperationalError
 
-from core import settings
+from core import cli, settings
 from core.importer import ImportRefused, ImportResult, import_csv
-from core.models import Lead
+from core.models import ImportRun, Lead
 from tests.conftest import TESTER, csv_file
 
 ROWS = 1_500
@@ -105,3 +109,56 @@ def test_a_settings_change_while_a_file_is_read_refuses_it(engine: Engine) -> No
 @pytest.fixture(autouse=True)
 def _utc(engine: Engine) -> None:
     settings.update(engine, {"timezone": "UTC"}, actor=TESTER)
+
+
+class _DatabaseSaid(Exception):
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@contextmanager
+def fail_merges(engine: Engine, sqlstate: str, times: int) -> Iterator[list[int]]:
+    """Makes the database refuse the first `times` merges with `sqlstate` (40P01 is PostgreSQL's deadlock), as a
+    real one would: the statement fails and the transaction rolls back. Returns the count of merges tried."""
+    tried = [0]
+
+    def refuse(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO IMPORT_RUNS"):
+            tried[0] += 1
+            if tried[0] <= times:
+                raise OperationalError(statement, parameters, _DatabaseSaid(sqlstate, f"{sqlstate} said the database"))
+
+    event.listen(engine, "before_cursor_execute", refuse)
+    try:
+        yield tried
+    finally:
+        event.remove(engine, "before_cursor_execute", refuse)  # the engine outlives the test
+
+
+def test_an_import_that_meets_a_deadlock_is_read_again_and_counted_once(engine: Engine) -> None:
+    with fail_merges(engine, "40P01", times=2) as tried:
+        result = import_csv(engine, "leads", csv_file(leads(0, 40, "Acme")), actor=TESTER)
+    assert tried[0] == 3 and (result.inserted, result.updated) == (40, 0)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Lead)).scalar_one() == 40
+        assert connection.execute(select(func.count()).select_from(ImportRun)).scalar_one() == 1
+
+
+def test_any_other_database_error_is_a_refusal_with_its_report_and_exit_2(
+    engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text(leads(0, 40, "Acme"))
+    monkeypatch.setattr(cli, "open_database", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(engine, "dispose", lambda *args, **kwargs: None)
+    with fail_merges(engine, "53100", times=99) as tried:  # PostgreSQL's "disk full"
+        with pytest.raises(ImportRefused, match=r"the database stopped the import \(53100 said the database\)"):
+            import_csv(engine, "leads", csv_file(leads(0, 40, "Acme")), actor=TESTER)
+        assert tried[0] == 1  # not retried: only deadlocks and serialization failures are
+        # The command line reports it like any refused file, and exits 2 rather than with a traceback.
+        code = cli.main(["import", "leads", str(path), "--actor", "ops-robot"])
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Lead)).scalar_one() == 0
+    assert code == 2
+    assert "leads.csv was not imported (1 problem; nothing was changed)" in capsys.readouterr().err
