@@ -30,7 +30,8 @@ from sqlalchemy import (
     union,
 )
 
-from core.kpis import KpiQuery, _bucket, _connection_of, _frame, _opportunity_scope, _ratio
+from core import sql
+from core.kpis import KpiQuery, opportunity_scope
 from core.models import CalendarDay, Lead, Opportunity, Spend, Touch
 from core.settings import load
 
@@ -68,8 +69,8 @@ def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Mode
     """Columns: period_start, channel, revenue, won_credit (fractional won opportunities)."""
     if model not in MODELS:
         raise ValueError(f"unknown attribution model {model!r}; expected one of {', '.join(MODELS)}")
-    bucket = _bucket(query.grain, query.first_day)
-    with _connection_of(target) as connection:
+    bucket = sql.bucket(query.grain, query.first_day)
+    with sql.connection_of(target) as connection:
         settings = load(connection)
         won = (
             select(
@@ -86,7 +87,7 @@ def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Mode
                 Opportunity.is_won.is_(True),
                 Opportunity.closed_day >= query.first_day,
                 Opportunity.closed_day <= query.last_day,
-                *_opportunity_scope(query, settings),
+                *opportunity_scope(query, settings),
             )
             .cte("won")
         )
@@ -142,7 +143,7 @@ def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Mode
             .outerjoin(weighted, weighted.c.opportunity_id == won.c.opportunity_id)
             .group_by(won.c.bucket, channel)
         )
-        frame = _frame(connection, statement)
+        frame = sql.frame(connection, statement)
     if frame.empty:
         return pd.DataFrame(columns=["period_start", "channel", "revenue", "won_credit"])
     frame = frame[frame["won_credit"] > 1e-12].rename(columns={"bucket": "period_start"})
@@ -167,7 +168,7 @@ def revenue_by_model(target: Engine | Connection, query: KpiQuery) -> pd.DataFra
 
 def spend_by_channel(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
     """Monthly spend spread evenly over its days, summed per period and channel."""
-    bucket = _bucket(query.grain, query.first_day)
+    bucket = sql.bucket(query.grain, query.first_day)
     statement = (
         select(
             bucket.label("bucket"),
@@ -181,8 +182,8 @@ def spend_by_channel(target: Engine | Connection, query: KpiQuery) -> pd.DataFra
     )
     if query.filters.sources:
         statement = statement.where(Spend.channel.in_(query.filters.sources))
-    with _connection_of(target) as connection:
-        return _frame(connection, statement)
+    with sql.connection_of(target) as connection:
+        return sql.frame(connection, statement)
 
 
 def cac_by_channel(target: Engine | Connection, query: KpiQuery, model: Model = "linear") -> pd.DataFrame:
@@ -196,5 +197,5 @@ def cac_by_channel(target: Engine | Connection, query: KpiQuery, model: Model = 
     merged["spend"] = pd.to_numeric(merged["spend"], errors="coerce").astype(float).fillna(0.0)
     merged["won_credit"] = pd.to_numeric(merged["won_credit"], errors="coerce").astype(float).fillna(0.0)
     merged = merged[merged["channel"] != UNATTRIBUTED]
-    merged["cac"] = _ratio(merged["spend"], merged["won_credit"])
+    merged["cac"] = sql.ratio(merged["spend"], merged["won_credit"])
     return merged.sort_values(["period_start", "channel"]).reset_index(drop=True)

@@ -663,7 +663,7 @@ def _outside_years(stamps: pd.Series) -> np.ndarray:
     return ((stamps < earliest) | (stamps >= latest)).to_numpy(dtype=bool, na_value=False)
 
 
-def _format_column(series: pd.Series, column_type: str) -> list[Any]:
+def format_column(series: pd.Series, column_type: str) -> list[Any]:
     """Python values for the staging table: timestamps as the text SQLAlchemy stores in SQLite."""
     if column_type == "datetime":
         text_values = series.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -693,7 +693,7 @@ def _column_kind(spec: KindSpec, name: str) -> str:
 
 def bulk_insert(connection: Connection, table: str, columns: list[str], records: list[tuple[Any, ...]]) -> None:
     """Rows into `table` at the driver's fastest: COPY on PostgreSQL, executemany on SQLite; in the
-    connection's transaction. Values must already be plain Python (see _format_column)."""
+    connection's transaction. Values must already be plain Python (see format_column)."""
     if not records:
         return
     raw = connection.connection.dbapi_connection
@@ -745,7 +745,7 @@ class _Stage:
         self.rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
-        values = [_format_column(frame[name], _column_kind(self.spec, name)) for name in self.columns]
+        values = [format_column(frame[name], _column_kind(self.spec, name)) for name in self.columns]
         records = list(zip(*values, strict=True))
         self.rows += len(records)
         bulk_insert(self.connection, "import_stage", self.columns, records)

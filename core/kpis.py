@@ -20,7 +20,6 @@ import pandas as pd
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Date,
     Engine,
     Select,
     and_,
@@ -31,7 +30,7 @@ from sqlalchemy import (
     select,
 )
 
-from core import coverage
+from core import coverage, sql
 from core.models import CalendarDay, Lead, Opportunity, Target, utcnow
 from core.periods import Grain, periods
 from core.settings import OrgSettings, load
@@ -152,24 +151,7 @@ def size_band_expression() -> ColumnElement[str]:
     return case((size.is_(None), literal(UNKNOWN_SIZE)), *bands, else_=literal(SIZE_BANDS[-1][0]))
 
 
-def _bucket(grain: Grain | Literal["range"], first_day: dt.date | None = None) -> Any:
-    """The bucket start of each calendar day; for the whole range, one constant bucket."""
-    if grain == "range":
-        return literal(first_day, Date)
-    return {"week": CalendarDay.week_start, "month": CalendarDay.month_start, "quarter": CalendarDay.quarter_start}[
-        grain
-    ]
-
-
-def _filled(column: Any) -> ColumnElement[bool]:
-    return func.coalesce(func.trim(column), "") != ""
-
-
-def _count_if(condition: ColumnElement[bool]) -> Any:
-    return func.sum(case((condition, 1), else_=0))
-
-
-def _lead_filters(query: KpiQuery, settings: OrgSettings) -> list[ColumnElement[bool]]:
+def lead_filters(query: KpiQuery, settings: OrgSettings) -> list[ColumnElement[bool]]:
     filters = query.filters
     conditions: list[ColumnElement[bool]] = []
     if filters.sources:
@@ -235,22 +217,8 @@ def _median(connection: Connection, base: Select[Any], value: Any, label: str) -
     )
 
 
-def _frame(connection: Connection, statement: Select[Any]) -> pd.DataFrame:
-    result = connection.execute(statement)
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    if not frame.empty:
-        frame["bucket"] = pd.to_datetime(frame["bucket"]).dt.date
-    return frame
-
-
-def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    numerator = pd.to_numeric(numerator, errors="coerce").astype(float)
-    denominator = pd.to_numeric(denominator, errors="coerce").astype(float)
-    return (numerator / denominator).where(denominator > 0)
-
-
 def _lead_facts(connection: Connection, query: KpiQuery, settings: OrgSettings, as_of: dt.datetime) -> pd.DataFrame:
-    bucket = _bucket(query.grain, query.first_day)
+    bucket = sql.bucket(query.grain, query.first_day)
     group = _lead_group(query, settings)
     sla_minutes = settings.sla_hours * 60.0
     won_leads = select(Opportunity.lead_id).where(Opportunity.is_won.is_(True), Opportunity.lead_id.is_not(None))
@@ -258,7 +226,7 @@ def _lead_facts(connection: Connection, query: KpiQuery, settings: OrgSettings, 
     base_where = and_(
         Lead.mql_day >= query.first_day,
         Lead.mql_day <= query.last_day,
-        *_lead_filters(query, settings),
+        *lead_filters(query, settings),
         *([func.coalesce(Lead.owner, NOT_SET).in_(query.filters.owners)] if query.filters.owners else []),
     )
     no_response = Lead.first_response_at.is_(None)
@@ -273,40 +241,40 @@ def _lead_facts(connection: Connection, query: KpiQuery, settings: OrgSettings, 
             bucket.label("bucket"),
             group.label("grp"),
             func.count().label("mqls"),
-            _count_if(Lead.sql_at.is_not(None)).label("sqls"),
-            _count_if(sql_known).label("sql_known"),
-            _count_if(Lead.lead_id.in_(leads_with_opportunity)).label("opportunity_mqls"),
-            _count_if(Lead.lead_id.in_(won_leads)).label("won_mqls"),
-            _count_if(disposition_known).label("disposition_known"),
-            _count_if(and_(disposition_known, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None)))).label(
+            sql.count_if(Lead.sql_at.is_not(None)).label("sqls"),
+            sql.count_if(sql_known).label("sql_known"),
+            sql.count_if(Lead.lead_id.in_(leads_with_opportunity)).label("opportunity_mqls"),
+            sql.count_if(Lead.lead_id.in_(won_leads)).label("won_mqls"),
+            sql.count_if(disposition_known).label("disposition_known"),
+            sql.count_if(and_(disposition_known, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None)))).label(
                 "dispositioned"
             ),
-            _count_if(rejected).label("rejected"),
-            _count_if(and_(rejected, reason_known)).label("reason_known"),
+            sql.count_if(rejected).label("rejected"),
+            sql.count_if(and_(rejected, reason_known)).label("reason_known"),
             # reason_key is NULL for a blank reason and for one of punctuation only ("-", "?").
-            _count_if(and_(rejected, reason_known, Lead.reason_key.is_(None))).label("rejected_no_reason"),
-            _count_if(response_known).label("response_known"),
-            _count_if(and_(response_known, Lead.response_minutes <= sla_minutes)).label("sla_met"),
-            _count_if(
+            sql.count_if(and_(rejected, reason_known, Lead.reason_key.is_(None))).label("rejected_no_reason"),
+            sql.count_if(response_known).label("response_known"),
+            sql.count_if(and_(response_known, Lead.response_minutes <= sla_minutes)).label("sla_met"),
+            sql.count_if(
                 and_(
                     response_known,
                     or_(Lead.response_minutes > sla_minutes, and_(no_response, Lead.sla_due_at <= as_of)),
                 )
             ).label("sla_breached"),
-            _count_if(and_(response_known, no_response, or_(Lead.sla_due_at > as_of, Lead.sla_due_at.is_(None)))).label(
-                "sla_pending"
-            ),
+            sql.count_if(
+                and_(response_known, no_response, or_(Lead.sla_due_at > as_of, Lead.sla_due_at.is_(None)))
+            ).label("sla_pending"),
             func.count(Lead.response_minutes).label("responded"),
-            _count_if(completeness_known).label("completeness_known"),
-            _count_if(
+            sql.count_if(completeness_known).label("completeness_known"),
+            sql.count_if(
                 and_(
                     completeness_known,
-                    _filled(Lead.company),
-                    _filled(Lead.title),
-                    _filled(Lead.email),
-                    _filled(Lead.source),
+                    sql.filled(Lead.company),
+                    sql.filled(Lead.title),
+                    sql.filled(Lead.email),
+                    sql.filled(Lead.source),
                     Lead.source != "unknown",
-                    _filled(Lead.intent_signal),
+                    sql.filled(Lead.intent_signal),
                 )
             ).label("complete_mqls"),
         )
@@ -315,20 +283,20 @@ def _lead_facts(connection: Connection, query: KpiQuery, settings: OrgSettings, 
         .where(base_where)
         .group_by(bucket, group)
     )
-    facts = _frame(connection, counts)
+    facts = sql.frame(connection, counts)
     median_base = (
         select(bucket.label("bucket"), group.label("grp"))
         .select_from(Lead)
         .join(CalendarDay, CalendarDay.day == Lead.mql_day)
         .where(base_where)
     )
-    medians = _frame(connection, _median(connection, median_base, Lead.response_minutes, "median_response_minutes"))
+    medians = sql.frame(connection, _median(connection, median_base, Lead.response_minutes, "median_response_minutes"))
     return _merge(facts, medians)
 
 
 def _created_leads(connection: Connection, query: KpiQuery, settings: OrgSettings) -> pd.DataFrame:
     """Leads created in each period: the top of the funnel, before anyone qualified them."""
-    bucket = _bucket(query.grain, query.first_day)
+    bucket = sql.bucket(query.grain, query.first_day)
     group = _lead_group(query, settings)  # one expression object: PostgreSQL matches GROUP BY by its parameters
     statement = (
         select(bucket.label("bucket"), group.label("grp"), func.count().label("leads_created"))
@@ -337,23 +305,23 @@ def _created_leads(connection: Connection, query: KpiQuery, settings: OrgSetting
         .where(
             Lead.created_day >= query.first_day,
             Lead.created_day <= query.last_day,
-            *_lead_filters(query, settings),
+            *lead_filters(query, settings),
             *([func.coalesce(Lead.owner, NOT_SET).in_(query.filters.owners)] if query.filters.owners else []),
         )
         .group_by(bucket, group)
     )
-    return _frame(connection, statement)
+    return sql.frame(connection, statement)
 
 
-def _opportunity_scope(query: KpiQuery, settings: OrgSettings) -> list[ColumnElement[bool]]:
-    conditions = _lead_filters(query, settings)
+def opportunity_scope(query: KpiQuery, settings: OrgSettings) -> list[ColumnElement[bool]]:
+    conditions = lead_filters(query, settings)
     if query.filters.owners:
         conditions.append(func.coalesce(Opportunity.owner, NOT_SET).in_(query.filters.owners))
     return conditions
 
 
 def _created_facts(connection: Connection, query: KpiQuery, settings: OrgSettings) -> pd.DataFrame:
-    bucket = _bucket(query.grain, query.first_day)
+    bucket = sql.bucket(query.grain, query.first_day)
     group = _opportunity_group(query, settings)
     marketing = or_(Opportunity.origin == "marketing", and_(Opportunity.origin.is_(None), Lead.mql_at.is_not(None)))
     statement = (
@@ -364,7 +332,7 @@ def _created_facts(connection: Connection, query: KpiQuery, settings: OrgSetting
             func.sum(Opportunity.amount).label("pipeline_created"),
             func.sum(case((marketing, Opportunity.amount), else_=0.0)).label("pipeline_marketing"),
             func.sum(case((marketing, 0.0), else_=Opportunity.amount)).label("pipeline_sales"),
-            _count_if(Opportunity.amount.is_(None)).label("opportunities_without_amount"),
+            sql.count_if(Opportunity.amount.is_(None)).label("opportunities_without_amount"),
         )
         .select_from(Opportunity)
         .outerjoin(Lead, Lead.lead_id == Opportunity.lead_id)
@@ -372,15 +340,15 @@ def _created_facts(connection: Connection, query: KpiQuery, settings: OrgSetting
         .where(
             Opportunity.created_day >= query.first_day,
             Opportunity.created_day <= query.last_day,
-            *_opportunity_scope(query, settings),
+            *opportunity_scope(query, settings),
         )
         .group_by(bucket, group)
     )
-    return _frame(connection, statement)
+    return sql.frame(connection, statement)
 
 
 def _closed_facts(connection: Connection, query: KpiQuery, settings: OrgSettings) -> pd.DataFrame:
-    bucket = _bucket(query.grain, query.first_day)
+    bucket = sql.bucket(query.grain, query.first_day)
     group = _opportunity_group(query, settings)
     won = Opportunity.is_won.is_(True)
     # A win rate needs files that say won or lost, and held some losses: a file of wins alone proves nothing.
@@ -388,16 +356,16 @@ def _closed_facts(connection: Connection, query: KpiQuery, settings: OrgSettings
     where = and_(
         Opportunity.closed_day >= query.first_day,
         Opportunity.closed_day <= query.last_day,
-        *_opportunity_scope(query, settings),
+        *opportunity_scope(query, settings),
     )
     statement = (
         select(
             bucket.label("bucket"),
             group.label("grp"),
             func.count().label("closed"),
-            _count_if(won).label("won"),
-            _count_if(outcome_known).label("closed_known"),
-            _count_if(and_(outcome_known, won)).label("won_known"),
+            sql.count_if(won).label("won"),
+            sql.count_if(outcome_known).label("closed_known"),
+            sql.count_if(and_(outcome_known, won)).label("won_known"),
             func.sum(case((won, Opportunity.amount))).label("won_amount"),
             func.count(case((won, Opportunity.amount))).label("won_with_amount"),
             func.avg(case((won, Opportunity.cycle_days))).label("mean_cycle_days"),
@@ -408,7 +376,7 @@ def _closed_facts(connection: Connection, query: KpiQuery, settings: OrgSettings
         .where(where)
         .group_by(bucket, group)
     )
-    facts = _frame(connection, statement)
+    facts = sql.frame(connection, statement)
     median_base = (
         select(bucket.label("bucket"), group.label("grp"))
         .select_from(Opportunity)
@@ -416,13 +384,13 @@ def _closed_facts(connection: Connection, query: KpiQuery, settings: OrgSettings
         .join(CalendarDay, CalendarDay.day == Opportunity.closed_day)
         .where(where, won)
     )
-    medians = _frame(connection, _median(connection, median_base, Opportunity.cycle_days, "median_cycle_days"))
+    medians = sql.frame(connection, _median(connection, median_base, Opportunity.cycle_days, "median_cycle_days"))
     return _merge(facts, medians)
 
 
 def _targets(connection: Connection, query: KpiQuery) -> pd.DataFrame:
     """Monthly targets spread evenly over their days, summed per bucket (partial periods get a share)."""
-    bucket = _bucket(query.grain, query.first_day)
+    bucket = sql.bucket(query.grain, query.first_day)
     statement = (
         select(
             bucket.label("bucket"),
@@ -437,12 +405,12 @@ def _targets(connection: Connection, query: KpiQuery) -> pd.DataFrame:
         .where(CalendarDay.day >= query.first_day, CalendarDay.day <= query.last_day)
         .group_by(bucket)
     )
-    return _frame(connection, statement)
+    return sql.frame(connection, statement)
 
 
 def mql_target(target: Engine | Connection, first_day: dt.date, last_day: dt.date) -> float:
     """The company's MQL target for the days from first_day to last_day (months prorated by day); NaN if none."""
-    with _connection_of(target) as connection:
+    with sql.connection_of(target) as connection:
         rows = _targets(connection, KpiQuery(first_day, last_day, "range"))
     if rows.empty or pd.isna(rows["mql_target"].iloc[0]):
         return math.nan
@@ -457,25 +425,10 @@ def _merge(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     return left.merge(right, on=["bucket", "grp"], how="outer")
 
 
-def _connection_of(target: Engine | Connection) -> Any:
-    return target.connect() if isinstance(target, Engine) else _Borrowed(target)
-
-
-class _Borrowed:
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-
-    def __enter__(self) -> Connection:
-        return self.connection
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
-
-
 def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
     """One row per period (and group), with the columns of KPI_COLUMNS."""
     as_of = query.as_of or utcnow()
-    with _connection_of(target) as connection:
+    with sql.connection_of(target) as connection:
         settings = load(connection)
         leads = _merge(_lead_facts(connection, query, settings, as_of), _created_leads(connection, query, settings))
         created = _created_facts(connection, query, settings)
@@ -542,17 +495,17 @@ def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
         table[column] = table[column].fillna(0.0)
 
     table["group"] = table["grp"]
-    table["mql_attainment"] = _ratio(table["mqls"], table["mql_target"])
-    table["mql_to_sql"] = _ratio(table["sqls"], table["sql_known"])
-    table["mql_to_won"] = _ratio(table["won_mqls"], table["mqls"])
-    table["rejection_share"] = _ratio(table["rejected"], table["dispositioned"])
-    table["sla_compliance"] = _ratio(table["sla_met"], table["sla_met"] + table["sla_breached"])
+    table["mql_attainment"] = sql.ratio(table["mqls"], table["mql_target"])
+    table["mql_to_sql"] = sql.ratio(table["sqls"], table["sql_known"])
+    table["mql_to_won"] = sql.ratio(table["won_mqls"], table["mqls"])
+    table["rejection_share"] = sql.ratio(table["rejected"], table["dispositioned"])
+    table["sla_compliance"] = sql.ratio(table["sla_met"], table["sla_met"] + table["sla_breached"])
     table.loc[table["response_known"] == 0, "median_response_minutes"] = math.nan
     table["median_response_hours"] = table["median_response_minutes"] / 60.0
-    table["data_completeness"] = _ratio(table["complete_mqls"], table["completeness_known"])
-    table["pipeline_attainment"] = _ratio(table["pipeline_created"], table["pipeline_target"])
-    table["win_rate"] = _ratio(table["won_known"], table["closed_known"])
-    mean_won_amount = _ratio(table["won_amount"], table["won_with_amount"])
+    table["data_completeness"] = sql.ratio(table["complete_mqls"], table["completeness_known"])
+    table["pipeline_attainment"] = sql.ratio(table["pipeline_created"], table["pipeline_target"])
+    table["win_rate"] = sql.ratio(table["won_known"], table["closed_known"])
+    mean_won_amount = sql.ratio(table["won_amount"], table["won_with_amount"])
     table["pipeline_velocity_per_day"] = (
         table["opportunities_created"]
         * mean_won_amount
@@ -601,7 +554,7 @@ def _quantile(connection: Connection, lag: Any, where: ColumnElement[bool], join
 def maturity_lags(target: Engine | Connection) -> dict[str, float]:
     """Days from the MQL date within which nine in ten of the organisation's past conversions happened: to an
     SQL ("mql_to_sql") and to a won deal ("mql_to_won"); a KPI with too few conversions to tell is left out."""
-    with _connection_of(target) as connection:
+    with sql.connection_of(target) as connection:
         lags: dict[str, float] = {}
         to_sql = _days_between(connection, Lead.mql_at, Lead.sql_at)
         found = _quantile(
@@ -743,7 +696,7 @@ def kpi_records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def filter_options(target: Engine | Connection) -> dict[str, list[str]]:
     """Distinct values for the source, owner and campaign filters, and the segment names."""
-    with _connection_of(target) as connection:
+    with sql.connection_of(target) as connection:
         sources = connection.execute(select(Lead.source).distinct().order_by(Lead.source)).scalars().all()
         owners = (
             connection.execute(
@@ -789,7 +742,7 @@ def filter_options(target: Engine | Connection) -> dict[str, list[str]]:
 
 def data_range(target: Engine | Connection) -> tuple[dt.date, dt.date] | None:
     """First and last local day with any lead, or None for an empty database."""
-    with _connection_of(target) as connection:
+    with sql.connection_of(target) as connection:
         first, last = connection.execute(select(func.min(Lead.created_day), func.max(Lead.created_day))).one()
     if first is None:
         return None
@@ -798,6 +751,6 @@ def data_range(target: Engine | Connection) -> tuple[dt.date, dt.date] | None:
 
 def last_mql_day_before(target: Engine | Connection, day: dt.date) -> dt.date | None:
     """The latest local day before `day` on which some lead became an MQL, or None."""
-    with _connection_of(target) as connection:
+    with sql.connection_of(target) as connection:
         last = connection.execute(select(func.max(Lead.mql_day)).where(Lead.mql_day < day)).scalar_one_or_none()
     return None if last is None else pd.Timestamp(last).date()

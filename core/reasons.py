@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.db import retrying, session_scope
-from core.kpis import _connection_of
 from core.models import Lead, ReasonSynonym, RejectionReason, utcnow
 from core.permissions import Actor, require
+from core.sql import connection_of
 
 CATEGORIES: dict[str, str] = {
     "targeting": "marketing reached the wrong people: fix the targeting",
@@ -257,7 +257,7 @@ class Reason:
 
 def catalogue(target: Engine | Connection) -> list[Reason]:
     """Every canonical reason with its synonyms, by name."""
-    with _connection_of(target) as connection:
+    with connection_of(target) as connection:
         reasons = connection.execute(select(*RejectionReason.__table__.columns).order_by(RejectionReason.name)).all()
         keys = connection.execute(select(ReasonSynonym.reason_id, ReasonSynonym.key).order_by(ReasonSynonym.key)).all()
     by_reason: dict[int, list[str]] = {}
@@ -291,7 +291,7 @@ def unknown_reasons(target: Engine | Connection, limit: int = 200) -> pd.DataFra
         .order_by(func.count().desc(), Lead.reason_key)
         .limit(limit)
     )
-    with _connection_of(target) as connection:
+    with connection_of(target) as connection:
         rows = connection.execute(statement).all()
     return pd.DataFrame(rows, columns=["key", "example", "leads"])
 

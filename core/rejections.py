@@ -23,17 +23,16 @@ from core.kpis import (
     NOT_SET,
     Filters,
     KpiQuery,
-    _connection_of,
-    _count_if,
-    _lead_filters,
     data_range,
     kpi_records,
+    lead_filters,
 )
 from core.models import CalendarDay, Lead, ReasonSynonym, RejectionReason
 from core.periods import week_start
 from core.scoreboard import PERIOD_PRESETS as SCOREBOARD_PRESETS
 from core.scoreboard import anchor_day, completed_unit, default_anchor, percent, period_range
 from core.settings import OrgSettings, load
+from core.sql import connection_of, count_if
 
 NO_REASON = "(no reason)"
 UNMAPPED = "Unmapped: "
@@ -116,7 +115,7 @@ def _premature(settings: OrgSettings) -> ColumnElement[bool]:
 def _filtered(query: RejectionQuery, settings: OrgSettings) -> list[ColumnElement[bool]]:
     owners = query.filters.owners
     return [
-        *_lead_filters(KpiQuery(query.first_day, query.last_day, filters=query.filters), settings),
+        *lead_filters(KpiQuery(query.first_day, query.last_day, filters=query.filters), settings),
         *([func.coalesce(Lead.owner, NOT_SET).in_(owners)] if owners else []),
     ]
 
@@ -199,18 +198,18 @@ class Overview:
 
 
 def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
-    with _connection_of(target) as connection:
+    with connection_of(target) as connection:
         settings = load(connection)
         counts = connection.execute(
             _rejections(
                 query,
                 settings,
                 func.count().label("rejected"),
-                _count_if(and_(REASON_CARRIED, Lead.reason_key.is_(None))).label("no_reason"),
-                _count_if(REASON_CARRIED).label("reasons_known"),
-                _count_if(and_(Lead.reason_key.is_not(None), RejectionReason.id.is_(None))).label("unmapped"),
-                _count_if(_premature(settings)).label("premature"),
-                _count_if(Lead.touch_attempts.is_(None)).label("attempts_unknown"),
+                count_if(and_(REASON_CARRIED, Lead.reason_key.is_(None))).label("no_reason"),
+                count_if(REASON_CARRIED).label("reasons_known"),
+                count_if(and_(Lead.reason_key.is_not(None), RejectionReason.id.is_(None))).label("unmapped"),
+                count_if(_premature(settings)).label("premature"),
+                count_if(Lead.touch_attempts.is_(None)).label("attempts_unknown"),
             )
         ).one()
         # The scoreboard's rejection share (core.kpis), counted here alone: kpi_table would also run the
@@ -218,12 +217,12 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
         cohort = connection.execute(
             select(
                 func.count().label("mqls"),
-                _count_if(DISPOSITION_CARRIED).label("disposition_known"),
-                _count_if(coverage.carried(Lead.carried, "leads", "rejected_at")).label("rejection_dates_known"),
-                _count_if(
-                    and_(DISPOSITION_CARRIED, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None)))
-                ).label("dispositioned"),
-                _count_if(and_(DISPOSITION_CARRIED, Lead.rejected_at.is_not(None))).label("rejected"),
+                count_if(DISPOSITION_CARRIED).label("disposition_known"),
+                count_if(coverage.carried(Lead.carried, "leads", "rejected_at")).label("rejection_dates_known"),
+                count_if(and_(DISPOSITION_CARRIED, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None)))).label(
+                    "dispositioned"
+                ),
+                count_if(and_(DISPOSITION_CARRIED, Lead.rejected_at.is_not(None))).label("rejected"),
             ).where(Lead.mql_day >= query.first_day, Lead.mql_day <= query.last_day, *_filtered(query, settings))
         ).one()
     dispositioned = int(cohort.dispositioned or 0)
@@ -249,7 +248,7 @@ def by_reason(target: Engine | Connection, query: RejectionQuery) -> pd.DataFram
     """The Pareto table: reason, category, rejections, share and cumulative share, most frequent first."""
     label = _reason_label()
     category = func.coalesce(RejectionReason.category, literal("none"))
-    with _connection_of(target) as connection:
+    with connection_of(target) as connection:
         settings = load(connection)
         frame = _frame(
             connection,
@@ -267,7 +266,7 @@ def by_reason(target: Engine | Connection, query: RejectionQuery) -> pd.DataFram
 def weekly(target: Engine | Connection, query: RejectionQuery) -> pd.DataFrame:
     """Rejections per ISO week (Monday) and reason; a week without rejections has no row."""
     label = _reason_label()
-    with _connection_of(target) as connection:
+    with connection_of(target) as connection:
         settings = load(connection)
         frame = _frame(
             connection,
@@ -356,7 +355,7 @@ def heatmap(target: Engine | Connection, query: RejectionQuery, by: HeatmapBy) -
     """Rejections per reason × source (or campaign), with each cell's share of its column's rejections."""
     label = _reason_label()
     group = _group_column(by)
-    with _connection_of(target) as connection:
+    with connection_of(target) as connection:
         settings = load(connection)
         frame = _frame(
             connection,
@@ -372,7 +371,7 @@ def heatmap(target: Engine | Connection, query: RejectionQuery, by: HeatmapBy) -
 def by_owner(target: Engine | Connection, query: RejectionQuery) -> pd.DataFrame:
     """Per lead owner: rejections, those without a reason, and those made before the SLA's minimum attempts."""
     owner = func.coalesce(Lead.owner, NOT_SET)
-    with _connection_of(target) as connection:
+    with connection_of(target) as connection:
         settings = load(connection)
         frame = _frame(
             connection,
@@ -381,9 +380,9 @@ def by_owner(target: Engine | Connection, query: RejectionQuery) -> pd.DataFrame
                 settings,
                 owner.label("owner"),
                 func.count().label("rejected"),
-                _count_if(and_(REASON_CARRIED, Lead.reason_key.is_(None))).label("no_reason"),
-                _count_if(_premature(settings)).label("premature"),
-                _count_if(Lead.touch_attempts.is_(None)).label("attempts_unknown"),
+                count_if(and_(REASON_CARRIED, Lead.reason_key.is_(None))).label("no_reason"),
+                count_if(_premature(settings)).label("premature"),
+                count_if(Lead.touch_attempts.is_(None)).label("attempts_unknown"),
             ).group_by(owner),
         )
     for column in ("rejected", "no_reason", "premature", "attempts_unknown"):
@@ -503,13 +502,13 @@ def reason_profiles(
     label = _reason_label()
     tests = _tests(icp, mql)
     test_counts = [
-        *(_count_if(and_(known, test)) for _, _, _, test, known in tests),
-        *(_count_if(known) for _, _, _, _, known in tests),
+        *(count_if(and_(known, test)) for _, _, _, test, known in tests),
+        *(count_if(known) for _, _, _, _, known in tests),
     ]
     campaign = func.coalesce(Lead.campaign, NOT_SET)
     # Three passes whatever the number of reasons: every reason's counts, the accepted leads', and every
     # reason's campaigns (a few hundred rows).
-    with _connection_of(target) as connection:
+    with connection_of(target) as connection:
         settings = load(connection)
         ranked = connection.execute(
             _rejections(query, settings, label, RejectionReason.lead_field, func.count(), *test_counts)
@@ -668,7 +667,7 @@ def drill_leads(
     order_column = columns[DRILL_COLUMNS.index(sort)]
     # Blanks last either way, on both databases (they differ in where NULL sorts by default).
     order = (order_column.desc() if descending else order_column.asc()).nulls_last()
-    with _connection_of(target) as connection:
+    with connection_of(target) as connection:
         settings = load(connection)
         base = _rejections(query, settings).where(*_drill_conditions(drill, settings))
         total = connection.execute(base.with_only_columns(func.count())).scalar_one()

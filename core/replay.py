@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, and_, func, literal, not_, or_, select, true
 
+from core import sql
 from core.definitions import IcpRules, MqlRules, active
-from core.kpis import _bucket, _count_if, _frame, _ratio
 from core.models import CalendarDay, Lead, Opportunity
 from core.periods import Grain, periods
 
@@ -134,7 +134,7 @@ def replay(
     won = Lead.lead_id.in_(
         select(Opportunity.lead_id).where(Opportunity.is_won.is_(True), Opportunity.lead_id.is_not(None))
     )
-    bucket = _bucket(grain, first_day)
+    bucket = sql.bucket(grain, first_day)
     groups = {
         "leads": literal(True),
         "recorded": recorded,
@@ -151,14 +151,14 @@ def replay(
         "missing_won": and_(not_(fit), recorded, won),
     }
     statement = (
-        select(bucket.label("bucket"), *(_count_if(condition).label(name) for name, condition in groups.items()))
+        select(bucket.label("bucket"), *(sql.count_if(condition).label(name) for name, condition in groups.items()))
         .select_from(Lead)
         .join(CalendarDay, CalendarDay.day == Lead.created_day)
         .where(Lead.created_day >= first_day, Lead.created_day <= last_day)
         .group_by(bucket)
     )
     with engine.connect() as connection:
-        facts = _frame(connection, statement)
+        facts = sql.frame(connection, statement)
     grid = pd.DataFrame(
         [(p.start, p.first_day, p.last_day) for p in periods(first_day, last_day, grain)],
         columns=["bucket", "period_start", "period_end"],
@@ -166,8 +166,8 @@ def replay(
     table = grid.merge(facts, on="bucket", how="left") if not facts.empty else grid
     for column in COUNTS:
         table[column] = pd.to_numeric(table[column], errors="coerce").fillna(0).astype(int) if column in table else 0
-    table["recorded_conversion"] = _ratio(table["recorded_sql"], table["recorded"])
-    table["would_conversion"] = _ratio(table["would_sql"], table["would"])
+    table["recorded_conversion"] = sql.ratio(table["recorded_sql"], table["recorded"])
+    table["would_conversion"] = sql.ratio(table["would_sql"], table["would"])
     totals: dict[str, float] = {column: float(table[column].sum()) for column in COUNTS}
     totals["recorded_conversion"] = totals["recorded_sql"] / totals["recorded"] if totals["recorded"] else float("nan")
     totals["would_conversion"] = totals["would_sql"] / totals["would"] if totals["would"] else float("nan")

@@ -45,13 +45,13 @@ from core.audit import record
 from core.business_hours import BusinessClock, calendar_minutes_between
 from core.db import read_scope, retrying, session_scope, write_from_here
 from core.definitions import IcpRules, MqlRules, SlaRules, VersionInfo
-from core.importer import CHUNK_ROWS, ImportResult, ProgressCallback, _format_column, bulk_insert, import_csv
-from core.kpis import _count_if
+from core.importer import CHUNK_ROWS, ImportResult, ProgressCallback, bulk_insert, format_column, import_csv
 from core.mapping import Mapping
 from core.models import Lead, SandboxLead, SandboxTrial, utcnow
 from core.permissions import Actor, PermissionDenied, require
 from core.replay import fits_besides_score, intent_hit, qualifies
 from core.settings import OrgSettings, current, load
+from core.sql import count_if
 
 KEEP_DAYS = 30  # a trial not opened for this long is removed
 MAX_ROWS = 1_000_000
@@ -276,7 +276,7 @@ def _stage_write(connection: Connection, rows: pd.DataFrame) -> None:
         if name in ("was_mql", "is_sql", "is_rejected"):
             values.append([bool(value) for value in rows[name]])
         else:
-            values.append(_format_column(rows[name], _kind_of(name)))
+            values.append(format_column(rows[name], _kind_of(name)))
     bulk_insert(connection, STAGE, SANDBOX_COLUMNS, list(zip(*values, strict=True)))
 
 
@@ -657,13 +657,13 @@ def outcome(engine: Engine, actor: Actor, trial_id: int, knobs: Knobs, label: st
     mine = SandboxLead.trial_id == trial_id
     counts = {
         "leads": func.count(),
-        "mqls": _count_if(rule),
-        "sqls": _count_if(and_(rule, SandboxLead.is_sql)),
-        "rejected": _count_if(and_(rule, SandboxLead.is_rejected)),
-        "lost_sqls": _count_if(and_(not_(rule), SandboxLead.is_sql)),
-        "saved_rejections": _count_if(and_(not_(rule), SandboxLead.is_rejected)),
-        "sla_met": _count_if(and_(rule, SandboxLead.was_mql, met)),
-        "sla_breached": _count_if(and_(rule, SandboxLead.was_mql, breached)),
+        "mqls": count_if(rule),
+        "sqls": count_if(and_(rule, SandboxLead.is_sql)),
+        "rejected": count_if(and_(rule, SandboxLead.is_rejected)),
+        "lost_sqls": count_if(and_(not_(rule), SandboxLead.is_sql)),
+        "saved_rejections": count_if(and_(not_(rule), SandboxLead.is_rejected)),
+        "sla_met": count_if(and_(rule, SandboxLead.was_mql, met)),
+        "sla_breached": count_if(and_(rule, SandboxLead.was_mql, breached)),
     }
     with engine.connect() as connection:
         monthly = pd.DataFrame(
@@ -732,7 +732,7 @@ def curve(engine: Engine, actor: Actor, trial_id: int, knobs: Knobs) -> Curve:
     with engine.connect() as connection:
         groups = pd.DataFrame(
             connection.execute(
-                select(score, hit, func.count(), _count_if(SandboxLead.is_sql.is_(True)))
+                select(score, hit, func.count(), count_if(SandboxLead.is_sql.is_(True)))
                 .where(SandboxLead.trial_id == trial_id, rest)
                 .group_by(score, hit)
             ).all(),

@@ -1,0 +1,75 @@
+"""The layer contract, as far as it holds today: no module reaches into another module's private names (a
+leading underscore means "only this module relies on it"). Function-level imports count too, as do attribute
+reads such as `kpis._frame` on an imported module of the project."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_PACKAGES = ("core", "ui")
+
+
+def project_files() -> Iterator[Path]:
+    for path in sorted([*ROOT.glob("core/**/*.py"), *ROOT.glob("ui/**/*.py"), *ROOT.glob("pages/*.py")]):
+        if "migrations" not in path.parts:  # a revision freezes what it needs; it imports no app code
+            yield path
+    yield ROOT / "app.py"
+    yield ROOT / "serve.py"
+
+
+def private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def private_reaches(source: str) -> list[str]:
+    """Every `from project.module import _name` and `module._name` on a module imported from the project."""
+    tree = ast.parse(source)
+    found: list[str] = []
+    imported_modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT_PACKAGES:
+            for alias in node.names:
+                if private(alias.name):
+                    found.append(f"line {node.lineno}: from {node.module} import {alias.name}")
+                elif node.module in PROJECT_PACKAGES:
+                    imported_modules.add(alias.asname or alias.name)  # `from core import kpis`
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in PROJECT_PACKAGES:
+                    imported_modules.add(alias.asname or alias.name.split(".")[-1])
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and private(node.attr)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in imported_modules
+        ):
+            found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_the_detector_finds_each_spelling() -> None:
+    source = (
+        "from core.kpis import KpiQuery, _frame\n"
+        "from core import kpis\n"
+        "def f():\n"
+        "    from core.importer import _format_column\n"
+        "    return kpis._ratio\n"
+        "from streamlit import _private_of_a_library\n"
+        "from core.sql import frame\n"
+    )
+    assert private_reaches(source) == [
+        "line 1: from core.kpis import _frame",
+        "line 4: from core.importer import _format_column",
+        "line 5: kpis._ratio",
+    ]
+
+
+def test_no_module_reaches_into_another_modules_private_names() -> None:
+    reaches = {
+        str(path.relative_to(ROOT)): found for path in project_files() if (found := private_reaches(path.read_text()))
+    }
+    assert reaches == {}
