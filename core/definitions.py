@@ -25,10 +25,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
 from core.db import must_retry, read_scope, retrying, session_scope
+from core.derived import store_settings
 from core.models import DefinitionSignoff, DefinitionVersion, utcnow
 from core.permissions import Actor, PermissionDenied, require
 from core.schema import SENIORITIES
-from core.settings import store
 
 Kind = Literal["icp", "mql", "sql", "stages", "sla"]
 KINDS: tuple[Kind, ...] = ("icp", "mql", "sql", "stages", "sla")
@@ -464,7 +464,7 @@ def _put_sla_in_force(session: Session, version: DefinitionVersion, actor: Actor
     transaction as the activation; response deadlines are recomputed for every stored lead."""
     rules = SlaRules.model_validate(version.rules)
     changes = {setting: getattr(rules, rule) for rule, setting in _SLA_SETTINGS.items()}
-    store(session, changes, actor_name=f"{actor.username} (signed {version.kind} v{version.number})")
+    store_settings(session, changes, actor_name=f"{actor.username} (signed {version.kind} v{version.number})")
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,18 @@ recomputed (recompute_*), so the stored values always match the settings.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Table, bindparam, column, select, text, update
+from sqlalchemy.orm import Session
 
+from core import audit
 from core.business_hours import BusinessClock, calendar_minutes_between
-from core.models import Lead, Opportunity
+from core.models import Lead, Opportunity, Setting, utcnow
+from core.permissions import Actor
 from core.reasons import fold_series
-from core.settings import OrgSettings, load
+from core.settings import ORGANISATION_KEY, OrgSettings, load
 
 RECOMPUTE_CHUNK = 50_000
 
@@ -132,3 +136,37 @@ def recompute_opportunity_derived(
     table: Table = Opportunity.__table__  # type: ignore[assignment]
     for frame in _chunks(connection, table, "opportunity_id", ["created_at", "closed_at"], keys_from):
         _write(connection, table, "opportunity_id", frame, opportunity_columns(frame, settings))
+
+
+def store_settings(session: Session, changes: dict[str, Any], *, actor_name: str) -> OrgSettings:
+    """Stores changed settings and recomputes every derived column they feed, without a role check: for an
+    admin's save (core.admin.settings) and for a change someone else authorised, the two leads' sign-off of an
+    SLA version carrying its hours and gates into the settings every KPI reads. It lives here, beside the
+    recomputation, so that settings (read by everything) imports nothing that reads them."""
+
+    actor = Actor(actor_name, "admin")  # only a name for the records below; the caller checked the right
+    # Row-locked on PostgreSQL: an SLA coming into force and an admin's save at once must not undo each other.
+    session.get(Setting, ORGANISATION_KEY, with_for_update=True)
+    current = load(session)
+    updated = OrgSettings.model_validate({**current.model_dump(), **changes})
+    payload = updated.model_dump(mode="json")
+    existing = session.get(Setting, ORGANISATION_KEY)
+    if existing is None:
+        session.add(Setting(key=ORGANISATION_KEY, value=payload, updated_at=utcnow(), updated_by=actor.username))
+    else:
+        existing.value = payload
+        existing.updated_at = utcnow()
+        existing.updated_by = actor.username
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.username,
+        action="update",
+        entity="settings",
+        entity_key=ORGANISATION_KEY,
+        detail={"before": current.model_dump(mode="json"), "after": payload},
+    )
+    connection = session.connection()
+    recompute_lead_derived(connection, updated)
+    recompute_opportunity_derived(connection, updated)
+    return updated

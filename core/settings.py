@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Any
 
 import holidays as holidays_lib
 from holidays.registry import COUNTRIES
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
-from core import audit
 from core.business_hours import BusinessCalendar
-from core.db import retrying, session_scope
-from core.models import Setting, utcnow
-from core.permissions import Actor, require
+from core.models import Setting
 
 ORGANISATION_KEY = "organisation"
 # Set by the SLA definition both leads sign (core.definitions), never directly.
@@ -149,63 +145,3 @@ def load(target: Session | Connection) -> OrgSettings:
 def current(engine: Engine) -> OrgSettings:
     with engine.connect() as connection:
         return load(connection)
-
-
-@retrying
-def update(engine: Engine, changes: dict[str, Any], *, actor: Actor) -> OrgSettings:
-    """`save` in its own transaction, with a validation failure as one readable SettingsError.
-
-    The SLA's hours and gates are not settings an admin types: they come only from a signed SLA version.
-    """
-    signed_only = sorted(set(changes) & SLA_KEYS)
-    if signed_only:
-        raise SettingsError(f"{', '.join(signed_only)} come from the signed SLA definition, not from settings")
-    try:
-        with session_scope(engine) as session:
-            return save(session, changes, actor=actor)
-    except ValidationError as exc:
-        reasons = "; ".join(
-            (f"{'.'.join(str(p) for p in error['loc'])}: " if error["loc"] else "")
-            + str(error["msg"]).removeprefix("Value error, ")
-            for error in exc.errors()
-        )
-        raise SettingsError(reasons) from exc
-
-
-def save(session: Session, changes: dict[str, Any], *, actor: Actor) -> OrgSettings:
-    """Validate and store changed settings (admins only), then recompute what depends on them."""
-    require(actor, "manage")
-    return store(session, changes, actor_name=actor.username)
-
-
-def store(session: Session, changes: dict[str, Any], *, actor_name: str) -> OrgSettings:
-    """`save` without the role check, for a change someone else authorised: the two leads' sign-off of an
-    SLA version carries its hours and gates into the settings every KPI reads."""
-    from core.derived import recompute_lead_derived, recompute_opportunity_derived
-
-    actor = Actor(actor_name, "admin")  # only a name for the records below; the caller checked the right
-    # Row-locked on PostgreSQL: an SLA coming into force and an admin's save at once must not undo each other.
-    session.get(Setting, ORGANISATION_KEY, with_for_update=True)
-    current = load(session)
-    updated = OrgSettings.model_validate({**current.model_dump(), **changes})
-    payload = updated.model_dump(mode="json")
-    existing = session.get(Setting, ORGANISATION_KEY)
-    if existing is None:
-        session.add(Setting(key=ORGANISATION_KEY, value=payload, updated_at=utcnow(), updated_by=actor.username))
-    else:
-        existing.value = payload
-        existing.updated_at = utcnow()
-        existing.updated_by = actor.username
-    session.flush()
-    audit.record(
-        session,
-        actor=actor.username,
-        action="update",
-        entity="settings",
-        entity_key=ORGANISATION_KEY,
-        detail={"before": current.model_dump(mode="json"), "after": payload},
-    )
-    connection = session.connection()
-    recompute_lead_derived(connection, updated)
-    recompute_opportunity_derived(connection, updated)
-    return updated

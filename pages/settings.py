@@ -10,7 +10,8 @@ import zoneinfo
 
 import streamlit as st
 
-from core.settings import SettingsError, current, holiday_countries, holiday_subdivisions, update
+from core.admin.settings import update
+from core.settings import SettingsError, current, holiday_countries, holiday_subdivisions
 from ui import auth, data, feedback
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

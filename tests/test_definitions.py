@@ -11,11 +11,12 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core import definitions
+from core.admin.settings import update
 from core.definitions import DefinitionConflict, DefinitionError, active, approve, edit, propose, reject, submit
 from core.kpis import KpiQuery, kpi_table
 from core.models import AuditEntry, DefinitionVersion
 from core.permissions import Actor, PermissionDenied
-from core.settings import SettingsError, current, update
+from core.settings import SettingsError, current
 from tests.fixtures import load_fixture
 
 MARKETING = Actor("mia", "marketing")

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from core import diagnostic
+from core.admin.settings import update
 from core.cli import main
 from core.config import PROJECT_ROOT
 from core.definitions import active
@@ -66,7 +67,6 @@ from core.importer import import_csv
 from core.models import AuditEntry
 from core.permissions import Actor, PermissionDenied
 from core.seed import seed_definitions, seed_survey
-from core.settings import update
 from tests.conftest import TESTER, csv_file, snapshot
 
 TODAY = dt.date(2026, 11, 23)  # a Monday

@@ -41,6 +41,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import Engine, select, text
 
 import core.importer as importer
+from core.admin.settings import save
 from core.config import ConfigError
 from core.db import session_scope
 from core.exports import FORMULA_PREFIXES, to_safe_csv
@@ -50,7 +51,6 @@ from core.models import Base, Lead
 from core.reasons import install_default_catalogue
 from core.sandbox import SandboxError, delete_trial, upload_trial
 from core.schema import KINDS, FieldSpec
-from core.settings import save
 from tests.conftest import DATA_TABLES, TESTER
 from tests.fixtures import LEADS, load_fixture
 from tests.test_importer import CRM_MAPPING_YAML

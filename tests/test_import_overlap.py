@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import OperationalError
 
-from core import cli, settings
+from core import cli
+from core.admin import settings
 from core.importer import ImportRefused, ImportResult, import_csv
 from core.models import ImportRun, Lead
 from tests.conftest import TESTER, csv_file

@@ -220,8 +220,8 @@ def test_progress_and_dry_run(seeded: Engine) -> None:
 
 
 def test_timestamps_without_offset_are_local_with_offset_exact(engine: Engine) -> None:
+    from core.admin.settings import save
     from core.db import session_scope
-    from core.settings import save
 
     with session_scope(engine) as session:
         save(session, {"timezone": "Europe/Berlin"}, actor=TESTER)

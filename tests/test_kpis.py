@@ -8,9 +8,9 @@ import math
 import pytest
 from sqlalchemy import Engine
 
+from core.admin.settings import save
 from core.db import session_scope
 from core.kpis import Filters, KpiQuery, kpi_records, kpi_table
-from core.settings import save
 from tests.conftest import TESTER
 from tests.fixtures import load_fixture
 

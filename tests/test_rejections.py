@@ -38,9 +38,10 @@ from alembic import command
 from sqlalchemy import Date, Engine, bindparam, select, text
 
 from core import rejections as rj
-from core import settings as org_settings
+from core.admin import settings as org_settings
 from core.db import alembic_config, get_engine, session_scope
 from core.definitions import IcpRules, MqlRules
+from core.derived import store_settings
 from core.importer import import_csv
 from core.kpis import SIZE_BANDS, Filters, KpiQuery, kpi_table
 from core.models import AuditEntry
@@ -636,7 +637,7 @@ def test_by_owner_counts(explorer: Engine) -> None:
 def test_a_lower_sla_minimum_changes_what_is_premature(explorer: Engine) -> None:
     # The minimum comes from a signed SLA version, which writes it with `store`.
     with session_scope(explorer) as session:
-        org_settings.store(session, {"min_touch_attempts": 2}, actor_name="sla")
+        store_settings(session, {"min_touch_attempts": 2}, actor_name="sla")
     # Fewer than 2: R8 (blank, 1). R7 has exactly 2, R6 (0) is a Duplicate.
     assert overview(explorer, PERIOD).premature == 1
     assert dict(zip(by_owner(explorer, PERIOD)["owner"], by_owner(explorer, PERIOD)["premature"], strict=True)) == {

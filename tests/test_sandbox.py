@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, inspect, select, text
 
-from core import definitions, sandbox, settings
+from core import definitions, sandbox
+from core.admin import settings
 from core.importer import ImportRefused, import_csv
 from core.mapping import FieldMapping, Mapping, SkipRule, load_preset
 from core.models import AuditEntry, SandboxTrial, utcnow

@@ -1,0 +1,1 @@
+"""What admins change: for now the organisation's settings (core.admin.settings)."""
