@@ -1,7 +1,8 @@
-"""Organisation settings: timezone, business hours and the SLA defaults.
+"""Organisation settings, the read side: timezone, business days and hours, holidays, gates and segment bands.
 
-Stored as validated JSON in the settings table. The definitions feature will own
-the SLA as signed-off versions; until then these are the values the KPIs use.
+Stored as validated JSON in the settings table and read by every KPI. An admin changes them through
+core.admin.settings; the SLA's hours and gates arrive only with a signed SLA version (core.definitions); both
+store through core.derived.store_settings, which recomputes what the settings feed.
 """
 
 from __future__ import annotations

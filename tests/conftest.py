@@ -7,27 +7,38 @@ server fails the run instead of silently skipping).
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import re
+import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import streamlit as st
 from sqlalchemy import Engine, create_engine, text
+from streamlit.testing.v1 import AppTest
 
-from core.db import get_engine, upgrade
+from core import config, users
+from core.db import get_engine, open_database, upgrade
 from core.models import Base
 from core.permissions import Actor
 from core.reasons import install_default_catalogue
+from ui.auth import USER_KEY
 
 # A cookie key as random as the app asks for (core.config checks its length and its letters).
 TEST_COOKIE_KEY = "tEsT-c00kie-K3y_q8Zr5nW2xLp7Vb4Hj9Dm1Fs6Gy0Ua3EcRt"
 # Admin: tests of imports and settings act with every permission; test_users covers the refusals.
 TESTER = Actor("test", "admin")
-REALDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "realdata"
+ROOT = Path(__file__).resolve().parent.parent
+REALDATA = ROOT.parent / "shared" / "realdata"
+# Debian's Chromium, for the browser tests (.ci/run installs it).
+CHROMIUM = Path("/usr/bin/chromium")
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 if os.environ.get("REQUIRE_POSTGRES") and "postgresql" not in BACKENDS:
     raise RuntimeError("REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not")
@@ -120,3 +131,104 @@ def as_read(markdown: str) -> str:
     """Markdown from a page as a person reads it: the backslash escapes and zero-width spaces that keep data
     inert removed."""
     return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
+
+
+# --- the app driven by AppTest: a database of its own, the pages, and people signed in -----------------------
+
+APP = str(ROOT / "app.py")
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("ONEFUNNEL_COOKIE_KEY", TEST_COOKIE_KEY)
+    monkeypatch.delenv("ONEFUNNEL_DEMO", raising=False)
+    monkeypatch.setattr(config, "_secrets_files", lambda: [])
+    monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)
+    # AppTest runs in this process, so Streamlit's caches would otherwise carry another test's engine.
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    engine = open_database(url)
+    users.create_user(
+        engine,
+        Actor("setup", "admin"),
+        username="erin",
+        name="Erin Exec",
+        email="e@x.io",
+        role="exec",
+        password=PASSWORD,
+    )
+    yield engine
+    engine.dispose()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def run(app: AppTest) -> AppTest:
+    app.run()
+    assert not app.exception, [exception.message for exception in app.exception]
+    return app
+
+
+def sign_in(app: AppTest, username: str = "erin", password: str = PASSWORD) -> AppTest:
+    app.text_input(key="sign_in_username").input(username)
+    app.text_input(key="sign_in_password").input(password)
+    app.button[0].click()  # the form's submit button
+    return run(app)
+
+
+def signed_in_as(database: Engine, username: str, role: str, page: str = APP) -> AppTest:
+    users.create_user(
+        database,
+        Actor("setup", "admin"),
+        username=username,
+        name=username.title(),
+        email=f"{username}@x.io",
+        role=role,
+        password=PASSWORD,
+    )
+    return signed_in_as_existing(database, username, page)
+
+
+EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Weekly sync", "Your account"]
+# Those who may propose a definition also get the Sandbox, after the Diagnostic.
+PROPOSERS = [*EVERYONE[:4], "Sandbox", *EVERYONE[4:-1]]
+OPERATIONS = ["Data", "Targets & spend", "Audit log"]
+ADMIN = ["Users and roles", "Settings"]
+MENUS = {
+    "exec": EVERYONE,
+    "sales_lead": [*PROPOSERS, "Your account"],
+    "ops": [*PROPOSERS, *OPERATIONS, "Your account"],
+    "admin": [*PROPOSERS, *OPERATIONS, *ADMIN, "Your account"],
+}
+
+
+def signed_in_as_existing(database: Engine, username: str, page: str) -> AppTest:
+    app = AppTest.from_file(page, default_timeout=60)
+    app.session_state[USER_KEY] = users.get_user(database, username)
+    return app
+
+
+def page_file(name: str) -> str:
+    return str(ROOT / "pages" / name)
+
+
+# --- servers started by tests ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def load_module() -> Any:
+    """bench/load.py as a module: the load client speaks Streamlit's websocket protocol for tests too."""
+    spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "load.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file is being run
+    spec.loader.exec_module(module)
+    return module

@@ -5,6 +5,8 @@ January 2025, UTC, business hours Mon–Fri 09:00–17:00, SLA 4 business hours.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Engine
 
 from core.importer import import_csv
@@ -98,3 +100,39 @@ UNDATED_LEADS_MAPPING = {
     },
     "ignore_columns": ["Lead Number", "Lead Origin", "TotalVisits", "City"],
 }
+
+
+# A mapping of a CRM's own column names, shared by the importer's tests and its fuzzer.
+CRM_MAPPING_YAML = """name: crm
+kind: leads
+date_format: "%d.%m.%Y %H:%M"
+null_values: [N/A, Select]
+skip_rows: [{column: Status, in: [Test], reason: test records}]
+fields:
+  lead_id: {column: [Id, Lead Id]}
+  created_at: {column: Created}
+  source: {column: Channel, map: {Google: paid_search, google ads: paid_search}, map_other: other}
+  company: {column: Firm, default: unknown company}
+  rejected_at: {column: Changed, when: {column: Status, in: [Disqualified]}}
+  rejection_reason: {column: Reason, when: {column: Status, in: [Disqualified]}}
+  country: {constant: DE}
+"""
+
+
+# Markup planted by outsiders: in an imported source, a typed reason and a sync note (issue 18's probe).
+LINK = "[click](https://evil.example/x)"
+IMAGE = "![pixel](https://evil.example/p.png)"
+HTML = "<img src=https://evil.example/h.png>"
+WEEK = dt.date(2026, 10, 19)
+
+
+def planted_leads() -> str:
+    """25 MQLs a week of a source named with a link, all rejected with an image for a reason (the weeks of
+    October, so that the source is flagged and the reason tops three complete weeks)."""
+    rows = []
+    for week in range(4):
+        for n in range(25):
+            day = dt.date(2026, 10, 5) + dt.timedelta(weeks=week, days=n % 5)
+            rows.append(f'P{week}-{n},{day} 09:00,"{LINK}",{day} 10:00,,{day} 15:00,"{IMAGE} {HTML}",{day} 11:00')
+    header = "lead_id,created_at,source,mql_at,sql_at,rejected_at,rejection_reason,first_response_at"
+    return header + "\n" + "\n".join(rows) + "\n"

@@ -4,69 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import streamlit as st
 from sqlalchemy import Engine, update
 from streamlit.testing.v1 import AppTest
 
-from core import config, definitions, users
-from core.db import open_database
+from core import definitions, users
 from core.importer import import_csv
 from core.kpis import KpiQuery, kpi_table
 from core.models import LoginFailure
 from core.permissions import Actor
 from core.settings import current
-from tests.conftest import TEST_COOKIE_KEY, as_read
+from tests.conftest import (
+    APP,
+    MENUS,
+    PASSWORD,
+    ROOT,
+    as_read,
+    page_file,
+    run,
+    sign_in,
+    signed_in_as,
+    signed_in_as_existing,
+)
 from tests.fixtures import LEADS, load_fixture
 from ui.auth import USER_KEY
-
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
-PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("ONEFUNNEL_COOKIE_KEY", TEST_COOKIE_KEY)
-    monkeypatch.delenv("ONEFUNNEL_DEMO", raising=False)
-    monkeypatch.setattr(config, "_secrets_files", lambda: [])
-    monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)
-    # AppTest runs in this process, so Streamlit's caches would otherwise carry another test's engine.
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    engine = open_database(url)
-    users.create_user(
-        engine,
-        Actor("setup", "admin"),
-        username="erin",
-        name="Erin Exec",
-        email="e@x.io",
-        role="exec",
-        password=PASSWORD,
-    )
-    yield engine
-    engine.dispose()
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-def run(app: AppTest) -> AppTest:
-    app.run()
-    assert not app.exception, [exception.message for exception in app.exception]
-    return app
-
-
-def sign_in(app: AppTest, username: str = "erin", password: str = PASSWORD) -> AppTest:
-    app.text_input(key="sign_in_username").input(username)
-    app.text_input(key="sign_in_password").input(password)
-    app.button[0].click()  # the form's submit button
-    return run(app)
 
 
 def test_nothing_but_the_sign_in_form_before_signing_in(database: Engine) -> None:
@@ -211,32 +174,6 @@ def test_a_default_cookie_key_stops_the_app(database: Engine, monkeypatch: pytes
     assert not app.text_input
 
 
-def signed_in_as(database: Engine, username: str, role: str, page: str = APP) -> AppTest:
-    users.create_user(
-        database,
-        Actor("setup", "admin"),
-        username=username,
-        name=username.title(),
-        email=f"{username}@x.io",
-        role=role,
-        password=PASSWORD,
-    )
-    return signed_in_as_existing(database, username, page)
-
-
-EVERYONE = ["Scoreboard", "Rejections", "Definitions", "Diagnostic", "Weekly sync", "Your account"]
-# Those who may propose a definition also get the Sandbox, after the Diagnostic.
-PROPOSERS = [*EVERYONE[:4], "Sandbox", *EVERYONE[4:-1]]
-OPERATIONS = ["Data", "Targets & spend", "Audit log"]
-ADMIN = ["Users and roles", "Settings"]
-MENUS = {
-    "exec": EVERYONE,
-    "sales_lead": [*PROPOSERS, "Your account"],
-    "ops": [*PROPOSERS, *OPERATIONS, "Your account"],
-    "admin": [*PROPOSERS, *OPERATIONS, *ADMIN, "Your account"],
-}
-
-
 @pytest.mark.parametrize(("role", "offered"), list(MENUS.items()))
 def test_each_role_is_offered_its_pages(database: Engine, role: str, offered: list[str]) -> None:
     app = run(signed_in_as(database, f"user_{role}", role))
@@ -248,12 +185,6 @@ def test_each_role_is_offered_its_pages(database: Engine, role: str, offered: li
         assert bool(page.title) == (title in offered), path
         if title not in offered:
             assert "may not open this page" in page.error[0].value
-
-
-def signed_in_as_existing(database: Engine, username: str, page: str) -> AppTest:
-    app = AppTest.from_file(page, default_timeout=60)
-    app.session_state[USER_KEY] = users.get_user(database, username)
-    return app
 
 
 def test_data_page_lists_mappings_and_the_import_history(database: Engine) -> None:
@@ -269,10 +200,6 @@ def test_data_page_lists_mappings_and_the_import_history(database: Engine) -> No
     app = run(signed_in_as_existing(database, "olu", str(ROOT / "pages" / "data.py")))
     history = app.dataframe[0].value
     assert history.loc[0, "who"] == "olu" and history.loc[0, "inserted"] == 8
-
-
-def page_file(name: str) -> str:
-    return str(ROOT / "pages" / name)
 
 
 def test_admin_adds_a_person_and_changes_their_role(database: Engine) -> None:

@@ -137,3 +137,15 @@ def test_core_and_ui_import_without_cycles() -> None:
     graph = import_graph()
     assert "core.derived" in graph and "core.settings" in graph["core.derived"]  # the graph is really read
     assert cycles(graph) == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared fixtures and helpers live in conftest.py, fixtures.py and browser_support.py, never in a test
+    module that another one has to import."""
+    importing = {
+        path.name: module
+        for path in sorted((ROOT / "tests").glob("test_*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (module := node.module or "").startswith("tests.test_")
+    }
+    assert importing == {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,24 +19,16 @@ from pathlib import Path
 import pytest
 
 from core.db import open_database
+from tests.conftest import CHROMIUM, MENUS, ROOT, free_port
 from tests.fixtures import UNDATED_LEADS, load_fixture
-from tests.test_app import MENUS
-
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "tests" / "output" / "browser"
 
 if not os.environ.get("REQUIRE_BROWSER"):
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
     pytest.importorskip("playwright")
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect, sync_playwright
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.browser_support import settle, shot, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -96,37 +87,12 @@ def browser_page() -> Iterator[Page]:
         browser.close()
 
 
-def settle(page: Page) -> None:
-    page.wait_for_timeout(500)
-    expect(page.locator("[data-testid='stStatusWidget']")).to_have_count(0, timeout=30_000)
-    page.wait_for_timeout(500)
-
-
 ROLE_PAGES = {role: MENUS[role] for role in ("exec", "ops", "admin")}
 NEW_LEADS = (
     "lead_id,created_at,source,company\nB1,2025-02-10 09:00:00,webinar,Iota\nB2,2025-02-11 09:00:00,events,Kappa\n"
 )
 WEBFORM_LEADS = "Lead ID,Create Date,Came from\nW1,2025-02-12 09:00:00,webinar\nW2,2025-02-13 09:00:00,events\n"
 BAD_LEADS = "lead_id,created_at,source,company\nB3,next tuesday,webinar,Lambda\nB4,2025-02-11 09:00:00,events,Mu\n"
-
-
-def sign_in(page: Page, server: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(server)
-    expect(page.get_by_label("User name")).to_be_visible(timeout=30_000)
-    # The cookie component's first run reruns the page; text typed before that rerun is lost.
-    settle(page)
-    page.get_by_label("User name").fill(username)
-    page.get_by_role("textbox", name="Password").fill(f"{username}-demo-2026")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
-    # The login cookie component reruns the page once it has stored the cookie; typing before that is lost.
-    settle(page)
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name.lower().replace(' & ', '-').replace(' ', '-')}.png"), full_page=True)
 
 
 @pytest.mark.parametrize(("username", "pages"), ROLE_PAGES.items())

@@ -20,9 +20,8 @@ from core.db import open_database
 from core.importer import import_csv
 from core.permissions import Actor
 from core.seed import seed_sample_data
-from tests.conftest import TESTER, csv_file
-from tests.test_browser import CHROMIUM, free_port, settle, shot, sign_in
-from tests.test_inert_text import HTML, IMAGE, LINK, WEEK, planted_leads
+from tests.conftest import CHROMIUM, ROOT, TESTER, csv_file, free_port
+from tests.fixtures import HTML, IMAGE, LINK, WEEK, planted_leads
 
 if not os.environ.get("REQUIRE_BROWSER"):
     if not CHROMIUM.exists():
@@ -30,7 +29,8 @@ if not os.environ.get("REQUIRE_BROWSER"):
     pytest.importorskip("playwright")
 from playwright.sync_api import Page, Request, expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.browser_support import settle, shot, sign_in
+
 PLANTED_HOST = "evil.example"
 NEWEST_WEEK = WEEK + dt.timedelta(weeks=1)
 PAGE_FILES = sorted(path.stem for path in (ROOT / "pages").glob("*.py"))

@@ -15,9 +15,8 @@ from core.rejections import explorer_anchor, explorer_range
 from core.scoreboard import default_anchor, period_range, shown_period_reason
 from core.seed import seed_sample_data
 from core.settings import current
-from tests.conftest import TESTER, csv_file
+from tests.conftest import TESTER, csv_file, page_file, run, signed_in_as_existing
 from tests.fixtures import UNDATED_LEADS, UNDATED_LEADS_MAPPING
-from tests.test_app import database, page_file, run, signed_in_as_existing  # noqa: F401  (fixture)
 
 
 def import_undated_leads(engine: Engine) -> None:
@@ -27,7 +26,7 @@ def import_undated_leads(engine: Engine) -> None:
     st.cache_data.clear()  # as the Data page does after an import
 
 
-def test_the_anchors_follow_the_last_complete_period_with_mqls(database: Engine) -> None:  # noqa: F811
+def test_the_anchors_follow_the_last_complete_period_with_mqls(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     today = current(database).today()
     before = {unit: default_anchor(database, today, unit) for unit in ("week", "month", "quarter")}
@@ -52,7 +51,7 @@ def test_the_reason_line() -> None:
     )
 
 
-def shown_on(database: Engine, page: str) -> dict[str, object]:  # noqa: F811
+def shown_on(database: Engine, page: str) -> dict[str, object]:
     app = run(signed_in_as_existing(database, "erin", page_file(page)))
     # What the view shows, not when the data ends (an import today moves that, truthfully).
     captions = [re.sub(r"the data runs to [^.]*", "", caption.value) for caption in app.caption][:3]
@@ -66,7 +65,7 @@ def shown_on(database: Engine, page: str) -> dict[str, object]:  # noqa: F811
     }
 
 
-def test_an_undated_import_moves_no_default_view(database: Engine) -> None:  # noqa: F811
+def test_an_undated_import_moves_no_default_view(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     pages = ("scoreboard.py", "rejections.py", "weekly_sync.py")
     before = {page: shown_on(database, page) for page in pages}

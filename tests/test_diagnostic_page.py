@@ -14,7 +14,7 @@ from core.diagnostic import ANSWER_COLUMNS, STATEMENTS, import_round, my_answer,
 from core.permissions import Actor
 from core.seed import seed_sample_data
 from core.settings import current
-from tests.test_app import database, page_file, run, signed_in_as  # noqa: F401  (fixture)
+from tests.conftest import page_file, run, signed_in_as
 
 PAGE = page_file("diagnostic.py")
 OPS = Actor("setup", "ops")
@@ -46,7 +46,7 @@ def _closed_round(engine: Engine, people: list[tuple[str, str, int]]) -> diagnos
     return import_round(engine, OPS, "Last round", start, start + dt.timedelta(days=10), frame, today=today)
 
 
-def test_answer_the_survey_then_change_it(database: Engine) -> None:  # noqa: F811
+def test_answer_the_survey_then_change_it(database: Engine) -> None:
     round_ = _open(database)
     app = run(signed_in_as(database, "mona", "marketing", PAGE))
     # A marketing user is pre-filled as marketing; the level is theirs to say.
@@ -76,7 +76,7 @@ def test_answer_the_survey_then_change_it(database: Engine) -> None:  # noqa: F8
     assert tuple(rows) == (2, 1)  # the first answer is kept, superseded
 
 
-def test_an_unanswered_statement_is_refused_and_nothing_is_saved(database: Engine) -> None:  # noqa: F811
+def test_an_unanswered_statement_is_refused_and_nothing_is_saved(database: Engine) -> None:
     round_ = _open(database)
     app = run(signed_in_as(database, "sal", "sales", PAGE))
     app.radio(key="sv_level").set_value("individual_contributor")
@@ -89,7 +89,7 @@ def test_an_unanswered_statement_is_refused_and_nothing_is_saved(database: Engin
     assert my_answer(database, Actor("sal", "sales"), round_.id) is None
 
 
-def test_ops_open_and_close_a_round_others_cannot(database: Engine) -> None:  # noqa: F811
+def test_ops_open_and_close_a_round_others_cannot(database: Engine) -> None:
     exec_view = run(signed_in_as(database, "ed", "exec", PAGE))
     assert "No round is open" in exec_view.info[0].value
     assert not [e for e in exec_view.expander if "Run the rounds" in e.label]
@@ -117,7 +117,7 @@ def test_ops_open_and_close_a_round_others_cannot(database: Engine) -> None:  # 
     assert people.value == "3"
 
 
-def test_results_with_a_gap_and_a_filter_that_would_leave_two(database: Engine) -> None:  # noqa: F811
+def test_results_with_a_gap_and_a_filter_that_would_leave_two(database: Engine) -> None:
     _closed_round(
         database,
         [("marketing", "executive", 5)] * 2
@@ -150,7 +150,7 @@ def test_results_with_a_gap_and_a_filter_that_would_leave_two(database: Engine) 
     assert {metric.label: metric.value for metric in app.metric}["People who answered"] == "4"
 
 
-def test_the_sample_company_shows_the_gap_the_signs_and_three_actions(database: Engine) -> None:  # noqa: F811
+def test_the_sample_company_shows_the_gap_the_signs_and_three_actions(database: Engine) -> None:
     seed_sample_data(database)
     app = run(signed_in_as(database, "ed", "exec", PAGE))
     assert app.selectbox(key="sv_round").value.name == "Q3 2026 pulse"

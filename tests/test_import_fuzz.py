@@ -52,8 +52,7 @@ from core.reasons import install_default_catalogue
 from core.sandbox import SandboxError, delete_trial, upload_trial
 from core.schema import KINDS, FieldSpec
 from tests.conftest import DATA_TABLES, TESTER
-from tests.fixtures import LEADS, load_fixture
-from tests.test_importer import CRM_MAPPING_YAML
+from tests.fixtures import CRM_MAPPING_YAML, LEADS, load_fixture
 
 # Hypothesis keeps caches (constants, Unicode tables) in ./.hypothesis even without its example database; a
 # clone must stay clean, so they go to the temporary directory unless HYPOTHESIS_STORAGE_DIRECTORY says otherwise.

@@ -14,7 +14,7 @@ from core.mapping import parse_mapping
 from core.models import AuditEntry, ImportRun, Lead, Opportunity
 from core.permissions import Actor, PermissionDenied
 from tests.conftest import TESTER, csv_file, snapshot
-from tests.fixtures import LEADS
+from tests.fixtures import CRM_MAPPING_YAML, LEADS
 
 HEADER = "lead_id,created_at,source,company,score,mql_at\n"
 
@@ -239,20 +239,6 @@ def test_timestamps_without_offset_are_local_with_offset_exact(engine: Engine) -
 
 # A CRM export's mapping with every feature: alternative column names, a date format, null words, skipped rows,
 # value maps, defaults, conditions and a constant (the fuzz tests use it too).
-CRM_MAPPING_YAML = """name: crm
-kind: leads
-date_format: "%d.%m.%Y %H:%M"
-null_values: [N/A, Select]
-skip_rows: [{column: Status, in: [Test], reason: test records}]
-fields:
-  lead_id: {column: [Id, Lead Id]}
-  created_at: {column: Created}
-  source: {column: Channel, map: {Google: paid_search, google ads: paid_search}, map_other: other}
-  company: {column: Firm, default: unknown company}
-  rejected_at: {column: Changed, when: {column: Status, in: [Disqualified]}}
-  rejection_reason: {column: Reason, when: {column: Status, in: [Disqualified]}}
-  country: {constant: DE}
-"""
 
 
 def test_mapping_with_conditions_value_maps_constants_and_skips(engine: Engine) -> None:

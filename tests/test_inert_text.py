@@ -4,7 +4,6 @@ found 9 live links on 4 pages, and an image fetched when an exec opened the Week
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -16,28 +15,12 @@ from core.exports import inert
 from core.importer import import_csv
 from core.permissions import Actor
 from core.seed import seed_sample_data
-from tests.conftest import TESTER, as_read, csv_file
-from tests.test_app import database, page_file, run, signed_in_as_existing  # noqa: F401  (fixture)
+from tests.conftest import TESTER, as_read, csv_file, page_file, run, signed_in_as_existing
+from tests.fixtures import HTML, IMAGE, LINK, WEEK, planted_leads
 
-LINK = "[click](https://evil.example/x)"
-IMAGE = "![pixel](https://evil.example/p.png)"
-HTML = "<img src=https://evil.example/h.png>"
 # Markup a browser would follow or fetch: "](" of a link, "![" of an image, "<" of HTML, when not escaped; and a
 # bare address, which Markdown links by itself whatever is escaped in it.
 LIVE = re.compile(r"(?<!\\)(\]\(|!\[|<)|https?\\?:(?!\u200b)|www(?!\u200b)")
-WEEK = dt.date(2026, 10, 19)
-
-
-def planted_leads() -> str:
-    """25 MQLs a week of a source named with a link, all rejected with an image for a reason (the weeks of
-    October, so that the source is flagged and the reason tops three complete weeks)."""
-    rows = []
-    for week in range(4):
-        for n in range(25):
-            day = dt.date(2026, 10, 5) + dt.timedelta(weeks=week, days=n % 5)
-            rows.append(f'P{week}-{n},{day} 09:00,"{LINK}",{day} 10:00,,{day} 15:00,"{IMAGE} {HTML}",{day} 11:00')
-    header = "lead_id,created_at,source,mql_at,sql_at,rejected_at,rejection_reason,first_response_at"
-    return header + "\n" + "\n".join(rows) + "\n"
 
 
 def texts(app: AppTest) -> list[str]:
@@ -45,7 +28,7 @@ def texts(app: AppTest) -> list[str]:
     return [element.value for element in elements]
 
 
-def test_a_link_an_image_and_html_in_data_and_notes_stay_text(database: Engine) -> None:  # noqa: F811
+def test_a_link_an_image_and_html_in_data_and_notes_stay_text(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     import_csv(database, "leads", csv_file(planted_leads()), actor=TESTER)
     ops = Actor("test", "ops")

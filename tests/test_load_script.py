@@ -4,9 +4,7 @@ app's form, reach the page it is meant to load, and time runs that finished. No 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,24 +13,10 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import free_port, load_module
+
 pytest.importorskip("websockets")
 ROOT = Path(__file__).resolve().parent.parent
-LOAD = ROOT / "bench" / "load.py"
-
-
-def load_module() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_load", LOAD)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file is being run
-    spec.loader.exec_module(module)
-    return module
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

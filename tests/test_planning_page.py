@@ -9,8 +9,7 @@ from sqlalchemy import Engine, insert, select
 from streamlit.testing.v1 import AppTest
 
 from core.models import AuditEntry, Spend, Target
-from tests.test_app import ROOT, run, signed_in_as, signed_in_as_existing
-from tests.test_app import database as database  # the fixture, shared rather than copied
+from tests.conftest import ROOT, run, signed_in_as, signed_in_as_existing
 
 PAGE = str(ROOT / "pages" / "targets.py")
 

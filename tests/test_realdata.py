@@ -14,8 +14,7 @@ from core.cli import main
 from core.importer import import_csv
 from core.kpis import KpiQuery, kpi_table
 from core.mapping import load_preset
-from tests.conftest import TESTER, database_url
-from tests.test_app import database, page_file, run, signed_in_as_existing  # noqa: F401  (fixture)
+from tests.conftest import TESTER, database_url, page_file, run, signed_in_as_existing
 
 
 def test_olist_funnel(engine: Engine, realdata: Path) -> None:
@@ -162,7 +161,7 @@ def test_olist_stages_it_does_not_have_are_not_available(
     assert all(row["mql_to_sql"] is None for row in by_source.values())
 
 
-def test_the_scoreboard_page_on_olist_says_not_available_and_flags_nothing(database: Engine, realdata: Path) -> None:  # noqa: F811
+def test_the_scoreboard_page_on_olist_says_not_available_and_flags_nothing(database: Engine, realdata: Path) -> None:
     import_olist(database, realdata)
     app = run(signed_in_as_existing(database, "erin", page_file("scoreboard.py")))
     metrics = {metric.label: metric.value for metric in app.metric}
@@ -176,7 +175,7 @@ def test_the_scoreboard_page_on_olist_says_not_available_and_flags_nothing(datab
     assert not app.error  # no red flag on a number that is not there
 
 
-def test_the_rejections_page_on_olist_says_rejections_are_not_in_the_data(database: Engine, realdata: Path) -> None:  # noqa: F811
+def test_the_rejections_page_on_olist_says_rejections_are_not_in_the_data(database: Engine, realdata: Path) -> None:
     import_olist(database, realdata)
     app = run(signed_in_as_existing(database, "erin", page_file("rejections.py")))
     metrics = {metric.label: metric.value for metric in app.metric}

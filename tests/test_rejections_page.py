@@ -14,8 +14,7 @@ from core import definitions
 from core.importer import import_csv
 from core.permissions import Actor
 from core.seed import seed_sample_data
-from tests.conftest import as_read
-from tests.test_app import database, page_file, run, signed_in_as, signed_in_as_existing  # noqa: F401  (fixture)
+from tests.conftest import as_read, page_file, run, signed_in_as, signed_in_as_existing
 
 PAGE = page_file("rejections.py")
 HEADER = (
@@ -83,7 +82,7 @@ def sign_icp(engine: Engine, company_size_min: int = 50) -> None:
         version = definitions.approve(engine, signer, version.id, revision=version.revision)
 
 
-def opened(database: Engine, username: str = "erin", *, link: dict[str, str | list[str]] | None = None) -> AppTest:  # noqa: F811
+def opened(database: Engine, username: str = "erin", *, link: dict[str, str | list[str]] | None = None) -> AppTest:
     app = signed_in_as_existing(database, username, PAGE)
     params = link or {"period": "custom", "from": CUSTOM[0].isoformat(), "to": CUSTOM[1].isoformat()}
     for key, value in params.items():
@@ -113,7 +112,7 @@ def sql_count(engine: Engine, where: str, **params: object) -> int:
         )
 
 
-def test_the_hand_counted_weeks(database: Engine) -> None:  # noqa: F811
+def test_the_hand_counted_weeks(database: Engine) -> None:
     load(database)
     sign_icp(database)
     app = opened(database)
@@ -152,7 +151,7 @@ def test_the_hand_counted_weeks(database: Engine) -> None:  # noqa: F811
     assert owners.loc["Ana", "premature"] == 1 and owners.loc["Tom", "premature"] == 1
 
 
-def test_filters_narrow_every_count(database: Engine) -> None:  # noqa: F811
+def test_filters_narrow_every_count(database: Engine) -> None:
     load(database)
     app = opened(database)
     app.multiselect(key="rj_sources").select("email")
@@ -175,7 +174,7 @@ def test_filters_narrow_every_count(database: Engine) -> None:  # noqa: F811
     assert list(app.dataframe[-1].value["lead_id"]) == ["R12"]
 
 
-def test_the_drill_down_lists_the_leads_behind_a_pick(database: Engine) -> None:  # noqa: F811
+def test_the_drill_down_lists_the_leads_behind_a_pick(database: Engine) -> None:
     load(database)
     app = opened(database)
     app.selectbox(key="rj_drill_reason").select("Wrong company size")
@@ -210,7 +209,7 @@ def test_the_drill_down_lists_the_leads_behind_a_pick(database: Engine) -> None:
     assert app.get("download_button")
 
 
-def test_ops_map_an_unknown_reason_and_the_counts_follow(database: Engine) -> None:  # noqa: F811
+def test_ops_map_an_unknown_reason_and_the_counts_follow(database: Engine) -> None:
     load(database)
     exec_view = opened(database)
     assert "rj_map_to" not in [box.key for box in exec_view.selectbox]  # an exec reads the catalogue only
@@ -237,7 +236,7 @@ def test_ops_map_an_unknown_reason_and_the_counts_follow(database: Engine) -> No
         )
 
 
-def test_a_shared_link_reopens_the_same_view(database: Engine) -> None:  # noqa: F811
+def test_a_shared_link_reopens_the_same_view(database: Engine) -> None:
     load(database)
     link = {
         "period": "custom",
@@ -251,13 +250,13 @@ def test_a_shared_link_reopens_the_same_view(database: Engine) -> None:  # noqa:
     assert metrics(app)["Rejections logged"] == "1"  # R08
 
 
-def test_nothing_to_show_says_so(database: Engine) -> None:  # noqa: F811
+def test_nothing_to_show_says_so(database: Engine) -> None:
     load(database)
     app = opened(database, link={"period": "custom", "from": "2025-01-01", "to": "2025-01-31"})
     assert any("No rejections and no dispositioned MQLs" in info.value for info in app.info)
 
 
-def test_the_sample_company_shows_the_spring_ebook_story(database: Engine) -> None:  # noqa: F811
+def test_the_sample_company_shows_the_spring_ebook_story(database: Engine) -> None:
     seed_sample_data(database)
     app = opened(database, link={"period": "custom", "from": "2026-02-02", "to": "2026-05-31"})
     flags = [warning.value for warning in app.warning]
@@ -283,7 +282,7 @@ def test_the_sample_company_shows_the_spring_ebook_story(database: Engine) -> No
     assert any(as_read(md.value).startswith(":red[**Top campaign: spring-ebook-2026") for md in app.markdown)
 
 
-def test_ops_add_a_reason_and_rename_one(database: Engine) -> None:  # noqa: F811
+def test_ops_add_a_reason_and_rename_one(database: Engine) -> None:
     load(database)
     app = signed_in_as(database, "olu", "ops", PAGE)
     run(app)

@@ -12,7 +12,7 @@ from core import definitions
 from core.permissions import Actor
 from core.sandbox import active_knobs, curve, outcome, trials
 from core.seed import seed_sample_data
-from tests.test_app import database, page_file, run, signed_in_as  # noqa: F401  (fixture)
+from tests.conftest import page_file, run, signed_in_as
 
 PAGE = page_file("sandbox.py")
 
@@ -21,7 +21,7 @@ def _metrics(app: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in app.metric}
 
 
-def _start_stored_trial(database: Engine, username: str = "otto") -> AppTest:  # noqa: F811
+def _start_stored_trial(database: Engine, username: str = "otto") -> AppTest:
     app = run(signed_in_as(database, username, "ops", PAGE))
     assert "You have no trial yet" in app.info[0].value
     app.text_input(key="sb_stored_name").input("Sample, last year")
@@ -29,7 +29,7 @@ def _start_stored_trial(database: Engine, username: str = "otto") -> AppTest:  #
     return run(app)
 
 
-def test_a_trial_on_the_stored_leads_moves_with_the_knobs(database: Engine) -> None:  # noqa: F811
+def test_a_trial_on_the_stored_leads_moves_with_the_knobs(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     app = _start_stored_trial(database)
     assert "Started Sample, last year" in app.success[0].value
@@ -59,7 +59,7 @@ def test_a_trial_on_the_stored_leads_moves_with_the_knobs(database: Engine) -> N
     assert app.slider(key=f"sb_{trial.id}_score_threshold").value == found.recommended
 
 
-def test_proposing_the_knobs_puts_a_version_with_evidence_up_for_sign_off(database: Engine) -> None:  # noqa: F811
+def test_proposing_the_knobs_puts_a_version_with_evidence_up_for_sign_off(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     app = _start_stored_trial(database)
     trial = trials(database, Actor("otto", "ops"))[0]
@@ -84,7 +84,7 @@ def test_proposing_the_knobs_puts_a_version_with_evidence_up_for_sign_off(databa
     assert shown and "MQLs per month" in list(shown[0]["figure"])
 
 
-def test_trials_are_private_and_a_marketing_user_cannot_upload(database: Engine) -> None:  # noqa: F811
+def test_trials_are_private_and_a_marketing_user_cannot_upload(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     _start_stored_trial(database)
     other = run(signed_in_as(database, "mo", "marketing", PAGE))
@@ -94,7 +94,7 @@ def test_trials_are_private_and_a_marketing_user_cannot_upload(database: Engine)
     assert "may not open this page" in exec_view.error[0].value
 
 
-def test_a_second_trial_from_the_popover_is_shown_and_knobs_survive_a_switch(database: Engine) -> None:  # noqa: F811
+def test_a_second_trial_from_the_popover_is_shown_and_knobs_survive_a_switch(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     app = _start_stored_trial(database)
     first = trials(database, Actor("otto", "ops"))[0]
@@ -113,7 +113,7 @@ def test_a_second_trial_from_the_popover_is_shown_and_knobs_survive_a_switch(dat
     assert app.slider(key=f"sb_{first.id}_score_threshold").value == 80
 
 
-def test_a_size_range_that_ends_before_it_starts_is_explained(database: Engine) -> None:  # noqa: F811
+def test_a_size_range_that_ends_before_it_starts_is_explained(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     app = _start_stored_trial(database)
     trial = trials(database, Actor("otto", "ops"))[0]

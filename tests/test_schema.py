@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import Engine, event, func, inspect, select, text
 
+from core.admin.settings import save, update
 from core.db import SQLITE_BUSY_SECONDS, session_scope, upgrade, writing
 from core.models import AuditEntry, Base, CalendarDay
 from core.permissions import Actor, PermissionDenied
@@ -18,8 +19,6 @@ from core.settings import (
     holiday_countries,
     holiday_subdivisions,
     load,
-    save,
-    update,
 )
 
 

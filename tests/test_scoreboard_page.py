@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.cli import main
 from core.scoreboard import money, percent
 from core.seed import seed_sample_data
-from tests.test_app import database, page_file, run, signed_in_as_existing  # noqa: F401  (fixture)
+from tests.conftest import page_file, run, signed_in_as_existing
 
 
 def cli_kpis(
@@ -42,7 +42,7 @@ def shown(app: AppTest) -> dict[str, str]:
 
 @pytest.mark.parametrize("source", [None, "paid_search"])
 def test_the_page_shows_what_the_cli_computes(
-    database: Engine,  # noqa: F811
+    database: Engine,
     capsys: pytest.CaptureFixture[str],
     source: str | None,
 ) -> None:
@@ -67,7 +67,7 @@ def test_the_page_shows_what_the_cli_computes(
 
 
 def test_a_custom_range_across_two_months_matches_the_cli_whole_range(
-    database: Engine,  # noqa: F811
+    database: Engine,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed_sample_data(database)

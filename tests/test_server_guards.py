@@ -22,7 +22,7 @@ import streamlit as st
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.runtime.app_session import AppSession
 
-from tests.test_load_script import free_port, load_module
+from tests.conftest import free_port, load_module
 from ui import serving
 from ui.auth import USER_KEY
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from core.periods import clamp_range
 from core.rejections import NO_REASON, week_tops
 from core.seed import seed_sample_data
-from tests.test_app import database, page_file, run, signed_in_as_existing  # noqa: F401  (fixture)
+from tests.conftest import page_file, run, signed_in_as_existing
 
 SPAN = (dt.date(2024, 11, 1), dt.date(2026, 10, 31))
 TODAY = dt.date(2026, 12, 7)
@@ -62,7 +62,7 @@ def test_the_grouped_week_tops_match_the_rule(seed: int) -> None:
     assert week_tops(frame, weeks) == naive_tops(frame, weeks)
 
 
-def test_a_link_to_ten_thousand_years_opens_the_datas_years(database: Engine) -> None:  # noqa: F811
+def test_a_link_to_ten_thousand_years_opens_the_datas_years(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     for page, key in (("rejections.py", "rj_range"), ("scoreboard.py", "sb_range")):
         app = signed_in_as_existing(database, "erin", page_file(page))

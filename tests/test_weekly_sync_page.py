@@ -12,8 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core import sync
 from core.permissions import Actor
 from core.seed import seed_sample_data
-from tests.conftest import as_read
-from tests.test_app import database, page_file, run, signed_in_as  # noqa: F401  (fixture)
+from tests.conftest import as_read, page_file, run, signed_in_as
 
 PAGE = page_file("weekly_sync.py")
 WEEK = dt.date(2026, 10, 19)  # a complete week of the sample company (its data ends 31 Oct 2026)
@@ -28,7 +27,7 @@ def _on_week(app: AppTest, day: dt.date) -> AppTest:
     return run(app)
 
 
-def test_run_a_meeting_and_next_week_starts_with_its_actions(database: Engine) -> None:  # noqa: F811
+def test_run_a_meeting_and_next_week_starts_with_its_actions(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     app = _on_week(run(signed_in_as(database, "otto", "ops", PAGE)), WEEK)
     plan = sync.agenda(database, WEEK)
@@ -85,7 +84,7 @@ def test_run_a_meeting_and_next_week_starts_with_its_actions(database: Engine) -
     assert sync.open_from_before(database, WEEK + dt.timedelta(days=7)) == []
 
 
-def test_others_read_the_record_but_cannot_run_the_meeting(database: Engine) -> None:  # noqa: F811
+def test_others_read_the_record_but_cannot_run_the_meeting(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     meeting = sync.open_meeting(database, Actor("otto", "ops"), WEEK)
     sync.add_action(database, Actor("otto", "ops"), meeting.id, "sales", "Call back every demo request", "Sam", WEEK)
