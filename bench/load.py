@@ -605,13 +605,23 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes] | None, timeou
 
 
 def start_server(
-    url: str, database_url: str, log: Path | None, options: Iterable[str] = (), script: str = "serve.py"
+    url: str,
+    database_url: str,
+    log: Path | None,
+    options: Iterable[str] = (),
+    script: str = "serve.py",
+    environment: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """`streamlit run serve.py` with a random cookie key and the load test's accounts; options are extra Streamlit
-    settings as "section.name=value"."""
+    settings as "section.name=value", environment extra environment variables."""
     port = urlsplit(url).port or 8501
     ensure_accounts(database_url)
-    environment = {**os.environ, "DATABASE_URL": database_url, "ONEFUNNEL_COOKIE_KEY": secrets.token_urlsafe(48)}
+    environment = {
+        **os.environ,
+        **(environment or {}),
+        "DATABASE_URL": database_url,
+        "ONEFUNNEL_COOKIE_KEY": secrets.token_urlsafe(48),
+    }
     environment.pop("ONEFUNNEL_DEMO", None)
     command = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)]
     # No file watcher: other work in the same checkout must not make the server reload mid-measurement.

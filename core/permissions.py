@@ -59,3 +59,15 @@ def may(role: str, permission: Permission) -> bool:
 def require(actor: Actor, permission: Permission) -> None:
     if not may(actor.role, permission):
         raise PermissionDenied(f"{actor.username} ({actor.role}) may not {permission.replace('_', ' ')}")
+
+
+def may_upload(role: str | None) -> bool:
+    """Whether a session may send files to the server: signed in, with a page that takes an upload (the Data page
+    imports, the Sandbox's trials). Checked before the file is read (ui.serving)."""
+    return role is not None and (may(role, "import_data") or may(role, "propose_definition"))
+
+
+def may_clear_caches(role: str | None) -> bool:
+    """Whether a session may empty every cache of the server process for everyone: those whose imports change
+    what the caches hold."""
+    return role is not None and may(role, "import_data")

@@ -35,6 +35,7 @@ from core.permissions import ROLES, Actor, Role, require
 
 MAX_FAILED_LOGINS = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
+MINUTE = dt.timedelta(minutes=1)
 # In front of the name's window: one client gets one guess fewer on a name than it takes to lock the name, so no
 # single address can lock an account (the only admin's, say) and lockout stops being a tool against its owner.
 MAX_FAILED_LOGINS_PER_CLIENT = MAX_FAILED_LOGINS - 1
@@ -85,12 +86,13 @@ class LoginResult:
     def message(self) -> str:
         if self.outcome == "ok":
             return "Signed in."
-        if self.outcome == "locked" and self.locked_until is not None:
-            # Rounded up: at the minute shown the lock is over, never a few seconds short of it.
-            shown = self.locked_until + (dt.datetime.min - self.locked_until) % dt.timedelta(minutes=1)
+        # Rounded up: at the minute shown the lock is over, never a few seconds short of it.
+        shown = (
+            None if self.locked_until is None else self.locked_until + (dt.datetime.min - self.locked_until) % MINUTE
+        )
+        if self.outcome == "locked" and shown is not None:
             return f"Too many wrong passwords: this account is locked until {shown:%H:%M} UTC."
-        if self.outcome == "client_locked" and self.locked_until is not None:
-            shown = self.locked_until + (dt.datetime.min - self.locked_until) % dt.timedelta(minutes=1)
+        if self.outcome == "client_locked" and shown is not None:
             return (
                 "Too many wrong passwords for this user name from your network address: "
                 f"try again after {shown:%H:%M} UTC, or from another device."
@@ -192,28 +194,14 @@ def _in_window(key: str, now: dt.datetime) -> tuple[Any, ...]:
     return (LoginFailure.username == key, LoginFailure.cleared_at.is_(None), LoginFailure.at > now - FAILURE_WINDOW)
 
 
-def _lock_end(session: Session, key: str, now: dt.datetime) -> dt.datetime | None:
-    """When the lock on `key` ends: when the oldest of its newest MAX_FAILED_LOGINS failures leaves the window;
-    None if the window holds fewer."""
+def _lock_end(
+    session: Session, key: str, now: dt.datetime, *, client: str | None = None, limit: int = MAX_FAILED_LOGINS
+) -> dt.datetime | None:
+    """When the lock on `key` ends: when the oldest of its newest `limit` failures leaves the window; None if the
+    window holds fewer. With a `client`, only that client's failures count (the per-client limit)."""
+    where = [*_in_window(key, now)] + ([LoginFailure.client == client] if client is not None else [])
     oldest = session.scalar(
-        select(LoginFailure.at)
-        .where(*_in_window(key, now))
-        .order_by(LoginFailure.at.desc())
-        .offset(MAX_FAILED_LOGINS - 1)
-        .limit(1)
-    )
-    return None if oldest is None else oldest + FAILURE_WINDOW
-
-
-def _client_lock_end(session: Session, key: str, client: str, now: dt.datetime) -> dt.datetime | None:
-    """When this client may try `key` again: when the oldest of its newest MAX_FAILED_LOGINS_PER_CLIENT failures
-    on the name leaves the window; None if it has fewer."""
-    oldest = session.scalar(
-        select(LoginFailure.at)
-        .where(*_in_window(key, now), LoginFailure.client == client)
-        .order_by(LoginFailure.at.desc())
-        .offset(MAX_FAILED_LOGINS_PER_CLIENT - 1)
-        .limit(1)
+        select(LoginFailure.at).where(*where).order_by(LoginFailure.at.desc()).offset(limit - 1).limit(1)
     )
     return None if oldest is None else oldest + FAILURE_WINDOW
 
@@ -412,7 +400,9 @@ def _judge_sign_in(
         if until is not None:
             return LoginResult("locked", locked_until=until)
         # Refused like a lock, right password or not: judging it would give this client one more guess.
-        client_until = None if client is None else _client_lock_end(session, key, client, now)
+        client_until = (
+            None if client is None else _lock_end(session, key, now, client=client, limit=MAX_FAILED_LOGINS_PER_CLIENT)
+        )
         if client_until is not None:
             return LoginResult("client_locked", locked_until=client_until)
         # A password changed since it was read was checked against the old hash: wrong, like any other.

@@ -5,9 +5,12 @@ Not a test module; imported by the browser tests after they have skipped where C
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from tests.conftest import ROOT
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.conftest import CHROMIUM, ROOT
 
 SHOTS = ROOT / "tests" / "output" / "browser"
 
@@ -35,3 +38,17 @@ def sign_in(page: Page, server: str, username: str) -> None:
 def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name.lower().replace(' & ', '-').replace(' ', '-')}.png"), full_page=True)
+
+
+@contextmanager
+def desktop_page() -> Iterator[Page]:
+    """A 1440 × 1000 page in headless Chromium, closed afterwards."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield browser.new_page(viewport={"width": 1440, "height": 1000})
+        finally:
+            browser.close()

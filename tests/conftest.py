@@ -12,7 +12,10 @@ import io
 import os
 import re
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -232,3 +235,45 @@ def load_module() -> Any:
     sys.modules[spec.name] = module  # dataclasses look their module up while the file is being run
     spec.loader.exec_module(module)
     return module
+
+
+def seeded_for_load(load: Any, folder: Path) -> str:
+    """The URL of a new SQLite database holding the sample company and the load client's two accounts."""
+    database_url = f"sqlite:///{folder / 'app.db'}"
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    subprocess.run([sys.executable, "-m", "core", "seed"], cwd=ROOT, env=environment, check=True, capture_output=True)
+    load.ensure_accounts(database_url)
+    return database_url
+
+
+@contextmanager
+def demo_server(folder: Path) -> Iterator[str]:
+    """`streamlit run serve.py` in demo mode on the embedded database `folder`/onefunnel.db (demo mode runs on
+    nothing else), its output in `folder`/server.log; yields the URL once /_stcore/health answers."""
+    port = free_port()
+    environment = {
+        **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
+        "ONEFUNNEL_DATA_DIR": str(folder),
+        "ONEFUNNEL_DEMO": "1",
+        "ONEFUNNEL_COOKIE_KEY": "",
+    }
+    command = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port)]
+    command += ["--server.headless", "true", "--server.fileWatcherType", "none"]
+    url = f"http://127.0.0.1:{port}"
+    with (folder / "server.log").open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                        if response.read() == b"ok":
+                            break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=20)

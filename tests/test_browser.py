@@ -9,82 +9,39 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.db import open_database
-from tests.conftest import CHROMIUM, MENUS, ROOT, free_port
+from tests.conftest import CHROMIUM, MENUS, ROOT, demo_server
 from tests.fixtures import UNDATED_LEADS, load_fixture
 
 if not os.environ.get("REQUIRE_BROWSER"):
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
     pytest.importorskip("playwright")
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.browser_support import settle, shot, sign_in
+from tests.browser_support import desktop_page, settle, shot, sign_in
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # Demo mode runs only on its embedded database: the file in the data folder, DATABASE_URL unset.
     folder = tmp_path_factory.mktemp("browser")
-    database = folder / "onefunnel.db"
-    engine = open_database(f"sqlite:///{database}")
+    engine = open_database(f"sqlite:///{folder / 'onefunnel.db'}")
     load_fixture(engine)
     engine.dispose()
-    port = free_port()
-    environment = {
-        **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
-        "ONEFUNNEL_DATA_DIR": str(folder),
-        "ONEFUNNEL_DEMO": "1",
-        "ONEFUNNEL_COOKIE_KEY": "",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "serve.py",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
+    with demo_server(folder) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def browser_page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser.new_page(viewport={"width": 1440, "height": 1000})
-        browser.close()
+    with desktop_page() as page:
+        yield page
 
 
 ROLE_PAGES = {role: MENUS[role] for role in ("exec", "ops", "admin")}

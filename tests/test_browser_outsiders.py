@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,16 +18,16 @@ from core.db import open_database
 from core.importer import import_csv
 from core.permissions import Actor
 from core.seed import seed_sample_data
-from tests.conftest import CHROMIUM, ROOT, TESTER, csv_file, free_port
+from tests.conftest import CHROMIUM, ROOT, TESTER, csv_file, demo_server
 from tests.fixtures import HTML, IMAGE, LINK, WEEK, planted_leads
 
 if not os.environ.get("REQUIRE_BROWSER"):
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
     pytest.importorskip("playwright")
-from playwright.sync_api import Page, Request, expect, sync_playwright
+from playwright.sync_api import Page, Request, expect
 
-from tests.browser_support import settle, shot, sign_in
+from tests.browser_support import desktop_page, settle, shot, sign_in
 
 PLANTED_HOST = "evil.example"
 NEWEST_WEEK = WEEK + dt.timedelta(weeks=1)
@@ -38,10 +36,6 @@ PAGE_FILES = sorted(path.stem for path in (ROOT / "pages").glob("*.py"))
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    import subprocess
-    import sys
-    import time
-
     folder = tmp_path_factory.mktemp("outsiders")
     engine = open_database(f"sqlite:///{folder / 'onefunnel.db'}")
     seed_sample_data(engine, with_survey=False)
@@ -51,45 +45,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     meeting = sync.open_meeting(engine, ops, NEWEST_WEEK)
     sync.save_notes(engine, ops, meeting.id, {"volume": f"See {LINK}\n{IMAGE}\n{HTML}"}, ["Otto"])
     engine.dispose()
-    port = free_port()
-    environment = {
-        **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
-        "ONEFUNNEL_DATA_DIR": str(folder),
-        "ONEFUNNEL_DEMO": "1",
-        "ONEFUNNEL_COOKIE_KEY": "",
-    }
-    command = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port)]
-    command += ["--server.headless", "true", "--server.fileWatcherType", "none"]
-    log = (folder / "server.log").open("wb")
-    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
+    with demo_server(folder) as url:
         yield url, folder / "server.log"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[tuple[Page, list[str]]]:
     """A page, and every URL it requested or was answered from (so a fetched image would show)."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = chromium.new_page(viewport={"width": 1440, "height": 1000})
+    with desktop_page() as page:
         requested: list[str] = []
 
         def note(request: Request) -> None:
@@ -99,7 +62,6 @@ def browser() -> Iterator[tuple[Page, list[str]]]:
         # The planted host must not be reached even if something tried: answer it here, and still count the try.
         page.route(f"**/*{PLANTED_HOST}*/**", lambda route: route.fulfill(status=204, body=""))
         yield page, requested
-        chromium.close()
 
 
 def no_live_markup(page: Page, requested: list[str]) -> None:

@@ -4,16 +4,13 @@ app's form, reach the page it is meant to load, and time runs that finished. No 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import free_port, load_module
+from tests.conftest import free_port, load_module, seeded_for_load
 
 pytest.importorskip("websockets")
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,10 +24,7 @@ def load() -> Any:
 @pytest.fixture(scope="module")
 def server(load: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     folder = tmp_path_factory.mktemp("load")
-    database_url = f"sqlite:///{folder / 'app.db'}"
-    environment = {**os.environ, "DATABASE_URL": database_url}
-    subprocess.run([sys.executable, "-m", "core", "seed"], cwd=ROOT, env=environment, check=True, capture_output=True)
-    load.ensure_accounts(database_url)
+    database_url = seeded_for_load(load, folder)
     load.ensure_trials(database_url, load.OPERATOR, 1)
     url = f"http://127.0.0.1:{free_port()}"
     process = load.start_server(url, database_url, folder / "server.log")

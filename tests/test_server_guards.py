@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import http.cookiejar
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -22,7 +19,7 @@ import streamlit as st
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.runtime.app_session import AppSession
 
-from tests.conftest import free_port, load_module
+from tests.conftest import free_port, load_module, seeded_for_load
 from ui import serving
 from ui.auth import USER_KEY
 
@@ -39,18 +36,13 @@ def load() -> Any:
 @pytest.fixture(scope="module")
 def server(load: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     folder = tmp_path_factory.mktemp("guards")
-    database_url = f"sqlite:///{folder / 'app.db'}"
-    environment = {**os.environ, "DATABASE_URL": database_url}
-    subprocess.run([sys.executable, "-m", "core", "seed"], cwd=ROOT, env=environment, check=True, capture_output=True)
-    load.ensure_accounts(database_url)
+    database_url = seeded_for_load(load, folder)
     url = f"http://127.0.0.1:{free_port()}"
     log = folder / "server.log"
     # As behind a proxy: the visitor's address comes from the header the proxy adds.
-    os.environ["ONEFUNNEL_CLIENT_ADDRESS_HEADER"] = "X-Forwarded-For"
-    try:
-        process = load.start_server(url, database_url, log)
-    finally:
-        del os.environ["ONEFUNNEL_CLIENT_ADDRESS_HEADER"]
+    process = load.start_server(
+        url, database_url, log, environment={"ONEFUNNEL_CLIENT_ADDRESS_HEADER": "X-Forwarded-For"}
+    )
     try:
         yield url, log
     finally:

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from core.permissions import may
+from core.permissions import may_clear_caches, may_upload
 
 LOGGER = logging.getLogger("onefunnel.serving")
 
@@ -44,11 +44,6 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 _guarded = False
 
 
-def guarded() -> bool:
-    """Whether this process was started through serve.py (app.py refuses to be served without it)."""
-    return _guarded
-
-
 def started_without_guards() -> bool:
     """Whether Streamlit serves app.py itself (`streamlit run app.py`) rather than serve.py's app. Tests that run
     the script without a server (AppTest) are neither."""
@@ -68,14 +63,6 @@ def session_role(state: Any) -> str | None:
     except (KeyError, AttributeError):
         return None
     return getattr(user, "role", None)
-
-
-def may_upload(role: str | None) -> bool:
-    return role is not None and (may(role, "import_data") or may(role, "propose_definition"))
-
-
-def may_clear_caches(role: str | None) -> bool:
-    return role is not None and may(role, "import_data")
 
 
 def _role_of_session(session_id: str) -> str | None:
