@@ -2,11 +2,11 @@
 
 import streamlit as st
 
+from core.admin.demo import DEMO_PASSWORD_SUFFIX, DemoRefused, ensure_demo_users
 from core.config import ConfigError, cookie_key, demo_mode
-from core.definitions import sla_review
-from core.demo import DEMO_PASSWORD_SUFFIX, DemoRefused, ensure_demo_users
+from core.definitions.versions import sla_review
 from core.permissions import may
-from ui import auth, data, serving
+from ui import auth, cache, serving
 from ui.menu import PAGES
 
 st.set_page_config(page_title="OneFunnel", page_icon=":material/filter_alt:", layout="wide")
@@ -28,7 +28,7 @@ except ConfigError as problem:
 
 @st.cache_resource(show_spinner=False)
 def _demo_users_ready() -> bool:
-    ensure_demo_users(data.engine())
+    ensure_demo_users(cache.engine())
     return True
 
 
@@ -49,8 +49,8 @@ if user is None:
     st.stop()
 
 # Not cached: a version signed in another replica or from the CLI must show at once; it is two small reads.
-review = sla_review(data.engine())
-if review is not None and review.overdue(data.org_settings().today()):
+review = sla_review(cache.engine())
+if review is not None and review.overdue(cache.org_settings().today()):
     st.warning(
         f"The review of the SLA is overdue: {review.version.label} was due for review on {review.due:%d %b %Y}. "
         "Propose its next version on the Definitions page, even if nothing changes, for both leads to sign.",

@@ -37,10 +37,10 @@ import duckdb  # noqa: E402
 import pandas as pd  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from core.attribution import revenue_by_channel  # noqa: E402
 from core.db import get_engine, upgrade  # noqa: E402
-from core.importer import import_csv  # noqa: E402
-from core.kpis import KpiQuery, kpi_table  # noqa: E402
+from core.funnel.attribution import revenue_by_channel  # noqa: E402
+from core.funnel.kpis import KpiQuery, kpi_table  # noqa: E402
+from core.imports.importer import import_csv  # noqa: E402
 from core.permissions import Actor  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -271,7 +271,7 @@ def page_seconds(url: str, schema: str | None, runs: int, page: str = "scoreboar
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from core import users
+    from core.admin import users
     from ui.auth import USER_KEY
 
     if schema:
@@ -308,8 +308,8 @@ def page_seconds(url: str, schema: str | None, runs: int, page: str = "scoreboar
 
 def rejection_query_seconds(engine: Any, runs: int) -> dict[str, float]:
     """Median seconds of each query the Rejections page runs, over the sample's "this year" (ten months)."""
-    from core.definitions import IcpRules, MqlRules
-    from core.rejections import (
+    from core.definitions.versions import IcpRules, MqlRules
+    from core.rejections.explorer import (
         Drill,
         RejectionQuery,
         by_owner,
@@ -342,8 +342,8 @@ def rejection_query_seconds(engine: Any, runs: int) -> dict[str, float]:
 def diagnostic_seconds(engine: Any, runs: int) -> dict[str, float]:
     """Loads the sample company's survey rounds (the Diagnostic page needs a closed one), then times measuring
     the six signs over the 13 weeks to the end of the data, and a whole diagnosis of the latest closed round."""
-    from core.diagnostic import closed_rounds, diagnose, measured_signs
-    from core.seed import SAMPLE_DIR, SURVEY_FILE, seed_survey
+    from core.admin.seed import SAMPLE_DIR, SURVEY_FILE, seed_survey
+    from core.alignment.diagnostic import closed_rounds, diagnose, measured_signs
     from core.settings import current
 
     today = current(engine).today()
@@ -364,7 +364,7 @@ def sandbox_seconds(engine: Any, data: Path, runs: int) -> dict[str, float]:
     the 100,000: the outcome of the new knobs and the threshold curve (the definition in force is cached)."""
     import dataclasses
 
-    from core.sandbox import active_knobs, curve, outcome, upload_trial
+    from core.sandbox.trials import active_knobs, curve, outcome, upload_trial
 
     ops = Actor("bench_ops", "ops")
     seconds: dict[str, float] = {}

@@ -546,8 +546,8 @@ def _engine(database_url: str) -> Any:
 def ensure_accounts(database_url: str) -> None:
     """The load test's viewer and operator, created once in the benchmark database."""
     engine = _engine(database_url)
+    from core.admin.users import create_user, get_user
     from core.permissions import Actor
-    from core.users import create_user, get_user
 
     try:
         for username, role in ((VIEWER, "exec"), (OPERATOR, "ops")):
@@ -569,9 +569,9 @@ def ensure_trials(database_url: str, username: str, count: int) -> list[int]:
     """Trials "load 1" … "load <count>" for the user, each the stored leads of the last 365 days of data
     (the Sandbox page's default period), made once and reused by later runs."""
     engine = _engine(database_url)
-    from core.kpis import data_range
+    from core.funnel.kpis import data_range
     from core.permissions import Actor
-    from core.sandbox import stored_trial, trials
+    from core.sandbox.trials import stored_trial, trials
 
     try:
         actor = Actor(username, "ops")

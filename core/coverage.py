@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import QueryableAttribute
 
-from core.schema import kind_spec
+from core.formats import kind_spec
 
 # Kinds whose rows keep what their imports carried (touches, spend and targets carry all their fields).
 TRACKED = ("leads", "opportunities")

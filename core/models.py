@@ -1,7 +1,7 @@
 """Typed SQLAlchemy 2.0 models: the one schema every page reads.
 
 Timestamps are naive UTC. Columns marked "derived" are computed when rows are
-written (see core.derived) so that KPI queries aggregate plain columns instead of
+written (see core.funnel.derived) so that KPI queries aggregate plain columns instead of
 doing timezone and business-hour arithmetic per row at query time.
 """
 
@@ -220,13 +220,13 @@ class User(Base):
     sessions_valid_after: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    # A demo account (core.demo): its password is in the README, so it signs in in demo mode only.
+    # A demo account (core.admin.demo): its password is in the README, so it signs in in demo mode only.
     demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class LoginFailure(Base):
     """One wrong password. Rows rather than a counter, so that two wrong passwords at once both count; the lock
-    is a sliding window over them (core.users). Never deleted: a sign-in, a new password or an admin's unlock
+    is a sliding window over them (core.admin.users). Never deleted: a sign-in, a new password or an admin's unlock
     marks the rows of the window cleared, and by whom."""
 
     __tablename__ = "login_failures"
@@ -265,7 +265,7 @@ class DefinitionVersion(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # superseded or rejected
-    # What the proposer measured to back it, e.g. a sandbox trial's figures (core.sandbox); None for most.
+    # What the proposer measured to back it, e.g. a sandbox trial's figures (core.sandbox.trials); None for most.
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Optimistic lock: every UPDATE checks and bumps it, so two writers that read the same row cannot both
     # win, on SQLite too, where SELECT … FOR UPDATE does nothing.
@@ -446,7 +446,7 @@ class SandboxLead(Base):
 
 
 class SyncMeeting(Base):
-    """One week's sync (core.sync): notes per section, attendees, and its actions. Editable until closed."""
+    """One week's sync (core.alignment.sync): notes per section, attendees, and its actions. Editable until closed."""
 
     __tablename__ = "sync_meetings"
 

@@ -1,7 +1,7 @@
 """Organisation settings, the read side: timezone, business days and hours, holidays, gates and segment bands.
 
 Stored as validated JSON in the settings table and read by every KPI. An admin changes them through
-core.admin.settings; the SLA's hours and gates arrive only with a signed SLA version (core.definitions); both
+core.admin.settings; the SLA's hours and gates arrive only with a signed SLA version (core.definitions.versions); both
 store through core.derived.store_settings, which recomputes what the settings feed.
 """
 
@@ -20,7 +20,7 @@ from core.business_hours import BusinessCalendar
 from core.models import Setting
 
 ORGANISATION_KEY = "organisation"
-# Set by the SLA definition both leads sign (core.definitions), never directly.
+# Set by the SLA definition both leads sign (core.definitions.versions), never directly.
 SLA_KEYS = frozenset(
     {
         "sla_hours",

@@ -6,10 +6,10 @@ import time
 
 import streamlit as st
 
+from core.admin.users import MIN_PASSWORD_LENGTH, UserError, change_own_password
 from core.exports import inert
 from core.permissions import GRANTS, may
-from core.users import MIN_PASSWORD_LENGTH, UserError, change_own_password
-from ui import auth, data
+from ui import auth, cache
 
 # What each permission lets a person do, in the words of PRODUCT.md's role table.
 ABILITIES = {
@@ -50,7 +50,7 @@ if submitted:
         st.error("The two new passwords differ; nothing was changed.")
     else:
         try:
-            change_own_password(data.engine(), user.actor, current=current, new=new)
+            change_own_password(cache.engine(), user.actor, current=current, new=new)
         except UserError as problem:
             st.error(f"Not changed: {str(problem).rstrip('.')}.")
         else:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.audit import AuditQuery, entries, facets
 from core.exports import to_safe_csv
-from ui import auth, data
+from ui import auth, cache
 
 ANY = "any"
 LIMIT = 500
@@ -17,7 +17,7 @@ user = auth.guard("view_audit")
 st.title("Audit log")
 st.caption("Every change anyone made through OneFunnel, newest first. Times are UTC.")
 
-choices = facets(data.engine(), user.actor)
+choices = facets(cache.engine(), user.actor)
 who_column, entity_column, action_column, key_column = st.columns(4)
 who = who_column.selectbox("Who", [ANY, *choices["who"]], key="audit_who")
 entity = entity_column.selectbox("What", [ANY, *choices["entity"]], key="audit_entity")
@@ -28,7 +28,7 @@ days = st.date_input("Days", (today - dt.timedelta(days=30), today), max_value=t
 first_day, last_day = (days[0], days[-1]) if isinstance(days, tuple) and days else (None, None)
 
 page = entries(
-    data.engine(),
+    cache.engine(),
     user.actor,
     AuditQuery(
         who=None if who == ANY else who,

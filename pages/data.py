@@ -6,9 +6,10 @@ import streamlit as st
 
 from core.db import read_scope, session_scope
 from core.exports import inert
-from core.file_formats import sheet_names
-from core.import_warnings import apply_fix
-from core.importer import (
+from core.formats import KINDS
+from core.imports.file_formats import sheet_names
+from core.imports.import_warnings import apply_fix
+from core.imports.importer import (
     FileProfile,
     ImportRefused,
     ImportResult,
@@ -19,7 +20,7 @@ from core.importer import (
     profile,
     read_header,
 )
-from core.mapping import (
+from core.imports.mapping import (
     Mapping,
     MappingError,
     find_mapping,
@@ -28,8 +29,7 @@ from core.mapping import (
     saved_mappings,
     suggest_mapping,
 )
-from core.schema import KINDS
-from ui import auth, data, feedback
+from ui import auth, cache, feedback
 from ui.mapping_editor import Editor
 
 GUESS = "guess from the file's columns"
@@ -45,7 +45,7 @@ st.caption(
 
 left, middle, right = st.columns([1, 1, 2])
 kind = left.selectbox("Kind of file", list(KINDS), key="data_kind", format_func=KIND_LABELS.get)
-with read_scope(data.engine()) as session:
+with read_scope(cache.engine()) as session:
     choices = mapping_names(session, kind)
     saved_names = {mapping.name for mapping in saved_mappings(session, kind)}
 mapping_name = middle.selectbox(
@@ -91,7 +91,7 @@ def starting_mapping(header: list[str]) -> Mapping | None:
     if mapping_name == GUESS:
         return suggest_mapping(kind, header)
     try:
-        with read_scope(data.engine()) as session:
+        with read_scope(cache.engine()) as session:
             return find_mapping(session, mapping_name)
     except MappingError as problem:
         st.error(str(problem))
@@ -130,7 +130,7 @@ def mapping_panel(editor: Editor) -> Mapping | None:
         if save and built is not None:
             named = built
             try:
-                with session_scope(data.engine()) as session:
+                with session_scope(cache.engine()) as session:
                     save_mapping(session, named, actor=user.actor)
             except MappingError as problem:
                 st.error(f"Not saved: {problem}.")
@@ -141,7 +141,7 @@ def mapping_panel(editor: Editor) -> Mapping | None:
 
 def show_preview(mapping: Mapping, sheet: str | None) -> None:
     assert upload is not None
-    shown = preview(data.engine(), kind, upload, mapping, sheet=sheet)
+    shown = preview(cache.engine(), kind, upload, mapping, sheet=sheet)
     st.subheader("Preview: the first rows as they would be imported")
     if not shown.mapped.empty:
         spec = KINDS[kind]
@@ -169,7 +169,7 @@ def run_import(editor: Editor, mapping: Mapping, sheet: str | None, dry_run: boo
     bar = st.progress(0.0, text="reading")
     try:
         result: ImportResult | ImportRefused = import_csv(
-            data.engine(),
+            cache.engine(),
             kind,
             upload,
             actor=user.actor,
@@ -183,7 +183,7 @@ def run_import(editor: Editor, mapping: Mapping, sheet: str | None, dry_run: boo
         result = refused
     bar.empty()
     if not dry_run and isinstance(result, ImportResult):
-        data.clear_after_write()
+        cache.clear_after_write()
     st.session_state[f"data_result|{editor.scope}"] = result
 
 
@@ -230,7 +230,7 @@ if upload is not None:
                 show_result(editor, mapping)
 
 st.subheader("Import history")
-history = import_history(data.engine())
+history = import_history(cache.engine())
 if history.empty:
     st.caption("No imports yet.")
 else:

@@ -9,14 +9,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import definitions
-from core.definitions import KINDS, SIDES, DefinitionError, VersionInfo
+from core.definitions import versions
+from core.definitions.versions import KINDS, SIDES, DefinitionError, VersionInfo
 from core.exports import inert
+from core.formats import SENIORITIES
+from core.funnel.scoreboard import period_range
 from core.permissions import may
-from core.sandbox import evidence_rows
-from core.schema import SENIORITIES
-from core.scoreboard import period_range
-from ui import auth, data, feedback
+from core.sandbox.trials import evidence_rows
+from ui import auth, cache, feedback
 
 KIND_NAMES = {"icp": "ICP", "mql": "MQL", "sql": "SQL", "stages": "Pipeline stages", "sla": "SLA"}
 
@@ -34,7 +34,7 @@ def done(message: str) -> None:
 
 
 def lines(version: VersionInfo) -> str:
-    return "\n".join(f"- {line}" for line in definitions.describe(version.kind, version.rules))
+    return "\n".join(f"- {line}" for line in versions.describe(version.kind, version.rules))
 
 
 def signed(version: VersionInfo) -> str:
@@ -124,7 +124,7 @@ def rules_form(kind: str, start: dict[str, Any], prefix: str) -> dict[str, objec
     return rules
 
 
-all_versions = definitions.versions(data.engine())
+all_versions = versions.versions(cache.engine())
 active_by_kind = {v.kind: v for v in all_versions if v.state == "active"}
 in_force, proposals, propose_tab, history = st.tabs(["In force", "Open proposals", "Propose a change", "History"])
 
@@ -150,7 +150,7 @@ with in_force:
 
 with proposals:
     # Replays run on the last complete quarter of the data (a demo database may end in the past).
-    span, today = data.date_span(), data.org_settings().today()
+    span, today = cache.date_span(), cache.org_settings().today()
     quarter = period_range("last_quarter", min(today, span[1] + dt.timedelta(days=1)) if span else today)
     open_versions = [v for v in all_versions if v.state in ("proposed", "draft")]
     if not open_versions:
@@ -169,10 +169,10 @@ with proposals:
                     "replaces the version in force, including what changed in it.",
                     icon=":material/history:",
                 )
-            base_rules = current.rules if current else definitions.validate_rules(version.kind, {})
+            base_rules = current.rules if current else versions.validate_rules(version.kind, {})
             st.dataframe(
                 pd.DataFrame(
-                    definitions.diff(version.kind, base_rules, version.rules),
+                    versions.diff(version.kind, base_rules, version.rules),
                     columns=["rule", "in force" if current else "default", "proposed", "changed"],
                 ),
                 hide_index=True,
@@ -192,7 +192,7 @@ with proposals:
                     key=f"evidence_{version.id}",
                 )
             if version.kind == "mql":
-                result = data.replayed(version.id, version.revision, *quarter)
+                result = cache.replayed(version.id, version.revision, *quarter)
                 st.markdown(f"**Replayed on {quarter[0]:%d %b} – {quarter[1]:%d %b %Y}:** {result.summary()}")
             if may(user.role, "propose_definition"):
                 with (
@@ -206,8 +206,8 @@ with proposals:
                     edited_prose = st.text_area("Why", version.prose, key=f"{prefix}_prose")
                     if st.form_submit_button("Save the edit"):
                         try:
-                            after = definitions.edit(
-                                data.engine(),
+                            after = versions.edit(
+                                cache.engine(),
                                 user.actor,
                                 version.id,
                                 edited_rules,
@@ -228,9 +228,7 @@ with proposals:
                     )
                     if approve_column.button("Approve", key=f"approve_{version.id}", type="primary"):
                         try:
-                            after = definitions.approve(
-                                data.engine(), user.actor, version.id, revision=version.revision
-                            )
+                            after = versions.approve(cache.engine(), user.actor, version.id, revision=version.revision)
                         except DefinitionError as problem:
                             st.error(str(problem))
                         else:
@@ -241,9 +239,7 @@ with proposals:
                             )
                     if reject_column.button("Reject", key=f"reject_{version.id}"):
                         try:
-                            definitions.reject(
-                                data.engine(), user.actor, version.id, comment, revision=version.revision
-                            )
+                            versions.reject(cache.engine(), user.actor, version.id, comment, revision=version.revision)
                         except DefinitionError as problem:
                             st.error(str(problem))
                         else:
@@ -255,7 +251,7 @@ with propose_tab:
     else:
         kind = st.selectbox("Definition", KINDS, format_func=KIND_NAMES.get, key="propose_kind")
         current = active_by_kind.get(kind)
-        start = current.rules if current else definitions.validate_rules(kind, {})
+        start = current.rules if current else versions.validate_rules(kind, {})
         st.caption(f"Starting from {current.label}." if current else "Starting from the product defaults.")
         with st.form(f"propose_{kind}"):
             rules = rules_form(kind, start, f"propose_{kind}_{current.id if current else 0}")
@@ -263,8 +259,8 @@ with propose_tab:
             submitted = st.form_submit_button("Propose for sign-off", type="primary")
         if submitted:
             try:
-                created = definitions.propose(
-                    data.engine(), user.actor, kind, rules, prose, based_on=current.id if current else None
+                created = versions.propose(
+                    cache.engine(), user.actor, kind, rules, prose, based_on=current.id if current else None
                 )
             except DefinitionError as problem:
                 st.error(f"Not proposed: {problem}.")
@@ -302,7 +298,7 @@ with history:
             left, right = st.columns(2)
             a = left.selectbox("Left", labels, index=min(1, len(labels) - 1), key="diff_left")
             b = right.selectbox("Right", labels, index=0, key="diff_right")
-            rows = definitions.diff(kind, of_kind[a].rules, of_kind[b].rules)
+            rows = versions.diff(kind, of_kind[a].rules, of_kind[b].rules)
             st.dataframe(
                 pd.DataFrame(rows, columns=["rule", a, b, "changed"]),
                 hide_index=True,

@@ -1,6 +1,6 @@
 """Diagnostic (everyone answers; ops run the rounds): the misalignment self-diagnostic. Answer the survey,
 read a closed round's anonymous results and perception gaps, hold them against the same signs measured in
-the data, and take away three actions. Everything is computed in core.diagnostic; this page lays it out.
+the data, and take away three actions. Everything is computed in core.alignment.diagnostic; this page lays it out.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core.diagnostic import (
+from core.alignment.diagnostic import (
     ALIGNED,
     AREAS,
     FRAMEWORK,
@@ -38,9 +38,9 @@ from core.diagnostic import (
     summary_markdown,
 )
 from core.exports import inert
+from core.funnel.scoreboard import percent
 from core.permissions import Actor, PermissionDenied, may
-from core.scoreboard import percent
-from ui import auth, data, feedback
+from ui import auth, cache, feedback
 from ui.menu import may_open
 
 BAD, GOOD, WARN, MUTED = "#dc2626", "#16a34a", "#d97706", "#9ca3af"
@@ -61,7 +61,7 @@ EVERYONE = "Everyone"
 
 user = auth.guard("read")
 actor = Actor(user.username, user.role)  # type: ignore[arg-type]
-today = data.org_settings().today()
+today = cache.org_settings().today()
 st.title("Diagnostic")
 st.caption(
     "Leaders often cannot see misalignment: in one Forrester survey 82% of executives believed their teams "
@@ -71,7 +71,7 @@ st.caption(
 )
 feedback.show_notice("diagnostic")
 
-all_rounds = data.survey_rounds()
+all_rounds = cache.survey_rounds()
 current_round = next((r for r in all_rounds if r.status(today) == "open"), None)
 closed = [r for r in all_rounds if r.status(today) == "closed"]
 answer_tab, results_tab, signs_tab, plan_tab = st.tabs(["Your answers", "Results", "Data vs perception", "Action plan"])
@@ -79,7 +79,7 @@ answer_tab, results_tab, signs_tab, plan_tab = st.tabs(["Your answers", "Results
 
 # --- Your answers --------------------------------------------------------------------------------------------
 def answer_form(round_: RoundInfo) -> None:
-    mine = my_answer(data.engine(), actor, round_.id)  # per person: read fresh, never cached
+    mine = my_answer(cache.engine(), actor, round_.id)  # per person: read fresh, never cached
     team, level = (mine.team, mine.level) if mine else suggested_tags(user.role)
     if mine:
         st.success(
@@ -129,7 +129,7 @@ def answer_form(round_: RoundInfo) -> None:
         submitted = st.form_submit_button("Save my answers", type="primary", key="sv_submit")
     if submitted:
         try:
-            submit_answer(data.engine(), actor, round_.id, picked_team, picked_level or "", scores, today=today)
+            submit_answer(cache.engine(), actor, round_.id, picked_team, picked_level or "", scores, today=today)
         except (SurveyError, PermissionDenied) as problem:
             st.error(f"Not saved: {problem}", icon=":material/error:")
         else:
@@ -162,7 +162,7 @@ def manage_rounds() -> None:
             sure = st.checkbox("Close it today: answers become final and results appear", key="sv_close_sure")
             if st.button("Close the round now", disabled=not sure, key="sv_close"):
                 try:
-                    close_round(data.engine(), actor, current_round.id, today=today)
+                    close_round(cache.engine(), actor, current_round.id, today=today)
                 except (SurveyError, PermissionDenied) as problem:
                     st.error(str(problem))
                 else:
@@ -179,7 +179,7 @@ def manage_rounds() -> None:
             closes_on = cells[2].date_input("Closes (included)", today + dt.timedelta(days=13))
             if st.form_submit_button("Open the round", key="sv_open_submit"):
                 try:
-                    opened = open_round(data.engine(), actor, name, opens_on, closes_on, today=today)
+                    opened = open_round(cache.engine(), actor, name, opens_on, closes_on, today=today)
                 except (SurveyError, PermissionDenied) as problem:
                     st.error(f"Not opened: {problem}")
                 else:
@@ -351,7 +351,7 @@ with results_tab:
         choices = view_choices()
         view_label = picks[1].selectbox("Whose answers", list(choices), key="sv_view")
         team, level = choices[view_label]
-        diagnosis = data.diagnosis(round_.id, team, level, today)
+        diagnosis = cache.diagnosis(round_.id, team, level, today)
         result = diagnosis[0]
         if not result.shown or result.everyone is None:
             st.warning(result.withheld_reason, icon=":material/visibility_off:")

@@ -1,5 +1,5 @@
 """Rejections (everyone; ops keep the reason catalogue): why sales turned leads away, and what marketing
-should change. Numbers come from core.rejections; this page lays them out.
+should change. Numbers come from core.rejections.explorer; this page lays them out.
 
 The view (period and filters) lives in the URL's query string, like the scoreboard's. Clicking a bar or a
 cell, or picking one below the charts, lists the leads behind it.
@@ -15,11 +15,20 @@ import pandas as pd
 import streamlit as st
 
 from core.exports import inert
-from core.kpis import Filters
+from core.funnel.kpis import Filters
+from core.funnel.scoreboard import percent
 from core.periods import clamp_range, week_start
 from core.permissions import Actor, may
-from core.reasons import CATEGORIES, LEAD_FIELDS, CatalogueError, Reason, add_reason, map_spelling, update_reason
-from core.rejections import (
+from core.rejections.catalogue import (
+    CATEGORIES,
+    LEAD_FIELDS,
+    CatalogueError,
+    Reason,
+    add_reason,
+    map_spelling,
+    update_reason,
+)
+from core.rejections.explorer import (
     DRILL_COLUMNS,
     NO_REASON,
     PERIOD_PRESETS,
@@ -33,8 +42,7 @@ from core.rejections import (
     view_from_params,
     view_to_params,
 )
-from core.scoreboard import percent
-from ui import auth, data, feedback
+from ui import auth, cache, feedback
 
 BAD, GOOD, MUTED, INK = "#dc2626", "#16a34a", "#9ca3af", "#111827"
 CATEGORY_COLOURS = {
@@ -64,19 +72,19 @@ user = auth.guard("read")
 actor = Actor(user.username, user.role)  # type: ignore[arg-type]
 st.title("Rejections")
 
-span = data.date_span()
+span = cache.date_span()
 if span is None:
     st.info("No data yet. Load the sample company with `python -m core seed`, or import a CRM export.")
     st.stop()
 assert span is not None
-today = data.org_settings().today()
-anchor = data.explorer_anchor("last_13_weeks", today)
+today = cache.org_settings().today()
+anchor = cache.explorer_anchor("last_13_weeks", today)
 
 if "rj_linked" not in st.session_state:
     st.session_state["rj_linked"] = view_from_params({key: st.query_params.get_all(key) for key in st.query_params})
 linked: ExplorerView = st.session_state["rj_linked"]
 
-options = data.options()
+options = cache.options()
 controls = st.columns([1.2, 1.4, 2.4])
 presets = list(PERIOD_PRESETS)
 preset = controls[0].selectbox(
@@ -99,13 +107,13 @@ for column, (name, (label, option_key)) in zip(st.columns(len(FILTERS)), FILTERS
     default = [value for value in getattr(linked.filters, name) if value in offered]
     chosen[name] = tuple(column.multiselect(label, offered, default=default, key=f"rj_{name}", placeholder="all"))
 filters = Filters(**chosen)
-first_day, last_day = explorer_range(preset, data.explorer_anchor(preset, today), custom)
+first_day, last_day = explorer_range(preset, cache.explorer_anchor(preset, today), custom)
 view = ExplorerView(preset, custom, filters)
 st.query_params.from_dict(view_to_params(view))
 st.session_state["rj_linked"] = view
 
 query = RejectionQuery(first_day, last_day, filters)
-summary = data.rejection_overview(query)
+summary = cache.rejection_overview(query)
 st.caption(
     f"**{first_day:%d %b %Y} – {last_day:%d %b %Y}.** Reasons count the MQLs sales rejected in the period, "
     "by the day of the rejection; the unqualified share counts the period's MQLs, as on the scoreboard. Typed "
@@ -163,11 +171,11 @@ if summary.over_gate:
         "the scoring model needs adjustment. See which reasons drive it and what those leads have in common.",
         icon=":material/flag:",
     )
-weekly = data.rejections_by_week(query)
+weekly = cache.rejections_by_week(query)
 weeks = complete_weeks(first_day, last_day, today)
 streaks = recurring_tops(weekly, weeks)
-icp, mql = data.in_force("icp"), data.in_force("mql")
-profiles = data.rejection_profiles(query, icp.rules if icp else None, mql.rules if mql else None)
+icp, mql = cache.in_force("icp"), cache.in_force("mql")
+profiles = cache.rejection_profiles(query, icp.rules if icp else None, mql.rules if mql else None)
 profile_of = {profile.reason: profile for profile in profiles}
 for reason, sentence in streak_summaries(streaks):
     profile = profile_of.get(reason)
@@ -238,7 +246,7 @@ reasons_tab, trend_tab, heat_tab, owners_tab, catalogue_tab = st.tabs(
 )
 
 # --- Reasons: the Pareto -----------------------------------------------------------------------------------
-ranked = data.rejection_reasons(query)
+ranked = cache.rejection_reasons(query)
 with reasons_tab:
     if ranked.empty:
         st.info("No rejections logged in this period with these filters.")
@@ -481,7 +489,7 @@ with heat_tab:
     against = st.radio(
         "Reasons against", ["source", "campaign"], horizontal=True, key="rj_heat_by", format_func=str.capitalize
     )
-    cells = data.rejection_heatmap(query, against)  # type: ignore[arg-type]
+    cells = cache.rejection_heatmap(query, against)  # type: ignore[arg-type]
     if cells.empty:
         st.info("No rejections logged in this period with these filters.")
     else:
@@ -541,7 +549,7 @@ with heat_tab:
 
 # --- Owners ----------------------------------------------------------------------------------------------------
 with owners_tab:
-    owners = data.rejections_by_owner(query)
+    owners = cache.rejections_by_owner(query)
     if owners.empty:
         st.info("No rejections logged in this period with these filters.")
     else:
@@ -594,8 +602,8 @@ with owners_tab:
 # --- Catalogue -------------------------------------------------------------------------------------------------
 with catalogue_tab:
     feedback.show_notice("reasons")
-    reasons = data.reason_catalogue()
-    unmapped = data.unmapped_reasons()
+    reasons = cache.reason_catalogue()
+    unmapped = cache.unmapped_reasons()
     st.markdown(
         "Sales types reasons freely; the catalogue says which canonical reason each spelling means. Case, "
         "spacing and punctuation are ignored (“Too small co.” = “too small co”). The text as typed is kept on "
@@ -644,7 +652,7 @@ with catalogue_tab:
                     st.error("Pick or type a spelling and pick the reason it means.")
                 else:
                     try:
-                        key, was = map_spelling(data.engine(), actor, text, by_name[target].id)
+                        key, was = map_spelling(cache.engine(), actor, text, by_name[target].id)
                     except CatalogueError as problem:
                         st.error(str(problem))
                     else:
@@ -655,7 +663,7 @@ with catalogue_tab:
             fields = reason_fields(None)
             if st.form_submit_button("Add", icon=":material/add:"):
                 try:
-                    add_reason(data.engine(), actor, **fields)
+                    add_reason(cache.engine(), actor, **fields)
                 except CatalogueError as problem:
                     st.error(str(problem))
                 else:
@@ -668,7 +676,7 @@ with catalogue_tab:
                     fields = reason_fields(reason)
                     if st.form_submit_button("Save", icon=":material/save:"):
                         try:
-                            update_reason(data.engine(), actor, reason.id, **fields)
+                            update_reason(cache.engine(), actor, reason.id, **fields)
                         except CatalogueError as problem:
                             st.error(str(problem))
                         else:
@@ -719,7 +727,7 @@ drill = Drill(
 sorting = st.columns([1.5, 1, 1, 3])
 sort = sorting[0].selectbox("Sort by", DRILL_COLUMNS, index=DRILL_COLUMNS.index("rejected_at"), key="rj_sort")
 descending = sorting[1].toggle("Descending", value=True, key="rj_desc")
-first_page, total = data.rejected_leads(query, drill, sort, descending, 0, PAGE_SIZE)
+first_page, total = cache.rejected_leads(query, drill, sort, descending, 0, PAGE_SIZE)
 pages = max(1, -(-total // PAGE_SIZE))
 if st.session_state.get("rj_page", 1) > pages:  # the list got shorter since the page was picked
     st.session_state["rj_page"] = 1
@@ -727,7 +735,7 @@ page_number = int(sorting[2].number_input("Page", 1, pages, key="rj_page")) if p
 rows = (
     first_page
     if page_number == 1
-    else data.rejected_leads(query, drill, sort, descending, (page_number - 1) * PAGE_SIZE, PAGE_SIZE)[0]
+    else cache.rejected_leads(query, drill, sort, descending, (page_number - 1) * PAGE_SIZE, PAGE_SIZE)[0]
 )
 sorting[3].markdown(
     f"**{total:,} rejected lead{'' if total == 1 else 's'}**: {drill.describe()}  \npage {page_number} of {pages}"
@@ -736,7 +744,7 @@ st.dataframe(rows, hide_index=True, width="stretch")
 if total and st.button(f"Prepare a CSV of these {min(total, CSV_LIMIT):,} leads", icon=":material/download:"):
     st.download_button(
         "Download the CSV",
-        data.rejected_leads_csv(query, drill, sort, descending, CSV_LIMIT),
+        cache.rejected_leads_csv(query, drill, sort, descending, CSV_LIMIT),
         file_name=f"rejections_{first_day}_{last_day}.csv",
         mime="text/csv",
         icon=":material/download:",

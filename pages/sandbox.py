@@ -1,6 +1,6 @@
 """Sandbox (those who may propose a definition; uploads for ops and admins): try MQL and SLA settings on a
 private copy of leads, side by side with the definition in force, then propose a good setting for sign-off.
-Everything is computed in core.sandbox; nothing here writes to the shared tables.
+Everything is computed in core.sandbox.trials; nothing here writes to the shared tables.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.definitions import SENIORITIES
-from core.importer import ImportRefused, problems_frame
-from core.mapping import find_mapping, mapping_names
+from core.definitions.versions import SENIORITIES
+from core.funnel.scoreboard import percent
+from core.imports.importer import ImportRefused, problems_frame
+from core.imports.mapping import find_mapping, mapping_names
 from core.permissions import PermissionDenied, may
-from core.sandbox import (
+from core.sandbox.trials import (
     KEEP_DAYS,
     Knobs,
     Outcome,
@@ -32,8 +33,7 @@ from core.sandbox import (
     trials,
     upload_trial,
 )
-from core.scoreboard import percent
-from ui import auth, data, feedback
+from ui import auth, cache, feedback
 
 ACTIVE, YOURS, GATE, MUTED = "#6b7280", "#2563eb", "#dc2626", "#9ca3af"
 AS_THE_FILE_SAYS = "(the file's own column names)"
@@ -47,14 +47,14 @@ st.caption(
     f"the shared numbers; a trial is yours alone and is kept {KEEP_DAYS} days after you last open it."
 )
 feedback.show_notice("sandbox")
-engine = data.engine()
+engine = cache.engine()
 
 
 # --- Trials --------------------------------------------------------------------------------------------------
 def new_trial_form() -> None:
     sources = ["Stored leads"] + (["Upload a CSV"] if may(user.role, "import_data") else [])
     source = st.radio("Leads to try on", sources, horizontal=True, key="sb_source")
-    span = data.date_span()
+    span = cache.date_span()
     if source == "Stored leads":
         if span is None:
             st.info("No stored leads yet: upload a CSV instead, or import data first.")
@@ -155,7 +155,7 @@ if prefix + "score_threshold" not in st.session_state:
     # this trial are kept under a plain key and put back.
     reset_knobs(st.session_state.get(prefix + "kept", baseline))
 
-choices = data.trial_choices(user.username, user.role, trial.id)
+choices = cache.trial_choices(user.username, user.role, trial.id)
 knob_column, result_column = st.columns([1, 2.2], gap="large")
 with knob_column:
     st.subheader("Knobs")
@@ -353,8 +353,8 @@ def curve_chart(points: pd.DataFrame, gate: float, current: int, recommended: in
 
 
 with result_column:
-    before = data.trial_outcome(user.username, user.role, trial.id, baseline, "Definition in force")
-    after = data.trial_outcome(user.username, user.role, trial.id, knobs, "Your knobs")
+    before = cache.trial_outcome(user.username, user.role, trial.id, baseline, "Definition in force")
+    after = cache.trial_outcome(user.username, user.role, trial.id, knobs, "Your knobs")
     st.subheader("Outcomes, beside the definition in force")
     metrics = st.columns(4)
     metrics[0].metric(
@@ -394,7 +394,7 @@ with result_column:
     st.markdown("**MQLs per month**")
     st.altair_chart(monthly_chart(before, after), width="stretch")
 
-    found = data.trial_curve(user.username, user.role, trial.id, knobs)
+    found = cache.trial_curve(user.username, user.role, trial.id, knobs)
     st.markdown("**Volume and conversion at every threshold** (the other knobs as set)")
     st.altair_chart(curve_chart(found.points, found.gate, knobs.score_threshold, found.recommended), width="stretch")
     if found.recommended is None:

@@ -13,11 +13,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.attribution import MODELS, Model
 from core.exports import inert, to_safe_csv
-from core.kpis import Filters, with_notes_as_text
-from core.periods import GRAINS, Grain, clamp_range, next_bucket_start
-from core.scoreboard import (
+from core.funnel.attribution import MODELS, Model
+from core.funnel.kpis import Filters, with_notes_as_text
+from core.funnel.scoreboard import (
     MATURING,
     MIN_MQLS_FOR_A_FLAG,
     PERIOD_PRESETS,
@@ -41,7 +40,8 @@ from core.scoreboard import (
     view_from_params,
     view_to_params,
 )
-from ui import auth, data
+from core.periods import GRAINS, Grain, clamp_range, next_bucket_start
+from ui import auth, cache
 
 GOOD, BAD, NEUTRAL, INK = "#16a34a", "#dc2626", "#2563eb", "#111827"
 MUTED = "#9ca3af"
@@ -59,14 +59,14 @@ OPTION_KEYS = {"sources": "source", "segments": "segment", "owners": "owner", "c
 auth.guard("read")
 st.title("Scoreboard")
 
-span = data.date_span()
+span = cache.date_span()
 if span is None:
     st.info("No data yet. Load the sample company with `python -m core seed`, or import a CRM export.")
     st.stop()
 assert span is not None
 # Presets count from today, or from the day after the data ends when the data stops in the past (a demo
 # or an old export), so that the default view always has numbers.
-today = data.org_settings().today()
+today = cache.org_settings().today()
 anchor = anchor_day(today, span[1])
 
 # The query string gives the widgets their first values once per session; afterwards the widgets drive it.
@@ -74,7 +74,7 @@ if "sb_linked" not in st.session_state:
     st.session_state["sb_linked"] = view_from_params({key: st.query_params.get_all(key) for key in st.query_params})
 linked: View = st.session_state["sb_linked"]
 
-options = data.options()
+options = cache.options()
 controls = st.columns([1.3, 1.3, 0.8])
 presets = list(PERIOD_PRESETS)
 preset = controls[0].selectbox(
@@ -99,7 +99,7 @@ for column, (name, label) in zip(st.columns(4), FILTER_LABELS.items(), strict=Tr
 filters = Filters(**chosen)
 # The "last …" presets open on the latest complete period with MQLs, whatever was imported today.
 unit = completed_unit(preset)
-first_day, last_day = period_range(preset, data.default_anchor(today, unit) if unit else anchor, custom)
+first_day, last_day = period_range(preset, cache.default_anchor(today, unit) if unit else anchor, custom)
 previous_first, previous_last = previous_range(preset, first_day, last_day)
 model = st.session_state.get("sb_model", linked.model)
 current_view = View(preset=preset, custom=custom, grain=grain, filters=filters, model=model)
@@ -107,7 +107,7 @@ st.query_params.from_dict(view_to_params(current_view))
 # Streamlit forgets a page's widgets when another page is opened; this brings the view back on return.
 st.session_state["sb_linked"] = current_view
 
-fresh = data.data_freshness()
+fresh = cache.data_freshness()
 if fresh.stale():
     st.warning(
         f"The data may be out of date: {fresh.describe()}, more than a week ago. Ops import the latest CRM "
@@ -115,9 +115,9 @@ if fresh.stale():
         icon=":material/schedule:",
     )
 
-now = data.kpis(first_day, last_day, "range", None, filters).iloc[0]
-before = data.kpis(previous_first, previous_last, "range", None, filters).iloc[0]
-by_source = data.kpis(first_day, last_day, "range", "source", filters)
+now = cache.kpis(first_day, last_day, "range", None, filters).iloc[0]
+before = cache.kpis(previous_first, previous_last, "range", None, filters).iloc[0]
+by_source = cache.kpis(first_day, last_day, "range", "source", filters)
 
 
 def span_text(first: dt.date, last: dt.date) -> str:
@@ -163,7 +163,7 @@ if now["mqls"] == 0 and now["opportunities_created"] == 0 and now["closed"] == 0
 
 
 def trend_frame(last: dt.date, trend_grain: Grain, view_filters: Filters) -> pd.DataFrame:
-    trend = data.kpis(*trend_range(last, trend_grain, TREND_PERIODS[trend_grain]), trend_grain, None, view_filters)
+    trend = cache.kpis(*trend_range(last, trend_grain, TREND_PERIODS[trend_grain]), trend_grain, None, view_filters)
     trend = trend.assign(
         period=[
             period_label(start, trend_grain) + (" *" if is_partial(start, end, trend_grain) else "")
@@ -184,7 +184,7 @@ def period_axis(trend: pd.DataFrame) -> alt.X:
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
 def draw_funnel(first: dt.date, last: dt.date, view_filters: Filters) -> None:
-    stages = funnel(data.kpis(first, last, "range", None, view_filters).iloc[0])
+    stages = funnel(cache.kpis(first, last, "range", None, view_filters).iloc[0])
     stages["label"] = [
         "not in the imported data"
         if isinstance(row.not_in_data, str)
@@ -273,7 +273,7 @@ def draw_conversion_by_period(last: dt.date, trend_grain: Grain, view_filters: F
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
 def draw_by_source(first: dt.date, last: dt.date, view_filters: Filters, gate: float) -> None:
-    by_source = data.kpis(first, last, "range", "source", view_filters)
+    by_source = cache.kpis(first, last, "range", "source", view_filters)
     sources = by_source[(by_source["mqls"] > 0) & (by_source["group"] != "(no lead)")].copy()
     sources["weight"] = (sources["mqls"] >= MIN_MQLS_FOR_A_FLAG).map({True: "20 MQLs or more", False: "under 20 MQLs"})
     sources["verdict"] = (sources["mql_to_sql"] < sources["conversion_gate"]).map(
@@ -341,7 +341,7 @@ def draw_by_source(first: dt.date, last: dt.date, view_filters: Filters, gate: f
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
 def draw_revenue(first: dt.date, last: dt.date, view_filters: Filters, chosen: Model) -> None:
-    by_model = data.revenue_models(first, last, view_filters)
+    by_model = cache.revenue_models(first, last, view_filters)
     st.altair_chart(
         alt.Chart(by_model[by_model["model"] == chosen])
         .mark_bar(color=GOOD)
@@ -361,7 +361,7 @@ def draw_revenue(first: dt.date, last: dt.date, view_filters: Filters, chosen: M
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
 def draw_cac(first: dt.date, last: dt.date, chosen: Model, view_filters: Filters) -> None:
-    cac = data.cac(first, last, chosen, view_filters)
+    cac = cache.cac(first, last, chosen, view_filters)
     st.altair_chart(
         alt.Chart(cac[cac["spend"] > 0])
         .mark_bar(color="#ea580c")
@@ -381,7 +381,7 @@ def draw_cac(first: dt.date, last: dt.date, chosen: Model, view_filters: Filters
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
 def draw_cycle(first: dt.date, last: dt.date, view_filters: Filters) -> None:
-    by_source = data.kpis(first, last, "range", "source", view_filters)
+    by_source = cache.kpis(first, last, "range", "source", view_filters)
     st.altair_chart(
         alt.Chart(by_source[by_source["median_cycle_days"].notna()])
         .mark_bar(color=NEUTRAL)
@@ -459,7 +459,7 @@ model = st.radio(
     key="sb_model",
     label_visibility="collapsed",
 )
-by_model = data.revenue_models(first_day, last_day, filters)
+by_model = cache.revenue_models(first_day, last_day, filters)
 chosen_model = by_model[by_model["model"] == model]
 revenue_left, revenue_right = st.columns(2)
 if chosen_model.empty:
@@ -468,7 +468,7 @@ else:
     with revenue_left:
         draw_revenue(first_day, last_day, filters, model)
 revenue_left.caption(ranking_note(by_model, model))
-cac = data.cac(first_day, last_day, model, filters)
+cac = cache.cac(first_day, last_day, model, filters)
 cac = cac[cac["spend"] > 0]
 if filters.segments or filters.owners or filters.campaigns:
     # Spend is recorded per channel only: a segment's or owner's CAC would divide all spend by part of the wins.
@@ -507,9 +507,9 @@ group_by = st.selectbox(
     help="Periods: the trend's; groups: the chosen period.",
 )
 table = (
-    data.kpis(*trend_range(last_day, grain, TREND_PERIODS[grain]), grain, None, filters)
+    cache.kpis(*trend_range(last_day, grain, TREND_PERIODS[grain]), grain, None, filters)
     if group_by == "period"
-    else data.kpis(first_day, last_day, "range", group_by, filters)  # type: ignore[arg-type]
+    else cache.kpis(first_day, last_day, "range", group_by, filters)  # type: ignore[arg-type]
 )
 table = with_notes_as_text(table)
 st.dataframe(table, hide_index=True, width="stretch", key="sb_table")

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.admin.settings import update
 from core.settings import SettingsError, current, holiday_countries, holiday_subdivisions
-from ui import auth, data, feedback
+from ui import auth, cache, feedback
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 NO_CALENDAR = ""
@@ -25,7 +25,7 @@ st.caption(
 )
 feedback.show_notice("settings")
 
-settings = current(data.engine())
+settings = current(cache.engine())
 countries = holiday_countries()
 zones = sorted(zoneinfo.available_timezones())
 
@@ -71,7 +71,7 @@ if saved:
     }
     try:
         with st.spinner("Saving and re-computing response times for every lead…"):
-            update(data.engine(), changes, actor=user.actor)
+            update(cache.engine(), changes, actor=user.actor)
     except SettingsError as problem:
         st.error(f"Not saved: {problem}.")
     else:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from core.planning import PlanChange, PlanError, save_spend, save_targets, spend_frame, targets_frame, years
-from core.schema import TARGET_METRICS
-from ui import auth, data, feedback
+from core.admin.planning import PlanChange, PlanError, save_spend, save_targets, spend_frame, targets_frame, years
+from core.formats import TARGET_METRICS
+from ui import auth, cache, feedback
 
 user = auth.guard("import_data")
 st.title("Targets & spend")
@@ -24,7 +24,7 @@ MONEY_METRICS = ("pipeline", "won_revenue")
 MONEY = "$%,.0f"
 COUNT = "localized"
 
-with_data = years(data.engine())
+with_data = years(cache.engine())
 this_year = dt.date.today().year
 options = sorted({*with_data, this_year, this_year + 1})
 picker, _ = st.columns([1, 3])
@@ -45,7 +45,7 @@ def shown_table(section: str, read: Callable[..., pd.DataFrame]) -> pd.DataFrame
     """
     key = f"{section}_shown_{year}"
     if key not in st.session_state:
-        st.session_state[key] = read(data.engine(), year)
+        st.session_state[key] = read(cache.engine(), year)
     return st.session_state[key]
 
 
@@ -56,7 +56,7 @@ def start_over(section: str) -> None:
 
 def save(saver: Callable[..., PlanChange], edited: pd.DataFrame, section: str, shown: pd.DataFrame) -> None:
     try:
-        change = saver(data.engine(), user.actor, edited, year=year, shown=shown)
+        change = saver(cache.engine(), user.actor, edited, year=year, shown=shown)
     except PlanError as problem:
         st.error(str(problem))
         return

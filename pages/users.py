@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.permissions import ROLES
-from core.users import (
+from core.admin.users import (
     FAILURE_WINDOW,
     MAX_FAILED_LOGINS,
     MIN_PASSWORD_LENGTH,
@@ -18,7 +17,8 @@ from core.users import (
     set_role,
     unlock,
 )
-from ui import auth, data, feedback
+from core.permissions import ROLES
+from ui import auth, cache, feedback
 
 user = auth.guard("manage")
 st.title("Users and roles")
@@ -33,7 +33,7 @@ def role_label(role: str) -> str:
     return role.replace("_", " ")
 
 
-people = list_users(data.engine(), user.actor)
+people = list_users(cache.engine(), user.actor)
 st.dataframe(
     pd.DataFrame(
         [
@@ -82,7 +82,7 @@ with add:
         if st.form_submit_button("Add", type="primary"):
             try:
                 added = create_user(
-                    data.engine(), user.actor, username=username, name=name, email=email, role=role, password=password
+                    cache.engine(), user.actor, username=username, name=name, email=email, role=role, password=password
                 )
             except UserError as problem:
                 st.error(f"Not added: {problem}.")
@@ -112,27 +112,27 @@ with change:
                     key=f"change_role|{person.username}",
                 )
                 if st.form_submit_button("Save role"):
-                    set_role(data.engine(), user.actor, person.username, new_role)
+                    set_role(cache.engine(), user.actor, person.username, new_role)
                     done(f"{person.name} is now {role_label(new_role)}.")
             with st.form("reset_password", clear_on_submit=True):
                 new_password = st.text_input(
                     "New password", type="password", key="reset_new", help="Signs them out of every browser."
                 )
                 if st.form_submit_button("Reset password"):
-                    reset_password(data.engine(), user.actor, person.username, new_password)
+                    reset_password(cache.engine(), user.actor, person.username, new_password)
                     done(f"{person.name}'s password was reset; tell them in person.")
             left, right = st.columns(2)
             if person.active:
                 if left.button("Deactivate", key="deactivate", icon=":material/person_off:"):
-                    set_active(data.engine(), user.actor, person.username, False)
+                    set_active(cache.engine(), user.actor, person.username, False)
                     done(f"{person.name} is deactivated and signed out everywhere.")
             elif left.button("Reactivate", key="reactivate", icon=":material/person_check:"):
-                set_active(data.engine(), user.actor, person.username, True)
+                set_active(cache.engine(), user.actor, person.username, True)
                 done(f"{person.name} may sign in again.")
             if person.locked_until is not None and right.button(
                 "Lift the lockout", key="unlock", icon=":material/lock_open:"
             ):
-                cleared = unlock(data.engine(), user.actor, person.username)
+                cleared = unlock(cache.engine(), user.actor, person.username)
                 done(f"{person.name} may try to sign in again now ({cleared} wrong passwords cleared).")
         except UserError as problem:
             st.error(f"Not changed: {problem}.")

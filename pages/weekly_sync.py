@@ -1,5 +1,5 @@
 """Weekly sync (everyone reads; ops and admins run it): the 30-minute meeting of marketing ops and sales ops,
-its agenda written by the data. Numbers and rules come from core.sync; this page lays them out.
+its agenda written by the data. Numbers and rules come from core.alignment.sync; this page lays them out.
 """
 
 from __future__ import annotations
@@ -10,10 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core.exports import inert
-from core.periods import week_start
-from core.permissions import PermissionDenied, may
-from core.sync import (
+from core.alignment.sync import (
     EDITABLE_STATUSES,
     SECTIONS,
     STATUSES,
@@ -36,7 +33,10 @@ from core.sync import (
     trend,
     update_action,
 )
-from ui import auth, data, feedback
+from core.exports import inert
+from core.periods import week_start
+from core.permissions import PermissionDenied, may
+from ui import auth, cache, feedback
 
 user = auth.guard("read")
 actor = user.actor
@@ -48,11 +48,11 @@ st.caption(
     + ("" if runs_it else " Ops run the meeting; you can read every week's record.")
 )
 feedback.show_notice("sync")
-engine = data.engine()
-today = data.org_settings().today()
+engine = cache.engine()
+today = cache.org_settings().today()
 # A demo or a stale database ends in the past: start on the week after the last complete week with MQLs (an
 # import of undated leads today, their MQL day today, does not move it).
-default_week = week_start(data.default_anchor(today, "week"))
+default_week = week_start(cache.default_anchor(today, "week"))
 picked = st.date_input("Week (any day of it)", default_week, key="sync_week", format="YYYY-MM-DD")
 week = week_start(picked if isinstance(picked, dt.date) else default_week)
 plan = agenda(engine, week)

@@ -27,11 +27,12 @@ import streamlit as st
 from sqlalchemy import Engine, create_engine, text
 from streamlit.testing.v1 import AppTest
 
-from core import config, users
+from core import config
+from core.admin import users
 from core.db import get_engine, open_database, upgrade
 from core.models import Base
 from core.permissions import Actor
-from core.reasons import install_default_catalogue
+from core.rejections.catalogue import install_default_catalogue
 from ui.auth import USER_KEY
 
 # A cookie key as random as the app asks for (core.config checks its length and its letters).

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import Engine, update
 from streamlit.testing.v1 import AppTest
 
-from core import definitions, users
-from core.importer import import_csv
-from core.kpis import KpiQuery, kpi_table
+from core.admin import users
+from core.definitions import versions
+from core.funnel.kpis import KpiQuery, kpi_table
+from core.imports.importer import import_csv
 from core.models import LoginFailure
 from core.permissions import Actor
 from core.settings import current
@@ -321,7 +322,7 @@ def test_a_proposal_signed_by_both_leads_in_separate_sessions_comes_into_force(d
     button(app, "Propose for sign-off").click()
     run(app)
     assert app.success[0].value == "Proposed MQL v1; it is in force once both leads approve it."
-    version = definitions.versions(database, "mql")[0]
+    version = versions.versions(database, "mql")[0]
     assert (version.state, version.rules["score_threshold"]) == ("proposed", 65)
 
     lead = run(signed_in_as(database, "sasha", "sales_lead", page))
@@ -330,7 +331,7 @@ def test_a_proposal_signed_by_both_leads_in_separate_sessions_comes_into_force(d
     lead.button(key=f"approve_{version.id}").click()
     run(lead)
     assert lead.success[0].value == "Approved MQL v1 for sales; the other lead signs next."
-    assert definitions.active(database, "mql") is None  # one side is not enough
+    assert versions.active(database, "mql") is None  # one side is not enough
     # The proposal is open, and a marketing user still sees no sign-off buttons.
     proposer = run(signed_in_as_existing(database, "mia", page))
     assert [b.label for b in proposer.button if b.label in ("Approve", "Reject")] == []
@@ -345,30 +346,30 @@ def test_a_proposal_signed_by_both_leads_in_separate_sessions_comes_into_force(d
 
 def test_the_scoreboard_follows_the_signed_sla_and_warns_when_its_review_is_overdue(database: Engine) -> None:
     load_fixture(database)
-    version = definitions.propose(database, Actor("mia", "marketing"), "sla", {"conversion_gate": 0.4})
-    definitions.approve(database, Actor("morgan", "marketing_lead"), version.id)
-    definitions.approve(database, Actor("sasha", "sales_lead"), version.id, now=dt.datetime(2025, 1, 1))
+    version = versions.propose(database, Actor("mia", "marketing"), "sla", {"conversion_gate": 0.4})
+    versions.approve(database, Actor("morgan", "marketing_lead"), version.id)
+    versions.approve(database, Actor("sasha", "sales_lead"), version.id, now=dt.datetime(2025, 1, 1))
     app = sign_in(run(AppTest.from_file(APP, default_timeout=60)))
     assert "gate 40%" in next(caption.value for caption in app.caption if caption.value.startswith("gate"))
     # Signed on 1 January 2025 with a 90-day review: overdue since 1 April 2025.
     assert "The review of the SLA is overdue: SLA v1 was due for review on 01 Apr 2025" in app.warning[0].value
     # Signed again today: the banner goes.
-    renewed = definitions.propose(database, Actor("mia", "marketing"), "sla", {"conversion_gate": 0.4})
-    definitions.approve(database, Actor("morgan", "marketing_lead"), renewed.id)
-    definitions.approve(database, Actor("sasha", "sales_lead"), renewed.id)
+    renewed = versions.propose(database, Actor("mia", "marketing"), "sla", {"conversion_gate": 0.4})
+    versions.approve(database, Actor("morgan", "marketing_lead"), renewed.id)
+    versions.approve(database, Actor("sasha", "sales_lead"), renewed.id)
     app = sign_in(run(AppTest.from_file(APP, default_timeout=60)))
     assert not [warning for warning in app.warning if "review of the SLA" in warning.value]
 
 
 def test_editing_a_proposal_on_the_page_asks_both_leads_again(database: Engine) -> None:
-    version = definitions.propose(database, Actor("mia", "marketing"), "sla", {"response_hours": 4})
-    definitions.approve(database, Actor("morgan", "marketing_lead"), version.id)
+    version = versions.propose(database, Actor("mia", "marketing"), "sla", {"response_hours": 4})
+    versions.approve(database, Actor("morgan", "marketing_lead"), version.id)
     app = run(signed_in_as(database, "sol", "sales", page_file("definitions.py")))
     app.number_input(key=f"edit_{version.id}_r1_hours").set_value(2.0)
     button(app, "Save the edit").click()
     run(app)
     assert app.success[0].value == "Saved revision 2 of SLA v1; both leads sign it again."
-    edited = definitions.get(database, version.id)
+    edited = versions.get(database, version.id)
     assert (edited.rules["response_hours"], edited.approved_by()) == (2.0, set())
     # A lead rejects with a comment; without one, nothing changes but a message.
     lead = run(signed_in_as(database, "sasha", "sales_lead", page_file("definitions.py")))
@@ -379,4 +380,4 @@ def test_editing_a_proposal_on_the_page_asks_both_leads_again(database: Engine) 
     lead.button(key=f"reject_{version.id}").click()
     run(lead)
     assert lead.success[0].value == "Rejected SLA v1."
-    assert definitions.get(database, version.id).state == "rejected"
+    assert versions.get(database, version.id).state == "rejected"

@@ -1,6 +1,7 @@
-"""The layer contract, as far as it holds today: no module reaches into another module's private names (a
-leading underscore means "only this module relies on it"). Function-level imports count too, as do attribute
-reads such as `kpis._frame` on an imported module of the project."""
+"""The layer contract: imports only go downward through core's rows (LAYERS), nothing closes a cycle, and no
+module reaches into another module's private names (a leading underscore means "only this module relies on
+it"). Function-level imports count too, as do attribute reads such as `kpis._frame` on an imported module of
+the project."""
 
 from __future__ import annotations
 
@@ -53,17 +54,17 @@ def private_reaches(source: str) -> list[str]:
 
 def test_the_detector_finds_each_spelling() -> None:
     source = (
-        "from core.kpis import KpiQuery, _frame\n"
+        "from core.funnel.kpis import KpiQuery, _frame\n"
         "from core import kpis\n"
         "def f():\n"
-        "    from core.importer import _format_column\n"
+        "    from core.imports.importer import _format_column\n"
         "    return kpis._ratio\n"
         "from streamlit import _private_of_a_library\n"
         "from core.sql import frame\n"
     )
     assert private_reaches(source) == [
-        "line 1: from core.kpis import _frame",
-        "line 4: from core.importer import _format_column",
+        "line 1: from core.funnel.kpis import _frame",
+        "line 4: from core.imports.importer import _format_column",
         "line 5: kpis._ratio",
     ]
 
@@ -135,8 +136,65 @@ def test_the_cycle_finder_finds_a_cycle_closed_inside_a_function() -> None:
 
 def test_core_and_ui_import_without_cycles() -> None:
     graph = import_graph()
-    assert "core.derived" in graph and "core.settings" in graph["core.derived"]  # the graph is really read
+    assert "core.funnel.derived" in graph and "core.settings" in graph["core.funnel.derived"]  # really read
     assert cycles(graph) == []
+
+
+# Each row imports only from the rows below it (and from inside its own package). The top-level modules of
+# core are what every area shares; ui sits above all of core, pages above ui.
+LAYERS: dict[str, int] = {
+    "core": 1,
+    "core.funnel": 2,
+    "core.definitions": 3,
+    "core.imports": 3,
+    "core.rejections": 4,
+    "core.sandbox": 4,
+    "core.alignment": 5,
+    "core.admin": 6,
+    "core.cli": 7,
+    "ui": 8,
+}
+
+
+def layer_of(module: str) -> tuple[str, int]:
+    """The package a module belongs to for the layer order, and its row."""
+    if module == "core.__main__":  # `python -m core` is the CLI's door
+        return "core.cli", LAYERS["core.cli"]
+    parts = module.split(".")
+    package = ".".join(parts[:2]) if len(parts) > 2 or f"{parts[0]}.{parts[-1]}" in LAYERS else parts[0]
+    if package not in LAYERS:
+        package = parts[0]
+    return package, LAYERS[package]
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for module, targets in sorted(graph.items()):
+        package, row = layer_of(module)
+        for target in sorted(targets):
+            target_package, target_row = layer_of(target)
+            if target_package != package and target_row >= row:
+                found.append(f"{module} (row {row}) imports {target} (row {target_row})")
+    return found
+
+
+def test_the_layer_check_finds_an_upward_or_sideways_import() -> None:
+    graph = {
+        "core.funnel.kpis": {"core.sql", "core.rejections.catalogue"},
+        "core.imports.importer": {"core.definitions.versions", "core.funnel.derived"},
+        "core.sql": {"core.periods"},
+        "core.admin": {"core.admin.users"},
+    }
+    assert upward_imports(graph) == [
+        "core.funnel.kpis (row 2) imports core.rejections.catalogue (row 4)",
+        "core.imports.importer (row 3) imports core.definitions.versions (row 3)",
+    ]
+
+
+def test_imports_go_down_the_layers() -> None:
+    graph = import_graph()
+    assert {layer_of(module)[0] for module in graph} >= set(LAYERS)  # every row holds modules
+    assert upward_imports(graph) == []
 
 
 def test_no_test_module_imports_another() -> None:

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import Engine
 
-from core.attribution import MODELS, cac_by_channel, revenue_by_channel, revenue_by_model
-from core.kpis import KpiQuery
+from core.funnel.attribution import MODELS, cac_by_channel, revenue_by_channel, revenue_by_model
+from core.funnel.kpis import KpiQuery
 from tests.fixtures import load_fixture
 
 JAN = KpiQuery(dt.date(2025, 1, 1), dt.date(2025, 1, 31))
@@ -67,7 +67,7 @@ def test_every_model_credits_the_whole_won_amount(company: Engine, model: str) -
 
 
 def test_won_opportunity_without_touches_is_unattributed(company: Engine) -> None:
-    from core.importer import import_csv
+    from core.imports.importer import import_csv
     from tests.conftest import TESTER, csv_file
 
     import_csv(

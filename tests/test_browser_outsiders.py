@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from core import sync
+from core.admin.seed import seed_sample_data
+from core.alignment import sync
 from core.db import open_database
-from core.importer import import_csv
+from core.imports.importer import import_csv
 from core.permissions import Actor
-from core.seed import seed_sample_data
 from tests.conftest import CHROMIUM, ROOT, TESTER, csv_file, demo_server
 from tests.fixtures import HTML, IMAGE, LINK, WEEK, planted_leads
 

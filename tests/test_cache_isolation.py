@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-import ui.data
-from core import sandbox
+import ui.cache
 from core.permissions import Actor, PermissionDenied
+from core.sandbox import trials
 from tests.conftest import csv_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ def _cached_functions() -> list[tuple[str, ast.FunctionDef]]:
 
 def test_no_cached_function_takes_a_frame_or_an_upload() -> None:
     functions = _cached_functions()
-    assert len(functions) >= 20  # the walk finds the caches (ui/data.py has most of them)
+    assert len(functions) >= 20  # the walk finds the caches (ui/cache.py has most of them)
     offenders = []
     for where, function in functions:
         for argument in [*function.args.args, *function.args.kwonlyargs]:
@@ -60,27 +60,27 @@ def _leads(score: int) -> str:
 
 
 def test_two_users_uploads_never_see_each_other(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ui.data, "engine", lambda: engine)
-    ui.data.clear_after_write()
+    monkeypatch.setattr(ui.cache, "engine", lambda: engine)
+    ui.cache.clear_after_write()
     # The same file name and trial name, the same shape: only who uploaded it tells them apart.
-    olgas = sandbox.upload_trial(engine, OLGA, "Q1 leads", csv_file(_leads(score=90), "leads.csv"))
-    adas = sandbox.upload_trial(engine, ADA, "Q1 leads", csv_file(_leads(score=10), "leads.csv"))
-    knobs = sandbox.Knobs(score_threshold=50, icp_fit_required=False)
-    mine = ui.data.trial_outcome(OLGA.username, OLGA.role, olgas.id, knobs, "Your knobs")
-    theirs = ui.data.trial_outcome(ADA.username, ADA.role, adas.id, knobs, "Your knobs")
+    olgas = trials.upload_trial(engine, OLGA, "Q1 leads", csv_file(_leads(score=90), "leads.csv"))
+    adas = trials.upload_trial(engine, ADA, "Q1 leads", csv_file(_leads(score=10), "leads.csv"))
+    knobs = trials.Knobs(score_threshold=50, icp_fit_required=False)
+    mine = ui.cache.trial_outcome(OLGA.username, OLGA.role, olgas.id, knobs, "Your knobs")
+    theirs = ui.cache.trial_outcome(ADA.username, ADA.role, adas.id, knobs, "Your knobs")
     assert (mine.leads, mine.mqls) == (12, 12)  # every score 90 passes 50
     assert (theirs.leads, theirs.mqls) == (12, 0)  # every score 10 fails it
-    assert mine == sandbox.outcome(engine, OLGA, olgas.id, knobs)
-    my_curve = ui.data.trial_curve(OLGA.username, OLGA.role, olgas.id, knobs).points.set_index("threshold")
-    their_curve = ui.data.trial_curve(ADA.username, ADA.role, adas.id, knobs).points.set_index("threshold")
+    assert mine == trials.outcome(engine, OLGA, olgas.id, knobs)
+    my_curve = ui.cache.trial_curve(OLGA.username, OLGA.role, olgas.id, knobs).points.set_index("threshold")
+    their_curve = ui.cache.trial_curve(ADA.username, ADA.role, adas.id, knobs).points.set_index("threshold")
     assert (my_curve.loc[90, "mqls"], their_curve.loc[90, "mqls"]) == (12, 0)
     # With Ada's result in the cache, Olga asking for Ada's trial is a miss that core refuses, both ways.
     with pytest.raises(PermissionDenied):
-        ui.data.trial_outcome(OLGA.username, OLGA.role, adas.id, knobs, "Your knobs")
+        ui.cache.trial_outcome(OLGA.username, OLGA.role, adas.id, knobs, "Your knobs")
     with pytest.raises(PermissionDenied):
-        ui.data.trial_curve(ADA.username, ADA.role, olgas.id, knobs)
+        ui.cache.trial_curve(ADA.username, ADA.role, olgas.id, knobs)
     with pytest.raises(PermissionDenied):
-        ui.data.trial_choices(OLGA.username, OLGA.role, adas.id)
-    assert [t.id for t in sandbox.trials(engine, OLGA)] == [olgas.id]
-    assert [t.id for t in sandbox.trials(engine, ADA)] == [adas.id]
-    ui.data.clear_after_write()
+        ui.cache.trial_choices(OLGA.username, OLGA.role, adas.id)
+    assert [t.id for t in trials.trials(engine, OLGA)] == [olgas.id]
+    assert [t.id for t in trials.trials(engine, ADA)] == [adas.id]
+    ui.cache.clear_after_write()

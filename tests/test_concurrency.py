@@ -26,12 +26,12 @@ from sqlalchemy import Engine, event, func, insert, select
 from sqlalchemy.exc import OperationalError
 
 from core import db
-from core.definitions import DefinitionError, approve, propose
-from core.importer import import_csv
-from core.kpis import KpiQuery, kpi_table
+from core.admin.planning import TARGET_METRICS, save_targets, targets_frame
+from core.definitions.versions import DefinitionError, approve, propose
+from core.funnel.kpis import KpiQuery, kpi_table
+from core.imports.importer import import_csv
 from core.models import AuditEntry, DefinitionSignoff, DefinitionVersion, Setting, utcnow
 from core.permissions import Actor
-from core.planning import TARGET_METRICS, save_targets, targets_frame
 from tests.conftest import TESTER
 
 STRESS_SECONDS = float(os.environ.get("STRESS_SECONDS", "6"))

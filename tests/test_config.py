@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from core import config, users
+from core import config
+from core.admin import users
+from core.admin.demo import DEMO_USERS, DemoRefused, demo_password, ensure_demo_users
 from core.config import ConfigError, cookie_key
 from core.db import open_database
-from core.demo import DEMO_USERS, DemoRefused, demo_password, ensure_demo_users
 from core.models import utcnow
 from core.permissions import ROLES
 from tests.conftest import TEST_COOKIE_KEY, TESTER

@@ -9,11 +9,11 @@ import re
 import streamlit as st
 from sqlalchemy import Engine
 
-from core.importer import import_csv
-from core.mapping import parse_mapping
-from core.rejections import explorer_anchor, explorer_range
-from core.scoreboard import default_anchor, period_range, shown_period_reason
-from core.seed import seed_sample_data
+from core.admin.seed import seed_sample_data
+from core.funnel.scoreboard import default_anchor, period_range, shown_period_reason
+from core.imports.importer import import_csv
+from core.imports.mapping import parse_mapping
+from core.rejections.explorer import explorer_anchor, explorer_range
 from core.settings import current
 from tests.conftest import TESTER, csv_file, page_file, run, signed_in_as_existing
 from tests.fixtures import UNDATED_LEADS, UNDATED_LEADS_MAPPING

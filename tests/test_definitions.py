@@ -10,10 +10,19 @@ import pytest
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from core import definitions
 from core.admin.settings import update
-from core.definitions import DefinitionConflict, DefinitionError, active, approve, edit, propose, reject, submit
-from core.kpis import KpiQuery, kpi_table
+from core.definitions import versions
+from core.definitions.versions import (
+    DefinitionConflict,
+    DefinitionError,
+    active,
+    approve,
+    edit,
+    propose,
+    reject,
+    submit,
+)
+from core.funnel.kpis import KpiQuery, kpi_table
 from core.models import AuditEntry, DefinitionVersion
 from core.permissions import Actor, PermissionDenied
 from core.settings import SettingsError, current
@@ -53,11 +62,11 @@ def story(engine: Engine) -> list[tuple[str, str, str | None]]:
 def test_bad_rules_are_refused_and_nothing_is_written(engine: Engine, kind: str, rules: dict, message: str) -> None:
     with pytest.raises(DefinitionError, match=message):
         propose(engine, MARKETING, kind, rules)
-    assert definitions.versions(engine) == []
+    assert versions.versions(engine) == []
 
 
 def test_rules_are_stored_cleaned() -> None:
-    stored = definitions.validate_rules("mql", MQL_65)
+    stored = versions.validate_rules("mql", MQL_65)
     assert stored["seniorities"] == ["manager", "vp"] and stored["intent_signals"] == ["demo_request"]
     assert stored["icp_fit_required"] is True  # defaults are written out, so a version says everything
 
@@ -65,14 +74,14 @@ def test_rules_are_stored_cleaned() -> None:
 def test_both_leads_approve_and_the_version_replaces_the_active_one(engine: Engine) -> None:
     first = propose(engine, MARKETING, "mql", {"score_threshold": 50}, "Score 50 or a demo request.")
     approve(engine, MARKETING_LEAD, first.id)
-    assert definitions.get(engine, first.id).state == "proposed"  # one side is not enough
+    assert versions.get(engine, first.id).state == "proposed"  # one side is not enough
     assert approve(engine, SALES_LEAD, first.id).state == "active"
     second = propose(engine, SALES, "mql", MQL_65, "Raise the bar.", based_on=first.id)
-    assert second.number == 2 and active(engine, "mql") == definitions.get(engine, first.id)
+    assert second.number == 2 and active(engine, "mql") == versions.get(engine, first.id)
     approve(engine, SALES_LEAD, second.id)
     now_active = approve(engine, MARKETING_LEAD, second.id)
     assert (now_active.state, now_active.approved_by()) == ("active", {"marketing", "sales"})
-    old = definitions.get(engine, first.id)
+    old = versions.get(engine, first.id)
     assert old.state == "superseded" and old.closed_at is not None
     assert active(engine, "mql").id == second.id  # type: ignore[union-attr]
     assert story(engine) == [
@@ -94,7 +103,7 @@ def test_an_edit_voids_the_sign_offs_of_the_old_text(engine: Engine) -> None:
     edited = edit(engine, SALES, version.id, {"response_hours": 2}, "Two hours.")
     assert (edited.revision, edited.approved_by()) == (2, set())
     approve(engine, SALES_LEAD, version.id)
-    assert definitions.get(engine, version.id).state == "proposed"  # marketing signed revision 1 only
+    assert versions.get(engine, version.id).state == "proposed"  # marketing signed revision 1 only
     assert approve(engine, MARKETING_LEAD, version.id).state == "active"
     assert active(engine, "sla").rules["response_hours"] == 2  # type: ignore[union-attr]
 
@@ -115,10 +124,10 @@ def test_forbidden_steps_change_nothing(
     engine: Engine, step: Callable[[Engine, int], object], expected: type[Exception]
 ) -> None:
     version = propose(engine, MARKETING, "mql", {})
-    before = (definitions.versions(engine), story(engine))
+    before = (versions.versions(engine), story(engine))
     with pytest.raises(expected):
         step(engine, version.id)
-    assert (definitions.versions(engine), story(engine)) == before
+    assert (versions.versions(engine), story(engine)) == before
 
 
 def test_rejected_and_decided_versions_are_closed(engine: Engine) -> None:
@@ -184,7 +193,7 @@ def test_concurrent_sign_offs(engine: Engine) -> None:
             lambda v=version.id: approve(engine, SALES_LEAD, v),
         )
         assert not [r for r in results if isinstance(r, Exception)], results
-        assert definitions.get(engine, version.id).state == "active"
+        assert versions.get(engine, version.id).state == "active"
         # Two proposals of one kind get their final approval at once: they take turns, so the later one
         # supersedes the earlier, as it would a minute later; nobody is shown an error.
         one, two = (propose(engine, MARKETING, "mql", {"score_threshold": t}) for t in (55, 60))
@@ -193,8 +202,8 @@ def test_concurrent_sign_offs(engine: Engine) -> None:
         results = run_together(
             lambda a=one.id: approve(engine, SALES_LEAD, a), lambda b=two.id: approve(engine, SALES_LEAD, b)
         )
-        assert all(isinstance(r, definitions.VersionInfo) for r in results), results
-        states = sorted(definitions.get(engine, v.id).state for v in (one, two))
+        assert all(isinstance(r, versions.VersionInfo) for r in results), results
+        states = sorted(versions.get(engine, v.id).state for v in (one, two))
         assert states == ["active", "superseded"], states
         with engine.connect() as connection:
             actives = (
@@ -211,7 +220,7 @@ def test_concurrent_proposals_are_numbered_one_after_another(engine: Engine) -> 
     results = run_together(
         *(lambda t=t: propose(engine, MARKETING, "mql", {"score_threshold": t}) for t in range(50, 56))
     )
-    assert all(isinstance(r, definitions.VersionInfo) for r in results), results
+    assert all(isinstance(r, versions.VersionInfo) for r in results), results
     assert sorted(r.number for r in results) == [1, 2, 3, 4, 5, 6]  # type: ignore[union-attr]
 
 
@@ -227,7 +236,7 @@ def test_a_signed_sla_changes_the_numbers_and_is_due_for_review(engine: Engine) 
     # Within one business hour: L1 (1 h) and L4 (before it was due); L2's 2 hours over a weekend now breach.
     row = kpi_table(engine, january).iloc[0]
     assert (row["sla_hours"], row["sla_compliance"]) == (1, pytest.approx(2 / 6))
-    review = definitions.sla_review(engine)
+    review = versions.sla_review(engine)
     assert review is not None and review.version.id == signed.id and review.due == dt.date(2026, 2, 9)
     assert not review.overdue(dt.date(2026, 2, 9)) and review.overdue(dt.date(2026, 2, 10))
 
@@ -242,7 +251,7 @@ def test_a_sign_off_or_edit_of_a_revision_someone_replaced_is_refused(engine: En
         reject(engine, SALES_LEAD, version.id, "too low", revision=seen)
     with pytest.raises(DefinitionConflict):
         edit(engine, SALES, version.id, {"score_threshold": 70}, "", revision=seen)
-    assert definitions.get(engine, version.id).signoffs == ()
+    assert versions.get(engine, version.id).signoffs == ()
     approve(engine, SALES_LEAD, version.id, revision=2)
     # One decision per side: the same lead cannot also reject what they approved.
     with pytest.raises(DefinitionError, match="already signed"):

@@ -1,6 +1,6 @@
-"""The misalignment self-diagnostic (core.diagnostic): rounds, one answer per person per round, anonymous results
-with primary and secondary suppression, perception gaps, the six signs measured in the data, their reading
-against the answers, the action plan, the Markdown summary, the sample rounds and the CLI.
+"""The misalignment self-diagnostic (core.alignment.diagnostic): rounds, one answer per person per round,
+anonymous results with primary and secondary suppression, perception gaps, the six signs measured in the data,
+their reading against the answers, the action plan, the Markdown summary, the sample rounds and the CLI.
 
 Every mean, gap and share below is worked out by hand in the comments next to it.
 """
@@ -23,12 +23,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, select, text
 
-from core import diagnostic
+from core.admin.seed import seed_definitions, seed_survey
 from core.admin.settings import update
-from core.cli import main
-from core.config import PROJECT_ROOT
-from core.definitions import active
-from core.diagnostic import (
+from core.alignment import diagnostic
+from core.alignment.diagnostic import (
     ALIGNED,
     ANSWER_COLUMNS,
     AREAS,
@@ -63,10 +61,12 @@ from core.diagnostic import (
     summary_markdown,
     withheld,
 )
-from core.importer import import_csv
+from core.cli import main
+from core.config import PROJECT_ROOT
+from core.definitions.versions import active
+from core.imports.importer import import_csv
 from core.models import AuditEntry
 from core.permissions import Actor, PermissionDenied
-from core.seed import seed_definitions, seed_survey
 from tests.conftest import TESTER, csv_file, snapshot
 
 TODAY = dt.date(2026, 11, 23)  # a Monday

@@ -9,10 +9,10 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
-from core import diagnostic
-from core.diagnostic import ANSWER_COLUMNS, STATEMENTS, import_round, my_answer, open_round, submit_answer
+from core.admin.seed import seed_sample_data
+from core.alignment import diagnostic
+from core.alignment.diagnostic import ANSWER_COLUMNS, STATEMENTS, import_round, my_answer, open_round, submit_answer
 from core.permissions import Actor
-from core.seed import seed_sample_data
 from core.settings import current
 from tests.conftest import page_file, run, signed_in_as
 

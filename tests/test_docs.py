@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.mapping import Condition, FieldMapping, Mapping, SkipRule, parse_mapping
+from core.imports.mapping import Condition, FieldMapping, Mapping, SkipRule, parse_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORTS = (ROOT / "docs" / "imports.md").read_text(encoding="utf-8")

@@ -1,6 +1,6 @@
 """Fuzzed imports: malformed and hostile CSVs are imported correctly or refused with a report, never a crash.
 
-Hypothesis builds valid files of each kind (core.schema; for leads at least the fixture's columns), writes them
+Hypothesis builds valid files of each kind (core.formats; for leads at least the fixture's columns), writes them
 with any delimiter, quoting, line ending and encoding, and then often spoils them: broken quoting, NUL and
 invalid bytes, huge fields, mixed delimiters, duplicate and blank headers, dates and numbers out of range,
 formula cells, 10,000 columns, truncation. Every file is imported for real into a database that already holds
@@ -40,17 +40,17 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import Engine, select, text
 
-import core.importer as importer
+import core.imports.importer as importer
 from core.admin.settings import save
 from core.config import ConfigError
 from core.db import session_scope
 from core.exports import FORMULA_PREFIXES, to_safe_csv
-from core.importer import ImportRefused, ImportResult, import_csv, max_upload_bytes, preview, read_header
-from core.mapping import Mapping, load_preset, parse_mapping
+from core.formats import KINDS, FieldSpec
+from core.imports.importer import ImportRefused, ImportResult, import_csv, max_upload_bytes, preview, read_header
+from core.imports.mapping import Mapping, load_preset, parse_mapping
 from core.models import Base, Lead
-from core.reasons import install_default_catalogue
-from core.sandbox import SandboxError, delete_trial, upload_trial
-from core.schema import KINDS, FieldSpec
+from core.rejections.catalogue import install_default_catalogue
+from core.sandbox.trials import SandboxError, delete_trial, upload_trial
 from tests.conftest import DATA_TABLES, TESTER
 from tests.fixtures import CRM_MAPPING_YAML, LEADS, load_fixture
 

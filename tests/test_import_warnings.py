@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, select
 
-from core import importer
-from core.import_warnings import apply_fix
-from core.importer import ImportResult, import_csv
-from core.mapping import Mapping, parse_mapping
+from core.imports import importer
+from core.imports.import_warnings import apply_fix
+from core.imports.importer import ImportResult, import_csv
+from core.imports.mapping import Mapping, parse_mapping
 from core.models import ImportRun, Lead
 from tests.conftest import TESTER, csv_file, snapshot
 from tests.fixtures import UNDATED_LEADS

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from core import sync
+from core.admin.seed import seed_sample_data
+from core.alignment import sync
 from core.exports import inert
-from core.importer import import_csv
+from core.imports.importer import import_csv
 from core.permissions import Actor
-from core.seed import seed_sample_data
 from tests.conftest import TESTER, as_read, csv_file, page_file, run, signed_in_as_existing
 from tests.fixtures import HTML, IMAGE, LINK, WEEK, planted_leads
 

@@ -29,12 +29,13 @@ from sqlalchemy import DateTime, Engine, column, inspect, select, table, text
 from sqlalchemy.exc import OperationalError
 from streamlit.testing.v1 import AppTest
 
-from core import config, db, users
+from core import config, db
+from core.admin import users
+from core.admin.users import FAILURE_WINDOW, MAX_FAILED_LOGINS, UserError, check_login, create_user
 from core.cli import main
 from core.db import alembic_config, open_database, upgrade
 from core.models import AuditEntry, LoginFailure, utcnow
 from core.permissions import Actor
-from core.users import FAILURE_WINDOW, MAX_FAILED_LOGINS, UserError, check_login, create_user
 from tests.conftest import BACKENDS, TEST_COOKIE_KEY, empty_database
 from ui.auth import COOKIE_NAME, USER_KEY
 
@@ -477,7 +478,7 @@ def test_the_randomness_detector_finds_every_spelling() -> None:
 
 def test_no_module_takes_randomness_from_random_except_where_nothing_is_secret() -> None:
     modules = dict(project_modules())
-    assert {"app.py", "core/users.py", "ui/auth.py", "pages/users.py"} <= set(modules)
+    assert {"app.py", "core/admin/users.py", "ui/auth.py", "pages/users.py"} <= set(modules)
     offenders = {path: found for path, source in modules.items() if (found := insecure_randomness(source))}
     unexplained = {path: found for path, found in offenders.items() if path not in NOT_SECRET}
     assert not unexplained, "take secrets from `secrets`, or add the module to NOT_SECRET saying why it guards nothing"

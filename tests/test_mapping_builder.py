@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine
 
 from core.db import session_scope
-from core.importer import ImportRefused, preview, read_header
-from core.mapping import MappingError, load_preset, save_mapping, saved_mappings, suggest_mapping, with_columns
+from core.imports.importer import ImportRefused, preview, read_header
+from core.imports.mapping import MappingError, load_preset, save_mapping, saved_mappings, suggest_mapping, with_columns
 from tests.conftest import TESTER, csv_file, snapshot
 
 RENAMED = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core import mapping_edits as edits
-from core.import_warnings import Fix, apply_fix
-from core.mapping import parse_mapping
+from core.imports import mapping_edits as edits
+from core.imports.import_warnings import Fix, apply_fix
+from core.imports.mapping import parse_mapping
 from tests.fixtures import UNDATED_LEADS_MAPPING
 
 HEADER = ["Prospect ID", "Lead Source", "Converted", "Tags", "Specialization"]

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from core import importer
 from core.cli import main
 from core.db import session_scope
-from core.importer import ImportRefused, import_csv
-from core.mapping import MappingError, parse_mapping, save_mapping
+from core.imports import importer
+from core.imports.importer import ImportRefused, import_csv
+from core.imports.mapping import MappingError, parse_mapping, save_mapping
 from core.models import Lead
 from tests.conftest import TESTER, csv_file, database_url, snapshot
 from tests.fixtures import UNDATED_LEADS, UNDATED_LEADS_MAPPING

@@ -7,9 +7,9 @@ import datetime as dt
 
 from sqlalchemy import Engine
 
-from core.importer import import_csv
-from core.kpis import KpiQuery, kpi_table, maturity_lags
-from core.scoreboard import flags, funnel, headlines
+from core.funnel.kpis import KpiQuery, kpi_table, maturity_lags
+from core.funnel.scoreboard import flags, funnel, headlines
+from core.imports.importer import import_csv
 from tests.conftest import TESTER, csv_file
 
 HEADER = "lead_id,created_at,source,mql_at,sql_at,rejected_at\n"

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
-from core import numbers
-from core.importer import ImportRefused, import_csv, preview
-from core.mapping import parse_mapping
+from core.imports import numbers
+from core.imports.importer import ImportRefused, import_csv, preview
+from core.imports.mapping import parse_mapping
 from core.models import Opportunity, Spend
 from tests.conftest import TESTER, csv_file, snapshot
 

@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from core.models import AuditEntry, Spend, Target
-from core.permissions import Actor, PermissionDenied
-from core.planning import (
+from core.admin.planning import (
     PlanChange,
     PlanError,
     save_spend,
@@ -21,7 +19,9 @@ from core.planning import (
     targets_frame,
     years,
 )
-from core.schema import TARGET_METRICS
+from core.formats import TARGET_METRICS
+from core.models import AuditEntry, Spend, Target
+from core.permissions import Actor, PermissionDenied
 from tests.conftest import TESTER, snapshot
 
 JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import Engine
 
 from core.cli import main
-from core.importer import import_csv
-from core.kpis import KpiQuery, kpi_table
-from core.mapping import load_preset
+from core.funnel.kpis import KpiQuery, kpi_table
+from core.imports.importer import import_csv
+from core.imports.mapping import load_preset
 from tests.conftest import TESTER, database_url, page_file, run, signed_in_as_existing
 
 

@@ -1,4 +1,5 @@
-"""The rejection explorer (core.rejections) and the reason catalogue (core.reasons), counted by hand.
+"""The rejection explorer (core.rejections.explorer) and the reason catalogue (core.rejections.catalogue), counted
+by hand.
 
 The main fixture: MQLs of Monday 6 January 2025 rejected over the four ISO weeks 6 Jan – 2 Feb 2025 (UTC),
 plus one rejection of an older MQL inside the period (X2) and one of a period's MQL after it (X1).
@@ -37,26 +38,24 @@ import pytest
 from alembic import command
 from sqlalchemy import Date, Engine, bindparam, select, text
 
-from core import rejections as rj
 from core.admin import settings as org_settings
 from core.db import alembic_config, get_engine, session_scope
-from core.definitions import IcpRules, MqlRules
-from core.derived import store_settings
-from core.importer import import_csv
-from core.kpis import SIZE_BANDS, Filters, KpiQuery, kpi_table
+from core.definitions.versions import IcpRules, MqlRules
+from core.funnel.derived import store_settings
+from core.funnel.kpis import SIZE_BANDS, Filters, KpiQuery, kpi_table
+from core.imports.importer import import_csv
 from core.models import AuditEntry
 from core.permissions import Actor, PermissionDenied
-from core.reasons import (
+from core.rejections import explorer as rj
+from core.rejections.catalogue import (
     CatalogueError,
     add_reason,
     catalogue,
-    fold,
-    fold_series,
     map_spelling,
     unknown_reasons,
     update_reason,
 )
-from core.rejections import (
+from core.rejections.explorer import (
     NO_REASON,
     Drill,
     Finding,
@@ -74,6 +73,7 @@ from core.rejections import (
     week_tops,
     weekly,
 )
+from core.text import reason_key, reason_keys
 from tests.conftest import TESTER, csv_file, snapshot
 
 OPS = Actor("olivia", "ops")
@@ -209,24 +209,24 @@ def leads_rows(engine: Engine) -> list[tuple[Any, ...]]:
 
 
 def test_fold_folds_case_spacing_punctuation_and_unicode() -> None:
-    assert fold("Too small co.") == fold("too  small co") == "too small co"
-    assert fold("  TOO\tSMALL\nco!!! ") == "too small co"
-    assert fold("too_small-co") == "too small co"  # underscores and dashes separate words
-    assert fold("Ｗｒｏｎｇ　ｓｉｚｅ") == "wrong size"  # full-width letters and space: NFKC
-    assert fold("ﬁrm too small") == "firm too small"  # the ligature unfolds
+    assert reason_key("Too small co.") == reason_key("too  small co") == "too small co"
+    assert reason_key("  TOO\tSMALL\nco!!! ") == "too small co"
+    assert reason_key("too_small-co") == "too small co"  # underscores and dashes separate words
+    assert reason_key("Ｗｒｏｎｇ　ｓｉｚｅ") == "wrong size"  # full-width letters and space: NFKC
+    assert reason_key("ﬁrm too small") == "firm too small"  # the ligature unfolds
     decomposed = "Cafe\u0301 owner"
     assert decomposed != unicodedata.normalize("NFC", decomposed)
-    assert fold(decomposed) == fold("Café owner") == "café owner"
-    assert fold("STRASSE") == fold("straße") == "strasse"  # casefold, not lower
-    assert fold("No response after 6 attempts") == "no response after 6 attempts"  # digits stay
+    assert reason_key(decomposed) == reason_key("Café owner") == "café owner"
+    assert reason_key("STRASSE") == reason_key("straße") == "strasse"  # casefold, not lower
+    assert reason_key("No response after 6 attempts") == "no response after 6 attempts"  # digits stay
     for blank in (None, float("nan"), "", "   ", "-", "?!", "...", "—", "_"):
-        assert fold(blank) is None, blank
-    assert len(fold("x" * 300) or "") == 255
+        assert reason_key(blank) is None, blank
+    assert len(reason_key("x" * 300) or "") == 255
 
 
-def test_fold_series_folds_each_text_and_keeps_blanks() -> None:
+def test_reason_keys_fold_each_text_and_keeps_blanks() -> None:
     texts = pd.Series(["Too small co.", None, "too  small co", float("nan"), "-", "Dupe"])
-    assert fold_series(texts).tolist() == ["too small co", None, "too small co", None, None, "dupe"]
+    assert reason_keys(texts).tolist() == ["too small co", None, "too small co", None, None, "dupe"]
 
 
 def test_default_catalogue_maps_the_spellings_of_one_reason(explorer: Engine) -> None:

@@ -10,10 +10,10 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
-from core import definitions
-from core.importer import import_csv
+from core.admin.seed import seed_sample_data
+from core.definitions import versions
+from core.imports.importer import import_csv
 from core.permissions import Actor
-from core.seed import seed_sample_data
 from tests.conftest import as_read, page_file, run, signed_in_as, signed_in_as_existing
 
 PAGE = page_file("rejections.py")
@@ -77,9 +77,9 @@ def load(engine: Engine) -> None:
 
 
 def sign_icp(engine: Engine, company_size_min: int = 50) -> None:
-    version = definitions.propose(engine, Actor("ops", "ops"), "icp", {"company_size_min": company_size_min})
+    version = versions.propose(engine, Actor("ops", "ops"), "icp", {"company_size_min": company_size_min})
     for signer in (Actor("mia", "marketing_lead"), Actor("sam", "sales_lead")):
-        version = definitions.approve(engine, signer, version.id, revision=version.revision)
+        version = versions.approve(engine, signer, version.id, revision=version.revision)
 
 
 def opened(database: Engine, username: str = "erin", *, link: dict[str, str | list[str]] | None = None) -> AppTest:

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import Engine
 
-from core.importer import import_csv
-from core.replay import replay
+from core.definitions.replay import replay
+from core.imports.importer import import_csv
 from tests.conftest import TESTER, csv_file
 from tests.fixtures import load_fixture
 

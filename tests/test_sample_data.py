@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-from core.importer import import_csv
-from core.kpis import Filters, KpiQuery, kpi_table
-from core.mapping import load_preset
+from core.admin.seed import SAMPLE_DIR, SEED_ORDER, seed_sample_data
+from core.formats import KINDS, SENIORITIES, TARGET_METRICS
+from core.funnel.kpis import Filters, KpiQuery, kpi_table
+from core.imports.importer import import_csv
+from core.imports.mapping import load_preset
 from core.models import Lead, Opportunity
-from core.schema import KINDS, SENIORITIES, TARGET_METRICS
-from core.seed import SAMPLE_DIR, SEED_ORDER, seed_sample_data
 from sample_data.generate import generate
 from tests.conftest import DATA_TABLES, TESTER
 

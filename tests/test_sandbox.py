@@ -1,4 +1,4 @@
-"""The threshold sandbox (core/sandbox.py): trials, knobs, outcomes and the curve, counted by hand.
+"""The threshold sandbox (core/sandbox/trials.py): trials, knobs, outcomes and the curve, counted by hand.
 
 The hand-made file below has twelve leads in January and February 2025 (UTC, business hours Mon–Fri
 09:00–17:00, the defaults). Every expected number is worked out in the comments beside it.
@@ -18,13 +18,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, inspect, select, text
 
-from core import definitions, sandbox
 from core.admin import settings
-from core.importer import ImportRefused, import_csv
-from core.mapping import FieldMapping, Mapping, SkipRule, load_preset
+from core.definitions import versions
+from core.imports.importer import ImportRefused, import_csv
+from core.imports.mapping import FieldMapping, Mapping, SkipRule, load_preset
 from core.models import AuditEntry, SandboxTrial, utcnow
 from core.permissions import Actor, PermissionDenied
-from core.sandbox import Knobs, SandboxError
+from core.sandbox import trials
+from core.sandbox.trials import Knobs, SandboxError
 from tests.conftest import TESTER, csv_file
 
 OPS = Actor("olga", "ops")
@@ -74,12 +75,12 @@ AS_OF = dt.datetime(2025, 2, 10, 17, 30)
 FIRST_DAY, LAST_DAY = dt.date(2025, 1, 6), dt.date(2025, 2, 10)
 
 
-def upload(engine: Engine, actor: Actor = OPS, content: str = LEADS_CSV, name: str = "Hand-made") -> sandbox.TrialInfo:
-    return sandbox.upload_trial(engine, actor, name, csv_file(content, "hand.csv"))
+def upload(engine: Engine, actor: Actor = OPS, content: str = LEADS_CSV, name: str = "Hand-made") -> trials.TrialInfo:
+    return trials.upload_trial(engine, actor, name, csv_file(content, "hand.csv"))
 
 
 @pytest.fixture
-def trial(engine: Engine) -> sandbox.TrialInfo:
+def trial(engine: Engine) -> trials.TrialInfo:
     return upload(engine)
 
 
@@ -128,7 +129,7 @@ def leads_of(engine: Engine, trial_id: int) -> list[tuple[object, ...]]:
 # ------------------------------------------------------------------ the trial and its outcome
 
 
-def test_an_upload_makes_a_private_trial_of_the_file(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_an_upload_makes_a_private_trial_of_the_file(engine: Engine, trial: trials.TrialInfo) -> None:
     assert (trial.owner, trial.name, trial.source, trial.file_name, trial.rows) == (
         "olga",
         "Hand-made",
@@ -140,12 +141,12 @@ def test_an_upload_makes_a_private_trial_of_the_file(engine: Engine, trial: sand
     assert trial.as_of == AS_OF  # the latest timestamp anywhere in the file (L11's created_at)
     assert trial.describe() == "Hand-made (12 leads, 06 Jan 2025 – 10 Feb 2025)"
     assert sandbox_rows(engine, trial.id) == 12
-    assert [t.id for t in sandbox.trials(engine, OPS)] == [trial.id]
+    assert [t.id for t in trials.trials(engine, OPS)] == [trial.id]
     assert trial_audit(engine) == [("olga", "create", str(trial.id))]
 
 
-def test_outcome_counts_by_hand(engine: Engine, trial: sandbox.TrialInfo) -> None:
-    result = sandbox.outcome(engine, OPS, trial.id, Knobs())
+def test_outcome_counts_by_hand(engine: Engine, trial: trials.TrialInfo) -> None:
+    result = trials.outcome(engine, OPS, trial.id, Knobs())
     # Score ≥ 50 (no ICP limits set): L1 80, L2 70, L6 55, L3 60, L8 90, L9 65, L12 50, L10 75 = 8 MQLs.
     assert (result.leads, result.mqls) == (12, 8)
     # SQLs among them: L1, L3, L8. Rejected: L2, L12.
@@ -162,8 +163,8 @@ def test_outcome_counts_by_hand(engine: Engine, trial: sandbox.TrialInfo) -> Non
     assert result.label == "Your knobs"
 
 
-def test_sla_in_business_hours(engine: Engine, trial: sandbox.TrialInfo) -> None:
-    result = sandbox.outcome(engine, OPS, trial.id, Knobs(sla_hours=4, sla_business_hours=True))
+def test_sla_in_business_hours(engine: Engine, trial: trials.TrialInfo) -> None:
+    result = trials.outcome(engine, OPS, trial.id, Knobs(sla_hours=4, sla_business_hours=True))
     # Judged: the rule's MQLs that were MQLs (L6 was not). Met (≤ 240): L1 90, L3 120, L8 180, L12 240.
     # Breached: L2 300, L9 unanswered for 2820. L10 has waited 60: pending, neither.
     assert (result.sla_met, result.sla_breached) == (4, 2)
@@ -171,8 +172,8 @@ def test_sla_in_business_hours(engine: Engine, trial: sandbox.TrialInfo) -> None
     assert (result.sla_hours, result.sla_business_hours) == (4, True)
 
 
-def test_sla_in_calendar_hours(engine: Engine, trial: sandbox.TrialInfo) -> None:
-    result = sandbox.outcome(engine, OPS, trial.id, Knobs(sla_hours=4, sla_business_hours=False))
+def test_sla_in_calendar_hours(engine: Engine, trial: trials.TrialInfo) -> None:
+    result = trials.outcome(engine, OPS, trial.id, Knobs(sla_hours=4, sla_business_hours=False))
     # L3 meets 4 business hours (120) but not 4 calendar hours (3960). Met: L1, L8, L12; breached: L2, L3, L9.
     # L10 has waited 90 calendar minutes: still pending.
     assert (result.sla_met, result.sla_breached) == (3, 3)
@@ -180,7 +181,7 @@ def test_sla_in_calendar_hours(engine: Engine, trial: sandbox.TrialInfo) -> None
     assert result.sla_business_hours is False
 
 
-def test_unanswered_mqls_wait_until_the_data_was_taken(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_unanswered_mqls_wait_until_the_data_was_taken(engine: Engine, trial: trials.TrialInfo) -> None:
     with engine.connect() as connection:
         waits = {
             row.lead_id: (row.wait_business_minutes, row.wait_calendar_minutes)
@@ -194,13 +195,13 @@ def test_unanswered_mqls_wait_until_the_data_was_taken(engine: Engine, trial: sa
         }
     assert waits == {"L9": (2820.0, 10530.0), "L10": (60.0, 90.0)}
     # 2 business hours: met L1 90, L3 120; breached L2, L8 180, L12 240, L9. L10 (60) is still pending.
-    two = sandbox.outcome(engine, OPS, trial.id, Knobs(sla_hours=2))
+    two = trials.outcome(engine, OPS, trial.id, Knobs(sla_hours=2))
     assert (two.sla_met, two.sla_breached) == (2, 4)
     # Half an hour: nobody meets it, and L10, unanswered after 60 minutes, now breaches too.
-    half = sandbox.outcome(engine, OPS, trial.id, Knobs(sla_hours=0.5))
+    half = trials.outcome(engine, OPS, trial.id, Knobs(sla_hours=0.5))
     assert (half.sla_met, half.sla_breached) == (0, 7)
     # Exactly 60 minutes is not more than an hour: L10 is pending at 1 h (and L1 90 breaches).
-    one = sandbox.outcome(engine, OPS, trial.id, Knobs(sla_hours=1))
+    one = trials.outcome(engine, OPS, trial.id, Knobs(sla_hours=1))
     assert (one.sla_met, one.sla_breached) == (0, 6)
 
 
@@ -223,7 +224,7 @@ def test_as_of_is_the_latest_moment_anywhere_in_the_file(engine: Engine, latest:
     # 2 days 4 h = 3120 calendar minutes: a breach of 4 h either way.
     waits = count(engine, "SELECT COUNT(*) FROM sandbox_leads WHERE wait_business_minutes = 1200")
     assert waits == 1 == count(engine, "SELECT COUNT(*) FROM sandbox_leads WHERE wait_calendar_minutes = 3120")
-    result = sandbox.outcome(engine, OPS, made.id, Knobs())
+    result = trials.outcome(engine, OPS, made.id, Knobs())
     if latest.endswith(",,,"):
         # Nobody in this file was ever answered: without response times the SLA is unknown, not 0%.
         assert (result.sla_met, result.sla_breached) == (0, 0) and math.isnan(result.sla_compliance)
@@ -231,29 +232,29 @@ def test_as_of_is_the_latest_moment_anywhere_in_the_file(engine: Engine, latest:
         assert result.sla_breached >= 1
 
 
-def test_busiest_day_and_reps_needed(engine: Engine, trial: sandbox.TrialInfo) -> None:
-    result = sandbox.outcome(engine, OPS, trial.id, Knobs())
+def test_busiest_day_and_reps_needed(engine: Engine, trial: trials.TrialInfo) -> None:
+    result = trials.outcome(engine, OPS, trial.id, Knobs())
     # MQLs per day with any: 6 Jan 3 (L1, L2, L6), 10 Jan 1, 3 Feb 2 (L8, L9), 4 Feb 1, 10 Feb 1 (L10).
     # Sorted 1, 1, 1, 2, 3: the 90th percentile sits at 0.9 × 4 = 3.6 → 2 + 0.6 × (3 − 2) = 2.6.
     assert result.busiest_day_mqls == pytest.approx(2.6)
     # 2.6 MQLs × 15 minutes / (2 h × 60) = 0.325 reps.
     assert result.reps_needed == pytest.approx(0.325)
-    slower = sandbox.outcome(engine, OPS, trial.id, Knobs(minutes_per_response=30, rep_hours_per_day=1))
+    slower = trials.outcome(engine, OPS, trial.id, Knobs(minutes_per_response=30, rep_hours_per_day=1))
     assert slower.reps_needed == pytest.approx(2.6 * 30 / 60)  # 1.3
     # Threshold 70: L1, L2 on 6 Jan, L8 on 3 Feb, L10 on 10 Feb → 1, 1, 2 → 1 + 0.8 × 1 = 1.8.
-    assert sandbox.outcome(engine, OPS, trial.id, Knobs(score_threshold=70)).busiest_day_mqls == pytest.approx(1.8)
-    assert math.isnan(sandbox.outcome(engine, OPS, trial.id, Knobs(rep_hours_per_day=0)).reps_needed)
+    assert trials.outcome(engine, OPS, trial.id, Knobs(score_threshold=70)).busiest_day_mqls == pytest.approx(1.8)
+    assert math.isnan(trials.outcome(engine, OPS, trial.id, Knobs(rep_hours_per_day=0)).reps_needed)
 
 
-def test_responders_are_the_owners_who_answered_an_mql(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_responders_are_the_owners_who_answered_an_mql(engine: Engine, trial: trials.TrialInfo) -> None:
     # ann (L1, L3, L12), bob (L2, L5), cy (L4, whatever the rule), dee (L8). Not fay (L7 was no MQL), not eve
     # (L9 unanswered), and L10 has no owner.
-    assert sandbox.outcome(engine, OPS, trial.id, Knobs()).responders == 4
-    assert sandbox.outcome(engine, OPS, trial.id, Knobs(score_threshold=95)).responders == 4
+    assert trials.outcome(engine, OPS, trial.id, Knobs()).responders == 4
+    assert trials.outcome(engine, OPS, trial.id, Knobs(score_threshold=95)).responders == 4
 
 
-def test_a_rule_that_qualifies_nobody(engine: Engine, trial: sandbox.TrialInfo) -> None:
-    result = sandbox.outcome(engine, OPS, trial.id, Knobs(score_threshold=95))
+def test_a_rule_that_qualifies_nobody(engine: Engine, trial: trials.TrialInfo) -> None:
+    result = trials.outcome(engine, OPS, trial.id, Knobs(score_threshold=95))
     assert (result.leads, result.mqls, result.sqls, result.rejected) == (12, 0, 0, 0)
     # Every SQL is lost (L1, L4, L3, L8) and every rejection saved (L2, L5, L12).
     assert (result.lost_sqls, result.saved_rejections) == (4, 3)
@@ -266,23 +267,23 @@ def test_a_rule_that_qualifies_nobody(engine: Engine, trial: sandbox.TrialInfo) 
 
 def test_days_months_and_business_hours_are_the_organisations(engine: Engine) -> None:
     utc = upload(engine)
-    in_utc = sandbox.outcome(engine, OPS, utc.id, Knobs())
+    in_utc = trials.outcome(engine, OPS, utc.id, Knobs())
     settings.update(engine, {"timezone": "America/New_York"}, actor=TESTER)
     # The file's naive times are now New York's (UTC−5 in winter): the same wall clock, five hours later in UTC,
     # so every business and calendar minute, day and month is as before.
     local = upload(engine)
     assert local.as_of == AS_OF + dt.timedelta(hours=5)
     assert (local.first_day, local.last_day) == (FIRST_DAY, LAST_DAY)
-    assert sandbox.outcome(engine, OPS, local.id, Knobs()) == in_utc
+    assert trials.outcome(engine, OPS, local.id, Knobs()) == in_utc
     import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
-    period = sandbox.stored_trial(engine, OPS, "Stored in New York", FIRST_DAY, LAST_DAY)
+    period = trials.stored_trial(engine, OPS, "Stored in New York", FIRST_DAY, LAST_DAY)
     assert (period.rows, period.as_of) == (12, local.as_of)
     assert leads_of(engine, period.id) == leads_of(engine, local.id)
     # 04:30 UTC on 1 Feb is 23:30 on 31 Jan in New York: a January lead, on a Friday evening (after hours).
     late = "lead_id,created_at,source,score,mql_at\nZ,2025-02-01T04:30:00Z,web,80,2025-02-01T04:30:00Z\n"
     made = upload(engine, content=late)
     assert (made.first_day, made.last_day) == (dt.date(2025, 1, 31), dt.date(2025, 1, 31))
-    result = sandbox.outcome(engine, OPS, made.id, Knobs())
+    result = trials.outcome(engine, OPS, made.id, Knobs())
     assert list(result.monthly["month"]) == [dt.date(2025, 1, 1)]
     # Unanswered, as_of is its own MQL moment: it has waited 0 minutes, pending.
     assert (result.mqls, result.sla_met, result.sla_breached) == (1, 0, 0)
@@ -304,7 +305,7 @@ def test_days_months_and_business_hours_are_the_organisations(engine: Engine) ->
 )
 def test_the_score_threshold(
     engine: Engine,
-    trial: sandbox.TrialInfo,
+    trial: trials.TrialInfo,
     threshold: int,
     mqls: int,
     sqls: int,
@@ -313,7 +314,7 @@ def test_the_score_threshold(
     saved: int,
     monthly: list[int],
 ) -> None:
-    result = sandbox.outcome(engine, OPS, trial.id, Knobs(score_threshold=threshold))
+    result = trials.outcome(engine, OPS, trial.id, Knobs(score_threshold=threshold))
     assert (result.mqls, result.sqls, result.rejected, result.lost_sqls, result.saved_rejections) == (
         mqls,
         sqls,
@@ -325,9 +326,9 @@ def test_the_score_threshold(
     assert result.mqls_per_month == pytest.approx(mqls / 2)
 
 
-def test_the_icp_size_range_applies_when_fit_is_required(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_the_icp_size_range_applies_when_fit_is_required(engine: Engine, trial: trials.TrialInfo) -> None:
     knobs = Knobs(company_size_min=100, company_size_max=1000, icp_fit_required=True)
-    result = sandbox.outcome(engine, OPS, trial.id, knobs)
+    result = trials.outcome(engine, OPS, trial.id, knobs)
     # Score ≥ 50 and 100..1000 employees: L2 200, L6 100, L3 500, L8 1000, L9 250. Out: L1 50, L12 5000, L10 (none).
     assert result.mqls == 5
     assert (result.sqls, result.rejected) == (2, 1)  # L3, L8; L2
@@ -335,7 +336,7 @@ def test_the_icp_size_range_applies_when_fit_is_required(engine: Engine, trial: 
     # Judged: L2 breach, L3 met, L8 met, L9 breach.
     assert (result.sla_met, result.sla_breached) == (2, 2)
     # Without the fit requirement the range is ignored: the 8 MQLs of the default knobs.
-    ignored = sandbox.outcome(
+    ignored = trials.outcome(
         engine, OPS, trial.id, Knobs(company_size_min=100, company_size_max=1000, icp_fit_required=False)
     )
     assert ignored.mqls == 8
@@ -353,40 +354,40 @@ def test_the_icp_size_range_applies_when_fit_is_required(engine: Engine, trial: 
     ],
 )
 def test_one_sided_size_ranges(
-    engine: Engine, trial: sandbox.TrialInfo, low: int | None, high: int | None, expected: int
+    engine: Engine, trial: trials.TrialInfo, low: int | None, high: int | None, expected: int
 ) -> None:
     knobs = Knobs(company_size_min=low, company_size_max=high)
-    assert sandbox.outcome(engine, OPS, trial.id, knobs).mqls == expected
+    assert trials.outcome(engine, OPS, trial.id, knobs).mqls == expected
 
 
-def test_seniorities(engine: Engine, trial: sandbox.TrialInfo) -> None:
-    result = sandbox.outcome(engine, OPS, trial.id, Knobs(seniorities=("director", "vp")))
+def test_seniorities(engine: Engine, trial: trials.TrialInfo) -> None:
+    result = trials.outcome(engine, OPS, trial.id, Knobs(seniorities=("director", "vp")))
     # Score ≥ 50 and director or vp: L2, L3, L9, L12. SQL L3; rejected L2, L12.
     assert (result.mqls, result.sqls, result.rejected) == (4, 1, 2)
     # L1 and L8 (SQLs) and L4 are lost.
     assert result.lost_sqls == 3
     # Seniorities are folded to lower case by the rule: "Manager" takes L1 and L6 (L11 scores 20).
-    assert sandbox.outcome(engine, OPS, trial.id, Knobs(seniorities=("Manager",))).mqls == 2
+    assert trials.outcome(engine, OPS, trial.id, Knobs(seniorities=("Manager",))).mqls == 2
 
 
-def test_intent_signals_qualify_below_the_threshold(engine: Engine, trial: sandbox.TrialInfo) -> None:
-    result = sandbox.outcome(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",)))
+def test_intent_signals_qualify_below_the_threshold(engine: Engine, trial: trials.TrialInfo) -> None:
+    result = trials.outcome(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",)))
     # The 8 plus L4 (40, demo_request) and L11 (20, DEMO_REQUEST: case does not matter).
     assert (result.mqls, result.sqls, result.lost_sqls, result.saved_rejections) == (10, 4, 0, 1)
     assert result.conversion == pytest.approx(0.4)
     # An intent hit does not bypass the rest of the rule: ic only → L4 (L5 30 and L7 10 have no signal).
-    narrow = sandbox.outcome(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), seniorities=("ic",)))
+    narrow = trials.outcome(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), seniorities=("ic",)))
     assert (narrow.mqls, narrow.sqls) == (1, 1)
     # L8's pricing_page is no hit unless listed; at threshold 95 only the signals qualify.
     both = Knobs(score_threshold=95, intent_signals=("Pricing_Page", "demo_request"))
-    assert sandbox.outcome(engine, OPS, trial.id, both).mqls == 3  # L4, L8, L11
+    assert trials.outcome(engine, OPS, trial.id, both).mqls == 3  # L4, L8, L11
 
 
 # ------------------------------------------------------------------ the curve
 
 
-def test_curve_points_by_hand(engine: Engine, trial: sandbox.TrialInfo) -> None:
-    points = sandbox.curve(engine, OPS, trial.id, Knobs()).points.set_index("threshold")
+def test_curve_points_by_hand(engine: Engine, trial: trials.TrialInfo) -> None:
+    points = trials.curve(engine, OPS, trial.id, Knobs()).points.set_index("threshold")
     assert list(points.index) == list(range(101))
     # Scores: 90S 80S 75 70 65 60S 55 50 40S 30 20 10 (S = SQL).
     expected = {0: (12, 4), 11: (11, 4), 30: (10, 4), 31: (9, 4), 50: (8, 3), 51: (7, 3), 60: (6, 3)}
@@ -410,39 +411,39 @@ def test_curve_points_by_hand(engine: Engine, trial: sandbox.TrialInfo) -> None:
     ],
 )
 def test_curve_recommends_the_most_volume_that_meets_the_gate(
-    engine: Engine, trial: sandbox.TrialInfo, gate: float, recommended: int
+    engine: Engine, trial: trials.TrialInfo, gate: float, recommended: int
 ) -> None:
-    result = sandbox.curve(engine, OPS, trial.id, Knobs(conversion_gate=gate))
+    result = trials.curve(engine, OPS, trial.id, Knobs(conversion_gate=gate))
     assert result.gate == gate
     assert result.recommended == recommended
     assert isinstance(result.recommended, int)
 
 
-def test_curve_recommends_nothing_when_no_threshold_reaches_the_gate(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_curve_recommends_nothing_when_no_threshold_reaches_the_gate(engine: Engine, trial: trials.TrialInfo) -> None:
     # Directors only: L2 and L9, neither an SQL, so conversion is 0 at every threshold with any.
-    directors = sandbox.curve(engine, OPS, trial.id, Knobs(seniorities=("director",)))
+    directors = trials.curve(engine, OPS, trial.id, Knobs(seniorities=("director",)))
     assert directors.recommended is None
     assert directors.points.loc[0, "mqls"] == 2 and directors.points.loc[0, "conversion"] == 0
     # Nobody fits at all: zero volume everywhere.
-    nobody = sandbox.curve(engine, OPS, trial.id, Knobs(company_size_min=100_000))
+    nobody = trials.curve(engine, OPS, trial.id, Knobs(company_size_min=100_000))
     assert nobody.recommended is None
     assert nobody.points["mqls"].sum() == 0 and len(nobody.points) == 101
 
 
-def test_curve_intent_hits_count_at_every_threshold(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_curve_intent_hits_count_at_every_threshold(engine: Engine, trial: trials.TrialInfo) -> None:
     knobs = Knobs(intent_signals=("demo_request",))
-    points = sandbox.curve(engine, OPS, trial.id, knobs).points.set_index("threshold")
+    points = trials.curve(engine, OPS, trial.id, knobs).points.set_index("threshold")
     # L4 (40, SQL) and L11 (20) count whatever the threshold.
     assert (points.loc[100, "mqls"], points.loc[100, "sqls"]) == (2, 1)
     assert (points.loc[81, "mqls"], points.loc[81, "sqls"]) == (3, 2)  # + L8
     assert (points.loc[21, "mqls"], points.loc[21, "sqls"]) == (11, 4)  # L7 drops, L11 stays
     # Volume with conversion ≥ .5: 56–60 gives 6 + 2 = 8 MQLs, 4 SQLs; ≥ .7: 76–80 gives 4, 3 SQLs.
     assert (
-        sandbox.curve(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), conversion_gate=0.5)).recommended
+        trials.curve(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), conversion_gate=0.5)).recommended
         == 56
     )
     assert (
-        sandbox.curve(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), conversion_gate=0.7)).recommended
+        trials.curve(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), conversion_gate=0.7)).recommended
         == 76
     )
 
@@ -452,10 +453,10 @@ def test_curve_intent_hits_count_at_every_threshold(engine: Engine, trial: sandb
     [Knobs(), Knobs(intent_signals=("demo_request",)), Knobs(company_size_min=100, seniorities=("director", "vp"))],
     ids=["defaults", "intent", "icp-and-seniority"],
 )
-def test_the_curve_agrees_with_the_outcome(engine: Engine, trial: sandbox.TrialInfo, knobs: Knobs) -> None:
-    points = sandbox.curve(engine, OPS, trial.id, knobs).points.set_index("threshold")
+def test_the_curve_agrees_with_the_outcome(engine: Engine, trial: trials.TrialInfo, knobs: Knobs) -> None:
+    points = trials.curve(engine, OPS, trial.id, knobs).points.set_index("threshold")
     for threshold in (0, 20, 40, 50, 55, 65, 80, 90, 100):
-        result = sandbox.outcome(engine, OPS, trial.id, Knobs(**{**asdict(knobs), "score_threshold": threshold}))
+        result = trials.outcome(engine, OPS, trial.id, Knobs(**{**asdict(knobs), "score_threshold": threshold}))
         assert (points.loc[threshold, "mqls"], points.loc[threshold, "sqls"]) == (result.mqls, result.sqls)
 
 
@@ -464,12 +465,12 @@ def test_the_curve_agrees_with_the_outcome(engine: Engine, trial: sandbox.TrialI
 
 def _try_everything(engine: Engine) -> None:
     made = upload(engine)
-    sandbox.outcome(engine, OPS, made.id, Knobs())
-    sandbox.outcome(engine, OPS, made.id, Knobs(score_threshold=70, sla_business_hours=False))
-    sandbox.curve(engine, OPS, made.id, Knobs(intent_signals=("demo_request",)))
-    sandbox.touch_trial(engine, OPS, made.id)
-    sandbox.trials(engine, OPS)
-    sandbox.delete_trial(engine, OPS, made.id)
+    trials.outcome(engine, OPS, made.id, Knobs())
+    trials.outcome(engine, OPS, made.id, Knobs(score_threshold=70, sla_business_hours=False))
+    trials.curve(engine, OPS, made.id, Knobs(intent_signals=("demo_request",)))
+    trials.touch_trial(engine, OPS, made.id)
+    trials.trials(engine, OPS)
+    trials.delete_trial(engine, OPS, made.id)
 
 
 def test_a_trial_leaves_the_shared_tables_as_they_were(engine: Engine) -> None:
@@ -486,10 +487,10 @@ def test_a_trial_leaves_the_stored_leads_as_they_were(engine: Engine) -> None:
     before = shared_tables(engine)
     assert len(before["leads"]) == 12 and len(before["import_runs"]) == 1
     _try_everything(engine)
-    period = sandbox.stored_trial(engine, OPS, "Stored", FIRST_DAY, LAST_DAY)
-    assert sandbox.outcome(engine, OPS, period.id, Knobs()).sqls == 2  # L3, L8: the stored data, not the upload's
-    sandbox.curve(engine, OPS, period.id, Knobs())
-    sandbox.delete_trial(engine, OPS, period.id)
+    period = trials.stored_trial(engine, OPS, "Stored", FIRST_DAY, LAST_DAY)
+    assert trials.outcome(engine, OPS, period.id, Knobs()).sqls == 2  # L3, L8: the stored data, not the upload's
+    trials.curve(engine, OPS, period.id, Knobs())
+    trials.delete_trial(engine, OPS, period.id)
     assert shared_tables(engine) == before
 
 
@@ -522,7 +523,7 @@ def test_a_bad_upload_is_refused_and_keeps_nothing(
     assert count(engine, "SELECT COUNT(*) FROM sandbox_trials") == 0
     assert sandbox_rows(engine) == 0
     assert trial_audit(engine) == []
-    assert sandbox.trials(engine, OPS) == []
+    assert trials.trials(engine, OPS) == []
 
 
 def test_a_file_without_leads_or_a_name_is_refused(engine: Engine) -> None:
@@ -542,37 +543,37 @@ SKIP_TESTS = Mapping(
 )
 ALL_SKIPPED = "lead_id,created_at,source,score,status\nA,2025-01-06 09:00,web,80,test\nB,2025-01-06 10:00,web,60,test\n"
 EMPTY_CHUNK = (
-    "_TrialSink.write (core/sandbox.py:336-355) is handed an empty chunk when the mapping skips every row of it: "
+    "_TrialSink.write (core/sandbox/trials.py) is handed an empty chunk when the mapping skips every row of it: "
     "it makes the trial anyway and takes NaT.date() (NaT) as the first/last day"
 )
 
 
 def test_a_file_whose_rows_are_all_skipped_is_a_sandbox_error(engine: Engine) -> None:
     with pytest.raises(SandboxError, match="no leads"):
-        sandbox.upload_trial(engine, OPS, "All skipped", csv_file(ALL_SKIPPED), mapping=SKIP_TESTS)
+        trials.upload_trial(engine, OPS, "All skipped", csv_file(ALL_SKIPPED), mapping=SKIP_TESTS)
 
 
 def test_a_file_whose_rows_are_all_skipped_leaves_no_trial(engine: Engine) -> None:
     with pytest.raises(SandboxError, match="no leads"):
-        sandbox.upload_trial(engine, OPS, "All skipped", csv_file(ALL_SKIPPED), mapping=SKIP_TESTS)
+        trials.upload_trial(engine, OPS, "All skipped", csv_file(ALL_SKIPPED), mapping=SKIP_TESTS)
     assert count(engine, "SELECT COUNT(*) FROM sandbox_trials") == 0
-    assert sandbox.trials(engine, OPS) == []
+    assert trials.trials(engine, OPS) == []
 
 
 def test_a_first_chunk_wholly_skipped_does_not_spoil_the_upload(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two-row chunks stand in for CHUNK_ROWS: the first chunk is two test records, the second two real leads.
-    monkeypatch.setattr(sandbox, "import_csv", functools.partial(import_csv, chunk_rows=2))
+    monkeypatch.setattr(trials, "import_csv", functools.partial(import_csv, chunk_rows=2))
     content = ALL_SKIPPED + "C,2025-01-07 09:00,web,80,\nD,2025-01-08 09:00,web,40,\n"
-    made = sandbox.upload_trial(engine, OPS, "Half skipped", csv_file(content), mapping=SKIP_TESTS)
+    made = trials.upload_trial(engine, OPS, "Half skipped", csv_file(content), mapping=SKIP_TESTS)
     assert (made.rows, made.first_day, made.last_day) == (2, dt.date(2025, 1, 7), dt.date(2025, 1, 8))
-    assert sandbox.outcome(engine, OPS, made.id, Knobs()).mqls == 1
+    assert trials.outcome(engine, OPS, made.id, Knobs()).mqls == 1
 
 
 def test_small_chunks_give_the_same_trial(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     whole = upload(engine)
-    monkeypatch.setattr(sandbox, "import_csv", functools.partial(import_csv, chunk_rows=5))
+    monkeypatch.setattr(trials, "import_csv", functools.partial(import_csv, chunk_rows=5))
     chunked = upload(engine)
     assert (chunked.rows, chunked.first_day, chunked.last_day, chunked.as_of) == (12, FIRST_DAY, LAST_DAY, AS_OF)
     assert leads_of(engine, chunked.id) == leads_of(engine, whole.id)
@@ -580,14 +581,14 @@ def test_small_chunks_give_the_same_trial(engine: Engine, monkeypatch: pytest.Mo
 
 def test_a_trial_has_a_size_limit(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
-    monkeypatch.setattr(sandbox, "MAX_ROWS", 11)
+    monkeypatch.setattr(trials, "MAX_ROWS", 11)
     with pytest.raises(SandboxError, match="at most 11 leads"):
         upload(engine)
     with pytest.raises(SandboxError, match="at most 11 leads; the period has 12"):
-        sandbox.stored_trial(engine, OPS, "Too many", FIRST_DAY, LAST_DAY)
+        trials.stored_trial(engine, OPS, "Too many", FIRST_DAY, LAST_DAY)
     assert count(engine, "SELECT COUNT(*) FROM sandbox_trials") == 0
     assert sandbox_rows(engine) == 0
-    monkeypatch.setattr(sandbox, "MAX_ROWS", 12)
+    monkeypatch.setattr(trials, "MAX_ROWS", 12)
     assert upload(engine).rows == 12
 
 
@@ -602,7 +603,7 @@ def test_a_stored_trial_copies_the_leads_of_the_period(engine: Engine) -> None:
     ]
     stored = "\n".join([HEADER, outside[0], *ROWS, outside[1]]) + "\n"
     import_csv(engine, "leads", csv_file(stored, "stored.csv"), actor=TESTER)
-    period = sandbox.stored_trial(engine, OPS, "Jan–Feb stored", FIRST_DAY, LAST_DAY)
+    period = trials.stored_trial(engine, OPS, "Jan–Feb stored", FIRST_DAY, LAST_DAY)
     assert (period.source, period.file_name, period.rows) == ("stored", None, 12)
     assert (period.first_day, period.last_day) == (FIRST_DAY, LAST_DAY)
     assert period.as_of == AS_OF  # the latest moment among the period's leads, not X2's
@@ -611,40 +612,40 @@ def test_a_stored_trial_copies_the_leads_of_the_period(engine: Engine) -> None:
     assert [row[1] for row in leads_of(engine, period.id)] == [row.split(",")[0] for row in ROWS]
     assert leads_of(engine, period.id) == leads_of(engine, uploaded.id)
     for knobs in (Knobs(), Knobs(score_threshold=65, sla_business_hours=False, company_size_min=100)):
-        from_store = sandbox.outcome(engine, OPS, period.id, knobs)
-        from_file = sandbox.outcome(engine, OPS, uploaded.id, knobs)
+        from_store = trials.outcome(engine, OPS, period.id, knobs)
+        from_file = trials.outcome(engine, OPS, uploaded.id, knobs)
         assert from_store == from_file
         pd.testing.assert_frame_equal(from_store.monthly, from_file.monthly)
     pd.testing.assert_frame_equal(
-        sandbox.curve(engine, OPS, period.id, Knobs()).points, sandbox.curve(engine, OPS, uploaded.id, Knobs()).points
+        trials.curve(engine, OPS, period.id, Knobs()).points, trials.curve(engine, OPS, uploaded.id, Knobs()).points
     )
 
 
 def test_a_stored_trial_is_not_moved_by_later_imports(engine: Engine) -> None:
     import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
-    period = sandbox.stored_trial(engine, OPS, "Stored", FIRST_DAY, LAST_DAY)
-    before = sandbox.outcome(engine, OPS, period.id, Knobs())
+    period = trials.stored_trial(engine, OPS, "Stored", FIRST_DAY, LAST_DAY)
+    before = trials.outcome(engine, OPS, period.id, Knobs())
     # L1 rescored to 10 in the shared table afterwards: the trial keeps its copy.
     later = HEADER + "\n" + ROWS[0].replace(",manager,80,", ",manager,10,") + "\n"
     import_csv(engine, "leads", csv_file(later, "later.csv"), actor=TESTER)
-    assert sandbox.outcome(engine, OPS, period.id, Knobs()) == before
-    assert sandbox.stored_trial(engine, OPS, "Again", FIRST_DAY, LAST_DAY) is not None
-    again = sandbox.trials(engine, OPS)[0]
-    assert sandbox.outcome(engine, OPS, again.id, Knobs()).mqls == before.mqls - 1
+    assert trials.outcome(engine, OPS, period.id, Knobs()) == before
+    assert trials.stored_trial(engine, OPS, "Again", FIRST_DAY, LAST_DAY) is not None
+    again = trials.trials(engine, OPS)[0]
+    assert trials.outcome(engine, OPS, again.id, Knobs()).mqls == before.mqls - 1
 
 
 def test_a_stored_trial_needs_leads_in_a_real_period(engine: Engine) -> None:
     import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
     with pytest.raises(SandboxError, match="no stored leads"):
-        sandbox.stored_trial(engine, OPS, "Empty", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+        trials.stored_trial(engine, OPS, "Empty", dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     with pytest.raises(SandboxError, match="before it starts"):
-        sandbox.stored_trial(engine, OPS, "Backwards", LAST_DAY, FIRST_DAY)
+        trials.stored_trial(engine, OPS, "Backwards", LAST_DAY, FIRST_DAY)
     with pytest.raises(SandboxError, match="needs a name"):
-        sandbox.stored_trial(engine, OPS, "", FIRST_DAY, LAST_DAY)
+        trials.stored_trial(engine, OPS, "", FIRST_DAY, LAST_DAY)
     assert count(engine, "SELECT COUNT(*) FROM sandbox_trials") == 0
     assert sandbox_rows(engine) == 0
     # One day: 7 Jan has L4 and L5.
-    assert sandbox.stored_trial(engine, OPS, "One day", dt.date(2025, 1, 7), dt.date(2025, 1, 7)).rows == 2
+    assert trials.stored_trial(engine, OPS, "One day", dt.date(2025, 1, 7), dt.date(2025, 1, 7)).rows == 2
 
 
 # ------------------------------------------------------------------ ownership, permissions, deletion, expiry
@@ -653,35 +654,35 @@ def test_a_stored_trial_needs_leads_in_a_real_period(engine: Engine) -> None:
 @pytest.mark.parametrize(
     "call",
     [
-        lambda engine, actor, trial_id: sandbox.get_trial(engine, actor, trial_id),
-        lambda engine, actor, trial_id: sandbox.touch_trial(engine, actor, trial_id),
-        lambda engine, actor, trial_id: sandbox.outcome(engine, actor, trial_id, Knobs()),
-        lambda engine, actor, trial_id: sandbox.curve(engine, actor, trial_id, Knobs()),
-        lambda engine, actor, trial_id: sandbox.delete_trial(engine, actor, trial_id),
-        lambda engine, actor, trial_id: sandbox.propose_from_trial(engine, actor, trial_id, Knobs(), ("mql",)),
+        lambda engine, actor, trial_id: trials.get_trial(engine, actor, trial_id),
+        lambda engine, actor, trial_id: trials.touch_trial(engine, actor, trial_id),
+        lambda engine, actor, trial_id: trials.outcome(engine, actor, trial_id, Knobs()),
+        lambda engine, actor, trial_id: trials.curve(engine, actor, trial_id, Knobs()),
+        lambda engine, actor, trial_id: trials.delete_trial(engine, actor, trial_id),
+        lambda engine, actor, trial_id: trials.propose_from_trial(engine, actor, trial_id, Knobs(), ("mql",)),
     ],
     ids=["get", "touch", "outcome", "curve", "delete", "propose"],
 )
 @pytest.mark.parametrize("actor", [OTHER, EXEC, MARKETING], ids=["another-ops", "exec", "marketing"])
 def test_only_the_owner_may_use_a_trial(
-    engine: Engine, trial: sandbox.TrialInfo, actor: Actor, call: Callable[[Engine, Actor, int], Any]
+    engine: Engine, trial: trials.TrialInfo, actor: Actor, call: Callable[[Engine, Actor, int], Any]
 ) -> None:
     with pytest.raises(PermissionDenied):
         call(engine, actor, trial.id)
     # Nothing happened to it, and nothing was proposed.
-    assert sandbox.get_trial(engine, OPS, trial.id) == trial
+    assert trials.get_trial(engine, OPS, trial.id) == trial
     assert sandbox_rows(engine, trial.id) == 12
-    assert definitions.versions(engine) == []
+    assert versions.versions(engine) == []
 
 
 def test_exec_may_not_use_the_sandbox_at_all(engine: Engine) -> None:
     import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
     with pytest.raises(PermissionDenied):
-        sandbox.trials(engine, EXEC)
+        trials.trials(engine, EXEC)
     with pytest.raises(PermissionDenied):
         upload(engine, actor=EXEC)
     with pytest.raises(PermissionDenied):
-        sandbox.stored_trial(engine, EXEC, "Mine", FIRST_DAY, LAST_DAY)
+        trials.stored_trial(engine, EXEC, "Mine", FIRST_DAY, LAST_DAY)
     assert count(engine, "SELECT COUNT(*) FROM sandbox_trials") == 0
 
 
@@ -690,33 +691,33 @@ def test_marketing_may_try_stored_leads_but_not_upload(engine: Engine) -> None:
     with pytest.raises(PermissionDenied, match="import data"):
         upload(engine, actor=MARKETING)
     assert count(engine, "SELECT COUNT(*) FROM sandbox_trials") == 0
-    mine = sandbox.stored_trial(engine, MARKETING, "Mine", FIRST_DAY, LAST_DAY)
+    mine = trials.stored_trial(engine, MARKETING, "Mine", FIRST_DAY, LAST_DAY)
     assert mine.owner == "mia"
-    assert sandbox.outcome(engine, MARKETING, mine.id, Knobs()).mqls == 8
-    assert [t.id for t in sandbox.trials(engine, MARKETING)] == [mine.id]
-    assert sandbox.trials(engine, OPS) == []
+    assert trials.outcome(engine, MARKETING, mine.id, Knobs()).mqls == 8
+    assert [t.id for t in trials.trials(engine, MARKETING)] == [mine.id]
+    assert trials.trials(engine, OPS) == []
 
 
 def test_trials_lists_only_ones_own_newest_first(engine: Engine) -> None:
     first, second = upload(engine, name="First"), upload(engine, name="  Second   try ")
     theirs = upload(engine, actor=OTHER, name="Theirs")
-    assert [t.name for t in sandbox.trials(engine, OPS)] == ["Second try", "First"]
-    assert [t.id for t in sandbox.trials(engine, OTHER)] == [theirs.id]
+    assert [t.name for t in trials.trials(engine, OPS)] == ["Second try", "First"]
+    assert [t.id for t in trials.trials(engine, OTHER)] == [theirs.id]
     assert second.id > first.id
 
 
-def test_deleting_a_trial_removes_its_rows_and_is_audited(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_deleting_a_trial_removes_its_rows_and_is_audited(engine: Engine, trial: trials.TrialInfo) -> None:
     kept = upload(engine, name="Kept")
-    sandbox.delete_trial(engine, OPS, trial.id)
+    trials.delete_trial(engine, OPS, trial.id)
     assert sandbox_rows(engine, trial.id) == 0
     assert sandbox_rows(engine, kept.id) == 12
-    assert [t.id for t in sandbox.trials(engine, OPS)] == [kept.id]
+    assert [t.id for t in trials.trials(engine, OPS)] == [kept.id]
     with pytest.raises(SandboxError, match="no trial"):
-        sandbox.get_trial(engine, OPS, trial.id)
+        trials.get_trial(engine, OPS, trial.id)
     with pytest.raises(SandboxError, match="no trial"):
-        sandbox.outcome(engine, OPS, trial.id, Knobs())
+        trials.outcome(engine, OPS, trial.id, Knobs())
     with pytest.raises(SandboxError, match="no trial"):
-        sandbox.delete_trial(engine, OPS, trial.id)
+        trials.delete_trial(engine, OPS, trial.id)
     with engine.connect() as connection:
         record = connection.execute(select(SandboxTrial).where(SandboxTrial.id == trial.id)).one()
     assert record.deleted_by == "olga" and record.deleted_at is not None
@@ -735,20 +736,20 @@ def _last_used(engine: Engine, trial_id: int, days_ago: float) -> None:
         )
 
 
-def test_trials_unused_for_thirty_days_expire(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_trials_unused_for_thirty_days_expire(engine: Engine, trial: trials.TrialInfo) -> None:
     recent, theirs, touched = upload(engine, name="Recent"), upload(engine, OTHER, name="Theirs"), upload(engine)
     _last_used(engine, trial.id, 31)
     _last_used(engine, recent.id, 29)
     _last_used(engine, theirs.id, 31)
     _last_used(engine, touched.id, 31)
-    sandbox.touch_trial(engine, OPS, touched.id)  # opening it keeps it another 30 days
+    trials.touch_trial(engine, OPS, touched.id)  # opening it keeps it another 30 days
     # Listing anyone's trials removes everyone's expired ones.
-    assert {t.id for t in sandbox.trials(engine, OPS)} == {recent.id, touched.id}
+    assert {t.id for t in trials.trials(engine, OPS)} == {recent.id, touched.id}
     assert sandbox_rows(engine, trial.id) == 0 and sandbox_rows(engine, theirs.id) == 0
     assert sandbox_rows(engine, recent.id) == 12 and sandbox_rows(engine, touched.id) == 12
-    assert sandbox.trials(engine, OTHER) == []
+    assert trials.trials(engine, OTHER) == []
     with pytest.raises(SandboxError):
-        sandbox.get_trial(engine, OPS, trial.id)
+        trials.get_trial(engine, OPS, trial.id)
     expired = [entry for entry in trial_audit(engine) if entry[1] == "expire"]
     assert sorted(expired) == sorted([("system", "expire", str(trial.id)), ("system", "expire", str(theirs.id))])
     with engine.connect() as connection:
@@ -759,9 +760,9 @@ def test_trials_unused_for_thirty_days_expire(engine: Engine, trial: sandbox.Tri
 # ------------------------------------------------------------------ proposing
 
 
-def test_propose_from_a_trial(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_propose_from_a_trial(engine: Engine, trial: trials.TrialInfo) -> None:
     knobs = Knobs(score_threshold=65, company_size_min=100, seniorities=("director", "vp"), sla_hours=3)
-    proposed = sandbox.propose_from_trial(engine, OPS, trial.id, knobs, ("sla", "icp", "mql"))
+    proposed = trials.propose_from_trial(engine, OPS, trial.id, knobs, ("sla", "icp", "mql"))
     assert [v.kind for v in proposed] == ["icp", "mql", "sla"]
     assert {v.state for v in proposed} == {"proposed"}
     assert {v.author for v in proposed} == {"olga"}
@@ -794,8 +795,8 @@ def test_propose_from_a_trial(engine: Engine, trial: sandbox.TrialInfo) -> None:
     assert evidence["trial"] == trial.describe()
     assert evidence["period"] == ["2025-01-06", "2025-02-10"]
     assert evidence["knobs"]["score_threshold"] == 65 and evidence["knobs"]["seniorities"] == ["director", "vp"]
-    before = sandbox.outcome(engine, OPS, trial.id, sandbox.active_knobs(engine))
-    after = sandbox.outcome(engine, OPS, trial.id, knobs)
+    before = trials.outcome(engine, OPS, trial.id, trials.active_knobs(engine))
+    after = trials.outcome(engine, OPS, trial.id, knobs)
     # Active (nothing signed: score ≥ 50, no ICP): 8 MQLs, 3/8. Proposed: ≥ 65, ≥ 100 staff, director or vp:
     # L2 (director 200, 70), L9 (director 250, 65) → 2 MQLs, no SQL; both breach 3 h.
     assert (before.mqls, after.mqls) == (8, 2)
@@ -807,26 +808,26 @@ def test_propose_from_a_trial(engine: Engine, trial: sandbox.TrialInfo) -> None:
     assert evidence["proposed"]["lost_sqls"] == 4 and evidence["proposed"]["saved_rejections"] == 2
     assert evidence["active_definition"]["mqls_per_month"] == 4.0
     assert evidence["active_definition"]["reps_needed"] == 0.3  # 0.325 to one place
-    stored = definitions.get(engine, mql.id)
+    stored = versions.get(engine, mql.id)
     assert stored.evidence == evidence and stored.state == "proposed"
 
 
-def test_propose_against_the_definitions_in_force(engine: Engine, trial: sandbox.TrialInfo) -> None:
-    def sign(kind: str, rules: dict[str, Any]) -> definitions.VersionInfo:
-        version = definitions.propose(engine, OPS, kind, rules)
-        definitions.approve(engine, MARKETING_LEAD, version.id)
-        return definitions.approve(engine, SALES_LEAD, version.id)
+def test_propose_against_the_definitions_in_force(engine: Engine, trial: trials.TrialInfo) -> None:
+    def sign(kind: str, rules: dict[str, Any]) -> versions.VersionInfo:
+        version = versions.propose(engine, OPS, kind, rules)
+        versions.approve(engine, MARKETING_LEAD, version.id)
+        return versions.approve(engine, SALES_LEAD, version.id)
 
     icp = sign("icp", {"company_size_min": 100})
     mql = sign("mql", {"score_threshold": 70, "icp_fit_required": True})
     sla = sign("sla", {"response_hours": 2, "business_hours": False, "min_touch_attempts": 3})
-    active = sandbox.active_knobs(engine)
+    active = trials.active_knobs(engine)
     assert (active.score_threshold, active.icp_fit_required, active.company_size_min) == (70, True, 100)
     assert (active.sla_hours, active.sla_business_hours) == (2, False)
-    assert sandbox.changed_kinds(active, active) == ()
+    assert trials.changed_kinds(active, active) == ()
     knobs = Knobs(score_threshold=60, company_size_min=100, sla_hours=3, sla_business_hours=True)
-    assert sandbox.changed_kinds(knobs, active) == ("mql", "sla")
-    proposed = sandbox.propose_from_trial(engine, OPS, trial.id, knobs, ("mql", "sla"), prose="  Lower it.  ")
+    assert trials.changed_kinds(knobs, active) == ("mql", "sla")
+    proposed = trials.propose_from_trial(engine, OPS, trial.id, knobs, ("mql", "sla"), prose="  Lower it.  ")
     new_mql, new_sla = proposed
     assert (new_mql.based_on, new_sla.based_on) == (mql.id, sla.id)
     assert new_mql.prose == "Lower it."
@@ -843,19 +844,19 @@ def test_propose_against_the_definitions_in_force(engine: Engine, trial: sandbox
     assert evidence["proposed"]["mqls"] == 4
     assert evidence["proposed"]["mql_to_sql"] == 0.5
     assert evidence["proposed"]["sla_compliance"] == 0.5
-    assert icp.state == "active" and definitions.active(engine, "icp") == icp  # not proposed again
+    assert icp.state == "active" and versions.active(engine, "icp") == icp  # not proposed again
 
 
-def test_propose_needs_known_kinds(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_propose_needs_known_kinds(engine: Engine, trial: trials.TrialInfo) -> None:
     with pytest.raises(SandboxError, match="pick what to propose"):
-        sandbox.propose_from_trial(engine, OPS, trial.id, Knobs(), ())
+        trials.propose_from_trial(engine, OPS, trial.id, Knobs(), ())
     with pytest.raises(SandboxError, match="not sql"):
-        sandbox.propose_from_trial(engine, OPS, trial.id, Knobs(), ("mql", "sql"))
-    assert definitions.versions(engine) == []
+        trials.propose_from_trial(engine, OPS, trial.id, Knobs(), ("mql", "sql"))
+    assert versions.versions(engine) == []
     # Marketing may propose from its own trial (a stored one).
     import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
-    mine = sandbox.stored_trial(engine, MARKETING, "Mine", FIRST_DAY, LAST_DAY)
-    (version,) = sandbox.propose_from_trial(engine, MARKETING, mine.id, Knobs(score_threshold=70), ("mql",))
+    mine = trials.stored_trial(engine, MARKETING, "Mine", FIRST_DAY, LAST_DAY)
+    (version,) = trials.propose_from_trial(engine, MARKETING, mine.id, Knobs(score_threshold=70), ("mql",))
     assert version.author == "mia" and version.evidence is not None
     assert version.evidence["trial_source"] == "stored" and version.evidence["file"] is None
     assert version.evidence["proposed"]["mqls"] == 4
@@ -879,13 +880,13 @@ def test_propose_needs_known_kinds(engine: Engine, trial: sandbox.TrialInfo) -> 
     ],
 )
 def test_changed_kinds(changes: dict[str, Any], kinds: tuple[str, ...]) -> None:
-    assert sandbox.changed_kinds(Knobs(**changes), Knobs()) == kinds
+    assert trials.changed_kinds(Knobs(**changes), Knobs()) == kinds
 
 
 def test_active_knobs_with_nothing_signed(engine: Engine) -> None:
     # The MQL default (ICP fit required) is kept; with no ICP in force the ICP is empty and every lead fits, so
     # a proposal does not flip the MQL rule's own setting.
-    assert sandbox.active_knobs(engine) == Knobs()
+    assert trials.active_knobs(engine) == Knobs()
 
 
 # ------------------------------------------------------------------ the sample HubSpot export
@@ -895,13 +896,13 @@ def test_the_sample_hubspot_export(engine: Engine) -> None:
     if not SAMPLE.is_file():
         pytest.skip("sample_data/hubspot_contacts_export.csv is not present")
     with SAMPLE.open("rb") as handle:
-        made = sandbox.upload_trial(
+        made = trials.upload_trial(
             engine, OPS, "HubSpot", handle, mapping=load_preset("hubspot_contacts"), file_name=SAMPLE.name
         )
     assert made.rows > 1000 and made.file_name == SAMPLE.name
     assert count(engine, "SELECT COUNT(*) FROM sandbox_trials WHERE mapping_name = 'hubspot_contacts'") == 1
     assert count(engine, "SELECT COUNT(*) FROM leads") == 0
-    result = sandbox.curve(engine, OPS, made.id, Knobs())
+    result = trials.curve(engine, OPS, made.id, Knobs())
     assert isinstance(result.recommended, int)
     point = result.points.set_index("threshold").loc[result.recommended]
     assert point["conversion"] >= 0.30 and point["mqls"] > 0
@@ -911,24 +912,24 @@ def test_the_sample_hubspot_export(engine: Engine) -> None:
 
 
 def test_the_scoreboard_reads_the_same_before_and_after_a_trial(engine: Engine) -> None:
-    from core.kpis import KpiQuery, kpi_table
+    from core.funnel.kpis import KpiQuery, kpi_table
 
     import_csv(engine, "leads", csv_file(LEADS_CSV, "leads.csv"), actor=TESTER)
     query = KpiQuery(dt.date(2025, 1, 1), dt.date(2025, 2, 28), "month")
     before = kpi_table(engine, query)
     assert int(before["mqls"].sum()) > 0  # the comparison is of real numbers
-    trial = sandbox.upload_trial(engine, OPS, "Same leads", csv_file(LEADS_CSV, "leads.csv"))
+    trial = trials.upload_trial(engine, OPS, "Same leads", csv_file(LEADS_CSV, "leads.csv"))
     moved = Knobs(score_threshold=90, sla_hours=1.0, sla_business_hours=False, conversion_gate=0.5)
-    sandbox.outcome(engine, OPS, trial.id, moved)
-    sandbox.curve(engine, OPS, trial.id, moved)
-    sandbox.propose_from_trial(engine, OPS, trial.id, moved, ("mql", "sla"))  # proposed, not signed
-    sandbox.delete_trial(engine, OPS, trial.id)
+    trials.outcome(engine, OPS, trial.id, moved)
+    trials.curve(engine, OPS, trial.id, moved)
+    trials.propose_from_trial(engine, OPS, trial.id, moved, ("mql", "sla"))  # proposed, not signed
+    trials.delete_trial(engine, OPS, trial.id)
     pd.testing.assert_frame_equal(kpi_table(engine, query), before)
 
 
-def test_proposing_only_the_sla_carries_evidence_for_the_sla_alone(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_proposing_only_the_sla_carries_evidence_for_the_sla_alone(engine: Engine, trial: trials.TrialInfo) -> None:
     moved = Knobs(score_threshold=90, sla_hours=1.0)
-    (sla,) = sandbox.propose_from_trial(engine, OPS, trial.id, moved, ("sla",))
+    (sla,) = trials.propose_from_trial(engine, OPS, trial.id, moved, ("sla",))
     evidence = sla.evidence
     assert evidence is not None
     # The threshold moved too but is not proposed: the figures keep the MQL rule in force (8 MQLs, see above).
@@ -937,20 +938,20 @@ def test_proposing_only_the_sla_carries_evidence_for_the_sla_alone(engine: Engin
     assert evidence["proposed"]["sla_compliance"] != evidence["active_definition"]["sla_compliance"]
 
 
-def test_a_kind_the_knobs_leave_as_in_force_is_not_proposed(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_a_kind_the_knobs_leave_as_in_force_is_not_proposed(engine: Engine, trial: trials.TrialInfo) -> None:
     with pytest.raises(SandboxError, match="nothing to propose"):
-        sandbox.propose_from_trial(engine, OPS, trial.id, Knobs(score_threshold=70), ("mql", "sla"))
-    assert definitions.versions(engine) == []  # neither was proposed
+        trials.propose_from_trial(engine, OPS, trial.id, Knobs(score_threshold=70), ("mql", "sla"))
+    assert versions.versions(engine) == []  # neither was proposed
 
 
 def test_editing_a_proposal_drops_the_evidence_measured_for_its_old_rules(
-    engine: Engine, trial: sandbox.TrialInfo
+    engine: Engine, trial: trials.TrialInfo
 ) -> None:
-    (mql,) = sandbox.propose_from_trial(engine, OPS, trial.id, Knobs(score_threshold=70), ("mql",))
+    (mql,) = trials.propose_from_trial(engine, OPS, trial.id, Knobs(score_threshold=70), ("mql",))
     assert mql.evidence is not None
-    reworded = definitions.edit(engine, OPS, mql.id, mql.rules, "Same rule, clearer words", revision=mql.revision)
+    reworded = versions.edit(engine, OPS, mql.id, mql.rules, "Same rule, clearer words", revision=mql.revision)
     assert reworded.evidence == mql.evidence  # the rules did not change: the figures still hold
-    changed = definitions.edit(engine, OPS, mql.id, {**mql.rules, "score_threshold": 75}, "75", revision=2)
+    changed = versions.edit(engine, OPS, mql.id, {**mql.rules, "score_threshold": 75}, "75", revision=2)
     assert changed.evidence is None
 
 
@@ -961,11 +962,11 @@ def test_knobs_refuse_a_size_range_that_ends_before_it_starts() -> None:
         Knobs(sla_hours=0)
 
 
-def test_removing_a_trial_twice_removes_and_audits_it_once(engine: Engine, trial: sandbox.TrialInfo) -> None:
+def test_removing_a_trial_twice_removes_and_audits_it_once(engine: Engine, trial: trials.TrialInfo) -> None:
     from core.db import session_scope
 
     with session_scope(engine) as session:
         row = session.get(SandboxTrial, trial.id)
-        sandbox._remove(session, row, "system", "expire")
-        sandbox._remove(session, row, "system", "expire")
+        trials._remove(session, row, "system", "expire")
+        trials._remove(session, row, "system", "expire")
     assert [entry for entry in trial_audit(engine) if entry[1] == "expire"] == [("system", "expire", str(trial.id))]

@@ -8,10 +8,10 @@ import dataclasses
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from core import definitions
+from core.admin.seed import seed_sample_data
+from core.definitions import versions
 from core.permissions import Actor
-from core.sandbox import active_knobs, curve, outcome, trials
-from core.seed import seed_sample_data
+from core.sandbox.trials import active_knobs, curve, outcome, trials
 from tests.conftest import page_file, run, signed_in_as
 
 PAGE = page_file("sandbox.py")
@@ -70,13 +70,13 @@ def test_proposing_the_knobs_puts_a_version_with_evidence_up_for_sign_off(databa
     app.button(key="sb_propose_submit").click()
     run(app)
     assert "Proposed MQL v2, SLA v2" in app.success[0].value
-    proposed = {v.kind: v for v in definitions.versions(database) if v.state == "proposed"}
+    proposed = {v.kind: v for v in versions.versions(database) if v.state == "proposed"}
     assert proposed["mql"].rules["score_threshold"] == 70 and proposed["sla"].rules["response_hours"] == 2.0
     evidence = proposed["mql"].evidence
     assert evidence is not None and evidence["trial"] == trial.describe()
     assert evidence["proposed"]["mqls"] < evidence["active_definition"]["mqls"]
     # The scoreboard's definitions are unchanged until both leads sign.
-    assert definitions.active(database, "mql").rules["score_threshold"] == 60  # type: ignore[union-attr]
+    assert versions.active(database, "mql").rules["score_threshold"] == 60  # type: ignore[union-attr]
 
     # The Definitions page shows the evidence beside the proposal.
     page = run(signed_in_as(database, "lena", "marketing_lead", page_file("definitions.py")))

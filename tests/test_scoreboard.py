@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from core.kpis import Filters, KpiQuery, kpi_table
-from core.scoreboard import (
+from core.funnel.kpis import Filters, KpiQuery, kpi_table
+from core.funnel.scoreboard import (
     View,
     flags,
     freshness,

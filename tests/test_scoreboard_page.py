@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from core.admin.seed import seed_sample_data
 from core.cli import main
-from core.scoreboard import money, percent
-from core.seed import seed_sample_data
+from core.funnel.scoreboard import money, percent
 from tests.conftest import page_file, run, signed_in_as_existing
 
 

@@ -16,13 +16,13 @@ import pytest
 import yaml
 from sqlalchemy import Engine, func, select
 
-from core import definitions
+from core.admin.seed import DEFINITIONS_FILE, SAMPLE_DIR, SEED_ORDER, seed_sample_data
 from core.cli import main
-from core.definitions import KINDS, SlaRules
-from core.kpis import KpiQuery, kpi_table
+from core.definitions import versions
+from core.definitions.versions import KINDS, SlaRules
+from core.funnel.kpis import KpiQuery, kpi_table
 from core.models import AuditEntry, DefinitionSignoff, DefinitionVersion, Setting
 from core.permissions import Actor
-from core.seed import DEFINITIONS_FILE, SAMPLE_DIR, SEED_ORDER, seed_sample_data
 from core.settings import OrgSettings, current
 from tests.conftest import snapshot
 from tests.fixtures import FILES
@@ -78,7 +78,7 @@ def test_the_file_has_every_kind_in_stored_form_with_prose() -> None:
     for kind, entry in document.items():
         assert set(entry) == {"rules", "prose"}, kind
         # Written out in full, so that what the file says is exactly what is stored.
-        assert definitions.validate_rules(kind, entry["rules"]) == entry["rules"], kind
+        assert versions.validate_rules(kind, entry["rules"]) == entry["rules"], kind
         assert len(entry["prose"].split()) >= 20, kind
 
 
@@ -118,7 +118,7 @@ def test_seed_puts_one_signed_version_of_each_kind_in_force(engine: Engine, smal
     assert seeded.definitions.summary() == "definitions: put icp v1, mql v1, sql v1, stages v1, sla v1 in force"
     document = the_file()
     for kind in KINDS:
-        (version,) = definitions.versions(engine, kind)
+        (version,) = versions.versions(engine, kind)
         assert (version.state, version.number, version.author) == ("active", 1, "ops")
         assert version.rules == document[kind]["rules"]
         assert version.prose == document[kind]["prose"].strip()
@@ -127,7 +127,7 @@ def test_seed_puts_one_signed_version_of_each_kind_in_force(engine: Engine, smal
             ("marketing", "marketing_lead", "approve"),
             ("sales", "sales_lead", "approve"),
         }
-        assert definitions.active(engine, kind) == version
+        assert versions.active(engine, kind) == version
     with engine.connect() as connection:
         story = connection.execute(
             select(AuditEntry.actor, AuditEntry.action, AuditEntry.entity_key)
@@ -146,7 +146,7 @@ def test_seed_puts_one_signed_version_of_each_kind_in_force(engine: Engine, smal
     ]
     # The signed SLA is in force with the values the app counted by before it.
     assert current(engine) == OrgSettings()
-    review = definitions.sla_review(engine)
+    review = versions.sla_review(engine)
     assert review is not None and review.version.kind == "sla"
 
 
@@ -174,12 +174,12 @@ def test_a_second_seed_changes_nothing(engine: Engine, small_company: Path) -> N
 @pytest.mark.parametrize("state", ["proposed", "draft", "rejected", "active"])
 def test_a_kind_someone_already_wrote_is_left_alone(engine: Engine, small_company: Path, state: str) -> None:
     marketing = Actor("mia", "marketing")
-    theirs = definitions.propose(engine, marketing, "mql", {"score_threshold": 75}, "Ours.", draft=state == "draft")
+    theirs = versions.propose(engine, marketing, "mql", {"score_threshold": 75}, "Ours.", draft=state == "draft")
     if state == "rejected":
-        theirs = definitions.reject(engine, Actor("sasha", "sales_lead"), theirs.id, "Too strict.")
+        theirs = versions.reject(engine, Actor("sasha", "sales_lead"), theirs.id, "Too strict.")
     elif state == "active":
-        definitions.approve(engine, Actor("morgan", "marketing_lead"), theirs.id)
-        theirs = definitions.approve(engine, Actor("sasha", "sales_lead"), theirs.id)
+        versions.approve(engine, Actor("morgan", "marketing_lead"), theirs.id)
+        theirs = versions.approve(engine, Actor("sasha", "sales_lead"), theirs.id)
     assert theirs.state == state
     seeded = seed_sample_data(engine, small_company)
     assert seeded.definitions is not None
@@ -188,23 +188,23 @@ def test_a_kind_someone_already_wrote_is_left_alone(engine: Engine, small_compan
     assert seeded.definitions.summary() == (
         "definitions: put icp v1, sql v1, stages v1, sla v1 in force; mql already present, left alone"
     )
-    assert definitions.versions(engine, "mql") == [definitions.get(engine, theirs.id)]
-    assert definitions.get(engine, theirs.id) == theirs  # not signed, superseded or edited
-    active_mql = definitions.active(engine, "mql")
+    assert versions.versions(engine, "mql") == [versions.get(engine, theirs.id)]
+    assert versions.get(engine, theirs.id) == theirs  # not signed, superseded or edited
+    active_mql = versions.active(engine, "mql")
     assert (active_mql.id if active_mql else None) == (theirs.id if state == "active" else None)
     for kind in ("icp", "sql", "stages", "sla"):
-        assert [version.state for version in definitions.versions(engine, kind)] == ["active"]
+        assert [version.state for version in versions.versions(engine, kind)] == ["active"]
 
 
 def test_seed_without_definitions_and_a_folder_without_the_file(engine: Engine, small_company: Path) -> None:
     skipped = seed_sample_data(engine, small_company, with_definitions=False)
     assert skipped.definitions is None and skipped.summaries()[-1].startswith("targets.csv")
-    assert definitions.versions(engine) == []
+    assert versions.versions(engine) == []
     (small_company / DEFINITIONS_FILE).unlink()
     without = seed_sample_data(engine, small_company)
     assert without.definitions is not None and without.definitions.put_in_force == ()
     assert without.definitions.summary().startswith("definitions: none seeded")
-    assert definitions.versions(engine) == []
+    assert versions.versions(engine) == []
 
 
 def test_a_bad_definitions_file_is_refused_before_anything_is_written(engine: Engine, small_company: Path) -> None:
@@ -237,7 +237,7 @@ def test_the_signed_sla_changes_no_kpi_of_the_sample_company(engine: Engine) -> 
     october = KpiQuery(dt.date(2026, 10, 1), dt.date(2026, 10, 31), "month", as_of=dt.datetime(2026, 11, 1))
     by_owner = KpiQuery(october.first_day, october.last_day, "month", "owner", as_of=october.as_of)
     data_only = seed_sample_data(engine, with_definitions=False)
-    assert data_only.definitions is None and definitions.versions(engine) == []
+    assert data_only.definitions is None and versions.versions(engine) == []
     before = [kpi_table(engine, query) for query in (october, by_owner)]
     with engine.connect() as connection:
         response_times = connection.exec_driver_sql(
@@ -246,7 +246,7 @@ def test_the_signed_sla_changes_no_kpi_of_the_sample_company(engine: Engine) -> 
 
     seeded = seed_sample_data(engine)
     assert seeded.definitions is not None and len(seeded.definitions.put_in_force) == len(KINDS)
-    sla = definitions.active(engine, "sla")
+    sla = versions.active(engine, "sla")
     assert sla is not None
     settings = current(engine)
     assert settings == OrgSettings()

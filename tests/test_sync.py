@@ -1,4 +1,4 @@
-"""The weekly sync (core.sync): the agenda's numbers against the KPI engine and by hand, the meeting record,
+"""The weekly sync (core.alignment.sync): the agenda's numbers against the KPI engine and by hand, the meeting record,
 carry-over of actions, the read-only closed record, permissions, exports and the trend.
 
 Settings are the defaults: UTC, business hours Mon–Fri 09:00–17:00, SLA 4 business hours, gates 30%.
@@ -41,13 +41,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
-from core.db import session_scope
-from core.importer import import_csv
-from core.kpis import KpiQuery, kpi_table
-from core.models import AuditEntry
-from core.permissions import Actor, PermissionDenied
-from core.rejections import RejectionQuery, by_reason, overview
-from core.sync import (
+from core.alignment.sync import (
     SECTIONS,
     SyncError,
     actions_csv,
@@ -65,6 +59,12 @@ from core.sync import (
     trend,
     update_action,
 )
+from core.db import session_scope
+from core.funnel.kpis import KpiQuery, kpi_table
+from core.imports.importer import import_csv
+from core.models import AuditEntry
+from core.permissions import Actor, PermissionDenied
+from core.rejections.explorer import RejectionQuery, by_reason, overview
 from tests.conftest import TESTER, csv_file, snapshot
 
 OPS = Actor("olivia", "ops")

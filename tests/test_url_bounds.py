@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
+from core.admin.seed import seed_sample_data
 from core.periods import clamp_range
-from core.rejections import NO_REASON, week_tops
-from core.seed import seed_sample_data
+from core.rejections.explorer import NO_REASON, week_tops
 from tests.conftest import page_file, run, signed_in_as_existing
 
 SPAN = (dt.date(2024, 11, 1), dt.date(2026, 10, 31))

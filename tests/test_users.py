@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from core import users
+from core.admin import users
+from core.admin.users import UserError, check_login, create_user
 from core.cli import main
 from core.db import get_engine
 from core.models import AuditEntry, User
 from core.permissions import ROLES, Actor, PermissionDenied, may
-from core.users import UserError, check_login, create_user
 
 ADMIN = Actor("ada", "admin")
 OPS = Actor("olu", "ops")

@@ -9,9 +9,9 @@ import datetime as dt
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from core import sync
+from core.admin.seed import seed_sample_data
+from core.alignment import sync
 from core.permissions import Actor
-from core.seed import seed_sample_data
 from tests.conftest import as_read, page_file, run, signed_in_as
 
 PAGE = page_file("weekly_sync.py")

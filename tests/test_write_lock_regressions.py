@@ -16,7 +16,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from streamlit.testing.v1 import AppTest
 
-from core import config, db, definitions, users
+from core import config, db
+from core.admin import users
+from core.definitions import versions
 from core.permissions import Actor
 from tests.conftest import TEST_COOKIE_KEY
 from ui.auth import USER_KEY
@@ -87,9 +89,9 @@ def data_page_app(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     warm = run()  # the process's engine is made (and the schema checked) before anyone holds the lock
     assert not warm.exception, [exception.message for exception in warm.exception]
     yield run
-    from ui import data
+    from ui import cache
 
-    data.engine().dispose()
+    cache.engine().dispose()
     st.cache_resource.clear()
     st.cache_data.clear()
 
@@ -103,9 +105,9 @@ def test_the_data_page_renders_while_an_import_holds_the_write_lock(
     holder.execute("BEGIN IMMEDIATE")  # an import merging
     try:
         # The page's engine is cached with its pooled connection (30 s timeout); a new connection gets 1 s.
-        from ui import data
+        from ui import cache
 
-        data.engine().pool.dispose()
+        cache.engine().pool.dispose()
         app = data_page_app()
     finally:
         holder.rollback()
@@ -115,7 +117,7 @@ def test_the_data_page_renders_while_an_import_holds_the_write_lock(
     assert not app.exception, traces
 
 
-# --------------------------------------------------------------------------- core/definitions.py
+# --------------------------------------------------------------------------- core/definitions/versions.py
 
 
 def _real_deadlock(engine: Engine) -> OperationalError:
@@ -154,8 +156,8 @@ def test_a_deadlock_in_a_sign_off_is_run_again(engine: Engine, monkeypatch: pyte
         pytest.skip("deadlocks (40P01) are PostgreSQL's")
     deadlock = _real_deadlock(engine)
     assert "blocked by process" in str(deadlock)
-    version = definitions.propose(engine, MARKETING, "mql", {"score_threshold": 50})
-    real_sign = definitions._sign
+    version = versions.propose(engine, MARKETING, "mql", {"score_threshold": 50})
+    real_sign = versions._sign
     calls = {"n": 0}
 
     def sign_chosen_as_the_victim_once(*args: Any, **kwargs: Any) -> Any:
@@ -164,8 +166,8 @@ def test_a_deadlock_in_a_sign_off_is_run_again(engine: Engine, monkeypatch: pyte
             raise deadlock
         return real_sign(*args, **kwargs)
 
-    monkeypatch.setattr(definitions, "_sign", sign_chosen_as_the_victim_once)
-    signed = definitions.approve(engine, MARKETING_LEAD, version.id, revision=version.revision)
+    monkeypatch.setattr(versions, "_sign", sign_chosen_as_the_victim_once)
+    signed = versions.approve(engine, MARKETING_LEAD, version.id, revision=version.revision)
     assert calls["n"] == 2
     assert [signoff.side for signoff in signed.signoffs] == ["marketing"]
 
@@ -177,14 +179,14 @@ def test_copying_stored_leads_into_a_trial_leaves_the_write_lock_free(
     for the final statements (as with an import's merge)."""
     import datetime as dt
 
-    from core import sandbox
-    from core.importer import import_csv
+    from core.imports.importer import import_csv
+    from core.sandbox import trials
     from tests.conftest import TESTER
 
     path = _sqlite_file(engine)
     import_csv(engine, "leads", ROOT / "sample_data" / "leads.csv", actor=TESTER)
     others_could_write: list[bool] = []
-    stage_write = sandbox._stage_write
+    stage_write = trials._stage_write
 
     def while_copying(connection: Any, rows: Any) -> None:
         stage_write(connection, rows)
@@ -198,8 +200,8 @@ def test_copying_stored_leads_into_a_trial_leaves_the_write_lock_free(
         finally:
             other.close()
 
-    monkeypatch.setattr(sandbox, "_stage_write", while_copying)
-    monkeypatch.setattr(sandbox, "CHUNK_ROWS", 5_000)
-    trial = sandbox.stored_trial(engine, Actor("olga", "ops"), "2026", dt.date(2024, 1, 1), dt.date(2026, 12, 31))
+    monkeypatch.setattr(trials, "_stage_write", while_copying)
+    monkeypatch.setattr(trials, "CHUNK_ROWS", 5_000)
+    trial = trials.stored_trial(engine, Actor("olga", "ops"), "2026", dt.date(2024, 1, 1), dt.date(2026, 12, 31))
     assert trial.rows == 20_000
     assert others_could_write == [True] * 4

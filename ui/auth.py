@@ -16,11 +16,11 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
+from core.admin.users import UserInfo, check_login, end_sessions, get_user, session_is_valid
 from core.config import client_address_header, cookie_key
 from core.models import utcnow
 from core.permissions import Permission, may
-from core.users import UserInfo, check_login, end_sessions, get_user, session_is_valid
-from ui.data import engine
+from ui.cache import engine
 
 COOKIE_NAME = "onefunnel_login"
 COOKIE_DAYS = 1.0

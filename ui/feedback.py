@@ -6,12 +6,12 @@ from typing import NoReturn
 
 import streamlit as st
 
-from ui import data
+from ui import cache
 
 
 def after_write(place: str, message: str) -> NoReturn:
     """Clears the cached reads, keeps `message` for `show_notice(place)` and reruns the page."""
-    data.clear_after_write()
+    cache.clear_after_write()
     st.session_state[f"notice_{place}"] = message
     st.rerun()
 

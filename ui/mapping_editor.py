@@ -1,7 +1,7 @@
 """The Data page's mapping editor: the whole mapping language as widgets, and as YAML, kept in step.
 
 The mapping being edited is a document in session state (per file, kind and starting mapping). Each widget
-starts from the document and writes its value back through a pure `core.mapping_edits` function on every
+starts from the document and writes its value back through a pure `core.imports.mapping_edits` function on every
 run; the YAML view is keyed by the document itself, so it always shows the mapping the widgets make, and an
 applied YAML (or a one-click fix) starts the widgets again from the new document.
 """
@@ -15,10 +15,10 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from core import mapping_edits as edits
-from core.importer import FileProfile
-from core.mapping import Mapping, MappingError, dump_mapping, parse_mapping
-from core.schema import KINDS
+from core.formats import KINDS
+from core.imports import mapping_edits as edits
+from core.imports.importer import FileProfile
+from core.imports.mapping import Mapping, MappingError, dump_mapping, parse_mapping
 
 NOT_IMPORTED = "— not imported —"
 IMPORT_DAY = "— the day of the import —"

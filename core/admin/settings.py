@@ -1,6 +1,6 @@
 """An admin's change of the organisation's settings: validated, audited, and every derived column recomputed.
 
-The SLA's hours and gates are not among them: they come only from a signed SLA version (core.definitions).
+The SLA's hours and gates are not among them: they come only from a signed SLA version (core.definitions.versions).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.db import retrying, session_scope
-from core.derived import store_settings
+from core.funnel.derived import store_settings
 from core.permissions import Actor, require
 from core.settings import SLA_KEYS, OrgSettings, SettingsError
 

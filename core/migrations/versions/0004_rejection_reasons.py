@@ -11,7 +11,8 @@ import pandas as pd
 import sqlalchemy as sa
 from alembic import op
 
-from core.reasons import fold, install_default_catalogue
+from core.rejections.catalogue import install_default_catalogue
+from core.text import reason_key as fold
 
 revision: str = "0004"
 down_revision: str | None = "0003"

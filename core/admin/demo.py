@@ -2,7 +2,7 @@
 
 Those passwords and the demo's cookie key are public, so demo mode runs only on the embedded SQLite file it
 makes (data/onefunnel.db, with DATABASE_URL unset) and only while that database has no account of a real
-person; and a demo account signs in only in demo mode (core.users), whatever database it ends up in.
+person; and a demo account signs in only in demo mode (core.admin.users), whatever database it ends up in.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from core.admin.users import UserInfo, create_user, get_user
 from core.config import default_sqlite_path, secret
 from core.db import read_scope
 from core.models import User
 from core.permissions import Actor
-from core.users import UserInfo, create_user, get_user
 
 DEMO_PASSWORD_SUFFIX = "-demo-2026"
 # (user name, name, role); each password is the user name followed by DEMO_PASSWORD_SUFFIX.

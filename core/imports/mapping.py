@@ -4,13 +4,12 @@ A mapping is a small YAML or JSON document that ops can save, reuse and edit.
 For each canonical field it names a source column (or several candidate
 spellings: UI labels and API names), or a constant; optionally a date format, a
 default for blanks, a value map, and a condition on another column. Presets for
-common CRMs ship in core/presets/; saved mappings live in the database.
+common CRMs ship in core/imports/presets/; saved mappings live in the database.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import audit, numbers
+from core import audit
+from core.formats import kind_spec
+from core.imports import numbers
 from core.models import SavedMapping, utcnow
 from core.permissions import Actor, require
-from core.schema import kind_spec
+from core.text import fold_spaces
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
-_SPACES = re.compile(r"\s+")
-
-
-def fold(value: str) -> str:
-    """Case- and spacing-insensitive form used to match values and column names."""
-    return _SPACES.sub(" ", value.strip()).casefold()
 
 
 def _as_list(value: str | list[str]) -> list[str]:
@@ -150,7 +145,7 @@ class FieldMapping(BaseModel):
         return self.column is not None
 
     def folded_map(self) -> dict[str, str]:
-        return {fold(key): value for key, value in self.map.items()}
+        return {fold_spaces(key): value for key, value in self.map.items()}
 
 
 class SkipRule(Condition):
@@ -164,7 +159,7 @@ class Mapping(BaseModel):
     kind: str
     description: str = ""
     date_format: str | list[str] | None = None
-    # How the file writes numbers; guessed from the file when not set (core.numbers).
+    # How the file writes numbers; guessed from the file when not set (core.imports.numbers).
     decimal_separator: str | None = None
     thousands_separator: str | None = None
     null_values: list[str] = Field(default_factory=list)
@@ -217,8 +212,8 @@ class MappingError(ValueError):
 def identity_mapping(kind: str, header: list[str]) -> Mapping:
     """The mapping for a canonical file: each field from the column of the same name."""
     spec = kind_spec(kind)
-    present = {fold(column) for column in header}
-    fields = {name: FieldMapping(column=name) for name in spec.field_names if fold(name) in present}
+    present = {fold_spaces(column) for column in header}
+    fields = {name: FieldMapping(column=name) for name in spec.field_names if fold_spaces(name) in present}
     for name in spec.required:
         fields.setdefault(name, FieldMapping(column=name))
     return Mapping(name=f"canonical {kind}", kind=kind, fields=fields)
@@ -228,7 +223,7 @@ def suggest_mapping(kind: str, header: list[str]) -> Mapping:
     """A first guess for a file no preset fits: each field from the column that a preset or the
     canonical format names for it (so "Lead Source" or "hs_analytics_source" land on source)."""
     spec = kind_spec(kind)
-    present = {fold(column): column for column in header}
+    present = {fold_spaces(column): column for column in header}
     spellings: dict[str, list[str]] = {name: [name] for name in spec.field_names}
     for preset in (load_preset(name) for name in preset_names()):
         if preset.kind == kind:
@@ -236,7 +231,7 @@ def suggest_mapping(kind: str, header: list[str]) -> Mapping:
                 spellings[name] += field.candidates
     fields: dict[str, FieldMapping] = {}
     for name in spec.field_names:
-        found = next((present[fold(s)] for s in spellings[name] if fold(s) in present), None)
+        found = next((present[fold_spaces(s)] for s in spellings[name] if fold_spaces(s) in present), None)
         if found is not None or name in spec.required:
             fields[name] = FieldMapping(column=found or name)
     return Mapping(name=f"{kind} from file", kind=kind, fields=fields)

@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Engine, and_, func, literal, not_, or_, select, true
 
 from core import sql
-from core.definitions import IcpRules, MqlRules, active
+from core.definitions.versions import IcpRules, MqlRules, active
 from core.models import CalendarDay, Lead, Opportunity
 from core.periods import Grain, periods
 

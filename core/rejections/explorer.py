@@ -18,8 +18,8 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, case, func, literal, or_, select
 
 from core import coverage
-from core.definitions import IcpRules, MqlRules
-from core.kpis import (
+from core.definitions.versions import IcpRules, MqlRules
+from core.funnel.kpis import (
     NOT_SET,
     Filters,
     KpiQuery,
@@ -27,10 +27,10 @@ from core.kpis import (
     kpi_records,
     lead_filters,
 )
+from core.funnel.scoreboard import PERIOD_PRESETS as SCOREBOARD_PRESETS
+from core.funnel.scoreboard import anchor_day, completed_unit, default_anchor, percent, period_range
 from core.models import CalendarDay, Lead, ReasonSynonym, RejectionReason
 from core.periods import week_start
-from core.scoreboard import PERIOD_PRESETS as SCOREBOARD_PRESETS
-from core.scoreboard import anchor_day, completed_unit, default_anchor, percent, period_range
 from core.settings import OrgSettings, load
 from core.sql import connection_of, count_if
 
@@ -212,7 +212,7 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
                 count_if(Lead.touch_attempts.is_(None)).label("attempts_unknown"),
             )
         ).one()
-        # The scoreboard's rejection share (core.kpis), counted here alone: kpi_table would also run the
+        # The scoreboard's rejection share (core.funnel.kpis), counted here alone: kpi_table would also run the
         # opportunity, median and target queries, seconds on a million leads for three numbers.
         cohort = connection.execute(
             select(
@@ -758,7 +758,7 @@ def streak_summaries(streaks: list[Streak]) -> list[tuple[str, str]]:
 def report(engine: Engine, query: RejectionQuery, today: dt.date) -> dict[str, Any]:
     """Everything the page shows for a view, as plain data (for the CLI and scripts): the overview, the
     reasons, the three-week streaks, the owners and the top reasons against the definitions in force."""
-    from core.definitions import active
+    from core.definitions.versions import active
 
     summary = overview(engine, query)
     weeks = weekly(engine, query)

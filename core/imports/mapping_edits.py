@@ -14,7 +14,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import ValidationError
 
-from core.mapping import Condition, FieldMapping, Mapping, fold
+from core.imports.mapping import Condition, FieldMapping, Mapping
+from core.text import fold_spaces
 
 SourceKind = Literal["column", "constant", "import_day", "none"]
 Joiner = Literal["all", "any"]
@@ -47,10 +48,10 @@ def field_source(mapping: Mapping | dict[str, Any], field: str, header: list[str
         return "import_day", None
     if source.constant is not None:
         return "constant", source.constant
-    folded = {fold(column): column for column in header}
+    folded = {fold_spaces(column): column for column in header}
     for candidate in source.candidates:
-        if fold(candidate) in folded:
-            return "column", folded[fold(candidate)]
+        if fold_spaces(candidate) in folded:
+            return "column", folded[fold_spaces(candidate)]
     return "none", None
 
 
@@ -158,10 +159,10 @@ def value_table(source: FieldMapping | None, counts: list[tuple[str, int]]) -> p
     seen: set[str] = set()
     rows: list[tuple[str, int, str]] = []
     for value, count in counts:
-        rows.append((value, count, folded_map.get(fold(value), "")))
-        seen.add(fold(value))
+        rows.append((value, count, folded_map.get(fold_spaces(value), "")))
+        seen.add(fold_spaces(value))
     for key, becomes in (source.map if source is not None else {}).items():
-        if fold(key) not in seen:
+        if fold_spaces(key) not in seen:
             rows.append((key, 0, becomes))
     return pd.DataFrame(rows, columns=["value", "rows", "becomes"])
 
@@ -179,5 +180,5 @@ def folded_spellings(counts: list[tuple[str, int]]) -> int:
     """How many rows hold a value spelled more than one way (case or spacing): what "fold case" would merge."""
     groups: dict[str, Counter[str]] = {}
     for value, count in counts:
-        groups.setdefault(fold(value), Counter())[value] += count
+        groups.setdefault(fold_spaces(value), Counter())[value] += count
     return sum(sum(group.values()) for group in groups.values() if len(group) > 1)

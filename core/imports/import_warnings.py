@@ -14,13 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from core.mapping import FieldMapping, Mapping, fold, parse_mapping
-from core.schema import KindSpec
+from core.formats import KindSpec
+from core.imports.mapping import FieldMapping, Mapping, parse_mapping
+from core.text import fold_spaces
 
 # Spellings that mean "nothing was entered" in real exports: a form's untouched drop-down, spreadsheet errors.
 PLACEHOLDERS = ("select", "n/a", "na", "-", "--", "#n/a", "null", "none", "(none)", "nan", "?", "tbd", "(not set)")
 # Text fields whose values are categories people filter and group by (the ones where a spelling splits a group).
-# Rejection reasons are not among them: the reason catalogue folds their spellings already (core.reasons).
+# Rejection reasons are not among them: the reason catalogue folds their spellings already (core.rejections.catalogue).
 CATEGORY_FIELDS = (
     "source",
     "campaign",
@@ -205,7 +206,7 @@ class WarningCollector:
             )
         groups: dict[str, list[tuple[str, int]]] = {}
         for value, count in seen.spellings.items():
-            groups.setdefault(fold(value), []).append((value, count))
+            groups.setdefault(fold_spaces(value), []).append((value, count))
         variants = [group for group in groups.values() if len(group) > 1]
         if variants:
             variants.sort(key=lambda group: -sum(count for _, count in group))

@@ -22,12 +22,12 @@ from core.audit import record
 from core.db import read_scope, retrying, session_scope
 from core.exports import markdown_text as md
 from core.exports import to_safe_csv
-from core.kpis import Filters, KpiQuery, kpi_table, mql_target
+from core.funnel.kpis import Filters, KpiQuery, kpi_table, mql_target
+from core.funnel.scoreboard import SLA_FLAG_BELOW, percent
 from core.models import SyncAction, SyncMeeting, utcnow
 from core.periods import week_start
 from core.permissions import Actor, require
-from core.rejections import RejectionQuery, by_reason, complete_weeks, overview, recurring_tops, weekly
-from core.scoreboard import SLA_FLAG_BELOW, percent
+from core.rejections.explorer import RejectionQuery, by_reason, complete_weeks, overview, recurring_tops, weekly
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class SyncError(ValueError):
 class Agenda:
     week: dt.date  # Monday of the ISO week
     last_day: dt.date  # Sunday
-    company: pd.Series = field(repr=False)  # the week's KPI row (core.kpis), company-wide
+    company: pd.Series = field(repr=False)  # the week's KPI row (core.funnel.kpis), company-wide
     previous: pd.Series = field(repr=False)  # the week before
     month: pd.Series = field(
         repr=False

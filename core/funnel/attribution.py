@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 from core import sql
-from core.kpis import KpiQuery, opportunity_scope
+from core.funnel.kpis import KpiQuery, opportunity_scope
 from core.models import CalendarDay, Lead, Opportunity, Spend, Touch
 from core.settings import load
 

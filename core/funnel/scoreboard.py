@@ -16,9 +16,9 @@ from typing import Any, Literal
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from core.attribution import MODELS, Model
 from core.exports import MARKDOWN_SPECIALS, markdown_text
-from core.kpis import Filters, KpiQuery, data_range, kpi_table, last_mql_day_before
+from core.funnel.attribution import MODELS, Model
+from core.funnel.kpis import Filters, KpiQuery, data_range, kpi_table, last_mql_day_before
 from core.models import ImportRun, utcnow
 from core.periods import GRAINS, Grain, bucket_start, month_start, next_bucket_start, quarter_start, week_start
 
@@ -173,7 +173,7 @@ NOT_AVAILABLE = "not available"
 
 
 def unavailable(row: pd.Series) -> dict[str, str]:
-    """KPI -> why it cannot be counted from what was imported (core.kpis coverage)."""
+    """KPI -> why it cannot be counted from what was imported (core.funnel.kpis coverage)."""
     reasons = row.get("unavailable")
     return reasons if isinstance(reasons, dict) else {}
 

@@ -11,10 +11,11 @@ import pandas as pd
 import yaml
 from sqlalchemy import Engine
 
-from core import definitions, diagnostic
+from core.alignment import diagnostic
 from core.config import PROJECT_ROOT
-from core.definitions import KINDS, DefinitionError, VersionInfo, validate_rules
-from core.importer import ImportResult, import_csv
+from core.definitions import versions
+from core.definitions.versions import KINDS, DefinitionError, VersionInfo, validate_rules
+from core.imports.importer import ImportResult, import_csv
 from core.permissions import Actor
 from core.settings import current
 
@@ -29,7 +30,7 @@ SURVEY_FILE = "survey.csv"
 OPEN_ROUND_DAYS = 14
 
 SEED_ACTOR = Actor("seed", "admin")
-# Who writes and signs the sample company's definitions: the demo users of core.demo, so that the
+# Who writes and signs the sample company's definitions: the demo users of core.admin.demo, so that the
 # Definitions page and the audit log show the people a demo visitor can sign in as.
 PROPOSER = Actor("ops", "ops")
 SIGNERS = (Actor("marketing_lead", "marketing_lead"), Actor("sales_lead", "sales_lead"))
@@ -166,15 +167,15 @@ def seed_definitions(engine: Engine, path: Path) -> DefinitionSeed:
     if not path.is_file():
         return DefinitionSeed(missing_file=path)
     wanted = load_definitions(path)
-    present = {version.kind for version in definitions.versions(engine)}
+    present = {version.kind for version in versions.versions(engine)}
     put_in_force, left_alone = [], []
     for kind, (rules, prose) in wanted.items():
         if kind in present:
             left_alone.append(kind)
             continue
-        version = definitions.propose(engine, PROPOSER, kind, rules, prose)
+        version = versions.propose(engine, PROPOSER, kind, rules, prose)
         for signer in SIGNERS:
-            version = definitions.approve(engine, signer, version.id, revision=version.revision)
+            version = versions.approve(engine, signer, version.id, revision=version.revision)
         put_in_force.append(version)
     return DefinitionSeed(tuple(put_in_force), tuple(left_alone))
 
@@ -187,7 +188,7 @@ def seed_sample_data(
     with_definitions: bool = True,
     with_survey: bool = True,
 ) -> SeedResults:
-    """Import the five canonical CSVs from `directory`, then put the definitions of its definitions.yaml in
+    """Import the five canonical CSVs from `directory`, then put the definitions of its versions.yaml in
     force (unless with_definitions is False) and load its past survey rounds, opening one for answers (unless
     with_survey is False); a re-run changes nothing."""
     paths = {kind: directory / f"{kind}.csv" for kind in SEED_ORDER}

@@ -20,17 +20,21 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from core import rejections, scoreboard
-from core.attribution import Model, cac_by_channel, revenue_by_model
+from core import vocabulary
+from core.alignment.diagnostic import Action, Results, ResultsView, RoundInfo, SignReading, diagnose, rounds
 from core.db import open_database
-from core.definitions import IcpRules, MqlRules, VersionInfo, active, get
-from core.diagnostic import Action, Results, ResultsView, RoundInfo, SignReading, diagnose, rounds
+from core.definitions.replay import Replay, replay
+from core.definitions.versions import IcpRules, MqlRules, VersionInfo, active, get
 from core.exports import to_safe_csv
-from core.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
+from core.funnel import scoreboard
+from core.funnel.attribution import Model, cac_by_channel, revenue_by_model
+from core.funnel.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
+from core.funnel.scoreboard import Freshness, freshness
 from core.periods import Grain
 from core.permissions import Actor
-from core.reasons import Reason, catalogue, unknown_reasons
-from core.rejections import (
+from core.rejections import explorer
+from core.rejections.catalogue import Reason, catalogue, unknown_reasons
+from core.rejections.explorer import (
     Drill,
     HeatmapBy,
     Overview,
@@ -44,9 +48,7 @@ from core.rejections import (
     reason_profiles,
     weekly,
 )
-from core.replay import Replay, replay
-from core.sandbox import Curve, Knobs, Outcome, curve, outcome, trial_options
-from core.scoreboard import Freshness, freshness
+from core.sandbox.trials import Curve, Knobs, Outcome, curve, outcome, trial_options
 from core.settings import OrgSettings, current
 
 
@@ -76,7 +78,7 @@ def default_anchor(today: dt.date, unit: Grain) -> dt.date:
 @st.cache_data(ttl=150, refresh_mode="background", max_entries=16, show_spinner=False)
 def explorer_anchor(preset: str, today: dt.date) -> dt.date:
     """The day a Rejections preset counts from (core.rejections.explorer_anchor)."""
-    return rejections.explorer_anchor(engine(), preset, today)
+    return explorer.explorer_anchor(engine(), preset, today)
 
 
 @st.cache_data(ttl=150, refresh_mode="background", max_entries=4, show_spinner=False)
@@ -87,6 +89,18 @@ def options() -> dict[str, list[str]]:
 @st.cache_data(ttl=150, refresh_mode="background", max_entries=2, show_spinner=False)
 def org_settings() -> OrgSettings:
     return current(engine())
+
+
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=4, show_spinner=False)
+def display_names(field: str = "sources") -> dict[str, str]:
+    """Ops' display names for one field's stored values; `core.vocabulary.value_name` reads them."""
+    return vocabulary.display_names(engine(), field)
+
+
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=2, show_spinner=False)
+def people() -> dict[str, str]:
+    """User name -> person's name, for showing who signed, wrote or changed something."""
+    return vocabulary.people(engine())
 
 
 @st.cache_data(ttl=30, refresh_mode="background", max_entries=2, show_spinner=False)

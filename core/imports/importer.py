@@ -31,22 +31,24 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, RootTransaction, insert, select, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from core import audit, coverage, file_formats, numbers
+from core import audit, coverage
 from core.config import ConfigError, secret
 from core.db import RETRY_ATTEMPTS, must_retry, retry_pause, write_from_here
-from core.derived import (
+from core.formats import KINDS, FieldSpec, KindSpec, kind_spec
+from core.funnel.derived import (
     LEAD_INPUTS,
     lead_columns,
     opportunity_columns,
     recompute_lead_derived,
     recompute_opportunity_derived,
 )
-from core.import_warnings import PLACEHOLDERS, ImportWarning, WarningCollector
-from core.mapping import Condition, FieldMapping, Mapping, fold, identity_mapping
+from core.imports import file_formats, numbers
+from core.imports.import_warnings import PLACEHOLDERS, ImportWarning, WarningCollector
+from core.imports.mapping import Condition, FieldMapping, Mapping, identity_mapping
 from core.models import ImportRun, utcnow
 from core.permissions import Actor, require
-from core.schema import KINDS, FieldSpec, KindSpec, kind_spec
 from core.settings import OrgSettings, load
+from core.text import fold_spaces
 
 MAX_PROBLEMS = 50
 CHUNK_ROWS = 100_000
@@ -262,7 +264,7 @@ def _text_stream(handle: BinaryIO, encoding: str) -> tuple[IO[str], _CountingRea
 
 def _resolve(candidates: list[str], header_index: dict[str, str]) -> str | None:
     for candidate in candidates:
-        found = header_index.get(fold(candidate))
+        found = header_index.get(fold_spaces(candidate))
         if found is not None:
             return found
     return None
@@ -306,7 +308,7 @@ class _ChunkValidator:
         self.key_hashes: list[np.ndarray] = []
         self.key_rows: list[np.ndarray] = []
         self.skipped: Counter[str] = Counter()
-        self.null_markers = {fold(value) for value in mapping.null_values}
+        self.null_markers = {fold_spaces(value) for value in mapping.null_values}
         self.header_index: dict[str, str] = {}
         self._unreadable_columns: set[str] = set()
 
@@ -403,8 +405,8 @@ class _ChunkValidator:
             return pd.Series(False, index=chunk.index)
         folded = chunk[column].str.strip().str.casefold().str.replace(r"\s+", " ", regex=True)
         if condition.in_ is not None:
-            return folded.isin([fold(value) for value in condition.in_])
-        return ~folded.isin([fold(value) for value in condition.not_in or []])
+            return folded.isin([fold_spaces(value) for value in condition.in_])
+        return ~folded.isin([fold_spaces(value) for value in condition.not_in or []])
 
     def source_values(self, chunk: pd.DataFrame, name: str, mapping: FieldMapping) -> pd.Series:
         """The text a field is read from, stripped, null markers blank: the file's cell, or the constant."""
@@ -988,7 +990,7 @@ def _resolve_columns(
     """
     if mapping.kind != spec.kind:
         raise _refuse(name, f"the mapping {mapping.name!r} is for {mapping.kind}, not {spec.kind}")
-    header_index = {fold(column): column for column in header}
+    header_index = {fold_spaces(column): column for column in header}
     columns: dict[str, str | None] = {}
     notes: list[str] = []
     missing: list[str] = []
@@ -1048,12 +1050,14 @@ def _resolve_columns(
     if absent:
         raise ImportRefused(name, absent, len(absent))
     # Two columns of one name (or names that differ only in case and spacing): which one was meant is a guess.
-    counts = Counter(fold(column) for column in header)
-    repeated = sorted(column for column in used if counts[fold(column)] > 1)
+    counts = Counter(fold_spaces(column) for column in header)
+    repeated = sorted(column for column in used if counts[fold_spaces(column)] > 1)
     if repeated:
         problems = []
         for column in repeated:
-            where = [str(position + 1) for position, other in enumerate(header) if fold(other) == fold(column)]
+            where = [
+                str(position + 1) for position, other in enumerate(header) if fold_spaces(other) == fold_spaces(column)
+            ]
             problems.append(
                 Problem(
                     1,
@@ -1064,7 +1068,11 @@ def _resolve_columns(
                 )
             )
         raise ImportRefused(name, problems, len(problems))
-    ignored = [c for c in header if c not in used and fold(c) not in {fold(i) for i in mapping.ignore_columns} and c]
+    ignored = [
+        c
+        for c in header
+        if c not in used and fold_spaces(c) not in {fold_spaces(i) for i in mapping.ignore_columns} and c
+    ]
     if ignored:
         notes.append(
             f"{len(ignored)} {'column' if len(ignored) == 1 else 'columns'} not imported: " + ", ".join(ignored)
@@ -1095,7 +1103,7 @@ def _number_format(
     point_votes = comma_votes = 0
     if numeric:
         stream, _ = _text_stream(handle, shape.encoding)
-        null_markers = {fold(value) for value in mapping.null_values}
+        null_markers = {fold_spaces(value) for value in mapping.null_values}
         read = 0
         for chunk in _chunks(stream, shape.delimiter, CHUNK_ROWS, name, shape.header, set(numeric), handle):
             for column, whole in numeric.items():
@@ -1224,7 +1232,7 @@ def _import(
     report = progress or (lambda _fraction, _message: None)
     shape = _shape(handle, name)
     sha256, encoding, size, delimiter, header = shape.sha256, shape.encoding, shape.size, shape.delimiter, shape.header
-    header_index = {fold(column): column for column in header}
+    header_index = {fold_spaces(column): column for column in header}
     mapping = mapping or identity_mapping(spec.kind, header)
     columns, notes = _resolve_columns(spec, mapping, header, name)
     number_format = _number_format(spec, mapping, columns, handle, shape, name)
@@ -1496,7 +1504,7 @@ def read_header(source: BinaryIO, file_name: str | None = None, sheet: str | Non
 
 def mapped_columns(mapping: Mapping, header: list[str]) -> dict[str, str | None]:
     """The file column each field of `mapping` would be read from (None: the file has none of its spellings)."""
-    header_index = {fold(column): column for column in header}
+    header_index = {fold_spaces(column): column for column in header}
     return {name: _resolve(field.candidates, header_index) for name, field in mapping.fields.items() if field.column}
 
 
@@ -1541,7 +1549,7 @@ def preview(
         settings = load(connection)
     number_format = _number_format(spec, mapping, columns, source, shape, name, max_rows=PREVIEW_VOTE_ROWS)
     validator = _ChunkValidator(spec, mapping, columns, settings, number_format)
-    validator.header_index = {fold(column): column for column in shape.header}
+    validator.header_index = {fold_spaces(column): column for column in shape.header}
     try:
         validator.check_mapping(name)
     except ImportRefused as refused:

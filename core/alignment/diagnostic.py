@@ -25,13 +25,13 @@ from sqlalchemy.exc import IntegrityError
 
 from core.audit import record
 from core.db import read_scope, retrying, session_scope
-from core.definitions import KINDS, versions
+from core.definitions.versions import KINDS, versions
 from core.exports import markdown_text as md
-from core.kpis import KpiQuery, data_range, kpi_table
+from core.funnel.kpis import KpiQuery, data_range, kpi_table
+from core.funnel.scoreboard import SLA_FLAG_BELOW, anchor_day, percent
 from core.models import Lead, Opportunity, SurveyAnswer, SurveyResponse, SurveyRound, utcnow
 from core.permissions import Actor, require
-from core.rejections import RejectionQuery, overview
-from core.scoreboard import SLA_FLAG_BELOW, anchor_day, percent
+from core.rejections.explorer import RejectionQuery, overview
 from core.settings import current
 
 _ROUND_LOCK_ID = 4_242_007  # pg_advisory_xact_lock key serialising the creation of rounds

@@ -20,8 +20,8 @@ from core import audit
 from core.business_hours import BusinessClock, calendar_minutes_between
 from core.models import Lead, Opportunity, Setting, utcnow
 from core.permissions import Actor
-from core.reasons import fold_series
 from core.settings import ORGANISATION_KEY, OrgSettings, load
+from core.text import reason_keys
 
 RECOMPUTE_CHUNK = 50_000
 
@@ -41,7 +41,7 @@ def lead_columns(frame: pd.DataFrame, settings: OrgSettings) -> dict[str, pd.Ser
     if "rejected_at" in frame:
         result["rejected_day"] = local_day(frame["rejected_at"], settings.timezone)
     if "rejection_reason" in frame:
-        result["reason_key"] = fold_series(frame["rejection_reason"])
+        result["reason_key"] = reason_keys(frame["rejection_reason"])
     if "mql_at" in frame:
         mql_at = frame["mql_at"]
         result["mql_day"] = local_day(mql_at, settings.timezone)

@@ -17,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
-from core import scoreboard, sync
-from core.db import open_database, read_scope
-from core.diagnostic import (
+from core.admin.seed import SAMPLE_DIR, seed_sample_data
+from core.admin.users import FAILURE_WINDOW, UserError, create_user, unlock
+from core.alignment import sync
+from core.alignment.diagnostic import (
     LEVELS,
     TEAMS,
     ResultsView,
@@ -33,14 +34,17 @@ from core.diagnostic import (
     rounds,
     summary_markdown,
 )
-from core.importer import ImportRefused, import_csv
-from core.kpis import GROUP_BYS, SIZE_BANDS, Filters, KpiQuery, kpi_records, kpi_table
-from core.mapping import Mapping, MappingError, find_mapping, load_mapping_file, preset_names
+from core.db import open_database, read_scope
+from core.formats import KINDS
+from core.funnel import scoreboard
+from core.funnel.kpis import GROUP_BYS, SIZE_BANDS, Filters, KpiQuery, kpi_records, kpi_table
+from core.imports.importer import ImportRefused, import_csv
+from core.imports.mapping import Mapping, MappingError, find_mapping, load_mapping_file, preset_names
 from core.periods import GRAINS
 from core.permissions import ROLES, Actor, PermissionDenied
-from core.reasons import catalogue, map_spelling, unknown_reasons
-from core.rejections import RejectionQuery, explorer_anchor, explorer_range, report
-from core.sandbox import (
+from core.rejections.catalogue import catalogue, map_spelling, unknown_reasons
+from core.rejections.explorer import RejectionQuery, explorer_anchor, explorer_range, report
+from core.sandbox.trials import (
     Knobs,
     active_knobs,
     curve,
@@ -54,10 +58,7 @@ from core.sandbox import (
     trials,
     upload_trial,
 )
-from core.schema import KINDS
-from core.seed import SAMPLE_DIR, seed_sample_data
 from core.settings import current
-from core.users import FAILURE_WINDOW, UserError, create_user, unlock
 
 BAD_INPUT = 2
 

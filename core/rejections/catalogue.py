@@ -1,15 +1,13 @@
 """The rejection-reason catalogue: canonical reasons and the spellings sales types for them.
 
 CRMs hold free text ("Wrong size", "company too small", "too small co."). Each lead keeps its raw text and
-a folded key (case, spacing and punctuation folded, see `fold`); the catalogue maps keys to canonical
+a folded key (case, spacing and punctuation folded, see `core.text.reason_key`); the catalogue maps keys to canonical
 reasons. A key no synonym covers is an unknown reason, shown as typed until ops map it. Ops edit the
 catalogue; every change is audited and nothing is deleted.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from core.db import retrying, session_scope
 from core.models import Lead, ReasonSynonym, RejectionReason, utcnow
 from core.permissions import Actor, require
 from core.sql import connection_of
+from core.text import reason_key
 
 CATEGORIES: dict[str, str] = {
     "targeting": "marketing reached the wrong people: fix the targeting",
@@ -47,25 +46,6 @@ CATEGORIES: dict[str, str] = {
 }
 # Lead fields a targeting reason can be about; the explorer compares them with the active ICP.
 LEAD_FIELDS: tuple[str, ...] = ("company_size", "industry", "country", "seniority")
-KEY_LENGTH = 255
-
-_NOT_WORD = re.compile(r"[\W_]+")
-
-
-def fold(text: object) -> str | None:
-    """The catalogue key of a typed reason: "Too small co." and "too  small co" both give "too small co".
-    None for a blank (or punctuation-only) reason."""
-    if text is None or (isinstance(text, float) and pd.isna(text)):
-        return None
-    folded = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", str(text)).casefold()).strip()
-    return folded[:KEY_LENGTH] or None
-
-
-def fold_series(texts: pd.Series) -> pd.Series:
-    """`fold` of a column of texts, computed once per distinct text (a million rows hold a few hundred)."""
-    distinct = {text: fold(text) for text in texts.dropna().unique()}
-    folded = texts.map(distinct).astype(object)  # map turns a None value of the dict into NaN
-    return folded.where(folded.notna(), None)
 
 
 @dataclass(frozen=True)
@@ -236,7 +216,7 @@ def install_default_catalogue(connection: Connection, actor: str = "onefunnel") 
                 updated_by=actor,
             )
         ).scalar_one()
-        keys = dict.fromkeys(key for key in map(fold, (reason.name, *reason.synonyms)) if key)
+        keys = dict.fromkeys(key for key in map(reason_key, (reason.name, *reason.synonyms)) if key)
         connection.execute(
             insert(_SYNONYMS_0004),
             [{"key": key, "reason_id": reason_id, "added_at": now, "added_by": actor} for key in keys],
@@ -298,7 +278,7 @@ def unknown_reasons(target: Engine | Connection, limit: int = 200) -> pd.DataFra
 
 def _check(name: str, category: str, lead_field: str | None) -> str:
     name = " ".join(name.split())
-    if not fold(name):
+    if not reason_key(name):
         raise CatalogueError("a reason needs a name with at least one letter or digit")
     if len(name) > 128:
         raise CatalogueError(f"a reason's name has at most 128 characters; this one has {len(name)}")
@@ -328,7 +308,7 @@ def add_reason(
     """A new canonical reason; its own name becomes its first synonym."""
     require(actor, "edit_reasons")
     name = _check(name, category, lead_field)
-    key = fold(name)
+    key = reason_key(name)
     assert key is not None  # _check refused names that fold to nothing
     with _one_editor_wins(), session_scope(engine) as session:
         taken = _owner_of(session, key)
@@ -374,7 +354,7 @@ def update_reason(
     """Change a reason. A new name is added as a synonym; the old name stays one, so old texts still match."""
     require(actor, "edit_reasons")
     name = _check(name, category, lead_field)
-    key = fold(name)
+    key = reason_key(name)
     assert key is not None
     with _one_editor_wins(), session_scope(engine) as session:
         reason = session.get(RejectionReason, reason_id, with_for_update=True)
@@ -428,7 +408,7 @@ def map_spelling(engine: Engine, actor: Actor, text: str, reason_id: int) -> tup
     """Make a typed reason mean a canonical one. Returns (key, the reason it meant before, if any): a
     spelling that meant another reason moves, and the audit log keeps what it meant."""
     require(actor, "edit_reasons")
-    key = fold(text)
+    key = reason_key(text)
     if key is None:
         raise CatalogueError("a spelling needs at least one letter or digit")
     with _one_editor_wins(), session_scope(engine) as session:
@@ -439,7 +419,7 @@ def map_spelling(engine: Engine, actor: Actor, text: str, reason_id: int) -> tup
         before = None if synonym is None else session.get(RejectionReason, synonym.reason_id)
         if before is not None and before.id == reason_id:
             return key, reason.name
-        if before is not None and fold(before.name) == key:
+        if before is not None and reason_key(before.name) == key:
             raise CatalogueError(f"{text!r} is the name of the reason {before.name!r}; rename that reason first")
         if synonym is None:
             session.add(ReasonSynonym(key=key, reason_id=reason_id, added_by=actor.username))

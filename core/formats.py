@@ -84,7 +84,7 @@ class KindSpec:
     table: Table
     key: tuple[str, ...]
     fields: tuple[FieldSpec, ...]
-    # Columns computed from the fields when rows are written (core.derived).
+    # Columns computed from the fields when rows are written (core.funnel.derived).
     derived: tuple[str, ...] = field(default=())
 
     @property

@@ -40,16 +40,16 @@ from sqlalchemy import (
     update,
 )
 
-from core import definitions
 from core.audit import record
 from core.business_hours import BusinessClock, calendar_minutes_between
 from core.db import read_scope, retrying, session_scope, write_from_here
-from core.definitions import IcpRules, MqlRules, SlaRules, VersionInfo
-from core.importer import CHUNK_ROWS, ImportResult, ProgressCallback, bulk_insert, format_column, import_csv
-from core.mapping import Mapping
+from core.definitions import versions
+from core.definitions.replay import fits_besides_score, intent_hit, qualifies
+from core.definitions.versions import IcpRules, MqlRules, SlaRules, VersionInfo
+from core.imports.importer import CHUNK_ROWS, ImportResult, ProgressCallback, bulk_insert, format_column, import_csv
+from core.imports.mapping import Mapping
 from core.models import Lead, SandboxLead, SandboxTrial, utcnow
 from core.permissions import Actor, PermissionDenied, require
-from core.replay import fits_besides_score, intent_hit, qualifies
 from core.settings import OrgSettings, current, load
 from core.sql import count_if
 
@@ -141,7 +141,7 @@ class Knobs:
 def active_knobs(engine: Engine) -> Knobs:
     """The knobs as the definitions in force set them (defaults where none is signed)."""
     settings = current(engine)
-    icp_version, mql_version = definitions.active(engine, "icp"), definitions.active(engine, "mql")
+    icp_version, mql_version = versions.active(engine, "icp"), versions.active(engine, "mql")
     icp = IcpRules.model_validate(icp_version.rules) if icp_version else IcpRules()
     mql = MqlRules.model_validate(mql_version.rules) if mql_version else MqlRules()
     return Knobs(
@@ -371,7 +371,7 @@ def _close_trial(
 
 
 class _TrialSink:
-    """Receives an upload's validated lead rows (core.importer) and keeps them in a new trial."""
+    """Receives an upload's validated lead rows (core.imports.importer) and keeps them in a new trial."""
 
     def __init__(self, actor: Actor, name: str, file_name: str, mapping_name: str | None) -> None:
         self.actor, self.name, self.file_name, self.mapping_name = actor, name, file_name, mapping_name
@@ -814,22 +814,22 @@ def propose_from_trial(
     )
     before = outcome(engine, actor, trial_id, baseline, "Active definition")
     attached = evidence(trial, proposed_knobs, before, outcome(engine, actor, trial_id, proposed_knobs))
-    sla_version = definitions.active(engine, "sla")
+    sla_version = versions.active(engine, "sla")
     rules = {
         "icp": knobs.icp().model_dump(),
         "mql": knobs.mql().model_dump(),
         "sla": knobs.sla(SlaRules.model_validate(sla_version.rules) if sla_version else None).model_dump(),
     }
     for kind in kinds:  # every version is checked before any is proposed
-        definitions.validate_rules(kind, rules[kind])
+        versions.validate_rules(kind, rules[kind])
     note = prose.strip() or f"Tried in the sandbox on {trial.describe()}."
     proposed = []
     for kind in PROPOSABLE:
         if kind in kinds:
-            in_force = definitions.active(engine, kind)
+            in_force = versions.active(engine, kind)
             based_on = in_force.id if in_force else None
             proposed.append(
-                definitions.propose(engine, actor, kind, rules[kind], note, based_on=based_on, evidence=attached)
+                versions.propose(engine, actor, kind, rules[kind], note, based_on=based_on, evidence=attached)
             )
     return proposed
 

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from core import audit
 from core.db import retrying, session_scope
+from core.formats import KINDS, TARGET_METRICS
 from core.permissions import Actor, require
-from core.schema import KINDS, TARGET_METRICS
 
 MAX_PROBLEMS = 20
 TARGET_COLUMNS = ("month", *TARGET_METRICS)

@@ -25,10 +25,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
 from core.db import must_retry, read_scope, retrying, session_scope
-from core.derived import store_settings
+from core.formats import SENIORITIES
+from core.funnel.derived import store_settings
 from core.models import DefinitionSignoff, DefinitionVersion, utcnow
 from core.permissions import Actor, PermissionDenied, require
-from core.schema import SENIORITIES
 
 Kind = Literal["icp", "mql", "sql", "stages", "sla"]
 KINDS: tuple[Kind, ...] = ("icp", "mql", "sql", "stages", "sla")
