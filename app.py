@@ -6,6 +6,7 @@ from core.admin.demo import DEMO_PASSWORD_SUFFIX, DemoRefused, ensure_demo_users
 from core.config import ConfigError, cookie_key, demo_mode
 from core.definitions.versions import sla_review
 from core.permissions import may
+from core.vocabulary import role_label
 from ui import auth, cache, serving
 from ui.menu import PAGES
 
@@ -39,8 +40,8 @@ if demo_mode():
         st.error(f"OneFunnel did not start in demo mode: {problem}", icon=":material/key_off:")
         st.stop()
     st.info(
-        "Demo mode: sample data and demo accounts. Sign in as admin, ops, exec, marketing, sales, marketing_lead "
-        f"or sales_lead; each password is the user name followed by `{DEMO_PASSWORD_SUFFIX}`.",
+        "Demo mode: sample data and demo accounts. Sign in as `admin`, `ops`, `exec`, `marketing`, `sales`, "
+        f"`marketing_lead` or `sales_lead`; each password is the user name followed by `{DEMO_PASSWORD_SUFFIX}`.",
         icon=":material/science:",
     )
 
@@ -58,7 +59,7 @@ if review is not None and review.overdue(cache.org_settings().today()):
     )
 
 with st.sidebar:
-    st.markdown(f"**{user.name}**  \n{user.role.replace('_', ' ')}")
+    st.markdown(f"**{user.name}**  \n{role_label(user.role)}")
     if st.button("Sign out", key="sign_out", icon=":material/logout:"):
         auth.sign_out(user)
         st.rerun()

@@ -40,7 +40,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from core.db import get_engine, upgrade  # noqa: E402
 from core.funnel.attribution import revenue_by_channel  # noqa: E402
 from core.funnel.kpis import KpiQuery, kpi_table  # noqa: E402
-from core.imports.importer import import_csv  # noqa: E402
+from core.imports.runs import import_csv  # noqa: E402
 from core.permissions import Actor  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -308,18 +308,10 @@ def page_seconds(url: str, schema: str | None, runs: int, page: str = "scoreboar
 
 def rejection_query_seconds(engine: Any, runs: int) -> dict[str, float]:
     """Median seconds of each query the Rejections page runs, over the sample's "this year" (ten months)."""
-    from core.definitions.versions import IcpRules, MqlRules
-    from core.rejections.explorer import (
-        Drill,
-        RejectionQuery,
-        by_owner,
-        by_reason,
-        drill_leads,
-        heatmap,
-        overview,
-        reason_profiles,
-        weekly,
-    )
+    from core.definitions.rules import IcpRules, MqlRules
+    from core.rejections.explorer import Drill, by_owner, by_reason, drill_leads, heatmap, overview, weekly
+    from core.rejections.profiles import reason_profiles
+    from core.rejections.scope import RejectionQuery
 
     query = RejectionQuery(dt.date(2026, 1, 1), dt.date(2026, 10, 31))
     calls: dict[str, tuple[Callable[..., object], tuple[Any, ...]]] = {
@@ -343,7 +335,9 @@ def diagnostic_seconds(engine: Any, runs: int) -> dict[str, float]:
     """Loads the sample company's survey rounds (the Diagnostic page needs a closed one), then times measuring
     the six signs over the 13 weeks to the end of the data, and a whole diagnosis of the latest closed round."""
     from core.admin.seed import SAMPLE_DIR, SURVEY_FILE, seed_survey
-    from core.alignment.diagnostic import closed_rounds, diagnose, measured_signs
+    from core.alignment.diagnostic.report import diagnose
+    from core.alignment.diagnostic.signs import measured_signs
+    from core.alignment.diagnostic.survey import closed_rounds
     from core.settings import current
 
     today = current(engine).today()
@@ -364,7 +358,8 @@ def sandbox_seconds(engine: Any, data: Path, runs: int) -> dict[str, float]:
     the 100,000: the outcome of the new knobs and the threshold curve (the definition in force is cached)."""
     import dataclasses
 
-    from core.sandbox.trials import active_knobs, curve, outcome, upload_trial
+    from core.sandbox.outcome import active_knobs, curve, outcome
+    from core.sandbox.trials import upload_trial
 
     ops = Actor("bench_ops", "ops")
     seconds: dict[str, float] = {}

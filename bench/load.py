@@ -302,7 +302,7 @@ async def sandbox_user(session: Session, result: UserResult, options: argparse.N
     if not opened.ok:
         raise LoadError(f"opening the trial failed: {opened.status} {opened.exceptions}")
     result.first_view_seconds = time.perf_counter() - started
-    slider = opened.widget_id("slider", "MQL score threshold")
+    slider = opened.widget_id("slider", "Score threshold")
     result.at_start = True
     await start.wait()
     rng = random.Random(result.user)
@@ -314,7 +314,7 @@ async def sandbox_user(session: Session, result: UserResult, options: argparse.N
         run = await session.rerun()
         # The curve chart marks the threshold in use: proof that the server took the knob, not a cached page.
         drawn = b"".join(chart.SerializeToString() for chart in run.widgets("vega_lite_chart"))
-        marks = (f"yours: {threshold}".encode(), f"yours, the recommended: {threshold}".encode())
+        marks = (f'"Your threshold {threshold}"'.encode(), f'"Your threshold {threshold}, the recommended"'.encode())
         if run.ok and not any(mark in drawn for mark in marks):
             run.exceptions.append(f"the curve does not mark threshold {threshold}: the knob was not applied")
         record(result, run)
@@ -569,7 +569,7 @@ def ensure_trials(database_url: str, username: str, count: int) -> list[int]:
     """Trials "load 1" … "load <count>" for the user, each the stored leads of the last 365 days of data
     (the Sandbox page's default period), made once and reused by later runs."""
     engine = _engine(database_url)
-    from core.funnel.kpis import data_range
+    from core.funnel.segments import data_range
     from core.permissions import Actor
     from core.sandbox.trials import stored_trial, trials
 

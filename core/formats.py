@@ -16,6 +16,14 @@ from core.models import Lead, Opportunity, Spend, Target, Touch
 FieldType = Literal["text", "int", "float", "datetime", "month", "bool", "choice"]
 Kind = Literal["leads", "opportunities", "touches", "spend", "targets"]
 
+KIND_LABELS: dict[str, str] = {
+    "leads": "Leads",
+    "opportunities": "Opportunities (deals)",
+    "touches": "Touches",
+    "spend": "Spend",
+    "targets": "Targets",
+}
+
 SENIORITIES = ("ic", "manager", "director", "vp", "cxo")
 ORIGINS = ("marketing", "sales")
 TARGET_METRICS = ("mqls", "sqls", "pipeline", "opportunities", "won_revenue")
@@ -86,6 +94,11 @@ class KindSpec:
     fields: tuple[FieldSpec, ...]
     # Columns computed from the fields when rows are written (core.funnel.derived).
     derived: tuple[str, ...] = field(default=())
+
+    @property
+    def label(self) -> str:
+        """The kind of file as people call it on screen."""
+        return KIND_LABELS[self.kind]
 
     @property
     def field_names(self) -> tuple[str, ...]:

@@ -226,18 +226,18 @@ class User(Base):
 
 class LoginFailure(Base):
     """One wrong password. Rows rather than a counter, so that two wrong passwords at once both count; the lock
-    is a sliding window over them (core.admin.users). Never deleted: a sign-in, a new password or an admin's unlock
+    is a sliding window over them (core.admin.logins). Never deleted: a sign-in, a new password or an admin's unlock
     marks the rows of the window cleared, and by whom."""
 
     __tablename__ = "login_failures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # The user name tried, or for a name that is no account a digest of it (core.users._failure_key); no foreign
+    # The user name tried, or for a name that is no account a digest of it (core.admin.logins.failure_key); no foreign
     # key, because names that are no account are counted too.
     username: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     via: Mapped[str] = mapped_column(String(16))  # sign_in, change_password, or migrated (from the old counter)
-    # Where the try came from: a keyed digest of the client's address (core.users._client_key), never the address.
+    # Where the try came from: a keyed digest of the client's address (core.admin.logins.client_key), never the address.
     client: Mapped[str | None] = mapped_column(String(64))
     cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     cleared_by: Mapped[str | None] = mapped_column(String(128))
@@ -265,7 +265,7 @@ class DefinitionVersion(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # superseded or rejected
-    # What the proposer measured to back it, e.g. a sandbox trial's figures (core.sandbox.trials); None for most.
+    # What the proposer measured to back it, e.g. a sandbox trial's figures (core.sandbox.proposals); None for most.
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Optimistic lock: every UPDATE checks and bumps it, so two writers that read the same row cannot both
     # win, on SQLite too, where SELECT … FOR UPDATE does nothing.

@@ -1,6 +1,6 @@
 """The SQL toolkit every area counts with: a connection from an engine or one already open, conditional counts,
-the calendar bucket of a day, a result as a frame, and a rate that is "no data" over nothing. Public so that
-areas share it instead of reaching into each other's private helpers."""
+the calendar bucket of a day, a median per bucket and group, a result as a frame, and a rate that is "no data"
+over nothing. Public so that areas share it instead of reaching into each other's private helpers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Date, Engine, Select, case, func, literal
+from sqlalchemy import ColumnElement, Connection, Date, Engine, Select, case, func, literal, or_, select
 
 from core.models import CalendarDay
 from core.periods import Grain
@@ -46,6 +46,35 @@ def filled(column: Any) -> ColumnElement[bool]:
 
 def count_if(condition: ColumnElement[bool]) -> Any:
     return func.sum(case((condition, 1), else_=0))
+
+
+def median(connection: Connection, base: Select[Any], value: Any, label: str) -> Select[Any]:
+    """Median of `value` per (bucket, grp) of `base`: the mean of the two middle values when the count is even."""
+    if connection.dialect.name == "postgresql":
+        # One ordered-set aggregate instead of two window passes; percentile_cont interpolates the same way.
+        middle_value = func.percentile_cont(0.5).within_group(value)
+        return (
+            base.add_columns(middle_value.label(label))
+            .where(value.is_not(None))
+            .group_by(base.selected_columns.bucket, base.selected_columns.grp)
+        )
+    ranked = (
+        base.add_columns(
+            value.label("value"),
+            func.row_number()
+            .over(partition_by=[base.selected_columns.bucket, base.selected_columns.grp], order_by=value)
+            .label("rn"),
+            func.count().over(partition_by=[base.selected_columns.bucket, base.selected_columns.grp]).label("n"),
+        )
+        .where(value.is_not(None))
+        .subquery()
+    )
+    middle = or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2)
+    return (
+        select(ranked.c.bucket, ranked.c.grp, func.avg(ranked.c.value).label(label))
+        .where(middle)
+        .group_by(ranked.c.bucket, ranked.c.grp)
+    )
 
 
 def frame(connection: Connection, statement: Select[Any]) -> pd.DataFrame:

@@ -3,7 +3,7 @@ and the Markdown exports; CSV and JSON keep the machine keys.
 
 KPI columns, attribution models, rule keys, reason categories and filters have fixed names. Imported values
 (sources, channels, campaigns) stay stored as imported; ops may give a source a display name
-(`core.admin.display_names`), and any value without one is humanised ("content_syndication" reads
+(`core.imports.display_names`), and any value without one is humanised ("content_syndication" reads
 "Content syndication") rather than shown raw.
 """
 
@@ -145,6 +145,25 @@ CATEGORY_LABELS: dict[str, str] = {
     "none": "No reason given",
 }
 
+# A lead's fields as a person reads them: the rejected leads' list, the catalogue's "lead field it is about".
+LEAD_FIELD_LABELS: dict[str, str] = {
+    "lead_id": "Lead",
+    "rejected_at": "Rejected at",
+    "reason": "Reason",
+    "typed_reason": "Reason as typed",
+    "source": "Source",
+    "campaign": "Campaign",
+    "owner": "Owner",
+    "company": "Company",
+    "company_size": "Company size",
+    "industry": "Industry",
+    "country": "Country",
+    "seniority": "Seniority",
+    "score": "Score",
+    "touch_attempts": "Touch attempts",
+    "mql_at": "MQL at",
+}
+
 _SEPARATORS = re.compile(r"[_\s]+")
 
 
@@ -171,6 +190,20 @@ def model_name(key: str) -> str:
 
 def category_label(key: str) -> str:
     return CATEGORY_LABELS.get(key) or humanise(key)
+
+
+# The seniorities a lead may carry (core.formats.SENIORITIES), as people say them.
+SENIORITY_NAMES: dict[str, str] = {
+    "ic": "Individual contributor",
+    "manager": "Manager",
+    "director": "Director",
+    "vp": "VP",
+    "cxo": "C-level",
+}
+
+
+def seniority_name(key: str) -> str:
+    return SENIORITY_NAMES.get(key) or humanise(key)
 
 
 def value_name(value: object, names: Mapping[str, str] | None = None) -> str:
@@ -206,3 +239,43 @@ def person(username: str | None, names: Mapping[str, str]) -> str:
     if not username:
         return "—"
     return names.get(username) or username
+
+
+ROLE_LABELS: dict[str, str] = {
+    "exec": "Executive",
+    "marketing": "Marketing",
+    "sales": "Sales",
+    "marketing_lead": "Marketing lead",
+    "sales_lead": "Sales lead",
+    "ops": "Ops",
+    "admin": "Admin",
+}
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role) or humanise(role)
+
+
+# The audit log's actions and entities where the stored key, humanised, would not say what happened.
+AUDIT_WORDS: dict[str, str] = {
+    "clear_failures": "Cleared wrong passwords",
+    "carry_over_failures": "Carried over wrong passwords",
+    "lock": "Locked",
+    "unknown_user": "A name that is no account",
+    "reason_synonym": "Reason spelling",
+    "sync_meeting": "Weekly sync meeting",
+    "remap": "Map again",
+}
+
+
+# Who wrote an entry when no person did: the app itself, under the names its own writes record.
+SYSTEM_ACTORS: dict[str, str] = {
+    "seed": "Sample data",
+    "demo-setup": "Demo setup",
+    "onefunnel": "OneFunnel",
+}
+
+
+def audit_word(key: str) -> str:
+    """An audit entry's action or entity as people read it; the log and its CSV keep the stored key."""
+    return AUDIT_WORDS.get(key) or humanise(key)

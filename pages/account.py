@@ -9,6 +9,7 @@ import streamlit as st
 from core.admin.users import MIN_PASSWORD_LENGTH, UserError, change_own_password
 from core.exports import inert
 from core.permissions import GRANTS, may
+from core.vocabulary import role_label
 from ui import auth, cache
 
 # What each permission lets a person do, in the words of PRODUCT.md's role table.
@@ -33,7 +34,7 @@ NOTICE_SECONDS = 60
 user = auth.guard("read")
 st.title("Your account")
 st.markdown(
-    f"**{inert(user.name)}** · {inert(user.username)} · {inert(user.email)}  \nRole: **{user.role.replace('_', ' ')}**"
+    f"**{inert(user.name)}** · {inert(user.username)} · {inert(user.email)}  \nRole: **{role_label(user.role)}**"
 )
 st.caption("Your role lets you " + "; ".join(ABILITIES[p] for p in GRANTS if may(user.role, p)) + ".")
 

@@ -8,6 +8,8 @@ import streamlit as st
 
 from core.audit import AuditQuery, entries, facets
 from core.exports import to_safe_csv
+from core.formatting import MISSING
+from core.vocabulary import SYSTEM_ACTORS, audit_word, person
 from ui import auth, cache
 
 ANY = "any"
@@ -19,9 +21,25 @@ st.caption("Every change anyone made through OneFunnel, newest first. Times are 
 
 choices = facets(cache.engine(), user.actor)
 who_column, entity_column, action_column, key_column = st.columns(4)
-who = who_column.selectbox("Who", [ANY, *choices["who"]], key="audit_who")
-entity = entity_column.selectbox("What", [ANY, *choices["entity"]], key="audit_entity")
-action = action_column.selectbox("Action", [ANY, *choices["action"]], key="audit_action")
+people = {**SYSTEM_ACTORS, **cache.people()}
+who = who_column.selectbox(
+    "Who",
+    [ANY, *choices["who"]],
+    format_func=lambda name: "Anyone" if name == ANY else person(name, people),
+    key="audit_who",
+)
+entity = entity_column.selectbox(
+    "What",
+    [ANY, *choices["entity"]],
+    format_func=lambda key: "Anything" if key == ANY else audit_word(key),
+    key="audit_entity",
+)
+action = action_column.selectbox(
+    "Action",
+    [ANY, *choices["action"]],
+    format_func=lambda key: "Any" if key == ANY else audit_word(key),
+    key="audit_action",
+)
 key_text = key_column.text_input("Key contains", key="audit_key", placeholder="a user name, an import id …")
 today = dt.datetime.now(dt.UTC).date()
 days = st.date_input("Days", (today - dt.timedelta(days=30), today), max_value=today, key="audit_days")
@@ -45,8 +63,15 @@ if page.total == 0:
     st.stop()
 shown = len(page.rows)
 st.caption(f"{page.total:,} entries" + (f"; the newest {shown:,} are shown" if page.total > shown else ""))
+# In words on screen; the CSV below keeps the stored keys.
+shown_rows = page.rows.assign(
+    actor=[person(name, people) for name in page.rows["actor"]],
+    action=[audit_word(key) for key in page.rows["action"]],
+    entity=[audit_word(key) for key in page.rows["entity"]],
+    entity_key=page.rows["entity_key"].fillna(MISSING),
+)
 st.dataframe(
-    page.rows,
+    shown_rows,
     hide_index=True,
     width="stretch",
     key="audit_table",
@@ -54,7 +79,7 @@ st.dataframe(
         "id": st.column_config.NumberColumn("#", width="small"),
         "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
         "actor": "Who",
-        "action": "Action",
+        "action": st.column_config.TextColumn("Action", width="medium"),
         "entity": "What",
         "entity_key": "Key",
         "detail": st.column_config.TextColumn("Detail", width="large"),

@@ -36,7 +36,7 @@ country = country_column.selectbox(
     "Holiday calendar",
     [NO_CALENDAR, *countries],
     index=[NO_CALENDAR, *countries].index(settings.holiday_country if settings.holiday_country in countries else ""),
-    format_func=lambda code: f"{countries[code]} ({code})" if code else "none",
+    format_func=lambda code: f"{countries[code]} ({code})" if code else "No holiday calendar",
     key="settings_country",
 )
 regions = holiday_subdivisions(country) if country else []
@@ -44,7 +44,7 @@ region = region_column.selectbox(
     "Region with its own holidays",
     ["", *regions],
     index=(["", *regions].index(settings.holiday_subdivision) if settings.holiday_subdivision in regions else 0),
-    format_func=lambda code: code or "the whole country",
+    format_func=lambda code: code or "The whole country",
     disabled=not regions,
     key="settings_region",
 )

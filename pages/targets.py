@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.admin.planning import PlanChange, PlanError, save_spend, save_targets, spend_frame, targets_frame, years
 from core.formats import TARGET_METRICS
+from core.vocabulary import kpi_label
 from ui import auth, cache, feedback
 
 user = auth.guard("import_data")
@@ -19,7 +20,6 @@ st.caption(
     "a table with any bad cell is refused with the cell to fix. Every change is recorded in the audit log."
 )
 
-LABELS = {"mqls": "MQLs", "sqls": "SQLs"}
 MONEY_METRICS = ("pipeline", "won_revenue")
 MONEY = "$%,.0f"
 COUNT = "localized"
@@ -86,7 +86,7 @@ targets = st.data_editor(
         "month": month_column,
         **{
             metric: st.column_config.NumberColumn(
-                LABELS.get(metric, metric.replace("_", " ").capitalize()),
+                kpi_label(metric),
                 min_value=0,
                 format=MONEY if metric in MONEY_METRICS else COUNT,
             )

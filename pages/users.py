@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.admin.logins import FAILURE_WINDOW, MAX_FAILED_LOGINS
 from core.admin.users import (
-    FAILURE_WINDOW,
-    MAX_FAILED_LOGINS,
     MIN_PASSWORD_LENGTH,
     UserError,
     create_user,
@@ -17,7 +16,9 @@ from core.admin.users import (
     set_role,
     unlock,
 )
+from core.formatting import MISSING
 from core.permissions import ROLES
+from core.vocabulary import role_label
 from ui import auth, cache, feedback
 
 user = auth.guard("manage")
@@ -29,21 +30,17 @@ st.caption(
 )
 
 
-def role_label(role: str) -> str:
-    return role.replace("_", " ")
-
-
 people = list_users(cache.engine(), user.actor)
 st.dataframe(
     pd.DataFrame(
         [
             {
-                "user name": person.username,
-                "name": person.name,
-                "e-mail": person.email,
-                "role": role_label(person.role),
-                "active": person.active,
-                "locked until (UTC)": person.locked_until,
+                "Name": person.name,
+                "User name": person.username,
+                "E-mail": person.email,
+                "Role": role_label(person.role),
+                "Active": person.active,
+                "Locked until (UTC)": f"{person.locked_until:%Y-%m-%d %H:%M}" if person.locked_until else MISSING,
             }
             for person in people
         ]
@@ -52,8 +49,7 @@ st.dataframe(
     width="stretch",
     key="users_table",
     column_config={
-        "locked until (UTC)": st.column_config.DatetimeColumn(
-            format="YYYY-MM-DD HH:mm",
+        "Locked until (UTC)": st.column_config.TextColumn(
             help=f"{MAX_FAILED_LOGINS} wrong passwords within {FAILURE_WINDOW.seconds // 60} minutes lock an account "
             f"until the first of them is {FAILURE_WINDOW.seconds // 60} minutes old.",
         )
@@ -113,7 +109,7 @@ with change:
                 )
                 if st.form_submit_button("Save role"):
                     set_role(cache.engine(), user.actor, person.username, new_role)
-                    done(f"{person.name} is now {role_label(new_role)}.")
+                    done(f"{person.name}'s role is now {role_label(new_role)}.")
             with st.form("reset_password", clear_on_submit=True):
                 new_password = st.text_input(
                     "New password", type="password", key="reset_new", help="Signs them out of every browser."

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.alignment.diagnostic import ALIGNED, STATEMENTS
+from core.alignment.diagnostic.questions import ALIGNED, STATEMENTS
 
 SURVEY_FILE = "survey.csv"
 ROUNDS = (("Q2 2026 pulse", "2026-06-08", "2026-06-19"), ("Q3 2026 pulse", "2026-09-14", "2026-09-25"))

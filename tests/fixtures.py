@@ -9,7 +9,7 @@ import datetime as dt
 
 from sqlalchemy import Engine
 
-from core.imports.importer import import_csv
+from core.imports.runs import import_csv
 from tests.conftest import TESTER, csv_file
 
 LEADS = """lead_id,created_at,email,company,company_size,title,source,campaign,intent_signal,mql_at,sql_at,rejected_at,rejection_reason,first_response_at,owner,touch_attempts

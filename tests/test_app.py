@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, update
 from streamlit.testing.v1 import AppTest
 
-from core.admin import users
+from core.admin import logins, users
 from core.definitions import versions
 from core.funnel.kpis import KpiQuery, kpi_table
-from core.imports.importer import import_csv
+from core.imports.runs import import_csv
 from core.models import LoginFailure
 from core.permissions import Actor
 from core.settings import current
@@ -78,7 +78,7 @@ def test_wrong_password_then_lockout_across_sessions(database: Engine) -> None:
     assert not app.metric
     # Fifteen minutes later (the five wrong passwords moved out of the window) the right password works again.
     with database.begin() as connection:
-        connection.execute(update(LoginFailure).values(at=LoginFailure.at - users.FAILURE_WINDOW))
+        connection.execute(update(LoginFailure).values(at=LoginFailure.at - logins.FAILURE_WINDOW))
     app = sign_in(run(AppTest.from_file(APP, default_timeout=60)))
     assert not app.error and "Erin Exec" in app.sidebar.markdown[0].value
 
@@ -132,9 +132,9 @@ def test_scoreboard_matches_core_and_follows_filters_and_the_period(database: En
     run(app)
     app.date_input(key="sb_range").set_value((dt.date(2025, 2, 1), dt.date(2025, 2, 28)))
     run(app)
-    # No webinar MQL in February: rates say "no data", never 0%, and the page says so.
-    assert scoreboard_metrics(app)["MQL → SQL"] == "no data"
-    assert "No data for this period and these filters." in [info.value for info in app.info]
+    # No webinar MQL in February: rates show "—", never 0%, and the page says why.
+    assert scoreboard_metrics(app)["MQL → SQL"] == "—"
+    assert any(info.value.startswith("Nothing happened in this period with these filters") for info in app.info)
     assert not app.exception
 
 
@@ -175,11 +175,23 @@ def test_a_default_cookie_key_stops_the_app(database: Engine, monkeypatch: pytes
     assert not app.text_input
 
 
+# Roles as people read them, never the stored key.
+ROLE_NAMES = {
+    "exec": "Executive",
+    "marketing": "Marketing",
+    "sales": "Sales",
+    "marketing_lead": "Marketing lead",
+    "sales_lead": "Sales lead",
+    "ops": "Ops",
+    "admin": "Admin",
+}
+
+
 @pytest.mark.parametrize(("role", "offered"), list(MENUS.items()))
 def test_each_role_is_offered_its_pages(database: Engine, role: str, offered: list[str]) -> None:
     app = run(signed_in_as(database, f"user_{role}", role))
     assert [link.proto.label for link in app.sidebar.get("page_link")] == offered
-    assert app.sidebar.markdown[0].value.endswith(role.replace("_", " "))
+    assert app.sidebar.markdown[0].value.endswith(ROLE_NAMES[role])
     # The menu only hides a page; its own guard is the check that counts.
     for path, title in PAGE_FILES.items():
         page = run(signed_in_as_existing(database, f"user_{role}", str(ROOT / "pages" / path)))
@@ -200,12 +212,12 @@ def test_data_page_lists_mappings_and_the_import_history(database: Engine) -> No
     import_csv(database, "leads", handle, actor=Actor("olu", "ops"))
     app = run(signed_in_as_existing(database, "olu", str(ROOT / "pages" / "data.py")))
     history = app.dataframe[0].value
-    assert history.loc[0, "who"] == "olu" and history.loc[0, "inserted"] == 8
+    assert history.loc[0, "who"] == "Olu" and history.loc[0, "inserted"] == 8  # the person, not the user name
 
 
 def test_admin_adds_a_person_and_changes_their_role(database: Engine) -> None:
     app = run(signed_in_as(database, "ada", "admin", page_file("users.py")))
-    assert list(app.dataframe[0].value["user name"]) == ["ada", "erin"]
+    assert list(app.dataframe[0].value["User name"]) == ["ada", "erin"]
     app.text_input(key="new_username").input("kim")
     app.text_input(key="new_name").input("Kim Ops")
     app.text_input(key="new_email").input("kim@x.io")
@@ -218,8 +230,8 @@ def test_admin_adds_a_person_and_changes_their_role(database: Engine) -> None:
     app.text_input(key="new_password").input(PASSWORD)
     app.button[0].click()
     run(app)
-    assert app.success[0].value == "Added Kim Ops as ops."
-    assert list(app.dataframe[0].value["user name"]) == ["ada", "erin", "kim"]
+    assert app.success[0].value == "Added Kim Ops as Ops."
+    assert list(app.dataframe[0].value["User name"]) == ["ada", "erin", "kim"]
     app.selectbox(key="change_username").select("erin")
     run(app)
     assert app.selectbox(key="change_role|erin").value == "exec"
@@ -229,7 +241,7 @@ def test_admin_adds_a_person_and_changes_their_role(database: Engine) -> None:
     app.selectbox(key="change_role|kim").select("sales_lead")
     app.button[1].click()  # the role form's "Save role"
     run(app)
-    assert app.success[0].value == "Kim Ops is now sales lead."
+    assert app.success[0].value == "Kim Ops's role is now Sales lead."
     assert users.get_user(database, "kim").role == "sales_lead"  # type: ignore[union-attr]
     app.button(key="deactivate").click()
     run(app)
@@ -264,7 +276,7 @@ def test_admin_changes_the_business_hours_and_bad_hours_are_refused(database: En
 
 def test_everyone_changes_their_own_password(database: Engine) -> None:
     app = run(signed_in_as_existing(database, "erin", page_file("account.py")))
-    assert "Role: **exec**" in app.markdown[0].value
+    assert "Role: **Executive**" in app.markdown[0].value
     app.text_input(key="account_current").input("not my password")
     app.text_input(key="account_new").input("a brand new password")
     app.text_input(key="account_repeat").input("a brand new password")
@@ -303,7 +315,7 @@ def test_the_scoreboard_defaults_need_no_query_string(database: Engine) -> None:
     app.radio(key="sb_model").set_value("time_decay")
     run(app)
     assert app.query_params == {"model": "time_decay"}
-    assert any("Won revenue, time decay" in chart.proto.spec for chart in app.get("vega_lite_chart"))
+    assert any("Won revenue (Time decay model)" in chart.proto.spec for chart in app.get("vega_lite_chart"))
 
 
 def button(app: AppTest, label: str) -> Any:

@@ -67,7 +67,7 @@ def test_every_model_credits_the_whole_won_amount(company: Engine, model: str) -
 
 
 def test_won_opportunity_without_touches_is_unattributed(company: Engine) -> None:
-    from core.imports.importer import import_csv
+    from core.imports.runs import import_csv
     from tests.conftest import TESTER, csv_file
 
     import_csv(

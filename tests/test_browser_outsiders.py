@@ -16,7 +16,7 @@ import pytest
 from core.admin.seed import seed_sample_data
 from core.alignment import sync
 from core.db import open_database
-from core.imports.importer import import_csv
+from core.imports.runs import import_csv
 from core.permissions import Actor
 from tests.conftest import CHROMIUM, ROOT, TESTER, csv_file, demo_server
 from tests.fixtures import HTML, IMAGE, LINK, WEEK, planted_leads

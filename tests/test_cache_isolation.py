@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 import ui.cache
 from core.permissions import Actor, PermissionDenied
-from core.sandbox import trials
+from core.sandbox import outcome, trials
 from tests.conftest import csv_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,12 +65,12 @@ def test_two_users_uploads_never_see_each_other(engine: Engine, monkeypatch: pyt
     # The same file name and trial name, the same shape: only who uploaded it tells them apart.
     olgas = trials.upload_trial(engine, OLGA, "Q1 leads", csv_file(_leads(score=90), "leads.csv"))
     adas = trials.upload_trial(engine, ADA, "Q1 leads", csv_file(_leads(score=10), "leads.csv"))
-    knobs = trials.Knobs(score_threshold=50, icp_fit_required=False)
+    knobs = outcome.Knobs(score_threshold=50, icp_fit_required=False)
     mine = ui.cache.trial_outcome(OLGA.username, OLGA.role, olgas.id, knobs, "Your knobs")
     theirs = ui.cache.trial_outcome(ADA.username, ADA.role, adas.id, knobs, "Your knobs")
     assert (mine.leads, mine.mqls) == (12, 12)  # every score 90 passes 50
     assert (theirs.leads, theirs.mqls) == (12, 0)  # every score 10 fails it
-    assert mine == trials.outcome(engine, OLGA, olgas.id, knobs)
+    assert mine == outcome.outcome(engine, OLGA, olgas.id, knobs)
     my_curve = ui.cache.trial_curve(OLGA.username, OLGA.role, olgas.id, knobs).points.set_index("threshold")
     their_curve = ui.cache.trial_curve(ADA.username, ADA.role, adas.id, knobs).points.set_index("threshold")
     assert (my_curve.loc[90, "mqls"], their_curve.loc[90, "mqls"]) == (12, 0)

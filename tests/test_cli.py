@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from core.cli import main, parser
 from tests.conftest import _postgres_url
 from tests.fixtures import FILES
 
@@ -112,3 +114,29 @@ def test_same_numbers_on_sqlite_and_postgresql(
     finally:
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+def leaf_commands(
+    command: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], object]]:
+    """Every runnable command line (`sandbox outcome`, `kpis`), with the function its area registered for it."""
+    subcommands = [action for action in command._actions if isinstance(action, argparse._SubParsersAction)]
+    if not subcommands:
+        yield path, command.get_default("run")
+        return
+    for name, sub in subcommands[0].choices.items():
+        yield from leaf_commands(sub, (*path, name))
+
+
+def test_every_command_is_registered_with_the_function_that_runs_it() -> None:
+    commands = dict(leaf_commands(parser()))
+    assert {" ".join(path) for path in commands} >= {  # today's commands, and any an area adds
+        *("init-db", "migrate", "seed", "create-user", "unlock-user", "import", "presets", "kpis", "scoreboard"),
+        *("rejections", "reasons list", "reasons unmapped", "reasons map"),
+        *("survey rounds", "survey open", "survey close", "survey import", "survey results"),
+        *("sync agenda", "sync open", "sync close", "sync add-action", "sync review", "sync actions"),
+        *("sandbox list", "sandbox upload", "sandbox stored", "sandbox outcome", "sandbox propose", "sandbox delete"),
+    }
+    assert all(callable(run) for run in commands.values()), [
+        path for path, run in commands.items() if not callable(run)
+    ]

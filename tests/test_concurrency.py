@@ -27,9 +27,10 @@ from sqlalchemy.exc import OperationalError
 
 from core import db
 from core.admin.planning import TARGET_METRICS, save_targets, targets_frame
-from core.definitions.versions import DefinitionError, approve, propose
+from core.definitions.rules import DefinitionError
+from core.definitions.versions import approve, propose
 from core.funnel.kpis import KpiQuery, kpi_table
-from core.imports.importer import import_csv
+from core.imports.runs import import_csv
 from core.models import AuditEntry, DefinitionSignoff, DefinitionVersion, Setting, utcnow
 from core.permissions import Actor
 from tests.conftest import TESTER

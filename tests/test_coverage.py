@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, text
 import core
 from core import coverage
 from core.funnel.kpis import KpiQuery, kpi_records, kpi_table
-from core.imports.importer import import_csv
+from core.imports.runs import import_csv
 from core.models import Lead
 from tests.conftest import TESTER, csv_file
 
@@ -165,9 +165,10 @@ def test_rows_from_before_coverage_get_their_runs_fields(engine: Engine) -> None
 
 
 def test_signs_and_the_agenda_never_fire_on_what_is_not_there(engine: Engine) -> None:
-    from core.alignment.diagnostic import measured_signs
-    from core.alignment.sync import agenda
-    from core.rejections.explorer import RejectionQuery, overview
+    from core.alignment.agenda import agenda
+    from core.alignment.diagnostic.signs import measured_signs
+    from core.rejections.explorer import overview
+    from core.rejections.scope import RejectionQuery
 
     load(engine, MQLS_ONLY)
     signs = {sign.key: sign for sign in measured_signs(engine, dt.date(2026, 1, 1), dt.date(2026, 1, 31))}
@@ -183,7 +184,8 @@ def test_signs_and_the_agenda_never_fire_on_what_is_not_there(engine: Engine) ->
 
 
 def test_rejections_without_a_reason_column_are_not_counted_as_without_a_reason(engine: Engine) -> None:
-    from core.rejections.explorer import RejectionQuery, overview
+    from core.rejections.explorer import overview
+    from core.rejections.scope import RejectionQuery
 
     no_reasons = "lead_id,created_at,source,mql_at,sql_at,rejected_at\nR1,2026-01-05,web,2026-01-05,,2026-01-08\n"
     load(engine, no_reasons)

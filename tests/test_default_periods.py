@@ -10,9 +10,10 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from core.admin.seed import seed_sample_data
-from core.funnel.scoreboard import default_anchor, period_range, shown_period_reason
-from core.imports.importer import import_csv
+from core.funnel.view import default_anchor
 from core.imports.mapping import parse_mapping
+from core.imports.runs import import_csv
+from core.periods import period_range, shown_period_reason
 from core.rejections.explorer import explorer_anchor, explorer_range
 from core.settings import current
 from tests.conftest import TESTER, csv_file, page_file, run, signed_in_as_existing
@@ -60,7 +61,9 @@ def shown_on(database: Engine, page: str) -> dict[str, object]:
         "metrics": [(metric.label, metric.value) for metric in app.metric],
         # The catalogue's unmapped spellings are all-time, not the view's: the import's new reasons join them.
         "markdown": [block.value for block in app.markdown if "every rejection ever logged" not in block.value][:12],
-        "dates": [widget.value for widget in app.date_input],
+        # The period pickers: a custom range's dates, the weekly sync's week.
+        "dates": [widget.value for widget in app.date_input]
+        + [box.value for box in app.selectbox if box.label == "Week"],
         "errors": [element.value for element in app.error],
     }
 

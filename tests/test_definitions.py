@@ -9,12 +9,13 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
+from streamlit.testing.v1 import AppTest
 
 from core.admin.settings import update
-from core.definitions import versions
+from core.definitions import versions, wording
+from core.definitions.rules import DefinitionError, validate_rules
 from core.definitions.versions import (
     DefinitionConflict,
-    DefinitionError,
     active,
     approve,
     edit,
@@ -26,6 +27,7 @@ from core.funnel.kpis import KpiQuery, kpi_table
 from core.models import AuditEntry, DefinitionVersion
 from core.permissions import Actor, PermissionDenied
 from core.settings import SettingsError, current
+from tests.conftest import page_file, run, signed_in_as
 from tests.fixtures import load_fixture
 
 MARKETING = Actor("mia", "marketing")
@@ -66,7 +68,7 @@ def test_bad_rules_are_refused_and_nothing_is_written(engine: Engine, kind: str,
 
 
 def test_rules_are_stored_cleaned() -> None:
-    stored = versions.validate_rules("mql", MQL_65)
+    stored = validate_rules("mql", MQL_65)
     assert stored["seniorities"] == ["manager", "vp"] and stored["intent_signals"] == ["demo_request"]
     assert stored["icp_fit_required"] is True  # defaults are written out, so a version says everything
 
@@ -262,3 +264,86 @@ def test_sla_hours_and_gates_are_not_admin_settings(engine: Engine) -> None:
     with pytest.raises(SettingsError, match="conversion_gate, sla_hours come from the signed SLA definition"):
         update(engine, {"sla_hours": 1, "conversion_gate": 0.5, "timezone": "Europe/Berlin"}, actor=Actor("a", "admin"))
     assert current(engine).timezone == "UTC"
+
+
+# --- the definitions as people read them, and the page -------------------------------------------------------
+
+
+def test_two_versions_compare_in_the_words_people_use() -> None:
+    left = validate_rules("sla", {})
+    right = validate_rules("sla", {"conversion_gate": 0.25, "business_hours": False, "monthly_mql_target": 1200})
+    rows = {rule: (a, b, changed) for rule, a, b, changed in wording.diff("sla", left, right)}
+    assert rows["MQL → SQL gate"] == ("30%", "25%", True)
+    assert rows["Counted in business hours"] == ("yes", "no", True)
+    assert rows["Monthly MQL target"] == ("from the targets table", "1,200", True)
+    assert rows["Response time (hours)"] == ("4", "4", False)
+    mql = {rule: (a, b) for rule, a, b, _ in wording.diff("mql", validate_rules("mql", {}), MQL_65)}
+    assert mql["Must fit the ICP"] == ("yes", "yes")
+    assert mql["Seniorities"] == ("any", "Manager, VP")
+    assert mql["Intent signals"] == ("none", "Demo request")
+    shown = [value for row in wording.diff("icp", {}, {"company_size_min": 50}) for value in row[:3]]
+    assert "None" not in shown and shown[:3] == ["Smallest company (employees)", "any", "50"]
+
+
+def test_pipeline_stages_read_as_one_ordered_list() -> None:
+    rules = {"stages": [{"name": "Discovery", "entry": "a call is held"}, {"name": "Proposal", "exit": "signed"}]}
+    assert wording.describe("stages", rules) == [
+        "Discovery — enters when a call is held",
+        "Proposal; leaves when signed",
+    ]
+    (row,) = wording.diff("stages", rules, rules)
+    assert row[1] == "Discovery — enters when a call is held → Proposal; leaves when signed"
+
+
+def test_the_history_names_people_and_says_what_each_sign_off_was(engine: Engine) -> None:
+    version = propose(engine, MARKETING, "icp", {"company_size_min": 50})
+    approve(engine, MARKETING_LEAD, version.id)
+    reject(engine, SALES_LEAD, version.id, "Too small.")
+    names = {"mia": "Mia Marketing", "morgan": "Morgan Lee"}
+    ((label, line),) = wording.history(versions.versions(engine), names)
+    day = f"{version.created_at:%d %b %Y}"
+    assert label == "ICP v1"
+    assert line == (
+        f"rejected · proposed by Mia Marketing on {day} · closed {day} · "
+        "Morgan Lee (marketing) approved revision 1; sasha (sales) rejected revision 1: Too small."
+    )
+
+
+def rule_form_app(kind: str, rules: dict) -> None:
+    import streamlit as st
+
+    from ui.definitions_forms import RULE_FORMS
+
+    with st.form("rules"):
+        st.session_state["returned"] = RULE_FORMS[kind](rules, "test")
+        st.form_submit_button("Save")
+
+
+@pytest.mark.parametrize(
+    ("kind", "rules"),
+    [
+        ("icp", {"company_size_min": 50, "company_size_max": 500, "industries": ["SaaS"], "countries": ["DE"]}),
+        ("mql", MQL_65),
+        ("sql", {}),
+        ("stages", {"stages": [{"name": "Discovery", "entry": "a call is held", "exit": ""}]}),
+        ("sla", {"monthly_mql_target": 1200, "conversion_gate": 0.25, "business_hours": False}),
+    ],
+)
+def test_each_rule_form_gives_back_the_rules_it_starts_from(kind: str, rules: dict) -> None:
+    stored = validate_rules(kind, rules)
+    app = AppTest.from_function(rule_form_app, args=(kind, stored), default_timeout=30).run()
+    assert not app.exception
+    assert validate_rules(kind, app.session_state["returned"]) == stored
+
+
+def test_the_page_keeps_the_tab_a_person_signed_on(database: Engine) -> None:
+    version = propose(database, MARKETING, "mql", {"score_threshold": 65})
+    app = signed_in_as(database, "sasha", "sales_lead", page_file("definitions.py"))
+    app.session_state["definitions_tab"] = "Open proposals"  # where the person clicked
+    run(app)
+    app.button(key=f"approve_{version.id}").click()
+    run(app)
+    assert app.success[0].value == "Approved MQL v1 for sales; the other lead signs next."
+    assert app.session_state["definitions_tab"] == "Open proposals"
+    (tabs,) = [node for node in app.main.children.values() if node.type == "tab_container"]
+    assert tabs.proto.tab_container.default_tab_index == 1

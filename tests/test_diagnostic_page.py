@@ -10,8 +10,16 @@ from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
 from core.admin.seed import seed_sample_data
-from core.alignment import diagnostic
-from core.alignment.diagnostic import ANSWER_COLUMNS, STATEMENTS, import_round, my_answer, open_round, submit_answer
+from core.alignment.diagnostic.questions import STATEMENTS
+from core.alignment.diagnostic.survey import (
+    ANSWER_COLUMNS,
+    RoundInfo,
+    import_round,
+    my_answer,
+    open_round,
+    open_round_on,
+    submit_answer,
+)
 from core.permissions import Actor
 from core.settings import current
 from tests.conftest import page_file, run, signed_in_as
@@ -24,7 +32,7 @@ def _today(engine: Engine) -> dt.date:
     return current(engine).today()
 
 
-def _open(engine: Engine) -> diagnostic.RoundInfo:
+def _open(engine: Engine) -> RoundInfo:
     today = _today(engine)
     return open_round(engine, OPS, "Pulse now", today - dt.timedelta(days=2), today + dt.timedelta(days=5), today=today)
 
@@ -34,7 +42,7 @@ def _answer_everything(app: AppTest, score: int = 4) -> None:
         app.radio(key=f"sv_{statement.key}").set_value(score)
 
 
-def _closed_round(engine: Engine, people: list[tuple[str, str, int]]) -> diagnostic.RoundInfo:
+def _closed_round(engine: Engine, people: list[tuple[str, str, int]]) -> RoundInfo:
     """A closed round of (team, level, score given to every statement) per person."""
     rows = [
         {"respondent": f"p{n}", "team": team, "level": level} | {s.key: score for s in STATEMENTS}
@@ -99,7 +107,7 @@ def test_ops_open_and_close_a_round_others_cannot(database: Engine) -> None:
     app.button(key="sv_open_submit").click()
     run(app)
     assert "Opened Winter pulse" in app.success[0].value
-    opened = diagnostic.open_round_on(database, _today(database))
+    opened = open_round_on(database, _today(database))
     assert opened is not None and opened.name == "Winter pulse"
 
     # Three colleagues answer; ops close the round early and its results appear at once.

@@ -40,14 +40,16 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import Engine, select, text
 
-import core.imports.importer as importer
 from core.admin.settings import save
 from core.config import ConfigError
 from core.db import session_scope
 from core.exports import FORMULA_PREFIXES, to_safe_csv
 from core.formats import KINDS, FieldSpec
-from core.imports.importer import ImportRefused, ImportResult, import_csv, max_upload_bytes, preview, read_header
+from core.imports import parsing, reading, validation
 from core.imports.mapping import Mapping, load_preset, parse_mapping
+from core.imports.preview import preview
+from core.imports.reading import max_upload_bytes, read_header
+from core.imports.runs import ImportRefused, ImportResult, import_csv
 from core.models import Base, Lead
 from core.rejections.catalogue import install_default_catalogue
 from core.sandbox.trials import SandboxError, delete_trial, upload_trial
@@ -781,7 +783,7 @@ def test_offsets_the_pattern_missed_are_exact(db: FuzzDatabase) -> None:
     assert isinstance(attempt(db, Csv("leads", content, "import", rows)), ImportResult)
     # What the pattern still misses is not a date (reported), never an exception.
     values = pd.Series(["2025-01-01", "2025-01-01T10:00:00+0100", "junk"], dtype="str")
-    assert importer._without_offset(values, "ISO8601").isna().tolist() == [False, True, True]
+    assert parsing._without_offset(values, "ISO8601").isna().tolist() == [False, True, True]
 
 
 def test_a_time_the_clock_change_repeats_is_a_time(db: FuzzDatabase) -> None:
@@ -825,8 +827,8 @@ class SpyUpload(io.BytesIO):
 def test_the_cap_is_streamlits_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ONEFUNNEL_MAX_UPLOAD_MB", raising=False)
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["maxUploadSize"] == importer.MAX_UPLOAD_MB
-    assert max_upload_bytes() == importer.MAX_UPLOAD_MB * MIB
+    assert config["server"]["maxUploadSize"] == reading.MAX_UPLOAD_MB
+    assert max_upload_bytes() == reading.MAX_UPLOAD_MB * MIB
     monkeypatch.setenv("ONEFUNNEL_MAX_UPLOAD_MB", "1.5")
     assert max_upload_bytes() == int(1.5 * MIB)
     for wrong in ("lots", "0", "-1", "nan"):
@@ -866,20 +868,20 @@ def test_an_upload_is_read_in_pieces_and_parsed_in_bounded_chunks(
 ) -> None:
     """10,000 columns: the bytes are read at most a megabyte at a time, the rows a few hundred at a time."""
     shapes: list[tuple[int, int]] = []
-    validate = importer._ChunkValidator.validate
+    validate = validation.ChunkValidator.validate
 
     def spy(self: Any, chunk: pd.DataFrame, first_row: int) -> pd.DataFrame | None:
         shapes.append(chunk.shape)
         return validate(self, chunk, first_row)
 
-    monkeypatch.setattr(importer._ChunkValidator, "validate", spy)
+    monkeypatch.setattr(validation.ChunkValidator, "validate", spy)
     header = "lead_id,created_at,source," + ",".join(f"c{number}" for number in range(10_000)) + "\n"
     row = ",2025-01-02,web," + ",".join(["v"] * 10_000) + "\n"
     upload = SpyUpload((header + "".join(f"W{number}{row}" for number in range(250))).encode())
     result = import_csv(db.engine, "leads", upload, actor=TESTER)
     assert (result.inserted, sum(rows for rows, _ in shapes)) == (250, 250)
     assert max(upload.reads) <= MIB
-    assert len(shapes) > 1 and all(rows * columns <= importer.MAX_CHUNK_CELLS for rows, columns in shapes)
+    assert len(shapes) > 1 and all(rows * columns <= reading.MAX_CHUNK_CELLS for rows, columns in shapes)
     db.undo("leads", result)
 
 

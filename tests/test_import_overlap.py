@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from core import cli
 from core.admin import settings
-from core.imports.importer import ImportRefused, ImportResult, import_csv
+from core.imports.runs import ImportRefused, ImportResult, import_csv
 from core.models import ImportRun, Lead
 from tests.conftest import TESTER, csv_file
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, select
 
-from core.imports import importer
+from core.imports import validation
 from core.imports.import_warnings import apply_fix
-from core.imports.importer import ImportResult, import_csv
 from core.imports.mapping import Mapping, parse_mapping
+from core.imports.runs import ImportResult, import_csv
 from core.models import ImportRun, Lead
 from tests.conftest import TESTER, csv_file, snapshot
 from tests.fixtures import UNDATED_LEADS
@@ -43,7 +43,7 @@ def by_code(result: ImportResult) -> dict[str, list[tuple[str | None, int]]]:
 
 @pytest.fixture(autouse=True)
 def fixed_import_day(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importer, "import_day", lambda settings: "2026-11-16")
+    monkeypatch.setattr(validation, "import_day", lambda settings: "2026-11-16")
 
 
 def test_a_clean_first_try_says_what_it_will_mean(engine: Engine) -> None:

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from core.exports import to_safe_csv
-from core.imports.importer import MAX_PROBLEMS, ImportRefused, import_csv, preview
 from core.imports.mapping import parse_mapping
+from core.imports.preview import preview
+from core.imports.problems import MAX_PROBLEMS
+from core.imports.runs import ImportRefused, import_csv
 from core.models import AuditEntry, ImportRun, Lead, Opportunity
 from core.permissions import Actor, PermissionDenied
 from tests.conftest import TESTER, csv_file, snapshot

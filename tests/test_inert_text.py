@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core.admin.seed import seed_sample_data
 from core.alignment import sync
 from core.exports import inert
-from core.imports.importer import import_csv
+from core.imports.runs import import_csv
 from core.permissions import Actor
 from tests.conftest import TESTER, as_read, csv_file, page_file, run, signed_in_as_existing
 from tests.fixtures import HTML, IMAGE, LINK, WEEK, planted_leads
@@ -39,7 +39,7 @@ def test_a_link_an_image_and_html_in_data_and_notes_stay_text(database: Engine) 
         app = signed_in_as_existing(database, "erin", page_file(page))
         if page == "weekly_sync.py":
             run(app)
-            app.date_input(key="sync_week").set_value(WEEK)
+            app.selectbox(key="sync_week").set_value(WEEK)
         elif page == "rejections.py":
             app.query_params["period"] = "custom"
             app.query_params["from"], app.query_params["to"] = "2026-10-05", "2026-11-01"

@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 
 from core.admin.settings import save
 from core.db import session_scope
-from core.funnel.kpis import Filters, KpiQuery, kpi_records, kpi_table
+from core.funnel.kpis import KpiQuery, kpi_records, kpi_table
+from core.funnel.segments import Filters
 from tests.conftest import TESTER
 from tests.fixtures import load_fixture
 

@@ -31,9 +31,11 @@ from streamlit.testing.v1 import AppTest
 
 from core import config, db
 from core.admin import users
-from core.admin.users import FAILURE_WINDOW, MAX_FAILED_LOGINS, UserError, check_login, create_user
+from core.admin.logins import FAILURE_WINDOW, MAX_FAILED_LOGINS
+from core.admin.users import UserError, check_login, create_user
 from core.cli import main
 from core.db import alembic_config, open_database, upgrade
+from core.formatting import MISSING
 from core.models import AuditEntry, LoginFailure, utcnow
 from core.permissions import Actor
 from tests.conftest import BACKENDS, TEST_COOKIE_KEY, empty_database
@@ -666,14 +668,14 @@ def test_the_admin_page_shows_a_lock_and_lifts_it(app_database: Engine) -> None:
     page = AppTest.from_file(str(ROOT / "pages" / "users.py"), default_timeout=60)
     page.session_state[USER_KEY] = users.get_user(app_database, "ada")
     page.run()
-    table_ = page.dataframe[0].value.set_index("user name")["locked until (UTC)"]
-    assert table_.isna().to_dict() == {"ada": True, "erin": False}
+    table_ = page.dataframe[0].value.set_index("User name")["Locked until (UTC)"]
+    assert (table_ == MISSING).to_dict() == {"ada": True, "erin": False}
     page.selectbox(key="change_username").select("erin")
     page.run()
     page.button(key="unlock").click()
     page.run()
     assert page.success[0].value == "Erin may try to sign in again now (5 wrong passwords cleared)."
-    assert page.dataframe[0].value["locked until (UTC)"].isna().all()
+    assert (page.dataframe[0].value["Locked until (UTC)"] == MISSING).all()
     assert check_login(app_database, "erin", PASSWORD).outcome == "ok"
     assert audit_entries(app_database, "unlock")[0][:3] == ("ada", "user", "erin")
 

@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import Engine
 
 from core.db import session_scope
-from core.imports.importer import ImportRefused, preview, read_header
 from core.imports.mapping import MappingError, load_preset, save_mapping, saved_mappings, suggest_mapping, with_columns
+from core.imports.preview import preview
+from core.imports.reading import read_header
+from core.imports.runs import ImportRefused
 from tests.conftest import TESTER, csv_file, snapshot
 
 RENAMED = (

@@ -11,9 +11,9 @@ from sqlalchemy import Engine, select
 
 from core.cli import main
 from core.db import session_scope
-from core.imports import importer
-from core.imports.importer import ImportRefused, import_csv
+from core.imports import validation
 from core.imports.mapping import MappingError, parse_mapping, save_mapping
+from core.imports.runs import ImportRefused, import_csv
 from core.models import Lead
 from tests.conftest import TESTER, csv_file, database_url, snapshot
 from tests.fixtures import UNDATED_LEADS, UNDATED_LEADS_MAPPING
@@ -36,7 +36,7 @@ def stored(engine: Engine) -> dict[str, tuple[object, ...]]:
 
 
 def test_an_undated_export_imports_through_the_language(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importer, "import_day", lambda settings: "2026-11-16")
+    monkeypatch.setattr(validation, "import_day", lambda settings: "2026-11-16")
     mapping = parse_mapping(UNDATED_LEADS_MAPPING)
     result = import_csv(engine, "leads", csv_file(UNDATED_LEADS, "Leads.csv"), actor=TESTER, mapping=mapping)
     assert result.inserted == 14 and not result.notes
@@ -52,10 +52,10 @@ def test_an_undated_export_imports_through_the_language(engine: Engine, monkeypa
 
 def test_a_row_imported_again_keeps_its_first_import_day(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     mapping = parse_mapping(UNDATED_LEADS_MAPPING)
-    monkeypatch.setattr(importer, "import_day", lambda settings: "2026-11-16")
+    monkeypatch.setattr(validation, "import_day", lambda settings: "2026-11-16")
     import_csv(engine, "leads", csv_file(UNDATED_LEADS), actor=TESTER, mapping=mapping)
     before = snapshot(engine)["leads"]
-    monkeypatch.setattr(importer, "import_day", lambda settings: "2026-11-23")
+    monkeypatch.setattr(validation, "import_day", lambda settings: "2026-11-23")
     again = import_csv(engine, "leads", csv_file(UNDATED_LEADS), actor=TESTER, mapping=mapping)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 14)
     assert snapshot(engine)["leads"] == before

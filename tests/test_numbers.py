@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from core.imports import numbers
-from core.imports.importer import ImportRefused, import_csv, preview
 from core.imports.mapping import parse_mapping
+from core.imports.preview import preview
+from core.imports.runs import ImportRefused, import_csv
 from core.models import Opportunity, Spend
 from tests.conftest import TESTER, csv_file, snapshot
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from core.cli import main
 from core.funnel.kpis import KpiQuery, kpi_table
-from core.imports.importer import import_csv
 from core.imports.mapping import load_preset
+from core.imports.runs import import_csv
 from tests.conftest import TESTER, database_url, page_file, run, signed_in_as_existing
 
 

@@ -1,5 +1,5 @@
-"""The rejection explorer (core.rejections.explorer) and the reason catalogue (core.rejections.catalogue), counted
-by hand.
+"""The rejection explorer (core.rejections: explorer, profiles, streaks) and the reason catalogue
+(core.rejections.catalogue), counted by hand.
 
 The main fixture: MQLs of Monday 6 January 2025 rejected over the four ISO weeks 6 Jan – 2 Feb 2025 (UTC),
 plus one rejection of an older MQL inside the period (X2) and one of a period's MQL after it (X1).
@@ -40,13 +40,15 @@ from sqlalchemy import Date, Engine, bindparam, select, text
 
 from core.admin import settings as org_settings
 from core.db import alembic_config, get_engine, session_scope
-from core.definitions.versions import IcpRules, MqlRules
+from core.definitions.rules import IcpRules, MqlRules
 from core.funnel.derived import store_settings
-from core.funnel.kpis import SIZE_BANDS, Filters, KpiQuery, kpi_table
-from core.imports.importer import import_csv
+from core.funnel.kpis import KpiQuery, kpi_table
+from core.funnel.segments import SIZE_BANDS, Filters
+from core.imports.runs import import_csv
 from core.models import AuditEntry
 from core.permissions import Actor, PermissionDenied
 from core.rejections import explorer as rj
+from core.rejections import streaks
 from core.rejections.catalogue import (
     CatalogueError,
     add_reason,
@@ -55,24 +57,10 @@ from core.rejections.catalogue import (
     unknown_reasons,
     update_reason,
 )
-from core.rejections.explorer import (
-    NO_REASON,
-    Drill,
-    Finding,
-    RejectionQuery,
-    Streak,
-    by_owner,
-    by_reason,
-    complete_weeks,
-    drill_leads,
-    explorer_range,
-    heatmap,
-    overview,
-    reason_profiles,
-    recurring_tops,
-    week_tops,
-    weekly,
-)
+from core.rejections.explorer import Drill, by_owner, by_reason, drill_leads, explorer_range, heatmap, overview, weekly
+from core.rejections.profiles import Finding, reason_profiles
+from core.rejections.scope import NO_REASON, RejectionQuery
+from core.rejections.streaks import Streak, complete_weeks, recurring_tops, week_tops
 from core.text import reason_key, reason_keys
 from tests.conftest import TESTER, csv_file, snapshot
 
@@ -508,6 +496,59 @@ def test_a_tie_on_top_breaks_the_run() -> None:
     # A tie below the top does not matter.
     untied = frame(*((week, WCS, 5) for week in weeks), (weeks[1], "No budget", 2), (weeks[1], "Duplicate", 2))
     assert recurring_tops(untied, weeks) == [Streak(WCS, tuple(weeks))]
+
+
+def test_the_week_table_and_the_streaks_share_one_tie_rule() -> None:
+    """The page's "top reason of each week" is core's: a tie on top names every tied reason, tops nothing and
+    breaks the streak; a tie below the top, or with the blank reason, does not."""
+    weeks = mondays(W1, 5)
+    weekly_frame = frame(
+        (weeks[0], WCS, 5),
+        (weeks[0], NO_REASON, 5),
+        (weeks[1], WCS, 3),
+        (weeks[1], "No budget", 3),
+        (weeks[1], "Duplicate", 3),
+        (weeks[2], WCS, 4),
+        (weeks[2], "No budget", 1),
+        (weeks[2], "Duplicate", 1),
+        (weeks[3], WCS, 4),
+        (weeks[4], NO_REASON, 2),
+    )
+    found = streaks.find(weekly_frame, weeks[0], weeks[3] + dt.timedelta(days=6), dt.date(2025, 6, 1))
+    table = streaks.week_table(weekly_frame, found).set_index("week")
+    tops = week_tops(weekly_frame, list(found.complete))
+    assert table.loc[weeks[0], "top_reason"] == WCS == tops[weeks[0]]
+    assert table.loc[weeks[1], "top_reason"] == f"tie: Duplicate / No budget / {WCS}"
+    assert tops[weeks[1]] is None and table.loc[weeks[1], "rejections"] == 3
+    assert table.loc[weeks[2], "top_reason"] == WCS == tops[weeks[2]]
+    # A week with blank reasons only has no top reason and no row; the fifth week is outside the period.
+    assert weeks[4] not in table.index and list(found.weeks) == weeks[:4]
+    assert not table["streak"].any() and found.streaks == ()
+    assert list(table["complete"]) == [True, True, True, True]
+
+
+def test_the_trend_keeps_the_top_reasons_and_sums_the_rest() -> None:
+    weeks = mondays(W1, 3)
+    weekly_frame = frame(
+        *((week, WCS, 5) for week in weeks),
+        (weeks[0], "No budget", 2),
+        (weeks[0], "Duplicate", 1),
+        (weeks[1], "Bad timing", 1),
+        (weeks[2], NO_REASON, 4),
+    )
+    # The last week is cut by the period: it is drawn, faded, and is not counted for a streak.
+    found = streaks.find(weekly_frame, weeks[0], weeks[2] + dt.timedelta(days=2), dt.date(2025, 6, 1))
+    assert found.streaks == () and found.complete == frozenset(weeks[:2])
+    order = streaks.trend_order([WCS, "No budget", NO_REASON, "Duplicate", "Bad timing"], top=2)
+    assert order == [WCS, "No budget", streaks.OTHER_REASONS, NO_REASON]
+    trend = streaks.trend_frame(weekly_frame, found, order).set_index(["week", "reason"])
+    assert trend.loc[(weeks[0], streaks.OTHER_REASONS), "rejections"] == 1
+    assert trend.loc[(weeks[1], streaks.OTHER_REASONS), "rejections"] == 1
+    assert trend.loc[(weeks[2], NO_REASON), "week_state"] == "partial"
+    assert trend["rejections"].sum() == weekly_frame["rejections"].sum()
+    share = streaks.followed_share(weekly_frame, WCS, found).set_index("week")
+    assert share.loc[weeks[0], "share"] == pytest.approx(5 / 8)
+    assert list(share["state"]) == [streaks.NOT_IN_A_STREAK, streaks.NOT_IN_A_STREAK, streaks.INCOMPLETE]
 
 
 def test_no_reason_never_tops_a_week() -> None:

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.admin.seed import seed_sample_data
 from core.definitions import versions
-from core.imports.importer import import_csv
+from core.imports.runs import import_csv
 from core.permissions import Actor
 from tests.conftest import as_read, page_file, run, signed_in_as, signed_in_as_existing
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from core.definitions.replay import replay
-from core.imports.importer import import_csv
+from core.imports.runs import import_csv
 from tests.conftest import TESTER, csv_file
 from tests.fixtures import load_fixture
 

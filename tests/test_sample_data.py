@@ -20,9 +20,10 @@ from sqlalchemy import Engine, func, select, text
 
 from core.admin.seed import SAMPLE_DIR, SEED_ORDER, seed_sample_data
 from core.formats import KINDS, SENIORITIES, TARGET_METRICS
-from core.funnel.kpis import Filters, KpiQuery, kpi_table
-from core.imports.importer import import_csv
+from core.funnel.kpis import KpiQuery, kpi_table
+from core.funnel.segments import Filters
 from core.imports.mapping import load_preset
+from core.imports.runs import import_csv
 from core.models import Lead, Opportunity
 from sample_data.generate import generate
 from tests.conftest import DATA_TABLES, TESTER

@@ -1,4 +1,4 @@
-"""The threshold sandbox (core/sandbox/trials.py): trials, knobs, outcomes and the curve, counted by hand.
+"""The threshold sandbox (core/sandbox/): trials, knobs, outcomes, the curve and proposals, counted by hand.
 
 The hand-made file below has twelve leads in January and February 2025 (UTC, business hours Mon–Fri
 09:00–17:00, the defaults). Every expected number is worked out in the comments beside it.
@@ -20,12 +20,25 @@ from sqlalchemy import Engine, inspect, select, text
 
 from core.admin import settings
 from core.definitions import versions
-from core.imports.importer import ImportRefused, import_csv
+from core.formatting import MISSING
 from core.imports.mapping import FieldMapping, Mapping, SkipRule, load_preset
+from core.imports.runs import ImportRefused, import_csv
 from core.models import AuditEntry, SandboxTrial, utcnow
 from core.permissions import Actor, PermissionDenied
 from core.sandbox import trials
-from core.sandbox.trials import Knobs, SandboxError
+from core.sandbox.outcome import (
+    Knobs,
+    active_knobs,
+    comparison,
+    curve,
+    headlines,
+    knob_values,
+    knobs_from,
+    monthly_comparison,
+    outcome,
+)
+from core.sandbox.proposals import changed_kinds, propose_from_trial
+from core.sandbox.trials import SandboxError
 from tests.conftest import TESTER, csv_file
 
 OPS = Actor("olga", "ops")
@@ -146,7 +159,7 @@ def test_an_upload_makes_a_private_trial_of_the_file(engine: Engine, trial: tria
 
 
 def test_outcome_counts_by_hand(engine: Engine, trial: trials.TrialInfo) -> None:
-    result = trials.outcome(engine, OPS, trial.id, Knobs())
+    result = outcome(engine, OPS, trial.id, Knobs())
     # Score ≥ 50 (no ICP limits set): L1 80, L2 70, L6 55, L3 60, L8 90, L9 65, L12 50, L10 75 = 8 MQLs.
     assert (result.leads, result.mqls) == (12, 8)
     # SQLs among them: L1, L3, L8. Rejected: L2, L12.
@@ -164,7 +177,7 @@ def test_outcome_counts_by_hand(engine: Engine, trial: trials.TrialInfo) -> None
 
 
 def test_sla_in_business_hours(engine: Engine, trial: trials.TrialInfo) -> None:
-    result = trials.outcome(engine, OPS, trial.id, Knobs(sla_hours=4, sla_business_hours=True))
+    result = outcome(engine, OPS, trial.id, Knobs(sla_hours=4, sla_business_hours=True))
     # Judged: the rule's MQLs that were MQLs (L6 was not). Met (≤ 240): L1 90, L3 120, L8 180, L12 240.
     # Breached: L2 300, L9 unanswered for 2820. L10 has waited 60: pending, neither.
     assert (result.sla_met, result.sla_breached) == (4, 2)
@@ -173,7 +186,7 @@ def test_sla_in_business_hours(engine: Engine, trial: trials.TrialInfo) -> None:
 
 
 def test_sla_in_calendar_hours(engine: Engine, trial: trials.TrialInfo) -> None:
-    result = trials.outcome(engine, OPS, trial.id, Knobs(sla_hours=4, sla_business_hours=False))
+    result = outcome(engine, OPS, trial.id, Knobs(sla_hours=4, sla_business_hours=False))
     # L3 meets 4 business hours (120) but not 4 calendar hours (3960). Met: L1, L8, L12; breached: L2, L3, L9.
     # L10 has waited 90 calendar minutes: still pending.
     assert (result.sla_met, result.sla_breached) == (3, 3)
@@ -195,13 +208,13 @@ def test_unanswered_mqls_wait_until_the_data_was_taken(engine: Engine, trial: tr
         }
     assert waits == {"L9": (2820.0, 10530.0), "L10": (60.0, 90.0)}
     # 2 business hours: met L1 90, L3 120; breached L2, L8 180, L12 240, L9. L10 (60) is still pending.
-    two = trials.outcome(engine, OPS, trial.id, Knobs(sla_hours=2))
+    two = outcome(engine, OPS, trial.id, Knobs(sla_hours=2))
     assert (two.sla_met, two.sla_breached) == (2, 4)
     # Half an hour: nobody meets it, and L10, unanswered after 60 minutes, now breaches too.
-    half = trials.outcome(engine, OPS, trial.id, Knobs(sla_hours=0.5))
+    half = outcome(engine, OPS, trial.id, Knobs(sla_hours=0.5))
     assert (half.sla_met, half.sla_breached) == (0, 7)
     # Exactly 60 minutes is not more than an hour: L10 is pending at 1 h (and L1 90 breaches).
-    one = trials.outcome(engine, OPS, trial.id, Knobs(sla_hours=1))
+    one = outcome(engine, OPS, trial.id, Knobs(sla_hours=1))
     assert (one.sla_met, one.sla_breached) == (0, 6)
 
 
@@ -224,7 +237,7 @@ def test_as_of_is_the_latest_moment_anywhere_in_the_file(engine: Engine, latest:
     # 2 days 4 h = 3120 calendar minutes: a breach of 4 h either way.
     waits = count(engine, "SELECT COUNT(*) FROM sandbox_leads WHERE wait_business_minutes = 1200")
     assert waits == 1 == count(engine, "SELECT COUNT(*) FROM sandbox_leads WHERE wait_calendar_minutes = 3120")
-    result = trials.outcome(engine, OPS, made.id, Knobs())
+    result = outcome(engine, OPS, made.id, Knobs())
     if latest.endswith(",,,"):
         # Nobody in this file was ever answered: without response times the SLA is unknown, not 0%.
         assert (result.sla_met, result.sla_breached) == (0, 0) and math.isnan(result.sla_compliance)
@@ -233,28 +246,28 @@ def test_as_of_is_the_latest_moment_anywhere_in_the_file(engine: Engine, latest:
 
 
 def test_busiest_day_and_reps_needed(engine: Engine, trial: trials.TrialInfo) -> None:
-    result = trials.outcome(engine, OPS, trial.id, Knobs())
+    result = outcome(engine, OPS, trial.id, Knobs())
     # MQLs per day with any: 6 Jan 3 (L1, L2, L6), 10 Jan 1, 3 Feb 2 (L8, L9), 4 Feb 1, 10 Feb 1 (L10).
     # Sorted 1, 1, 1, 2, 3: the 90th percentile sits at 0.9 × 4 = 3.6 → 2 + 0.6 × (3 − 2) = 2.6.
     assert result.busiest_day_mqls == pytest.approx(2.6)
     # 2.6 MQLs × 15 minutes / (2 h × 60) = 0.325 reps.
     assert result.reps_needed == pytest.approx(0.325)
-    slower = trials.outcome(engine, OPS, trial.id, Knobs(minutes_per_response=30, rep_hours_per_day=1))
+    slower = outcome(engine, OPS, trial.id, Knobs(minutes_per_response=30, rep_hours_per_day=1))
     assert slower.reps_needed == pytest.approx(2.6 * 30 / 60)  # 1.3
     # Threshold 70: L1, L2 on 6 Jan, L8 on 3 Feb, L10 on 10 Feb → 1, 1, 2 → 1 + 0.8 × 1 = 1.8.
-    assert trials.outcome(engine, OPS, trial.id, Knobs(score_threshold=70)).busiest_day_mqls == pytest.approx(1.8)
-    assert math.isnan(trials.outcome(engine, OPS, trial.id, Knobs(rep_hours_per_day=0)).reps_needed)
+    assert outcome(engine, OPS, trial.id, Knobs(score_threshold=70)).busiest_day_mqls == pytest.approx(1.8)
+    assert math.isnan(outcome(engine, OPS, trial.id, Knobs(rep_hours_per_day=0)).reps_needed)
 
 
 def test_responders_are_the_owners_who_answered_an_mql(engine: Engine, trial: trials.TrialInfo) -> None:
     # ann (L1, L3, L12), bob (L2, L5), cy (L4, whatever the rule), dee (L8). Not fay (L7 was no MQL), not eve
     # (L9 unanswered), and L10 has no owner.
-    assert trials.outcome(engine, OPS, trial.id, Knobs()).responders == 4
-    assert trials.outcome(engine, OPS, trial.id, Knobs(score_threshold=95)).responders == 4
+    assert outcome(engine, OPS, trial.id, Knobs()).responders == 4
+    assert outcome(engine, OPS, trial.id, Knobs(score_threshold=95)).responders == 4
 
 
 def test_a_rule_that_qualifies_nobody(engine: Engine, trial: trials.TrialInfo) -> None:
-    result = trials.outcome(engine, OPS, trial.id, Knobs(score_threshold=95))
+    result = outcome(engine, OPS, trial.id, Knobs(score_threshold=95))
     assert (result.leads, result.mqls, result.sqls, result.rejected) == (12, 0, 0, 0)
     # Every SQL is lost (L1, L4, L3, L8) and every rejection saved (L2, L5, L12).
     assert (result.lost_sqls, result.saved_rejections) == (4, 3)
@@ -267,14 +280,14 @@ def test_a_rule_that_qualifies_nobody(engine: Engine, trial: trials.TrialInfo) -
 
 def test_days_months_and_business_hours_are_the_organisations(engine: Engine) -> None:
     utc = upload(engine)
-    in_utc = trials.outcome(engine, OPS, utc.id, Knobs())
+    in_utc = outcome(engine, OPS, utc.id, Knobs())
     settings.update(engine, {"timezone": "America/New_York"}, actor=TESTER)
     # The file's naive times are now New York's (UTC−5 in winter): the same wall clock, five hours later in UTC,
     # so every business and calendar minute, day and month is as before.
     local = upload(engine)
     assert local.as_of == AS_OF + dt.timedelta(hours=5)
     assert (local.first_day, local.last_day) == (FIRST_DAY, LAST_DAY)
-    assert trials.outcome(engine, OPS, local.id, Knobs()) == in_utc
+    assert outcome(engine, OPS, local.id, Knobs()) == in_utc
     import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
     period = trials.stored_trial(engine, OPS, "Stored in New York", FIRST_DAY, LAST_DAY)
     assert (period.rows, period.as_of) == (12, local.as_of)
@@ -283,7 +296,7 @@ def test_days_months_and_business_hours_are_the_organisations(engine: Engine) ->
     late = "lead_id,created_at,source,score,mql_at\nZ,2025-02-01T04:30:00Z,web,80,2025-02-01T04:30:00Z\n"
     made = upload(engine, content=late)
     assert (made.first_day, made.last_day) == (dt.date(2025, 1, 31), dt.date(2025, 1, 31))
-    result = trials.outcome(engine, OPS, made.id, Knobs())
+    result = outcome(engine, OPS, made.id, Knobs())
     assert list(result.monthly["month"]) == [dt.date(2025, 1, 1)]
     # Unanswered, as_of is its own MQL moment: it has waited 0 minutes, pending.
     assert (result.mqls, result.sla_met, result.sla_breached) == (1, 0, 0)
@@ -314,7 +327,7 @@ def test_the_score_threshold(
     saved: int,
     monthly: list[int],
 ) -> None:
-    result = trials.outcome(engine, OPS, trial.id, Knobs(score_threshold=threshold))
+    result = outcome(engine, OPS, trial.id, Knobs(score_threshold=threshold))
     assert (result.mqls, result.sqls, result.rejected, result.lost_sqls, result.saved_rejections) == (
         mqls,
         sqls,
@@ -328,7 +341,7 @@ def test_the_score_threshold(
 
 def test_the_icp_size_range_applies_when_fit_is_required(engine: Engine, trial: trials.TrialInfo) -> None:
     knobs = Knobs(company_size_min=100, company_size_max=1000, icp_fit_required=True)
-    result = trials.outcome(engine, OPS, trial.id, knobs)
+    result = outcome(engine, OPS, trial.id, knobs)
     # Score ≥ 50 and 100..1000 employees: L2 200, L6 100, L3 500, L8 1000, L9 250. Out: L1 50, L12 5000, L10 (none).
     assert result.mqls == 5
     assert (result.sqls, result.rejected) == (2, 1)  # L3, L8; L2
@@ -336,9 +349,7 @@ def test_the_icp_size_range_applies_when_fit_is_required(engine: Engine, trial: 
     # Judged: L2 breach, L3 met, L8 met, L9 breach.
     assert (result.sla_met, result.sla_breached) == (2, 2)
     # Without the fit requirement the range is ignored: the 8 MQLs of the default knobs.
-    ignored = trials.outcome(
-        engine, OPS, trial.id, Knobs(company_size_min=100, company_size_max=1000, icp_fit_required=False)
-    )
+    ignored = outcome(engine, OPS, trial.id, Knobs(company_size_min=100, company_size_max=1000, icp_fit_required=False))
     assert ignored.mqls == 8
 
 
@@ -357,37 +368,37 @@ def test_one_sided_size_ranges(
     engine: Engine, trial: trials.TrialInfo, low: int | None, high: int | None, expected: int
 ) -> None:
     knobs = Knobs(company_size_min=low, company_size_max=high)
-    assert trials.outcome(engine, OPS, trial.id, knobs).mqls == expected
+    assert outcome(engine, OPS, trial.id, knobs).mqls == expected
 
 
 def test_seniorities(engine: Engine, trial: trials.TrialInfo) -> None:
-    result = trials.outcome(engine, OPS, trial.id, Knobs(seniorities=("director", "vp")))
+    result = outcome(engine, OPS, trial.id, Knobs(seniorities=("director", "vp")))
     # Score ≥ 50 and director or vp: L2, L3, L9, L12. SQL L3; rejected L2, L12.
     assert (result.mqls, result.sqls, result.rejected) == (4, 1, 2)
     # L1 and L8 (SQLs) and L4 are lost.
     assert result.lost_sqls == 3
     # Seniorities are folded to lower case by the rule: "Manager" takes L1 and L6 (L11 scores 20).
-    assert trials.outcome(engine, OPS, trial.id, Knobs(seniorities=("Manager",))).mqls == 2
+    assert outcome(engine, OPS, trial.id, Knobs(seniorities=("Manager",))).mqls == 2
 
 
 def test_intent_signals_qualify_below_the_threshold(engine: Engine, trial: trials.TrialInfo) -> None:
-    result = trials.outcome(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",)))
+    result = outcome(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",)))
     # The 8 plus L4 (40, demo_request) and L11 (20, DEMO_REQUEST: case does not matter).
     assert (result.mqls, result.sqls, result.lost_sqls, result.saved_rejections) == (10, 4, 0, 1)
     assert result.conversion == pytest.approx(0.4)
     # An intent hit does not bypass the rest of the rule: ic only → L4 (L5 30 and L7 10 have no signal).
-    narrow = trials.outcome(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), seniorities=("ic",)))
+    narrow = outcome(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), seniorities=("ic",)))
     assert (narrow.mqls, narrow.sqls) == (1, 1)
     # L8's pricing_page is no hit unless listed; at threshold 95 only the signals qualify.
     both = Knobs(score_threshold=95, intent_signals=("Pricing_Page", "demo_request"))
-    assert trials.outcome(engine, OPS, trial.id, both).mqls == 3  # L4, L8, L11
+    assert outcome(engine, OPS, trial.id, both).mqls == 3  # L4, L8, L11
 
 
 # ------------------------------------------------------------------ the curve
 
 
 def test_curve_points_by_hand(engine: Engine, trial: trials.TrialInfo) -> None:
-    points = trials.curve(engine, OPS, trial.id, Knobs()).points.set_index("threshold")
+    points = curve(engine, OPS, trial.id, Knobs()).points.set_index("threshold")
     assert list(points.index) == list(range(101))
     # Scores: 90S 80S 75 70 65 60S 55 50 40S 30 20 10 (S = SQL).
     expected = {0: (12, 4), 11: (11, 4), 30: (10, 4), 31: (9, 4), 50: (8, 3), 51: (7, 3), 60: (6, 3)}
@@ -413,7 +424,7 @@ def test_curve_points_by_hand(engine: Engine, trial: trials.TrialInfo) -> None:
 def test_curve_recommends_the_most_volume_that_meets_the_gate(
     engine: Engine, trial: trials.TrialInfo, gate: float, recommended: int
 ) -> None:
-    result = trials.curve(engine, OPS, trial.id, Knobs(conversion_gate=gate))
+    result = curve(engine, OPS, trial.id, Knobs(conversion_gate=gate))
     assert result.gate == gate
     assert result.recommended == recommended
     assert isinstance(result.recommended, int)
@@ -421,31 +432,25 @@ def test_curve_recommends_the_most_volume_that_meets_the_gate(
 
 def test_curve_recommends_nothing_when_no_threshold_reaches_the_gate(engine: Engine, trial: trials.TrialInfo) -> None:
     # Directors only: L2 and L9, neither an SQL, so conversion is 0 at every threshold with any.
-    directors = trials.curve(engine, OPS, trial.id, Knobs(seniorities=("director",)))
+    directors = curve(engine, OPS, trial.id, Knobs(seniorities=("director",)))
     assert directors.recommended is None
     assert directors.points.loc[0, "mqls"] == 2 and directors.points.loc[0, "conversion"] == 0
     # Nobody fits at all: zero volume everywhere.
-    nobody = trials.curve(engine, OPS, trial.id, Knobs(company_size_min=100_000))
+    nobody = curve(engine, OPS, trial.id, Knobs(company_size_min=100_000))
     assert nobody.recommended is None
     assert nobody.points["mqls"].sum() == 0 and len(nobody.points) == 101
 
 
 def test_curve_intent_hits_count_at_every_threshold(engine: Engine, trial: trials.TrialInfo) -> None:
     knobs = Knobs(intent_signals=("demo_request",))
-    points = trials.curve(engine, OPS, trial.id, knobs).points.set_index("threshold")
+    points = curve(engine, OPS, trial.id, knobs).points.set_index("threshold")
     # L4 (40, SQL) and L11 (20) count whatever the threshold.
     assert (points.loc[100, "mqls"], points.loc[100, "sqls"]) == (2, 1)
     assert (points.loc[81, "mqls"], points.loc[81, "sqls"]) == (3, 2)  # + L8
     assert (points.loc[21, "mqls"], points.loc[21, "sqls"]) == (11, 4)  # L7 drops, L11 stays
     # Volume with conversion ≥ .5: 56–60 gives 6 + 2 = 8 MQLs, 4 SQLs; ≥ .7: 76–80 gives 4, 3 SQLs.
-    assert (
-        trials.curve(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), conversion_gate=0.5)).recommended
-        == 56
-    )
-    assert (
-        trials.curve(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), conversion_gate=0.7)).recommended
-        == 76
-    )
+    assert curve(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), conversion_gate=0.5)).recommended == 56
+    assert curve(engine, OPS, trial.id, Knobs(intent_signals=("demo_request",), conversion_gate=0.7)).recommended == 76
 
 
 @pytest.mark.parametrize(
@@ -454,9 +459,9 @@ def test_curve_intent_hits_count_at_every_threshold(engine: Engine, trial: trial
     ids=["defaults", "intent", "icp-and-seniority"],
 )
 def test_the_curve_agrees_with_the_outcome(engine: Engine, trial: trials.TrialInfo, knobs: Knobs) -> None:
-    points = trials.curve(engine, OPS, trial.id, knobs).points.set_index("threshold")
+    points = curve(engine, OPS, trial.id, knobs).points.set_index("threshold")
     for threshold in (0, 20, 40, 50, 55, 65, 80, 90, 100):
-        result = trials.outcome(engine, OPS, trial.id, Knobs(**{**asdict(knobs), "score_threshold": threshold}))
+        result = outcome(engine, OPS, trial.id, Knobs(**{**asdict(knobs), "score_threshold": threshold}))
         assert (points.loc[threshold, "mqls"], points.loc[threshold, "sqls"]) == (result.mqls, result.sqls)
 
 
@@ -465,9 +470,9 @@ def test_the_curve_agrees_with_the_outcome(engine: Engine, trial: trials.TrialIn
 
 def _try_everything(engine: Engine) -> None:
     made = upload(engine)
-    trials.outcome(engine, OPS, made.id, Knobs())
-    trials.outcome(engine, OPS, made.id, Knobs(score_threshold=70, sla_business_hours=False))
-    trials.curve(engine, OPS, made.id, Knobs(intent_signals=("demo_request",)))
+    outcome(engine, OPS, made.id, Knobs())
+    outcome(engine, OPS, made.id, Knobs(score_threshold=70, sla_business_hours=False))
+    curve(engine, OPS, made.id, Knobs(intent_signals=("demo_request",)))
     trials.touch_trial(engine, OPS, made.id)
     trials.trials(engine, OPS)
     trials.delete_trial(engine, OPS, made.id)
@@ -488,8 +493,8 @@ def test_a_trial_leaves_the_stored_leads_as_they_were(engine: Engine) -> None:
     assert len(before["leads"]) == 12 and len(before["import_runs"]) == 1
     _try_everything(engine)
     period = trials.stored_trial(engine, OPS, "Stored", FIRST_DAY, LAST_DAY)
-    assert trials.outcome(engine, OPS, period.id, Knobs()).sqls == 2  # L3, L8: the stored data, not the upload's
-    trials.curve(engine, OPS, period.id, Knobs())
+    assert outcome(engine, OPS, period.id, Knobs()).sqls == 2  # L3, L8: the stored data, not the upload's
+    curve(engine, OPS, period.id, Knobs())
     trials.delete_trial(engine, OPS, period.id)
     assert shared_tables(engine) == before
 
@@ -568,7 +573,7 @@ def test_a_first_chunk_wholly_skipped_does_not_spoil_the_upload(
     content = ALL_SKIPPED + "C,2025-01-07 09:00,web,80,\nD,2025-01-08 09:00,web,40,\n"
     made = trials.upload_trial(engine, OPS, "Half skipped", csv_file(content), mapping=SKIP_TESTS)
     assert (made.rows, made.first_day, made.last_day) == (2, dt.date(2025, 1, 7), dt.date(2025, 1, 8))
-    assert trials.outcome(engine, OPS, made.id, Knobs()).mqls == 1
+    assert outcome(engine, OPS, made.id, Knobs()).mqls == 1
 
 
 def test_small_chunks_give_the_same_trial(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -612,26 +617,26 @@ def test_a_stored_trial_copies_the_leads_of_the_period(engine: Engine) -> None:
     assert [row[1] for row in leads_of(engine, period.id)] == [row.split(",")[0] for row in ROWS]
     assert leads_of(engine, period.id) == leads_of(engine, uploaded.id)
     for knobs in (Knobs(), Knobs(score_threshold=65, sla_business_hours=False, company_size_min=100)):
-        from_store = trials.outcome(engine, OPS, period.id, knobs)
-        from_file = trials.outcome(engine, OPS, uploaded.id, knobs)
+        from_store = outcome(engine, OPS, period.id, knobs)
+        from_file = outcome(engine, OPS, uploaded.id, knobs)
         assert from_store == from_file
         pd.testing.assert_frame_equal(from_store.monthly, from_file.monthly)
     pd.testing.assert_frame_equal(
-        trials.curve(engine, OPS, period.id, Knobs()).points, trials.curve(engine, OPS, uploaded.id, Knobs()).points
+        curve(engine, OPS, period.id, Knobs()).points, curve(engine, OPS, uploaded.id, Knobs()).points
     )
 
 
 def test_a_stored_trial_is_not_moved_by_later_imports(engine: Engine) -> None:
     import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
     period = trials.stored_trial(engine, OPS, "Stored", FIRST_DAY, LAST_DAY)
-    before = trials.outcome(engine, OPS, period.id, Knobs())
+    before = outcome(engine, OPS, period.id, Knobs())
     # L1 rescored to 10 in the shared table afterwards: the trial keeps its copy.
     later = HEADER + "\n" + ROWS[0].replace(",manager,80,", ",manager,10,") + "\n"
     import_csv(engine, "leads", csv_file(later, "later.csv"), actor=TESTER)
-    assert trials.outcome(engine, OPS, period.id, Knobs()) == before
+    assert outcome(engine, OPS, period.id, Knobs()) == before
     assert trials.stored_trial(engine, OPS, "Again", FIRST_DAY, LAST_DAY) is not None
     again = trials.trials(engine, OPS)[0]
-    assert trials.outcome(engine, OPS, again.id, Knobs()).mqls == before.mqls - 1
+    assert outcome(engine, OPS, again.id, Knobs()).mqls == before.mqls - 1
 
 
 def test_a_stored_trial_needs_leads_in_a_real_period(engine: Engine) -> None:
@@ -656,10 +661,10 @@ def test_a_stored_trial_needs_leads_in_a_real_period(engine: Engine) -> None:
     [
         lambda engine, actor, trial_id: trials.get_trial(engine, actor, trial_id),
         lambda engine, actor, trial_id: trials.touch_trial(engine, actor, trial_id),
-        lambda engine, actor, trial_id: trials.outcome(engine, actor, trial_id, Knobs()),
-        lambda engine, actor, trial_id: trials.curve(engine, actor, trial_id, Knobs()),
+        lambda engine, actor, trial_id: outcome(engine, actor, trial_id, Knobs()),
+        lambda engine, actor, trial_id: curve(engine, actor, trial_id, Knobs()),
         lambda engine, actor, trial_id: trials.delete_trial(engine, actor, trial_id),
-        lambda engine, actor, trial_id: trials.propose_from_trial(engine, actor, trial_id, Knobs(), ("mql",)),
+        lambda engine, actor, trial_id: propose_from_trial(engine, actor, trial_id, Knobs(), ("mql",)),
     ],
     ids=["get", "touch", "outcome", "curve", "delete", "propose"],
 )
@@ -693,7 +698,7 @@ def test_marketing_may_try_stored_leads_but_not_upload(engine: Engine) -> None:
     assert count(engine, "SELECT COUNT(*) FROM sandbox_trials") == 0
     mine = trials.stored_trial(engine, MARKETING, "Mine", FIRST_DAY, LAST_DAY)
     assert mine.owner == "mia"
-    assert trials.outcome(engine, MARKETING, mine.id, Knobs()).mqls == 8
+    assert outcome(engine, MARKETING, mine.id, Knobs()).mqls == 8
     assert [t.id for t in trials.trials(engine, MARKETING)] == [mine.id]
     assert trials.trials(engine, OPS) == []
 
@@ -715,7 +720,7 @@ def test_deleting_a_trial_removes_its_rows_and_is_audited(engine: Engine, trial:
     with pytest.raises(SandboxError, match="no trial"):
         trials.get_trial(engine, OPS, trial.id)
     with pytest.raises(SandboxError, match="no trial"):
-        trials.outcome(engine, OPS, trial.id, Knobs())
+        outcome(engine, OPS, trial.id, Knobs())
     with pytest.raises(SandboxError, match="no trial"):
         trials.delete_trial(engine, OPS, trial.id)
     with engine.connect() as connection:
@@ -762,7 +767,7 @@ def test_trials_unused_for_thirty_days_expire(engine: Engine, trial: trials.Tria
 
 def test_propose_from_a_trial(engine: Engine, trial: trials.TrialInfo) -> None:
     knobs = Knobs(score_threshold=65, company_size_min=100, seniorities=("director", "vp"), sla_hours=3)
-    proposed = trials.propose_from_trial(engine, OPS, trial.id, knobs, ("sla", "icp", "mql"))
+    proposed = propose_from_trial(engine, OPS, trial.id, knobs, ("sla", "icp", "mql"))
     assert [v.kind for v in proposed] == ["icp", "mql", "sla"]
     assert {v.state for v in proposed} == {"proposed"}
     assert {v.author for v in proposed} == {"olga"}
@@ -795,8 +800,8 @@ def test_propose_from_a_trial(engine: Engine, trial: trials.TrialInfo) -> None:
     assert evidence["trial"] == trial.describe()
     assert evidence["period"] == ["2025-01-06", "2025-02-10"]
     assert evidence["knobs"]["score_threshold"] == 65 and evidence["knobs"]["seniorities"] == ["director", "vp"]
-    before = trials.outcome(engine, OPS, trial.id, trials.active_knobs(engine))
-    after = trials.outcome(engine, OPS, trial.id, knobs)
+    before = outcome(engine, OPS, trial.id, active_knobs(engine))
+    after = outcome(engine, OPS, trial.id, knobs)
     # Active (nothing signed: score ≥ 50, no ICP): 8 MQLs, 3/8. Proposed: ≥ 65, ≥ 100 staff, director or vp:
     # L2 (director 200, 70), L9 (director 250, 65) → 2 MQLs, no SQL; both breach 3 h.
     assert (before.mqls, after.mqls) == (8, 2)
@@ -821,13 +826,13 @@ def test_propose_against_the_definitions_in_force(engine: Engine, trial: trials.
     icp = sign("icp", {"company_size_min": 100})
     mql = sign("mql", {"score_threshold": 70, "icp_fit_required": True})
     sla = sign("sla", {"response_hours": 2, "business_hours": False, "min_touch_attempts": 3})
-    active = trials.active_knobs(engine)
+    active = active_knobs(engine)
     assert (active.score_threshold, active.icp_fit_required, active.company_size_min) == (70, True, 100)
     assert (active.sla_hours, active.sla_business_hours) == (2, False)
-    assert trials.changed_kinds(active, active) == ()
+    assert changed_kinds(active, active) == ()
     knobs = Knobs(score_threshold=60, company_size_min=100, sla_hours=3, sla_business_hours=True)
-    assert trials.changed_kinds(knobs, active) == ("mql", "sla")
-    proposed = trials.propose_from_trial(engine, OPS, trial.id, knobs, ("mql", "sla"), prose="  Lower it.  ")
+    assert changed_kinds(knobs, active) == ("mql", "sla")
+    proposed = propose_from_trial(engine, OPS, trial.id, knobs, ("mql", "sla"), prose="  Lower it.  ")
     new_mql, new_sla = proposed
     assert (new_mql.based_on, new_sla.based_on) == (mql.id, sla.id)
     assert new_mql.prose == "Lower it."
@@ -849,14 +854,14 @@ def test_propose_against_the_definitions_in_force(engine: Engine, trial: trials.
 
 def test_propose_needs_known_kinds(engine: Engine, trial: trials.TrialInfo) -> None:
     with pytest.raises(SandboxError, match="pick what to propose"):
-        trials.propose_from_trial(engine, OPS, trial.id, Knobs(), ())
+        propose_from_trial(engine, OPS, trial.id, Knobs(), ())
     with pytest.raises(SandboxError, match="not sql"):
-        trials.propose_from_trial(engine, OPS, trial.id, Knobs(), ("mql", "sql"))
+        propose_from_trial(engine, OPS, trial.id, Knobs(), ("mql", "sql"))
     assert versions.versions(engine) == []
     # Marketing may propose from its own trial (a stored one).
     import_csv(engine, "leads", csv_file(LEADS_CSV, "stored.csv"), actor=TESTER)
     mine = trials.stored_trial(engine, MARKETING, "Mine", FIRST_DAY, LAST_DAY)
-    (version,) = trials.propose_from_trial(engine, MARKETING, mine.id, Knobs(score_threshold=70), ("mql",))
+    (version,) = propose_from_trial(engine, MARKETING, mine.id, Knobs(score_threshold=70), ("mql",))
     assert version.author == "mia" and version.evidence is not None
     assert version.evidence["trial_source"] == "stored" and version.evidence["file"] is None
     assert version.evidence["proposed"]["mqls"] == 4
@@ -880,13 +885,13 @@ def test_propose_needs_known_kinds(engine: Engine, trial: trials.TrialInfo) -> N
     ],
 )
 def test_changed_kinds(changes: dict[str, Any], kinds: tuple[str, ...]) -> None:
-    assert trials.changed_kinds(Knobs(**changes), Knobs()) == kinds
+    assert changed_kinds(Knobs(**changes), Knobs()) == kinds
 
 
 def test_active_knobs_with_nothing_signed(engine: Engine) -> None:
     # The MQL default (ICP fit required) is kept; with no ICP in force the ICP is empty and every lead fits, so
     # a proposal does not flip the MQL rule's own setting.
-    assert trials.active_knobs(engine) == Knobs()
+    assert active_knobs(engine) == Knobs()
 
 
 # ------------------------------------------------------------------ the sample HubSpot export
@@ -902,7 +907,7 @@ def test_the_sample_hubspot_export(engine: Engine) -> None:
     assert made.rows > 1000 and made.file_name == SAMPLE.name
     assert count(engine, "SELECT COUNT(*) FROM sandbox_trials WHERE mapping_name = 'hubspot_contacts'") == 1
     assert count(engine, "SELECT COUNT(*) FROM leads") == 0
-    result = trials.curve(engine, OPS, made.id, Knobs())
+    result = curve(engine, OPS, made.id, Knobs())
     assert isinstance(result.recommended, int)
     point = result.points.set_index("threshold").loc[result.recommended]
     assert point["conversion"] >= 0.30 and point["mqls"] > 0
@@ -920,16 +925,16 @@ def test_the_scoreboard_reads_the_same_before_and_after_a_trial(engine: Engine) 
     assert int(before["mqls"].sum()) > 0  # the comparison is of real numbers
     trial = trials.upload_trial(engine, OPS, "Same leads", csv_file(LEADS_CSV, "leads.csv"))
     moved = Knobs(score_threshold=90, sla_hours=1.0, sla_business_hours=False, conversion_gate=0.5)
-    trials.outcome(engine, OPS, trial.id, moved)
-    trials.curve(engine, OPS, trial.id, moved)
-    trials.propose_from_trial(engine, OPS, trial.id, moved, ("mql", "sla"))  # proposed, not signed
+    outcome(engine, OPS, trial.id, moved)
+    curve(engine, OPS, trial.id, moved)
+    propose_from_trial(engine, OPS, trial.id, moved, ("mql", "sla"))  # proposed, not signed
     trials.delete_trial(engine, OPS, trial.id)
     pd.testing.assert_frame_equal(kpi_table(engine, query), before)
 
 
 def test_proposing_only_the_sla_carries_evidence_for_the_sla_alone(engine: Engine, trial: trials.TrialInfo) -> None:
     moved = Knobs(score_threshold=90, sla_hours=1.0)
-    (sla,) = trials.propose_from_trial(engine, OPS, trial.id, moved, ("sla",))
+    (sla,) = propose_from_trial(engine, OPS, trial.id, moved, ("sla",))
     evidence = sla.evidence
     assert evidence is not None
     # The threshold moved too but is not proposed: the figures keep the MQL rule in force (8 MQLs, see above).
@@ -940,14 +945,14 @@ def test_proposing_only_the_sla_carries_evidence_for_the_sla_alone(engine: Engin
 
 def test_a_kind_the_knobs_leave_as_in_force_is_not_proposed(engine: Engine, trial: trials.TrialInfo) -> None:
     with pytest.raises(SandboxError, match="nothing to propose"):
-        trials.propose_from_trial(engine, OPS, trial.id, Knobs(score_threshold=70), ("mql", "sla"))
+        propose_from_trial(engine, OPS, trial.id, Knobs(score_threshold=70), ("mql", "sla"))
     assert versions.versions(engine) == []  # neither was proposed
 
 
 def test_editing_a_proposal_drops_the_evidence_measured_for_its_old_rules(
     engine: Engine, trial: trials.TrialInfo
 ) -> None:
-    (mql,) = trials.propose_from_trial(engine, OPS, trial.id, Knobs(score_threshold=70), ("mql",))
+    (mql,) = propose_from_trial(engine, OPS, trial.id, Knobs(score_threshold=70), ("mql",))
     assert mql.evidence is not None
     reworded = versions.edit(engine, OPS, mql.id, mql.rules, "Same rule, clearer words", revision=mql.revision)
     assert reworded.evidence == mql.evidence  # the rules did not change: the figures still hold
@@ -970,3 +975,42 @@ def test_removing_a_trial_twice_removes_and_audits_it_once(engine: Engine, trial
         trials._remove(session, row, "system", "expire")
         trials._remove(session, row, "system", "expire")
     assert [entry for entry in trial_audit(engine) if entry[1] == "expire"] == [("system", "expire", str(trial.id))]
+
+
+# ------------------------------------------------------------------ the page's knobs and figures
+
+
+@pytest.mark.parametrize("gate", [0.3, 0.35, 0.325, 0.07, 0.0, 1.0])
+def test_the_widgets_values_give_back_the_knobs(gate: float) -> None:
+    knobs = Knobs(score_threshold=64, conversion_gate=gate, rejection_gate=gate, company_size_max=500)
+    values = knob_values(knobs)
+    assert values["conversion_gate"] == round(gate * 100, 4) and values["size_limited"] is True
+    assert knobs_from(values, Knobs()) == knobs
+    # The upper limit switched off drops the size it held; the knobs without a widget stay as in force.
+    assert knobs_from({**values, "size_limited": False}, Knobs()).company_size_max is None
+    in_force = Knobs(industries=("Software",), departments=("Sales",))
+    assert knobs_from(values, in_force).industries == ("Software",)
+
+
+def test_the_comparison_reads_as_people_read_it(engine: Engine, trial: trials.TrialInfo) -> None:
+    before = outcome(engine, OPS, trial.id, Knobs(), "Definition in force")
+    after = outcome(engine, OPS, trial.id, Knobs(score_threshold=95), "Your knobs")
+    table = comparison(before, after, Knobs()).set_index("Figure")
+    assert list(table.columns) == ["Definition in force", "Your knobs", "Note"]
+    # 3 of 8 MQLs converted under the rule in force; nobody qualifies at 95, so the rates are missing, not 0%.
+    assert table.loc["MQL→SQL conversion"].tolist() == ["38%", MISSING, "gate 30%"]
+    assert table.loc["MQLs per month", "Definition in force"] == "4"
+    assert table.loc["SQLs lost", "Your knobs"] == "4"
+    figures = {headline.label: headline for headline in headlines(before, after)}
+    assert (figures["MQLs per month"].value, figures["MQLs per month"].delta) == ("0", "-4")
+    assert (figures["MQL→SQL conversion"].value, figures["MQL→SQL conversion"].delta) == (MISSING, None)
+    assert figures["SQLs lost"].lower_is_better
+
+
+def test_the_monthly_comparison_labels_each_month_by_its_own_date(engine: Engine, trial: trials.TrialInfo) -> None:
+    before = outcome(engine, OPS, trial.id, Knobs(), "Definition in force")
+    after = outcome(engine, OPS, trial.id, Knobs(score_threshold=70), "Your knobs")
+    frame = monthly_comparison(before, after)
+    assert list(frame["label"]) == ["Jan 2025", "Jan 2025", "Feb 2025", "Feb 2025"]
+    assert list(frame["rule"]) == ["Definition in force", "Your knobs"] * 2
+    assert frame["mqls"].tolist() == [4, 2, 4, 2]  # at 50: L1 L2 L6 L3, L8 L9 L12 L10; at 70: L1 L2, L8 L10

@@ -8,22 +8,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from core.funnel.kpis import Filters, KpiQuery, kpi_table
-from core.funnel.scoreboard import (
-    View,
-    flags,
-    freshness,
-    funnel,
-    headlines,
-    is_partial,
-    period_range,
-    previous_range,
-    ranking_note,
-    summary_markdown,
-    trend_range,
-    view_from_params,
-    view_to_params,
-)
+from core.funnel.kpis import KpiQuery, kpi_table
+from core.funnel.scoreboard import LINK, View, flags, freshness, funnel, headlines, ranking_note, summary_markdown
+from core.funnel.segments import Filters
+from core.periods import is_partial, period_range, previous_range, trend_range
 from tests.fixtures import load_fixture
 
 D = dt.date
@@ -91,6 +79,16 @@ def test_a_source_under_the_gate_is_flagged_only_with_enough_mqls(company: Engin
     assert flags(jan, by_source)[0] == "Webinar converts 18% of 40 MQLs to SQL — gate is 30%."
 
 
+def test_a_view_of_one_source_says_its_conversion_once(company: Engine) -> None:
+    jan = kpi_table(company, KpiQuery(D(2025, 1, 1), D(2025, 1, 31), "range")).iloc[0].copy()
+    jan[["mqls", "sqls", "mql_to_sql"]] = [40, 4, 0.1]
+    only_webinar = kpi_table(company, KpiQuery(D(2025, 1, 1), D(2025, 1, 31), "range", "source")).iloc[:1].copy()
+    only_webinar[["group", "mqls", "sqls", "mql_to_sql"]] = ["webinar", 40, 4, 0.1]
+    lines = flags(jan, only_webinar, {"webinar": "Webinars (all)"})
+    assert [line for line in lines if "SQL" in line] == ["Webinars (all) converts 10% of 40 MQLs to SQL — gate is 30%."]
+    assert len(lines) == len(set(lines))
+
+
 def test_freshness_is_the_last_import(company: Engine, engine: Engine) -> None:
     fresh = freshness(company)
     assert fresh.last_import is not None and not fresh.stale()
@@ -105,7 +103,7 @@ def test_a_view_survives_the_query_string_and_bad_values_fall_back() -> None:
         filters=Filters(sources=("paid_search", "webinar"), owners=("Dana",)),
         model="u_shaped",
     )
-    params = view_to_params(view)
+    params = LINK.write(view)
     assert params == {
         "period": ["custom"],
         "from": ["2025-01-06"],
@@ -115,11 +113,11 @@ def test_a_view_survives_the_query_string_and_bad_values_fall_back() -> None:
         "source": ["paid_search", "webinar"],
         "owner": ["Dana"],
     }
-    assert view_from_params(params) == view
-    assert view_to_params(View()) == {}
+    assert LINK.read(params) == view
+    assert LINK.write(View()) == {}
     broken = {"period": ["custom"], "from": ["2025-02-30"], "to": ["2025-03-01"], "grain": ["year"], "model": ["x"]}
-    assert view_from_params(broken) == View()
-    assert view_from_params({"period": ["custom"], "from": ["2025-03-02"], "to": ["2025-03-01"]}) == View()
+    assert LINK.read(broken) == View()
+    assert LINK.read({"period": ["custom"], "from": ["2025-03-02"], "to": ["2025-03-01"]}) == View()
 
 
 def test_trend_range_counts_whole_periods_back() -> None:
@@ -139,12 +137,12 @@ def test_ranking_note_says_how_much_the_model_matters() -> None:
     ]
     frame = pd.DataFrame(rows, columns=["model", "channel", "rank"])
     assert ranking_note(frame, "linear") == (
-        "2 of 2 channels change rank between the five models; the top channel is events or webinar depending on "
+        "2 of 2 channels change rank between the five models; the top channel is Events or Webinar depending on "
         "the model."
     )
     steady = frame[frame["model"] != "last_touch"]
     assert ranking_note(steady, "linear") == (
-        "0 of 2 channels change rank between the five models; webinar is on top under every model."
+        "0 of 2 channels change rank between the five models; Webinar is on top under every model."
     )
     assert ranking_note(frame.iloc[0:0], "linear") == "No won revenue in this period to attribute."
 

@@ -1,5 +1,5 @@
-"""The weekly sync (core.alignment.sync): the agenda's numbers against the KPI engine and by hand, the meeting record,
-carry-over of actions, the read-only closed record, permissions, exports and the trend.
+"""The weekly sync (core.alignment.agenda, core.alignment.sync): the agenda's numbers against the KPI engine and
+by hand, the meeting record, carry-over of actions, the read-only closed record, permissions, exports and the trend.
 
 Settings are the defaults: UTC, business hours Mon–Fri 09:00–17:00, SLA 4 business hours, gates 30%.
 
@@ -35,18 +35,18 @@ import csv
 import datetime as dt
 import io
 import math
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
+from core.alignment.agenda import SECTIONS, agenda, rejection_lines, trend, volume_lines
 from core.alignment.sync import (
-    SECTIONS,
     SyncError,
     actions_csv,
     add_action,
-    agenda,
     all_actions,
     close_meeting,
     meeting_for,
@@ -56,15 +56,16 @@ from core.alignment.sync import (
     open_meeting,
     review_action,
     save_notes,
-    trend,
     update_action,
 )
 from core.db import session_scope
 from core.funnel.kpis import KpiQuery, kpi_table
-from core.imports.importer import import_csv
+from core.imports.display_names import set_name
+from core.imports.runs import import_csv
 from core.models import AuditEntry
 from core.permissions import Actor, PermissionDenied
-from core.rejections.explorer import RejectionQuery, by_reason, overview
+from core.rejections.explorer import by_reason, overview
+from core.rejections.scope import RejectionQuery
 from tests.conftest import TESTER, csv_file, snapshot
 
 OPS = Actor("olivia", "ops")
@@ -257,9 +258,9 @@ def test_agenda_lines_by_hand(funnel: Engine) -> None:
     # 9/13 = 69.2%, last week 2/8 = 25%: +44.2 points. Ranked (>= 5 MQLs): webinar 4/5, paid_search 3/6;
     # events (2/2 = 100%) has too few MQLs to rank.
     assert plan.section_lines("conversion") == [
-        "MQL→SQL conversion 69% (9 of 13), +44.2 points on last week; gate 30%.",
+        "MQL→SQL conversion 69% (9 of 13), +44.2 pts on last week; gate 30%.",
         "12 of the week's 13 MQLs are decided so far.",
-        "Best converting sources: webinar 80%, paid_search 50%.",
+        "Best converting sources: Webinar 80%, Paid search 50%.",  # sources by their display names
     ]
     # Rejections logged in W: W04, W05, Q03 "No budget", W11 "Duplicate". W's cohort: 3 rejected of 12 decided.
     assert plan.section_lines("rejections") == [
@@ -273,6 +274,30 @@ def test_agenda_lines_by_hand(funnel: Engine) -> None:
     ]
     assert plan.section_lines("actions") == []
     assert plan.points() == [line for s in SECTIONS for line in plan.section_lines(s.key)]
+
+
+def test_each_section_is_one_function_of_the_agenda(funnel: Engine) -> None:
+    plan = agenda(funnel, W)
+    assert [(s.key, s.title, s.minutes) for s in SECTIONS] == [
+        ("volume", "MQL volume vs target", 5),
+        ("conversion", "MQL→SQL conversion", 5),
+        ("rejections", "Rejection analysis", 10),
+        ("sla", "Response-SLA compliance", 5),
+        ("actions", "Next week's actions", 5),
+    ]
+    assert sum(s.minutes for s in SECTIONS) == 30
+    # One section alone, on an agenda changed by hand: no streaks, no reasons, nothing decided.
+    quiet = replace(plan, streaks=[], reasons=plan.reasons.head(0), unqualified_share=math.nan)
+    assert rejection_lines(quiet) == ["No MQL of the week has been accepted or rejected yet."]
+    assert volume_lines(plan) == plan.section_lines("volume")
+
+
+def test_agenda_names_sources_as_ops_named_them(funnel: Engine) -> None:
+    set_name(funnel, "paid_search", "Google Ads", actor=OPS)
+    plan = agenda(funnel, W)
+    assert plan.section_lines("conversion")[-1] == "Best converting sources: Webinar 80%, Google Ads 50%."
+    assert list(plan.sources_table()["source"]) == ["Google Ads", "Webinar", "Events", "Organic search"]
+    assert list(plan.by_source["source"]) == ["paid_search", "webinar", "events", "organic_search"]  # as stored
 
 
 def test_agenda_behind_and_without_a_target(funnel: Engine) -> None:
@@ -294,7 +319,7 @@ def test_agenda_of_an_empty_database(engine: Engine) -> None:
     assert plan.points() == [
         "0 MQLs this week (+0 on last week).",
         "Month to date 0; no MQL target for the month.",
-        "MQL→SQL conversion no data (0 of 0); gate 30%.",
+        "MQL→SQL conversion — (0 of 0); gate 30%.",
         "0 of the week's 0 MQLs are decided so far.",
         "No MQL of the week has been accepted or rejected yet.",
         "No MQL of the week could be judged against the SLA yet.",

@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 
 from core.admin.seed import seed_sample_data
 from core.periods import clamp_range
-from core.rejections.explorer import NO_REASON, week_tops
+from core.rejections.scope import NO_REASON
+from core.rejections.streaks import week_tops
 from tests.conftest import page_file, run, signed_in_as_existing
 
 SPAN = (dt.date(2024, 11, 1), dt.date(2026, 10, 31))

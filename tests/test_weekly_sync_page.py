@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from core.admin.seed import seed_sample_data
-from core.alignment import sync
+from core.alignment import agenda, sync
 from core.permissions import Actor
 from tests.conftest import as_read, page_file, run, signed_in_as
 
@@ -23,16 +23,32 @@ def _markdown(app: AppTest) -> str:
 
 
 def _on_week(app: AppTest, day: dt.date) -> AppTest:
-    app.date_input(key="sync_week").set_value(day)
+    app.selectbox(key="sync_week").set_value(day)
     return run(app)
+
+
+def test_choosing_a_week_shows_its_agenda_at_once(database: Engine) -> None:
+    """The week is a list of weeks, not a typed date that applies only on Enter: one choice, one rerun, and the
+    agenda on screen is that week's."""
+    seed_sample_data(database, with_survey=False)
+    app = run(signed_in_as(database, "ed", "exec", PAGE))
+    other = WEEK - dt.timedelta(weeks=3)
+    assert app.selectbox(key="sync_week").value != other
+    assert agenda.week_label(other) in app.selectbox(key="sync_week").options
+    app = _on_week(app, other)
+    plan = agenda.agenda(database, other)
+    assert app.subheader[0].value == plan.label == "Week 40, 2026 (28 Sep – 04 Oct 2026)"
+    shown = _markdown(app)
+    for line in plan.points():
+        assert f"- {line}" in shown
 
 
 def test_run_a_meeting_and_next_week_starts_with_its_actions(database: Engine) -> None:
     seed_sample_data(database, with_survey=False)
     app = _on_week(run(signed_in_as(database, "otto", "ops", PAGE)), WEEK)
-    plan = sync.agenda(database, WEEK)
+    plan = agenda.agenda(database, WEEK)
     shown = _markdown(app)
-    for section in sync.SECTIONS:
+    for section in agenda.SECTIONS:
         assert f"{section.title}** · {section.minutes} min" in shown
     for line in plan.points():  # every number of the agenda, as core computes it
         assert f"- {line}" in shown

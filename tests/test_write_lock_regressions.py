@@ -179,7 +179,7 @@ def test_copying_stored_leads_into_a_trial_leaves_the_write_lock_free(
     for the final statements (as with an import's merge)."""
     import datetime as dt
 
-    from core.imports.importer import import_csv
+    from core.imports.runs import import_csv
     from core.sandbox import trials
     from tests.conftest import TESTER
 

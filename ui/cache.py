@@ -21,15 +21,21 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from core import vocabulary
-from core.alignment.diagnostic import Action, Results, ResultsView, RoundInfo, SignReading, diagnose, rounds
+from core.alignment.diagnostic.actions import Action
+from core.alignment.diagnostic.report import diagnose
+from core.alignment.diagnostic.results import Results, ResultsView
+from core.alignment.diagnostic.signs import SignReading
+from core.alignment.diagnostic.survey import RoundInfo, rounds
 from core.db import open_database
 from core.definitions.replay import Replay, replay
-from core.definitions.versions import IcpRules, MqlRules, VersionInfo, active, get
+from core.definitions.rules import IcpRules, MqlRules
+from core.definitions.versions import VersionInfo, active, get
 from core.exports import to_safe_csv
-from core.funnel import scoreboard
+from core.funnel import view
 from core.funnel.attribution import Model, cac_by_channel, revenue_by_model
-from core.funnel.kpis import Filters, GroupBy, KpiQuery, data_range, filter_options, kpi_table
+from core.funnel.kpis import GroupBy, KpiQuery, kpi_table
 from core.funnel.scoreboard import Freshness, freshness
+from core.funnel.segments import Filters, data_range, filter_options
 from core.periods import Grain
 from core.permissions import Actor
 from core.rejections import explorer
@@ -38,17 +44,16 @@ from core.rejections.explorer import (
     Drill,
     HeatmapBy,
     Overview,
-    ReasonProfile,
-    RejectionQuery,
     by_owner,
     by_reason,
     drill_leads,
     heatmap,
     overview,
-    reason_profiles,
     weekly,
 )
-from core.sandbox.trials import Curve, Knobs, Outcome, curve, outcome, trial_options
+from core.rejections.profiles import ReasonProfile, reason_profiles
+from core.rejections.scope import RejectionQuery
+from core.sandbox.outcome import Curve, Knobs, Outcome, curve, outcome, trial_options
 from core.settings import OrgSettings, current
 
 
@@ -72,7 +77,7 @@ def date_span() -> tuple[dt.date, dt.date] | None:
 @st.cache_data(ttl=150, refresh_mode="background", max_entries=16, show_spinner=False)
 def default_anchor(today: dt.date, unit: Grain) -> dt.date:
     """The day the "last …" presets count from: after the latest complete period with MQLs."""
-    return scoreboard.default_anchor(engine(), today, unit)
+    return view.default_anchor(engine(), today, unit)
 
 
 @st.cache_data(ttl=150, refresh_mode="background", max_entries=16, show_spinner=False)

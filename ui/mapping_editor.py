@@ -14,11 +14,18 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 import yaml
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from core.db import session_scope
+from core.exports import inert
 from core.formats import KINDS
 from core.imports import mapping_edits as edits
-from core.imports.importer import FileProfile
-from core.imports.mapping import Mapping, MappingError, dump_mapping, parse_mapping
+from core.imports.mapping import Mapping, MappingError, dump_mapping, parse_mapping, save_mapping
+from core.imports.preview import FileProfile, profile
+from core.imports.reading import read_header
+from core.imports.runs import ImportRefused
+from core.permissions import Actor
+from ui import cache, feedback
 
 NOT_IMPORTED = "— not imported —"
 IMPORT_DAY = "— the day of the import —"
@@ -79,6 +86,40 @@ class Editor:
         return self.profile.values.get(column or "", [])
 
     # ---------------------------------------------------------------- widgets
+
+    def panel(self, saved_as: str, actor: Actor) -> Mapping | None:
+        """The mapping in its four views and the form that saves it; the mapping they build (None: not valid)."""
+        with st.expander("Mapping: where each field comes from", expanded=True):
+            tabs = st.tabs(["Fields", "Values and conditions", "Blanks, skipped rows and numbers", "YAML"])
+            for tab, view in zip(tabs, (self.fields, self.details, self.file_settings, self.yaml_view), strict=True):
+                with tab:
+                    view()
+            self.keep()
+            built = self.built()
+            name_column, save_column = st.columns([3, 1], vertical_alignment="bottom")
+            new_name = name_column.text_input(
+                "Save as",
+                value=saved_as,
+                key=f"name|{self.scope}",
+                max_chars=128,
+                help="A saved mapping of this name is replaced (the old one stays in the audit log); presets keep "
+                "theirs.",
+            )
+            save = save_column.button(
+                "Save mapping", key="data_save_mapping", icon=":material/save:", disabled=not (new_name and built)
+            )
+        if built is not None and new_name.strip():
+            # The import history names the mapping a file was imported with: the name given here.
+            built = built.model_copy(update={"name": new_name.strip()})
+        if save and built is not None:
+            try:
+                with session_scope(cache.engine()) as session:
+                    save_mapping(session, built, actor=actor)
+            except MappingError as problem:
+                st.error(inert(f"Not saved: {problem}."))
+            else:
+                feedback.after_write("data", f"Saved the mapping {built.name!r} for {self.spec.label.lower()}.")
+        return built
 
     def fields(self) -> None:
         """For each field: a column of the file, a constant, the day of the import, or not imported."""
@@ -323,6 +364,21 @@ class Editor:
     def as_yaml(self) -> str:
         mapping = self.mapping()
         return dump_mapping(mapping) if mapping else ""
+
+
+def read_upload(upload: UploadedFile, sheet: str | None) -> tuple[list[str], FileProfile] | None:
+    """The header of an upload and the values of each column (what a mapping is built from), read once per upload
+    and kept in this session only; None, with the reason shown, when the file is no table."""
+    key = f"data_profile|{upload.file_id}|{sheet}"
+    if key not in st.session_state:
+        try:
+            header = read_header(upload, upload.name, sheet)
+            with st.spinner("Reading the file's values"):
+                st.session_state[key] = (header, profile(upload, upload.name, sheet))
+        except ImportRefused as refused:
+            st.error(inert(f"{upload.name}: {refused.problems[0].expected}"))
+            return None
+    return st.session_state[key]  # type: ignore[no-any-return]
 
 
 def _shown(value: str) -> str:

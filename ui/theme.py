@@ -6,7 +6,10 @@ from __future__ import annotations
 
 BAD = "#dc2626"  # under the gate / over the limit: the only red
 GOOD = "#16a34a"
+WARN = "#f59e0b"  # a pattern to watch (a streak, a rule bent but no gate crossed): amber, not red
+CAUTION = "#fde68a"  # the middle of a bad-to-good scale (a 3 of 5: neither agree nor disagree)
 NEUTRAL = "#2563eb"  # the measured value when it is neither good nor bad
+NEUTRAL_FAINT = "#bfdbfe"  # a second measure drawn behind the first (volume shaded under a rate's line)
 INK = "#111827"
 MUTED = "#9ca3af"  # context: targets, the previous period, maturing cohorts
 FAINT = "#d1d5db"  # nothing known: "no reason given", unknown

@@ -11,11 +11,12 @@ import pandas as pd
 import yaml
 from sqlalchemy import Engine
 
-from core.alignment import diagnostic
+from core.alignment.diagnostic import survey
 from core.config import PROJECT_ROOT
 from core.definitions import versions
-from core.definitions.versions import KINDS, DefinitionError, VersionInfo, validate_rules
-from core.imports.importer import ImportResult, import_csv
+from core.definitions.rules import KINDS, DefinitionError, validate_rules
+from core.definitions.versions import VersionInfo
+from core.imports.runs import ImportResult, import_csv
 from core.permissions import Actor
 from core.settings import current
 
@@ -80,7 +81,7 @@ def seed_survey(engine: Engine, path: Path, *, today: dt.date) -> SurveySeed | N
     unless one is open or coming, so that a demo visitor can answer. A folder without the file: None, nothing."""
     if not path.is_file():
         return None
-    present = {info.name for info in diagnostic.rounds(engine)}
+    present = {info.name for info in survey.rounds(engine)}
     imported, kept = [], []
     answers = pd.read_csv(path, dtype=str, keep_default_na=False)
     for (name, opens_on, closes_on), frame in answers.groupby(["round", "opens_on", "closes_on"], sort=False):
@@ -88,7 +89,7 @@ def seed_survey(engine: Engine, path: Path, *, today: dt.date) -> SurveySeed | N
             kept.append(str(name))
             continue
         table = frame.drop(columns=["round", "opens_on", "closes_on"]).reset_index(drop=True)
-        diagnostic.import_round(
+        survey.import_round(
             engine,
             SEED_ACTOR,
             str(name),
@@ -99,14 +100,14 @@ def seed_survey(engine: Engine, path: Path, *, today: dt.date) -> SurveySeed | N
         )
         imported.append(str(name))
     opened = None
-    if not any(info.status(today) in ("open", "upcoming") for info in diagnostic.rounds(engine)):
+    if not any(info.status(today) in ("open", "upcoming") for info in survey.rounds(engine)):
         name = f"Q{(today.month - 1) // 3 + 1} {today.year} pulse"
         if name in present or name in imported:
             name = f"Pulse of {today:%d %b %Y}"
         closes_on = today + dt.timedelta(days=OPEN_ROUND_DAYS - 1)
         try:
-            opened = diagnostic.open_round(engine, SEED_ACTOR, name, today, closes_on, today=today).name
-        except diagnostic.SurveyError:
+            opened = survey.open_round(engine, SEED_ACTOR, name, today, closes_on, today=today).name
+        except survey.SurveyError:
             opened = None  # a past round reaches into the next two weeks; the demo has no open round then
     return SurveySeed(tuple(imported), tuple(kept), opened)
 

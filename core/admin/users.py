@@ -1,11 +1,7 @@
 """Users, passwords and sign-in checks, kept in the one database so that every replica agrees.
 
-Passwords are bcrypt hashes (the format streamlit-authenticator 0.4.2 checks). Every wrong password is a row of
-`login_failures`, whichever browser or replica it comes from. A name with MAX_FAILED_LOGINS of them within the
-last FAILURE_WINDOW is locked until the oldest of those leaves the window, so that nobody gets more than
-MAX_FAILED_LOGINS guesses in any FAILURE_WINDOW; tries while locked are answered "locked" and not counted, since
-they judge no password. A sign-in, a new password or an admin's unlock clears the window: its rows stay, marked
-cleared and by whom.
+Passwords are bcrypt hashes (the format streamlit-authenticator 0.4.2 checks). Wrong passwords are counted in
+a window per name (core.admin.logins), whichever browser or replica they come from.
 
 A name that is no account is treated like one that is: its failures count and lock it the same way, and every
 sign-in runs exactly one bcrypt check at the cost of a real hash, so neither the answers nor their timing tell
@@ -16,35 +12,37 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Literal
 
 import bcrypt
-from sqlalchemy import CursorResult, Engine, select, text, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.config import DEMO_COOKIE_KEY, demo_mode, secret
+from core.admin.logins import (
+    MAX_FAILED_LOGINS_PER_CLIENT,
+    clear_failures,
+    client_key,
+    count_failure,
+    failure_key,
+    in_window,
+    lock_end,
+    lock_ends,
+    lock_message,
+    take_turns,
+)
+from core.config import demo_mode
 from core.db import read_scope, retrying, session_scope
 from core.models import LoginFailure, User, utcnow
 from core.permissions import ROLES, Actor, Role, require
 
-MAX_FAILED_LOGINS = 5
-FAILURE_WINDOW = dt.timedelta(minutes=15)
-MINUTE = dt.timedelta(minutes=1)
-# In front of the name's window: one client gets one guess fewer on a name than it takes to lock the name, so no
-# single address can lock an account (the only admin's, say) and lockout stops being a tool against its owner.
-MAX_FAILED_LOGINS_PER_CLIENT = MAX_FAILED_LOGINS - 1
 MIN_PASSWORD_LENGTH = 10
 # bcrypt reads no more than this; bcrypt 5 refuses a longer password instead of cutting it.
 MAX_PASSWORD_BYTES = 72
 BCRYPT_ROUNDS = 12  # bcrypt's default work factor; tests lower it
-# The first key of PostgreSQL's two-key advisory locks, a key space apart from the migrations' one-key lock.
-_SIGN_IN_LOCK_SPACE = 4_242_002
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -86,17 +84,8 @@ class LoginResult:
     def message(self) -> str:
         if self.outcome == "ok":
             return "Signed in."
-        # Rounded up: at the minute shown the lock is over, never a few seconds short of it.
-        shown = (
-            None if self.locked_until is None else self.locked_until + (dt.datetime.min - self.locked_until) % MINUTE
-        )
-        if self.outcome == "locked" and shown is not None:
-            return f"Too many wrong passwords: this account is locked until {shown:%H:%M} UTC."
-        if self.outcome == "client_locked" and shown is not None:
-            return (
-                "Too many wrong passwords for this user name from your network address: "
-                f"try again after {shown:%H:%M} UTC, or from another device."
-            )
+        if self.outcome in ("locked", "client_locked") and self.locked_until is not None:
+            return lock_message(self.locked_until, per_client=self.outcome == "client_locked")
         if self.outcome == "inactive":
             return "This account has been deactivated; ask an admin."
         if self.outcome == "demo":
@@ -156,119 +145,17 @@ def _get(session: Session, username: str) -> User:
     return user
 
 
-def _failure_key(name: str, known: bool) -> str:
-    """What a name's failures are counted under: an account's user name, or for a name that is no account a digest,
-    because people type passwords into the user-name field and those must not be kept readable. The digest is keyed
-    by the cookie key, which is not in the database: a plain hash of a typed password falls to a dictionary in the
-    hands of anyone who can read the table. Every replica shares the key, so a name's window holds across them. A
-    user name never holds '#', so the two cannot meet."""
-    return name if known else "#" + _keyed_digest(name)
-
-
-def _keyed_digest(value: str) -> str:
-    pepper = (secret("ONEFUNNEL_COOKIE_KEY") or DEMO_COOKIE_KEY).encode()
-    return hmac.new(pepper, value.encode(), hashlib.sha256).hexdigest()[:40]
-
-
-def _client_key(address: str | None) -> str | None:
-    """A client's address as it is kept: a keyed digest (an address is personal data and the table is read by
-    admins), or None where the caller knows no address (the CLI)."""
-    return None if not address else _keyed_digest(address.strip().lower())
-
-
-def _take_turns(session: Session, name: str) -> None:
-    """Sign-ins and password changes for one name run one at a time, so that of many tries at once only the first
-    MAX_FAILED_LOGINS are judged and the rest are told the name is locked. SQLite's write transactions already run
-    one at a time (BEGIN IMMEDIATE). PostgreSQL takes an advisory lock on the name until the transaction ends: not a
-    lock on the user's row, because a name that is no account has none and must behave the same."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big", signed=True)
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), CAST(:key AS integer))"),
-            {"space": _SIGN_IN_LOCK_SPACE, "key": key},
-        )
-
-
-def _in_window(key: str, now: dt.datetime) -> tuple[Any, ...]:
-    # No upper bound: a failure stamped a moment ahead by another replica's clock still counts.
-    return (LoginFailure.username == key, LoginFailure.cleared_at.is_(None), LoginFailure.at > now - FAILURE_WINDOW)
-
-
-def _lock_end(
-    session: Session, key: str, now: dt.datetime, *, client: str | None = None, limit: int = MAX_FAILED_LOGINS
-) -> dt.datetime | None:
-    """When the lock on `key` ends: when the oldest of its newest `limit` failures leaves the window; None if the
-    window holds fewer. With a `client`, only that client's failures count (the per-client limit)."""
-    where = [*_in_window(key, now)] + ([LoginFailure.client == client] if client is not None else [])
-    oldest = session.scalar(
-        select(LoginFailure.at).where(*where).order_by(LoginFailure.at.desc()).offset(limit - 1).limit(1)
-    )
-    return None if oldest is None else oldest + FAILURE_WINDOW
-
-
-def _lock_ends(session: Session, now: dt.datetime) -> dict[str, dt.datetime]:
-    """`_lock_end` of every locked account at once, for the admin's list."""
-    stamps: dict[str, list[dt.datetime]] = {}
-    rows = session.execute(
-        select(LoginFailure.username, LoginFailure.at).where(
-            LoginFailure.cleared_at.is_(None),
-            LoginFailure.at > now - FAILURE_WINDOW,
-            LoginFailure.username.in_(select(User.username)),
-        )
-    )
-    for username, at in rows:
-        stamps.setdefault(username, []).append(at)
-    return {
-        username: sorted(ats, reverse=True)[MAX_FAILED_LOGINS - 1] + FAILURE_WINDOW
-        for username, ats in stamps.items()
-        if len(ats) >= MAX_FAILED_LOGINS
-    }
-
-
-def _count_failure(
-    session: Session, key: str, *, known: bool, via: str, now: dt.datetime, client: str | None = None
-) -> LoginResult:
-    """One more wrong password for `key`; the one that fills the window locks it (audited)."""
-    session.add(LoginFailure(username=key, at=now, via=via, client=client))
-    session.flush()
-    until = _lock_end(session, key, now)
-    if until is None:
-        return LoginResult("wrong")
-    # A name that is no account may be a password typed into the wrong field: the audit log, which ops read,
-    # keeps not even its digest (an unsalted digest of a password falls to a dictionary).
-    audit.record(
-        session,
-        actor=key if known else "(a name that is no account)",
-        action="lock",
-        entity="user" if known else "unknown_user",
-        entity_key=key if known else None,
-        detail={"until": until.isoformat()},
-    )
-    return LoginResult("locked", locked_until=until)
-
-
-def _clear_failures(session: Session, key: str, now: dt.datetime, by: str) -> int:
-    """Marks the failures in `key`'s window cleared; the caller audits. Returns how many."""
-    result = session.execute(
-        update(LoginFailure)
-        .where(*_in_window(key, now))
-        .values(cleared_at=now, cleared_by=by)
-        .execution_options(synchronize_session=False)
-    )
-    return int(cast("CursorResult[Any]", result).rowcount)
-
-
 def get_user(engine: Engine, username: str) -> UserInfo | None:
     with read_scope(engine) as session:
         user = session.get(User, username.strip().lower())
-        return None if user is None else _info(user, _lock_end(session, user.username, utcnow()))
+        return None if user is None else _info(user, lock_end(session, user.username, utcnow()))
 
 
 def list_users(engine: Engine, actor: Actor) -> list[UserInfo]:
     """Everyone with an account, for the admin page (names and e-mails are not for every role)."""
     require(actor, "manage")
     with read_scope(engine) as session:
-        locked = _lock_ends(session, utcnow())
+        locked = lock_ends(session, utcnow())
         people = session.scalars(select(User).order_by(User.active.desc(), User.username))
         return [_info(user, locked.get(user.username)) for user in people]
 
@@ -365,7 +252,7 @@ def check_login(
         clean = _clean_sign_in(engine, name, stored, now or utcnow())
         if clean is not None:
             return clean
-    return _judge_sign_in(engine, name, stored, matches, now, _client_key(client))
+    return _judge_sign_in(engine, name, stored, matches, now, client_key(client))
 
 
 def _clean_sign_in(engine: Engine, name: str, checked_hash: str, now: dt.datetime) -> LoginResult | None:
@@ -377,7 +264,7 @@ def _clean_sign_in(engine: Engine, name: str, checked_hash: str, now: dt.datetim
         user = session.get(User, name)
         if user is None or not _usable(user) or user.password_hash != checked_hash:
             return None
-        if session.scalar(select(LoginFailure.id).where(*_in_window(name, now)).limit(1)) is not None:
+        if session.scalar(select(LoginFailure.id).where(*in_window(name, now)).limit(1)) is not None:
             return None
         return LoginResult("ok", _info(user, None))
 
@@ -393,26 +280,27 @@ def _judge_sign_in(
 ) -> LoginResult:
     now = now or utcnow()
     with session_scope(engine) as session:
-        _take_turns(session, name)
+        take_turns(session, name)
         user = session.get(User, name)
-        key = _failure_key(name, known=user is not None)
-        until = _lock_end(session, key, now)
+        key = failure_key(name, known=user is not None)
+        until = lock_end(session, key, now)
         if until is not None:
             return LoginResult("locked", locked_until=until)
         # Refused like a lock, right password or not: judging it would give this client one more guess.
         client_until = (
-            None if client is None else _lock_end(session, key, now, client=client, limit=MAX_FAILED_LOGINS_PER_CLIENT)
+            None if client is None else lock_end(session, key, now, client=client, limit=MAX_FAILED_LOGINS_PER_CLIENT)
         )
         if client_until is not None:
             return LoginResult("client_locked", locked_until=client_until)
         # A password changed since it was read was checked against the old hash: wrong, like any other.
         if user is None or not matches or user.password_hash != checked_hash:
-            return _count_failure(session, key, known=user is not None, via="sign_in", now=now, client=client)
+            until = count_failure(session, key, known=user is not None, via="sign_in", now=now, client=client)
+            return LoginResult("wrong") if until is None else LoginResult("locked", locked_until=until)
         if not user.active:
             return LoginResult("inactive")
         if not _usable(user):
             return LoginResult("demo")
-        cleared = _clear_failures(session, key, now, by=user.username)
+        cleared = clear_failures(session, key, now, by=user.username)
         if cleared:
             audit.record(
                 session,
@@ -448,14 +336,14 @@ def _judge_password_change(
 ) -> str | None:
     now = now or utcnow()
     with session_scope(engine) as session:
-        _take_turns(session, actor.username)
+        take_turns(session, actor.username)
         user = _get(session, actor.username)
-        until = _lock_end(session, user.username, now)
+        until = lock_end(session, user.username, now)
         if until is not None:
-            return LoginResult("locked", locked_until=until).message
+            return lock_message(until)
         if not matches or user.password_hash != checked_hash:
-            outcome = _count_failure(session, user.username, known=True, via="change_password", now=now)
-            return "the current password is wrong" if outcome.outcome == "wrong" else outcome.message
+            until = count_failure(session, user.username, known=True, via="change_password", now=now)
+            return "the current password is wrong" if until is None else lock_message(until)
         _set_password(session, user, new_hash, actor, "change_password", now)
         return None
 
@@ -469,7 +357,7 @@ def reset_password(engine: Engine, actor: Actor, username: str, new: str, *, now
 @retrying
 def _store_reset(engine: Engine, actor: Actor, username: str, new_hash: str, now: dt.datetime | None) -> None:
     with session_scope(engine) as session:
-        _take_turns(session, username.strip().lower())
+        take_turns(session, username.strip().lower())
         _set_password(session, _get(session, username), new_hash, actor, "reset_password", now or utcnow())
 
 
@@ -479,7 +367,7 @@ def _set_password(session: Session, user: User, new_hash: str, actor: Actor, act
     user.updated_at = utcnow()
     # The real time, not `now`: it is compared with when cookies were issued.
     user.sessions_valid_after = user.updated_at
-    cleared = _clear_failures(session, user.username, now, by=actor.username)
+    cleared = clear_failures(session, user.username, now, by=actor.username)
     audit.record(
         session,
         actor=actor.username,
@@ -540,10 +428,10 @@ def unlock(engine: Engine, actor: Actor, username: str, *, now: dt.datetime | No
     require(actor, "manage")
     now = now or utcnow()
     with session_scope(engine) as session:
-        _take_turns(session, username.strip().lower())
+        take_turns(session, username.strip().lower())
         user = _get(session, username)
-        before = _lock_end(session, user.username, now)
-        cleared = _clear_failures(session, user.username, now, by=actor.username)
+        before = lock_end(session, user.username, now)
+        cleared = clear_failures(session, user.username, now, by=actor.username)
         audit.record(
             session,
             actor=actor.username,

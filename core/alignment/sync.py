@@ -1,16 +1,13 @@
-"""The weekly sync: the 30-minute meeting of marketing ops and sales ops, its agenda written by the data.
-
-Five sections every week (the seeds' cadence), each with its time box and numbers from the KPI engine and the
-rejections explorer, so that patterns show from week to week. A meeting is recorded per ISO week: notes per
-section, attendees, and actions per team with owner, due date and status. Ops edit it until it is closed;
-after that core refuses every change to it. Last week's open actions come up at the top of the next meeting,
-to be marked done, dropped, or carried over (a carried action is copied into this week's meeting).
+"""The weekly sync's record: a meeting per ISO week with notes per section, attendees, and actions per team
+with owner, due date and status. Ops edit it until it is closed; after that core refuses every change to it.
+Last week's open actions come up at the top of the next meeting, to be marked done, dropped, or carried over
+(a carried action is copied into this week's meeting). The agenda itself is core.alignment.agenda.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,229 +15,25 @@ import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from core.alignment.agenda import SECTIONS, Agenda, agenda
 from core.audit import record
 from core.db import read_scope, retrying, session_scope
 from core.exports import markdown_text as md
 from core.exports import to_safe_csv
-from core.funnel.kpis import Filters, KpiQuery, kpi_table, mql_target
-from core.funnel.scoreboard import SLA_FLAG_BELOW, percent
+from core.formatting import MISSING
 from core.models import SyncAction, SyncMeeting, utcnow
 from core.periods import week_start
 from core.permissions import Actor, require
-from core.rejections.explorer import RejectionQuery, by_reason, complete_weeks, overview, recurring_tops, weekly
+from core.vocabulary import person
 
-
-@dataclass(frozen=True)
-class Section:
-    key: str
-    title: str
-    minutes: int
-
-
-SECTIONS: tuple[Section, ...] = (
-    Section("volume", "MQL volume vs target", 5),
-    Section("conversion", "MQL→SQL conversion", 5),
-    Section("rejections", "Rejection analysis", 10),
-    Section("sla", "Response-SLA compliance", 5),
-    Section("actions", "Next week's actions", 5),
-)
 TEAMS = {"marketing": "Marketing", "sales": "Sales", "ops": "Ops"}
 Status = Literal["open", "done", "carried over", "dropped"]
 STATUSES: tuple[Status, ...] = ("open", "done", "carried over", "dropped")
 EDITABLE_STATUSES: tuple[Status, ...] = ("open", "done", "dropped")
-MIN_MQLS_TO_RANK = 5  # a source or owner with fewer MQLs in the week is listed, not ranked
-TREND_WEEKS = 13
 
 
 class SyncError(ValueError):
     """A change to a meeting that cannot be made as asked; nothing was changed."""
-
-
-# ------------------------------------------------------------------ the agenda
-
-
-@dataclass(frozen=True)
-class Agenda:
-    week: dt.date  # Monday of the ISO week
-    last_day: dt.date  # Sunday
-    company: pd.Series = field(repr=False)  # the week's KPI row (core.funnel.kpis), company-wide
-    previous: pd.Series = field(repr=False)  # the week before
-    month: pd.Series = field(
-        repr=False
-    )  # the week's month (its Thursday's), to the week's end; the whole month's target
-    month_days: tuple[int, int]  # days of that month covered, days in the month
-    by_source: pd.DataFrame = field(repr=False)  # source, mqls, previous_mqls, sqls, mql_to_sql, dispositioned
-    reasons: pd.DataFrame = field(repr=False)  # the week's rejection reasons (core.rejections.by_reason)
-    streaks: list[str]  # the recurring-reason flags over the 13 weeks to this one
-    unqualified_share: float
-    rejection_gate: float
-    by_owner: pd.DataFrame = field(repr=False)  # owner, sla_met, sla_breached, sla_compliance, median_response_hours
-    share_unavailable: str | None = None  # why the unqualified share cannot be counted from what was imported
-
-    @property
-    def label(self) -> str:
-        iso = self.week.isocalendar()
-        return f"Week {iso.week}, {iso.year} ({self.week:%d %b} – {self.last_day:%d %b %Y})"
-
-    def month_projection(self) -> float:
-        """MQLs the month is heading for at the pace so far."""
-        done, total = self.month_days
-        return float(self.month["mqls"]) * total / done if done else math.nan  # multiplied first: 61 * 28 / 28 is 61
-
-    def points(self) -> list[str]:
-        """The agenda's numbers as short lines, one group per section, for the page, the export and history."""
-        return [line for section in SECTIONS for line in self.section_lines(section.key)]
-
-    def section_lines(self, key: str) -> list[str]:
-        c, p, m = self.company, self.previous, self.month
-        if key == "volume":
-            target = m["mql_target"]
-            lines = [f"{int(c['mqls']):,} MQLs this week ({_signed(c['mqls'] - p['mqls'])} on last week)."]
-            if _known(target) and target:
-                projection = self.month_projection()
-                on_track = "on track" if projection >= target else "behind"
-                lines.append(
-                    f"Month to date {int(m['mqls']):,} of a {target:,.0f} target ({percent(m['mqls'] / target)}), "
-                    f"heading for {projection:,.0f}: {on_track}."
-                )
-            else:
-                lines.append(f"Month to date {int(m['mqls']):,}; no MQL target for the month.")
-            return lines
-        gone = c["unavailable"] if isinstance(c.get("unavailable"), dict) else {}
-        if key == "conversion" and "mql_to_sql" in gone:
-            return [f"MQL→SQL conversion not available: {gone['mql_to_sql']}."]
-        if key == "conversion":
-            now, before = c["mql_to_sql"], p["mql_to_sql"]
-            change = f"{(now - before) * 100:+.1f} points on last week" if _known(now) and _known(before) else ""
-            lines = [
-                f"MQL→SQL conversion {percent(now)} ({int(c['sqls']):,} of {int(c['mqls']):,})"
-                + (f", {change}" if change else "")
-                + f"; gate {percent(c['conversion_gate'])}.",
-                f"{int(c['dispositioned']):,} of the week's {int(c['mqls']):,} MQLs are decided so far.",
-            ]
-            young = c["maturity_days"] if isinstance(c.get("maturity_days"), dict) else {}
-            if "mql_to_sql" in young:
-                lines.append(
-                    f"Still maturing: 9 in 10 SQLs come within {young['mql_to_sql']:.0f} days of the MQL date, "
-                    "so this week's rate will still rise."
-                )
-            ranked = self.by_source[self.by_source["mqls"] >= MIN_MQLS_TO_RANK].sort_values(
-                ["mql_to_sql", "mqls"], ascending=[False, False]
-            )
-            if not ranked.empty:
-                best = ", ".join(f"{row.source} {percent(row.mql_to_sql)}" for row in ranked.head(3).itertuples())
-                lines.append(f"Best converting sources: {best}.")
-            return lines
-        if key == "rejections":
-            lines = [
-                f"Unqualified share {percent(self.unqualified_share)} (gate {percent(self.rejection_gate)})."
-                if _known(self.unqualified_share)
-                else f"Unqualified share not available: {self.share_unavailable}."
-                if self.share_unavailable
-                else "No MQL of the week has been accepted or rejected yet."
-            ]
-            if not self.reasons.empty:
-                top = ", ".join(
-                    f"{row.reason} {int(row.rejections)} ({percent(row.share)})"
-                    for row in self.reasons.head(3).itertuples()
-                )
-                lines.append(f"Top reasons: {top}.")
-            lines += [f"Recurring: {sentence}" for sentence in self.streaks]
-            return lines
-        if key == "sla":
-            judged = int(c["sla_met"] + c["sla_breached"])
-            lines = [
-                f"SLA compliance {percent(c['sla_compliance'])} ({int(c['sla_met']):,} of {judged:,} within "
-                f"{c['sla_hours']:g} {'business ' if c['sla_business_hours'] else ''}hours); "
-                f"median response {_hours(c['median_response_hours'])}."
-                if judged
-                else f"SLA compliance not available: {gone['sla_compliance']}."
-                if "sla_compliance" in gone
-                else "No MQL of the week could be judged against the SLA yet."
-            ]
-            slow = self.bottlenecks()
-            if not slow.empty:
-                names = ", ".join(
-                    f"{row.owner} {percent(row.sla_compliance)} ({int(row.sla_breached)} breached)"
-                    for row in slow.itertuples()
-                )
-                lines.append(f"Bottleneck owners: {names}.")
-            return lines
-        return []
-
-    def bottlenecks(self) -> pd.DataFrame:
-        """Owners under the SLA flag with enough MQLs to judge, the most breaches first."""
-        owners = self.by_owner
-        judged = owners["sla_met"] + owners["sla_breached"]
-        slow = owners[(judged >= MIN_MQLS_TO_RANK) & (owners["sla_compliance"] < SLA_FLAG_BELOW)]
-        return slow.sort_values(["sla_breached", "owner"], ascending=[False, True]).head(3)
-
-
-def _known(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
-def _signed(value: float) -> str:
-    return f"{value:+,.0f}"
-
-
-def _hours(value: float) -> str:
-    return "—" if not _known(value) else f"{value:.1f} h"
-
-
-def agenda(engine: Engine, week: dt.date, *, as_of: dt.datetime | None = None) -> Agenda:
-    """The agenda of the ISO week that contains `week`, from the KPI engine and the rejections explorer."""
-    monday = week_start(week)
-    sunday = monday + dt.timedelta(days=6)
-    before = monday - dt.timedelta(days=7)
-    as_of = as_of or utcnow()
-    # One pass of the KPI engine for both weeks, company-wide and by source: a row per ISO week.
-    weeks_of = kpi_table(engine, KpiQuery(before, sunday, "week", as_of=as_of)).set_index("period_start")
-    previous, company = weeks_of.loc[before], weeks_of.loc[monday]
-    # The week's month is its Thursday's (as its ISO year is): a week from 26 Oct to 1 Nov is October's.
-    month_first = (monday + dt.timedelta(days=3)).replace(day=1)
-    month_end = (month_first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    to_date = min(sunday, month_end)
-    month = kpi_table(engine, KpiQuery(month_first, to_date, "range", as_of=as_of)).iloc[0].copy()
-    # The month's whole target, not the share of its days so far: "on track" compares the pace with it.
-    month["mql_target"] = mql_target(engine, month_first, month_end)
-    sources = kpi_table(engine, KpiQuery(before, sunday, "week", "source", as_of=as_of))
-    sources_now = sources[sources["period_start"] == monday]
-    sources_before = sources[sources["period_start"] == before]
-    by_source = (
-        sources_now[["group", "mqls", "sqls", "mql_to_sql", "dispositioned"]]
-        .merge(sources_before[["group", "mqls"]].rename(columns={"mqls": "previous_mqls"}), on="group", how="outer")
-        .fillna({"mqls": 0, "sqls": 0, "dispositioned": 0, "previous_mqls": 0})
-        .rename(columns={"group": "source"})
-    )
-    by_source = by_source[(by_source["mqls"] > 0) | (by_source["previous_mqls"] > 0)]
-    by_source = by_source.sort_values(["mqls", "source"], ascending=[False, True]).reset_index(drop=True)
-    owners = kpi_table(engine, KpiQuery(monday, sunday, "range", "owner", as_of=as_of))
-    by_owner = owners[["group", "mqls", "sla_met", "sla_breached", "sla_compliance", "median_response_hours"]].rename(
-        columns={"group": "owner"}
-    )
-    week_query = RejectionQuery(monday, sunday, Filters())
-    summary = overview(engine, week_query)
-    trend_first = monday - dt.timedelta(weeks=TREND_WEEKS - 1)
-    trend = weekly(engine, RejectionQuery(trend_first, sunday, Filters()))
-    weeks = complete_weeks(trend_first, sunday, sunday + dt.timedelta(days=1))
-    # Only streaks that reach this week are this meeting's news; older ones were last weeks'.
-    streaks = [s.sentence() for s in recurring_tops(trend, weeks) if s.weeks[-1] == monday]
-    return Agenda(
-        week=monday,
-        last_day=sunday,
-        company=company,
-        previous=previous,
-        month=month,
-        month_days=((to_date - month_first).days + 1, (month_end - month_first).days + 1),
-        by_source=by_source,
-        reasons=by_reason(engine, week_query),
-        streaks=streaks,
-        unqualified_share=summary.unqualified_share,
-        rejection_gate=summary.rejection_gate,
-        by_owner=by_owner,
-        share_unavailable=summary.share_unavailable,
-    )
 
 
 # ------------------------------------------------------------------ the meeting record
@@ -513,7 +306,8 @@ def close_meeting(engine: Engine, actor: Actor, meeting_id: int) -> MeetingInfo:
     require(actor, "run_sync")
     with read_scope(engine) as session:
         week = _editable(session, meeting_id).week
-    numbers = {section.key: agenda(engine, week).section_lines(section.key) for section in SECTIONS}
+    plan = agenda(engine, week)
+    numbers = {section.key: section.lines(plan) for section in SECTIONS}
     with session_scope(engine) as session:
         meeting = _editable(session, meeting_id)
         meeting.status, meeting.closed_at, meeting.closed_by = "closed", utcnow(), actor.username
@@ -560,39 +354,74 @@ def actions_csv(engine: Engine) -> bytes:
     return to_safe_csv(all_actions(engine))
 
 
-def trend(engine: Engine, last_week: dt.date, weeks: int = TREND_WEEKS) -> pd.DataFrame:
-    """How each agenda number moved week by week: one row per ISO week up to `last_week`'s."""
-    last = week_start(last_week) + dt.timedelta(days=6)
-    first = week_start(last_week) - dt.timedelta(weeks=weeks - 1)
-    table = kpi_table(engine, KpiQuery(first, last, "week"))
-    return table[
+def actions_table(actions: list[ActionInfo]) -> pd.DataFrame:
+    """One meeting's actions as the page lists them."""
+    return pd.DataFrame(
         [
-            "period_start",
-            "mqls",
-            "mql_target",
-            "mql_to_sql",
-            "rejection_share",
-            "sla_compliance",
-            "median_response_hours",
-        ]
-    ].rename(columns={"period_start": "week"})
+            {
+                "team": TEAMS.get(a.team, a.team),
+                "action": a.text,
+                "owner": a.owner,
+                "due": a.due,
+                "status": a.status,
+                "carried over": "yes" if a.carried_from else "",
+            }
+            for a in actions
+        ],
+        columns=["team", "action", "owner", "due", "status", "carried over"],
+    )
 
 
-def meeting_markdown(meeting: MeetingInfo, current: Agenda) -> str:
+def meetings_table(past: list[MeetingInfo], names: Mapping[str, str]) -> pd.DataFrame:
+    """Every meeting, newest first, with who closed it (a person, not a user name) and its open actions."""
+    return pd.DataFrame(
+        [
+            {
+                "week": m.week,
+                "status": m.status,
+                "closed by": person(m.closed_by, names),
+                "attendees": ", ".join(m.attendees) or MISSING,
+                "actions": len(m.actions),
+                "open actions": sum(1 for a in m.actions if a.status == "open"),
+            }
+            for m in past
+        ],
+        columns=["week", "status", "closed by", "attendees", "actions", "open actions"],
+    )
+
+
+def actions_shown(every: pd.DataFrame, statuses: Sequence[str]) -> pd.DataFrame:
+    """All actions with the chosen statuses (all of them when none is chosen), for people: an action not
+    carried over reads MISSING in "carried from week" rather than a blank None."""
+    shown = every[every["status"].isin(statuses)] if statuses else every
+    return shown.assign(
+        **{
+            "carried from week": [
+                MISSING if pd.isna(week) else f"{week:%Y-%m-%d}" for week in shown["carried from week"]
+            ]
+        }
+    )
+
+
+def meeting_markdown(meeting: MeetingInfo, current: Agenda, names: Mapping[str, str] | None = None) -> str:
     """The meeting as a wiki page: each section with its numbers (as kept at the close, else as they stand),
-    its notes, the attendees and the actions; text from people and data neutralised."""
+    its notes, the attendees and the actions; text from people and data neutralised. `names` (user name ->
+    person) says who closed it."""
     out = [f"# Weekly sync: {md(current.label)}", ""]
-    out.append(f"Status: {meeting.status}" + (f", closed by {md(meeting.closed_by or '')}" if meeting.closed else ""))
-    out.append("Attendees: " + (", ".join(md(name) for name in meeting.attendees) or "—"))
+    out.append(
+        f"Status: {meeting.status}"
+        + (f", closed by {md(person(meeting.closed_by, names or {}))}" if meeting.closed else "")
+    )
+    out.append("Attendees: " + (", ".join(md(name) for name in meeting.attendees) or MISSING))
     for section in SECTIONS:
         out += ["", f"## {section.title} ({section.minutes} min)", ""]
-        numbers = meeting.numbers.get(section.key) if meeting.closed else current.section_lines(section.key)
+        numbers = meeting.numbers.get(section.key) if meeting.closed else section.lines(current)
         out += [f"- {md(line)}" for line in numbers or []]
         if meeting.notes.get(section.key):
             out += ["", md(meeting.notes[section.key])]
     out += ["", "## Actions", "", "| team | action | owner | due | status |", "|---|---|---|---|---|"]
     for action in meeting.actions:
-        due = f"{action.due:%d %b %Y}" if action.due else "—"
+        due = f"{action.due:%d %b %Y}" if action.due else MISSING
         carried = " (carried over from an earlier week)" if action.carried_from else ""
         out.append(
             f"| {TEAMS.get(action.team, action.team)} | {md(action.text)} | {md(action.owner)} | {due} | "

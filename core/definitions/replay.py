@@ -12,60 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, and_, func, literal, not_, or_, select, true
+from sqlalchemy import Engine, and_, literal, not_, select
 
 from core import sql
-from core.definitions.versions import IcpRules, MqlRules, active
+from core.definitions.rules import IcpRules, MqlRules, qualifies
+from core.definitions.versions import active
 from core.models import CalendarDay, Lead, Opportunity
 from core.periods import Grain, periods
-
-
-def _folded(column: Any) -> ColumnElement[str]:
-    # People type "SaaS" in a definition and CRMs export "saas": lists match whatever the case.
-    return func.lower(func.coalesce(column, ""))
-
-
-def _fold_all(values: list[str]) -> list[str]:
-    return [value.lower() for value in values]
-
-
-def _icp_fit(icp: IcpRules, leads: Any = Lead) -> ColumnElement[bool]:
-    conditions: list[ColumnElement[bool]] = []
-    if icp.company_size_min is not None:
-        conditions.append(func.coalesce(leads.company_size, -1) >= icp.company_size_min)
-    if icp.company_size_max is not None:
-        conditions.append(and_(leads.company_size.is_not(None), leads.company_size <= icp.company_size_max))
-    if icp.industries:
-        conditions.append(_folded(leads.industry).in_(_fold_all(icp.industries)))
-    if icp.countries:
-        conditions.append(_folded(leads.country).in_(_fold_all(icp.countries)))
-    return and_(true(), *conditions)
-
-
-def intent_hit(rules: MqlRules, leads: Any = Lead) -> ColumnElement[bool]:
-    """The lead shows one of the rule's high-intent signals (never NULL)."""
-    if not rules.intent_signals:
-        return literal(False)
-    return _folded(leads.intent_signal).in_(_fold_all(rules.intent_signals))
-
-
-def fits_besides_score(rules: MqlRules, icp: IcpRules | None, leads: Any = Lead) -> ColumnElement[bool]:
-    """Everything the rule asks of a lead but its behaviour: seniority, department and, if required, ICP fit."""
-    conditions: list[ColumnElement[bool]] = [true()]
-    if rules.seniorities:
-        conditions.append(func.coalesce(leads.seniority, "").in_(rules.seniorities))
-    if rules.departments:
-        conditions.append(_folded(leads.department).in_(_fold_all(rules.departments)))
-    if rules.icp_fit_required and icp is not None:
-        conditions.append(_icp_fit(icp, leads))
-    return and_(*conditions)
-
-
-def qualifies(rules: MqlRules, icp: IcpRules | None, leads: Any = Lead) -> ColumnElement[bool]:
-    """The MQL rule as a condition on a lead (of `leads`: the stored ones, or a sandbox trial's); never NULL, so
-    NOT of it is the leads it leaves out."""
-    signal = or_(func.coalesce(leads.score, -1) >= rules.score_threshold, intent_hit(rules, leads))
-    return and_(signal, fits_besides_score(rules, icp, leads))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -25,13 +24,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
 from core.db import must_retry, read_scope, retrying, session_scope
-from core.formats import SENIORITIES
+from core.definitions.rules import KIND_NAMES, KINDS, DefinitionError, Kind, SlaRules, validate_rules
 from core.funnel.derived import store_settings
 from core.models import DefinitionSignoff, DefinitionVersion, utcnow
 from core.permissions import Actor, PermissionDenied, require
 
-Kind = Literal["icp", "mql", "sql", "stages", "sla"]
-KINDS: tuple[Kind, ...] = ("icp", "mql", "sql", "stages", "sla")
 _KIND_LOCK_ID = 4_242_010  # pg_advisory_xact_lock(this, kind's index): one numbering or activation per kind
 State = Literal["draft", "proposed", "active", "superseded", "rejected"]
 Side = Literal["marketing", "sales"]
@@ -40,124 +37,8 @@ SIDES: dict[str, Side] = {"marketing_lead": "marketing", "sales_lead": "sales"}
 OPEN_STATES = ("draft", "proposed")
 
 
-class DefinitionError(ValueError):
-    """A definition or a step that cannot be taken, with the reason; nothing was changed."""
-
-
 class DefinitionConflict(DefinitionError):
     """Someone else changed the same definition at the same moment; nothing was changed."""
-
-
-def _names(values: list[str]) -> list[str]:
-    cleaned = [value.strip() for value in values if value and value.strip()]
-    return list(dict.fromkeys(cleaned))
-
-
-class _Rules(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class IcpRules(_Rules):
-    company_size_min: int | None = Field(default=None, ge=0)
-    company_size_max: int | None = Field(default=None, ge=0)
-    industries: list[str] = Field(default_factory=list)
-    countries: list[str] = Field(default_factory=list)
-
-    @field_validator("industries", "countries")
-    @classmethod
-    def _clean(cls, value: list[str]) -> list[str]:
-        return _names(value)
-
-    @model_validator(mode="after")
-    def _range(self) -> IcpRules:
-        low, high = self.company_size_min, self.company_size_max
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"the company-size range starts ({low}) above where it ends ({high})")
-        return self
-
-
-class MqlRules(_Rules):
-    icp_fit_required: bool = True
-    seniorities: list[str] = Field(default_factory=list)
-    departments: list[str] = Field(default_factory=list)
-    score_threshold: int = Field(default=50, ge=0, le=100)
-    intent_signals: list[str] = Field(default_factory=list)
-
-    @field_validator("departments", "intent_signals")
-    @classmethod
-    def _clean(cls, value: list[str]) -> list[str]:
-        return _names(value)
-
-    @field_validator("seniorities")
-    @classmethod
-    def _known_seniorities(cls, value: list[str]) -> list[str]:
-        cleaned = [item.strip().lower() for item in value]
-        unknown = [item for item in cleaned if item not in SENIORITIES]
-        if unknown:
-            raise ValueError(f"unknown seniorities {', '.join(unknown)}; expected some of {', '.join(SENIORITIES)}")
-        return list(dict.fromkeys(cleaned))
-
-
-class SqlRules(_Rules):
-    criteria: list[str] = Field(default_factory=lambda: ["confirmed need", "budget access", "timeline"])
-
-    @field_validator("criteria")
-    @classmethod
-    def _clean(cls, value: list[str]) -> list[str]:
-        return _names(value)
-
-
-class Stage(_Rules):
-    name: str = Field(min_length=1)
-    entry: str = ""
-    exit: str = ""
-
-
-class StagesRules(_Rules):
-    stages: list[Stage] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique(self) -> StagesRules:
-        names = [stage.name.strip().casefold() for stage in self.stages]
-        if len(set(names)) != len(names):
-            raise ValueError("each stage name must appear once")
-        return self
-
-
-class SlaRules(_Rules):
-    response_hours: float = Field(default=4.0, gt=0)
-    business_hours: bool = True
-    min_touch_attempts: int = Field(default=6, ge=0)
-    min_touch_days: int = Field(default=14, ge=0)
-    monthly_mql_target: int | None = Field(default=None, ge=0)
-    conversion_gate: float = Field(default=0.30, ge=0, le=1)
-    rejection_gate: float = Field(default=0.30, ge=0, le=1)
-    review_interval_days: int = Field(default=90, gt=0)
-
-
-RULES: dict[str, type[_Rules]] = {
-    "icp": IcpRules,
-    "mql": MqlRules,
-    "sql": SqlRules,
-    "stages": StagesRules,
-    "sla": SlaRules,
-}
-
-
-def validate_rules(kind: str, rules: dict[str, Any]) -> dict[str, Any]:
-    """The rules in their stored form, or DefinitionError naming every problem."""
-    model = RULES.get(kind)
-    if model is None:
-        raise DefinitionError(f"unknown definition kind {kind!r}; expected one of {', '.join(KINDS)}")
-    try:
-        return model.model_validate(rules).model_dump(mode="json")
-    except ValidationError as exc:
-        reasons = "; ".join(
-            (f"{'.'.join(str(part) for part in error['loc'])}: " if error["loc"] else "")
-            + str(error["msg"]).removeprefix("Value error, ")
-            for error in exc.errors()
-        )
-        raise DefinitionError(f"the {kind} rules are not valid: {reasons}") from exc
 
 
 @dataclass(frozen=True)
@@ -190,7 +71,7 @@ class VersionInfo:
 
     @property
     def label(self) -> str:
-        return f"{self.kind.upper()} v{self.number}"
+        return f"{KIND_NAMES[self.kind]} v{self.number}"
 
     def approved_by(self) -> set[Side]:
         """The sides that approved the current revision."""
@@ -529,72 +410,3 @@ def get(engine: Engine, version_id: int) -> VersionInfo:
         if version is None:
             raise DefinitionError(f"no definition version {version_id}")
         return _info(session, version)
-
-
-def _listed(values: list[str]) -> str:
-    return ", ".join(values) if values else "any"
-
-
-def describe(kind: str, rules: dict[str, Any]) -> list[str]:
-    """A version's rules as the sentences a person reads on the one-pager."""
-    if kind == "icp":
-        icp = IcpRules.model_validate(rules)
-        low, high = icp.company_size_min, icp.company_size_max
-        size = (
-            "any size"
-            if low is None and high is None
-            else f"{low:,}–{high:,} employees"
-            if low is not None and high is not None
-            else f"at least {low:,} employees"
-            if low is not None
-            else f"at most {high:,} employees"
-        )
-        return [
-            f"Company size: {size}",
-            f"Industries: {_listed(icp.industries)}",
-            f"Countries: {_listed(icp.countries)}",
-        ]
-    if kind == "mql":
-        mql = MqlRules.model_validate(rules)
-        signal = f"Score of {mql.score_threshold} or more"
-        if mql.intent_signals:
-            signal += f", or an intent signal: {', '.join(mql.intent_signals)}"
-        return [
-            signal,
-            "Must fit the ICP" if mql.icp_fit_required else "ICP fit not required",
-            f"Seniority: {_listed(mql.seniorities)}",
-            f"Department: {_listed(mql.departments)}",
-        ]
-    if kind == "sql":
-        return [f"Sales confirms: {criterion}" for criterion in SqlRules.model_validate(rules).criteria]
-    if kind == "stages":
-        return [
-            f"{position}. {stage.name}"
-            + (f" — enters when {stage.entry}" if stage.entry else "")
-            + (f"; leaves when {stage.exit}" if stage.exit else "")
-            for position, stage in enumerate(StagesRules.model_validate(rules).stages, start=1)
-        ]
-    sla = SlaRules.model_validate(rules)
-    return [
-        f"First response within {sla.response_hours:g} {'business' if sla.business_hours else 'calendar'} hours",
-        f"At least {sla.min_touch_attempts} touch attempts over {sla.min_touch_days} days before a rejection",
-        f"MQL→SQL conversion gate {sla.conversion_gate:.0%}; rejection-share gate {sla.rejection_gate:.0%}",
-        "Monthly MQL target: "
-        + (f"{sla.monthly_mql_target:,}" if sla.monthly_mql_target is not None else "from the targets table"),
-        f"Reviewed every {sla.review_interval_days} days",
-    ]
-
-
-def diff(kind: str, left: dict[str, Any], right: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
-    """(rule, left value, right value, changed) for every rule of two versions of one kind."""
-    model = RULES[kind]
-    a, b = model.model_validate(left).model_dump(mode="json"), model.model_validate(right).model_dump(mode="json")
-
-    def shown(value: Any) -> str:
-        if isinstance(value, list):
-            return "; ".join(shown(item) for item in value) or "—"
-        if isinstance(value, dict):
-            return " / ".join(str(item) for item in value.values() if item not in ("", None))
-        return "—" if value is None else str(value)
-
-    return [(name, shown(a[name]), shown(b[name]), a[name] != b[name]) for name in model.model_fields]

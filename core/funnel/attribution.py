@@ -31,7 +31,8 @@ from sqlalchemy import (
 )
 
 from core import sql
-from core.funnel.kpis import KpiQuery, opportunity_scope
+from core.funnel.kpis import KpiQuery
+from core.funnel.segments import opportunity_scope
 from core.models import CalendarDay, Lead, Opportunity, Spend, Touch
 from core.settings import load
 
@@ -87,7 +88,7 @@ def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Mode
                 Opportunity.is_won.is_(True),
                 Opportunity.closed_day >= query.first_day,
                 Opportunity.closed_day <= query.last_day,
-                *opportunity_scope(query, settings),
+                *opportunity_scope(query.filters, settings),
             )
             .cte("won")
         )

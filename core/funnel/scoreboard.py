@@ -1,8 +1,8 @@
-"""What the scoreboard shows, decided without Streamlit: the period a preset means, the headline numbers
-with their change against the previous period, the gate flags, and how each KPI is counted.
+"""What the scoreboard shows, decided without Streamlit: the headline numbers with their change against the
+previous period, the gate flags, the funnel, the data's freshness, and how each KPI is counted.
 
-The numbers come from `core.kpis.kpi_table`; this module only picks, compares and words them, so that the
-page, the Markdown summary and the CLI say the same thing.
+The numbers come from `core.funnel.kpis.kpi_table` and the periods from `core.periods`; this module only picks,
+compares and words them, so that the page, the Markdown summary and the CLI say the same thing.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,142 +18,31 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from core.exports import MARKDOWN_SPECIALS, markdown_text
+from core.formatting import MISSING, count, days, known, money, percent
 from core.funnel.attribution import MODELS, Model
-from core.funnel.kpis import Filters, KpiQuery, data_range, kpi_table, last_mql_day_before
+from core.funnel.kpis import KpiQuery, kpi_table
+from core.funnel.segments import Filters, data_range
+from core.funnel.view import ViewLink, default_anchor
 from core.models import ImportRun, utcnow
-from core.periods import GRAINS, Grain, bucket_start, month_start, next_bucket_start, quarter_start, week_start
+from core.periods import (
+    GRAINS,
+    PERIOD_PRESETS,
+    Grain,
+    PeriodPreset,
+    anchor_day,
+    completed_unit,
+    period_range,
+    previous_range,
+    shown_period_reason,
+)
+from core.vocabulary import FILTER_LABELS, display_names, value_name
 
-PeriodPreset = Literal["this_week", "last_week", "this_month", "last_month", "this_quarter", "last_quarter", "custom"]
-PERIOD_PRESETS: dict[PeriodPreset, str] = {
-    "last_month": "Last complete month",
-    "this_month": "This month so far",
-    "last_week": "Last complete week",
-    "this_week": "This week so far",
-    "last_quarter": "Last complete quarter",
-    "this_quarter": "This quarter so far",
-    "custom": "Custom range",
-}
 # A source needs this many MQLs before its conversion is flagged: 1 SQL of 3 MQLs says nothing.
 MIN_MQLS_FOR_A_FLAG = 20
 SLA_FLAG_BELOW = 0.9
 STALE_AFTER = dt.timedelta(days=7)
 # Targets are company-wide: a filtered view or a period without targets shows none.
 NO_TARGET = "no target for this view (targets are company-wide)"
-
-
-def _unit(preset: PeriodPreset) -> str:
-    return preset.split("_", 1)[1]
-
-
-def completed_unit(preset: PeriodPreset) -> Grain | None:
-    """The unit of a "last …" preset (a complete week, month or quarter); None for the others."""
-    return _unit(preset) if preset.startswith("last_") else None  # type: ignore[return-value]
-
-
-def _start(day: dt.date, unit: str) -> dt.date:
-    return {"week": week_start, "month": month_start, "quarter": quarter_start}[unit](day)
-
-
-def _next(start: dt.date, unit: str) -> dt.date:
-    return next_bucket_start(start, unit)  # type: ignore[arg-type]
-
-
-def anchor_day(today: dt.date, data_ends: dt.date | None) -> dt.date:
-    """The day presets count from: today, or the day after the data ends when it stops in the past (a demo
-    or an old export), so that a default view always has numbers."""
-    return today if data_ends is None else min(today, data_ends + dt.timedelta(days=1))
-
-
-def default_anchor(engine: Engine, today: dt.date, unit: Grain) -> dt.date:
-    """The day a page's default period counts from: the day after the latest complete `unit` that has MQLs.
-
-    Data that stops in the past (a demo, an old export) opens on its last complete period, and an import of
-    undated leads today (their MQL day the day of the import) cannot move anyone's default to an empty one:
-    the current period is not complete. With no MQLs at all, the day after the data ends.
-    """
-    last_mql = last_mql_day_before(engine, bucket_start(today, unit))
-    if last_mql is None:
-        span = data_range(engine)
-        return anchor_day(today, span[1] if span else None)
-    return anchor_day(today, last_mql)
-
-
-def shown_period_reason(
-    preset: PeriodPreset, first: dt.date, last: dt.date, today: dt.date, data_ends: dt.date | None
-) -> str:
-    """One line on which period a page shows and why, e.g. "October 2026: the last complete month with MQLs;
-    the data runs to 6 Dec 2026"."""
-    label = _span_label(first, last)
-    runs_to = f"; the data runs to {data_ends.day} {data_ends:%b %Y}" if data_ends else ""
-    if preset.startswith("last_"):
-        unit = _unit(preset)
-        latest = _start(today, unit) - dt.timedelta(days=1)
-        why = f"the last complete {unit} with MQLs" if last < latest else f"the last complete {unit}"
-        return f"{label}: {why}{runs_to}"
-    if preset.startswith("this_"):
-        return f"{label}: this {_unit(preset)} so far{runs_to}"
-    return f"{label}: the range you chose{runs_to}"
-
-
-def _span_label(first: dt.date, last: dt.date) -> str:
-    if first.day == 1 and next_bucket_start(first, "month") - dt.timedelta(days=1) == last:
-        return f"{first:%B %Y}"
-    if first == quarter_start(first) and next_bucket_start(first, "quarter") - dt.timedelta(days=1) == last:
-        return f"Q{(first.month - 1) // 3 + 1} {first.year}"
-    return f"{first:%d %b %Y} – {last:%d %b %Y}"
-
-
-def period_range(
-    preset: PeriodPreset, today: dt.date, custom: tuple[dt.date, dt.date] | None = None
-) -> tuple[dt.date, dt.date]:
-    """The first and last day a preset means on `today` ("this …" ends today; "last …" is the complete one)."""
-    if preset == "custom":
-        if custom is None:
-            raise ValueError("a custom period needs its first and last day")
-        first, last = custom
-        if last < first:
-            raise ValueError(f"the range ends ({last}) before it starts ({first})")
-        return first, last
-    unit = _unit(preset)
-    current = _start(today, unit)
-    if preset.startswith("this_"):
-        return current, today
-    previous = _start(current - dt.timedelta(days=1), unit)
-    return previous, current - dt.timedelta(days=1)
-
-
-def previous_range(preset: PeriodPreset, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
-    """The period to compare with: the previous week, month or quarter (as far into it as this one has
-    run, for "this …"), or for a custom range the same number of days just before it."""
-    if preset == "custom":
-        length = last - first
-        return first - length - dt.timedelta(days=1), first - dt.timedelta(days=1)
-    unit = _unit(preset)
-    start = _start(first - dt.timedelta(days=1), unit)
-    end = _next(start, unit) - dt.timedelta(days=1)
-    if preset.startswith("this_"):
-        # Like for like: the first N days of the previous period against the first N days of this one.
-        end = min(end, start + (last - first))
-    return start, end
-
-
-def known(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
-def percent(value: Any) -> str:
-    return f"{value:.0%}" if known(value) else "no data"
-
-
-def money(value: Any) -> str:
-    """Compact enough for six metrics in a row: $4.57M, $35k, $900."""
-    if not known(value):
-        return "no data"
-    if abs(value) >= 1_000_000:
-        return f"${value / 1_000_000:,.2f}M"
-    if abs(value) >= 10_000:
-        return f"${value / 1_000:,.0f}k"
-    return f"${value:,.0f}"
 
 
 @dataclass(frozen=True)
@@ -252,7 +142,7 @@ def headlines(now: pd.Series, before: pd.Series) -> list[Headline]:
         Headline(
             "mqls",
             "MQLs",
-            f"{now['mqls']:,.0f}" if known(now["mqls"]) else "no data",
+            count(now["mqls"]),
             _amount_change(now, before, "mqls"),
             "normal",
             mql_target if known(now["mql_target"]) else NO_TARGET,
@@ -299,7 +189,7 @@ def headlines(now: pd.Series, before: pd.Series) -> list[Headline]:
         Headline(
             "median_cycle_days",
             "Sales cycle",
-            f"{now['median_cycle_days']:.0f} days" if known(now["median_cycle_days"]) else "no data",
+            days(now["median_cycle_days"]),
             cycle_change,
             "inverse",
             "median, created to won",
@@ -309,45 +199,47 @@ def headlines(now: pd.Series, before: pd.Series) -> list[Headline]:
     return [_honest(headline, now) for headline in shown]
 
 
-def flags(now: pd.Series, by_source: pd.DataFrame) -> list[str]:
-    """One line per gate crossed or target missed, worst news first."""
+def _under_gate(row: Any) -> bool:
+    """A conversion under the gate on enough MQLs to mean something, from a cohort old enough to have converted."""
+    young = row.maturity_days if isinstance(row.maturity_days, dict) else {}
+    return (
+        "mql_to_sql" not in young
+        and known(row.mql_to_sql)
+        and row.mql_to_sql < row.conversion_gate
+        and row.mqls >= MIN_MQLS_FOR_A_FLAG
+    )
+
+
+def flags(now: pd.Series, by_source: pd.DataFrame, names: Mapping[str, str] | None = None) -> list[str]:
+    """One line per gate crossed or target missed, worst news first; sources by their display `names`."""
+    sources = [source for source in by_source.sort_values("mql_to_sql").itertuples() if _under_gate(source)]
     lines = []
-    # A young cohort has not converted yet: its rate is no failure (and the row says it is maturing).
-    young = "mql_to_sql" in maturing(now)
-    if (
-        not young
-        and known(now["mql_to_sql"])
-        and now["mql_to_sql"] < now["conversion_gate"]
-        and now["mqls"] >= MIN_MQLS_FOR_A_FLAG
-    ):
+    # A view of one source (a filter) would say the same thing twice: the source's line names it.
+    if _under_gate(now) and not any(source.mqls == now["mqls"] for source in sources):
         lines.append(
-            f"Only {now['mql_to_sql']:.0%} of {now['mqls']:,} MQLs became SQLs — gate is {now['conversion_gate']:.0%}."
+            f"Only {percent(now['mql_to_sql'])} of {now['mqls']:,} MQLs became SQLs — "
+            f"gate is {percent(now['conversion_gate'])}."
         )
-    for source in by_source.sort_values("mql_to_sql").itertuples():
-        if (
-            "mql_to_sql" not in (source.maturity_days if isinstance(source.maturity_days, dict) else {})
-            and known(source.mql_to_sql)
-            and source.mql_to_sql < source.conversion_gate
-            and source.mqls >= MIN_MQLS_FOR_A_FLAG
-        ):
-            lines.append(
-                f"{str(source.group).replace('_', ' ').capitalize()} converts {source.mql_to_sql:.0%} of "
-                f"{source.mqls:,} MQLs to SQL — gate is {source.conversion_gate:.0%}."
-            )
+    lines += [
+        f"{value_name(source.group, names)} converts {percent(source.mql_to_sql)} of {source.mqls:,} MQLs to SQL — "
+        f"gate is {percent(source.conversion_gate)}."
+        for source in sources
+    ]
     if known(now["sla_compliance"]) and now["sla_compliance"] < SLA_FLAG_BELOW:
         kind = "business" if now.get("sla_business_hours", True) else "calendar"
         lines.append(
-            f"Only {now['sla_compliance']:.0%} of MQLs got a response within {now['sla_hours']:g} {kind} hours."
+            f"Only {percent(now['sla_compliance'])} of MQLs got a response within {now['sla_hours']:g} {kind} hours."
         )
     if known(now["mql_attainment"]) and now["mql_attainment"] < 1:
-        lines.append(f"MQLs are at {now['mql_attainment']:.0%} of target.")
+        lines.append(f"MQLs are at {percent(now['mql_attainment'])} of target.")
     if (
         known(now["rejection_share"])
         and now["rejection_share"] > now["rejection_gate"]
         and now["dispositioned"] >= MIN_MQLS_FOR_A_FLAG
     ):
         lines.append(
-            f"Sales rejected {now['rejection_share']:.0%} of dispositioned MQLs — gate is {now['rejection_gate']:.0%}."
+            f"Sales rejected {percent(now['rejection_share'])} of dispositioned MQLs — "
+            f"gate is {percent(now['rejection_gate'])}."
         )
     return lines
 
@@ -413,66 +305,19 @@ class View:
     model: Model = "linear"
 
 
-_FILTER_PARAMS = {"source": "sources", "segment": "segments", "owner": "owners", "campaign": "campaigns"}
+FILTERS: tuple[str, ...] = ("sources", "segments", "owners", "campaigns")
+LINK = ViewLink(View(), PERIOD_PRESETS, FILTERS, {"grain": GRAINS, "model": MODELS})
 
 
-def view_from_params(params: dict[str, list[str]]) -> View:
-    """A view from a URL's query string; anything unknown or malformed falls back to the default."""
-
-    def one(key: str) -> str | None:
-        values = params.get(key) or []
-        return values[-1] if values else None
-
-    preset = one("period")
-    custom = None
-    if preset == "custom":
-        try:
-            first, last = dt.date.fromisoformat(one("from") or ""), dt.date.fromisoformat(one("to") or "")
-            custom = (first, last) if first <= last else None
-        except ValueError:
-            custom = None
-    if preset not in PERIOD_PRESETS or (preset == "custom" and custom is None):
-        preset = "last_month"
-    grain = one("grain")
-    model = one("model")
-    filters = Filters(**{name: tuple(dict.fromkeys(params.get(key) or [])) for key, name in _FILTER_PARAMS.items()})
-    return View(
-        preset=preset,  # type: ignore[arg-type]
-        custom=custom,
-        grain=grain if grain in GRAINS else "month",
-        filters=filters,
-        model=model if model in MODELS else "linear",
-    )
-
-
-def view_to_params(view: View) -> dict[str, list[str]]:
-    """The query string of a view; defaults are left out so that the plain URL is the default view."""
-    params: dict[str, list[str]] = {}
-    default = View()
-    if view.preset != default.preset:
-        params["period"] = [view.preset]
-    if view.preset == "custom" and view.custom is not None:
-        params["from"], params["to"] = [view.custom[0].isoformat()], [view.custom[1].isoformat()]
-    if view.grain != default.grain:
-        params["grain"] = [view.grain]
-    if view.model != default.model:
-        params["model"] = [view.model]
-    for key, name in _FILTER_PARAMS.items():
-        values = getattr(view.filters, name)
-        if values:
-            params[key] = list(values)
-    return params
-
-
-def ranking_note(by_model: pd.DataFrame, model: Model) -> str:
-    """How much the channel ranking depends on the attribution model, in one sentence."""
+def ranking_note(by_model: pd.DataFrame, model: Model, names: Mapping[str, str] | None = None) -> str:
+    """How much the channel ranking depends on the attribution model, in one sentence (channels by name)."""
     if by_model.empty:
         return "No won revenue in this period to attribute."
     ranks = by_model.pivot_table(index="channel", columns="model", values="rank", aggfunc="first")
     # A channel credited under one model and not another has moved too: unranked counts as last.
     ranks = ranks.fillna(len(ranks) + 1)
     moved = int((ranks.max(axis=1) != ranks.min(axis=1)).sum())
-    leaders = by_model[by_model["rank"] == 1].groupby("model")["channel"].first()
+    leaders = by_model[by_model["rank"] == 1].groupby("model")["channel"].first().map(lambda c: value_name(c, names))
     leader = leaders.get(model)
     distinct_leaders = sorted(set(leaders))
     text = f"{moved} of {len(ranks)} channels change rank between the five models"
@@ -496,19 +341,20 @@ def summary_markdown(
     stages: pd.DataFrame,
     fresh: Freshness,
     filters: Filters,
+    names: Mapping[str, str] | None = None,
 ) -> str:
     """The scoreboard as a one-page Markdown summary to paste into an e-mail (text from data neutralised)."""
     chosen = [
-        f"{key} {', '.join(_markdown_text(value) for value in getattr(filters, name))}"
-        for key, name in _FILTER_PARAMS.items()
-        if getattr(filters, name)
+        f"{FILTER_LABELS[name].lower()} {', '.join(_markdown_text(value_name(value, names)) for value in values)}"
+        for name in FILTERS
+        if (values := getattr(filters, name))
     ]
     out = [f"# OneFunnel scoreboard: {title}", "", f"Compared with {compared_with}."]
     if chosen:
         out.append("Filtered to " + "; ".join(chosen) + ".")
     out += ["", "| KPI | value | change | note |", "|---|---|---|---|"]
     out += [
-        f"| {h.label} | {h.value} | {h.delta or '—'} | {h.note}{'; ' + h.basis if h.basis else ''} |" for h in shown
+        f"| {h.label} | {h.value} | {h.delta or MISSING} | {h.note}{'; ' + h.basis if h.basis else ''} |" for h in shown
     ]
     out += ["", "## Flags", ""]
     out += [f"- {_markdown_text(line)}" for line in lines] or ["- No gate crossed."]
@@ -517,33 +363,10 @@ def summary_markdown(
         if isinstance(stage.not_in_data, str):
             out.append(f"| {stage.stage} | not in the data | {_markdown_text(stage.not_in_data)} |")
             continue
-        rate = percent(stage.from_previous) if known(stage.from_previous) else "—"
-        out.append(f"| {stage.stage} | {stage.count:,} | {rate}{' (' + MATURING + ')' if stage.maturing else ''} |")
+        maturing_mark = f" ({MATURING})" if stage.maturing else ""
+        out.append(f"| {stage.stage} | {stage.count:,} | {percent(stage.from_previous)}{maturing_mark} |")
     out += ["", f"Data: {fresh.describe()}."]
     return "\n".join(out) + "\n"
-
-
-def trend_range(last_day: dt.date, grain: Grain, count: int) -> tuple[dt.date, dt.date]:
-    """The `count` periods of `grain` that end with the one holding `last_day` (the last may be partial)."""
-    start = bucket_start(last_day, grain)
-    for _ in range(count - 1):
-        start = bucket_start(start - dt.timedelta(days=1), grain)
-    return start, last_day
-
-
-def period_label(start: dt.date, grain: Grain) -> str:
-    """How a period is named on a chart axis: "Oct 2026", "Q3 2026", or a week by its Monday, "26 Oct"."""
-    if grain == "quarter":
-        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
-    if grain == "month":
-        return f"{start:%b %Y}"
-    return f"{start:%d %b}"
-
-
-def is_partial(first_day: dt.date, last_day: dt.date, grain: Grain) -> bool:
-    """Whether [first_day, last_day] is less than the whole week, month or quarter it belongs to."""
-    start = bucket_start(first_day, grain)
-    return first_day != start or last_day != next_bucket_start(start, grain) - dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -614,7 +437,7 @@ def read_board(engine: Engine, view: View, today: dt.date, as_of: dt.datetime | 
         compared_first=previous_first,
         compared_last=previous_last,
         headlines=headlines(now, before),
-        flags=flags(now, by_source),
+        flags=flags(now, by_source, display_names(engine)),
         funnel=funnel(now),
         unavailable=unavailable(now),
         coverage_notes=coverage_notes(now),

@@ -1,179 +1,44 @@
-"""The threshold sandbox: try MQL and SLA settings on a private copy of leads before proposing them.
+"""The threshold sandbox's trials: a person's private copy of leads to try MQL and SLA settings on.
 
 A trial is one person's: the stored leads of a period (read, never written) or an uploaded CSV mapped and
 validated like the Data page's, copied into `sandbox_leads` under the trial's id. Nothing a trial does
-touches the shared tables; deleting a trial removes its rows. Every outcome is counted in SQL over the
-trial's rows; the knobs only change the WHERE and CASE expressions.
-
-The outcomes compare two rules on the same leads: the active definition and the knobs. A rule qualifies a
-lead or not (core.replay.qualifies); volume is counted by the month the lead was created. Leads the
-recorded rule never passed to sales have no SQL and no response: they count as not converted, and the
-SLA is judged only on the leads that were MQLs (the page says so).
+touches the shared tables; deleting a trial removes its rows. What the knobs give on a trial is
+core.sandbox.outcome; proposing them is core.sandbox.proposals.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    Table,
-    and_,
-    bindparam,
-    case,
-    delete,
-    func,
-    not_,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, select, text, update
 
 from core.audit import record
 from core.business_hours import BusinessClock, calendar_minutes_between
 from core.db import read_scope, retrying, session_scope, write_from_here
-from core.definitions import versions
-from core.definitions.replay import fits_besides_score, intent_hit, qualifies
-from core.definitions.versions import IcpRules, MqlRules, SlaRules, VersionInfo
-from core.imports.importer import CHUNK_ROWS, ImportResult, ProgressCallback, bulk_insert, format_column, import_csv
 from core.imports.mapping import Mapping
+from core.imports.reading import CHUNK_ROWS
+from core.imports.runs import ImportResult, ProgressCallback, import_csv
+from core.imports.staging import bulk_insert, format_column
 from core.models import Lead, SandboxLead, SandboxTrial, utcnow
 from core.permissions import Actor, PermissionDenied, require
-from core.settings import OrgSettings, current, load
-from core.sql import count_if
+from core.settings import OrgSettings, load
 
 KEEP_DAYS = 30  # a trial not opened for this long is removed
 MAX_ROWS = 1_000_000
-THRESHOLDS = range(0, 101)
 LEADS_TABLE = cast(Table, SandboxLead.__table__)
 TRIALS_TABLE = cast(Table, SandboxTrial.__table__)
 SANDBOX_COLUMNS = [column.name for column in LEADS_TABLE.columns]
-PROPOSABLE = ("icp", "mql", "sla")
-# The knobs each definition kind owns: proposing a kind takes these from the knobs, the rest from what is in force.
-KIND_KNOBS = {
-    "icp": ("company_size_min", "company_size_max", "industries", "countries"),
-    "mql": ("score_threshold", "icp_fit_required", "seniorities", "intent_signals", "departments"),
-    "sla": ("sla_hours", "sla_business_hours", "conversion_gate", "rejection_gate"),
-}
 STAGE = "sandbox_stage"  # a trial's rows are written here (a temporary table) and moved in when the file is good
 
 
 class SandboxError(ValueError):
     """A sandbox request that cannot be done as asked; nothing was changed."""
-
-
-# ------------------------------------------------------------------ knobs
-
-
-@dataclass(frozen=True)
-class Knobs:
-    """Everything a trial can change. Lists are tuples so that knobs can key a cache."""
-
-    score_threshold: int = 50
-    icp_fit_required: bool = True
-    company_size_min: int | None = None
-    company_size_max: int | None = None
-    seniorities: tuple[str, ...] = ()
-    intent_signals: tuple[str, ...] = ()
-    sla_hours: float = 4.0
-    sla_business_hours: bool = True
-    conversion_gate: float = 0.30
-    rejection_gate: float = 0.30
-    # Capacity assumptions: minutes a rep spends on a first response, hours a day a rep gives new MQLs.
-    minutes_per_response: float = 15.0
-    rep_hours_per_day: float = 2.0
-    # Kept from the definitions in force: the sandbox does not change them.
-    industries: tuple[str, ...] = ()
-    countries: tuple[str, ...] = ()
-    departments: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        low, high = self.company_size_min, self.company_size_max
-        if low is not None and high is not None and low > high:
-            raise SandboxError(f"the company-size range starts ({low}) above where it ends ({high})")
-        if not 0 <= self.score_threshold <= 100:
-            raise SandboxError(f"the score threshold is from 0 to 100, not {self.score_threshold}")
-        if self.sla_hours <= 0:
-            raise SandboxError("the response SLA needs some hours")
-        for name in ("conversion_gate", "rejection_gate"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise SandboxError(f"the {name.replace('_', ' ')} is a share from 0 to 1")
-
-    def mql(self) -> MqlRules:
-        return MqlRules(
-            icp_fit_required=self.icp_fit_required,
-            seniorities=list(self.seniorities),
-            departments=list(self.departments),
-            score_threshold=self.score_threshold,
-            intent_signals=list(self.intent_signals),
-        )
-
-    def icp(self) -> IcpRules:
-        return IcpRules(
-            company_size_min=self.company_size_min,
-            company_size_max=self.company_size_max,
-            industries=list(self.industries),
-            countries=list(self.countries),
-        )
-
-    def sla(self, base: SlaRules | None = None) -> SlaRules:
-        return (base or SlaRules()).model_copy(
-            update={
-                "response_hours": self.sla_hours,
-                "business_hours": self.sla_business_hours,
-                "conversion_gate": self.conversion_gate,
-                "rejection_gate": self.rejection_gate,
-            }
-        )
-
-
-def active_knobs(engine: Engine) -> Knobs:
-    """The knobs as the definitions in force set them (defaults where none is signed)."""
-    settings = current(engine)
-    icp_version, mql_version = versions.active(engine, "icp"), versions.active(engine, "mql")
-    icp = IcpRules.model_validate(icp_version.rules) if icp_version else IcpRules()
-    mql = MqlRules.model_validate(mql_version.rules) if mql_version else MqlRules()
-    return Knobs(
-        score_threshold=mql.score_threshold,
-        icp_fit_required=mql.icp_fit_required,
-        company_size_min=icp.company_size_min,
-        company_size_max=icp.company_size_max,
-        seniorities=tuple(mql.seniorities),
-        intent_signals=tuple(mql.intent_signals),
-        sla_hours=settings.sla_hours,
-        sla_business_hours=settings.sla_business_hours,
-        conversion_gate=settings.conversion_gate,
-        rejection_gate=settings.rejection_gate,
-        industries=tuple(icp.industries),
-        countries=tuple(icp.countries),
-        departments=tuple(mql.departments),
-    )
-
-
-def changed_kinds(knobs: Knobs, baseline: Knobs) -> tuple[str, ...]:
-    """Which definitions the knobs differ from: what a proposal would change."""
-    kinds = []
-    if knobs.icp() != baseline.icp():
-        kinds.append("icp")
-    if knobs.mql() != baseline.mql():
-        kinds.append("mql")
-    if knobs.sla() != baseline.sla():
-        kinds.append("sla")
-    return tuple(kinds)
-
-
-# ------------------------------------------------------------------ trials
 
 
 @dataclass(frozen=True)
@@ -211,7 +76,7 @@ def _info(trial: SandboxTrial) -> TrialInfo:
     )
 
 
-def _may_use(actor: Actor) -> None:
+def may_use(actor: Actor) -> None:
     """Trying thresholds leads to proposing one: the roles that may propose a definition."""
     require(actor, "propose_definition")
 
@@ -371,7 +236,7 @@ def _close_trial(
 
 
 class _TrialSink:
-    """Receives an upload's validated lead rows (core.imports.importer) and keeps them in a new trial."""
+    """Receives an upload's validated lead rows (core.imports.runs) and keeps them in a new trial."""
 
     def __init__(self, actor: Actor, name: str, file_name: str, mapping_name: str | None) -> None:
         self.actor, self.name, self.file_name, self.mapping_name = actor, name, file_name, mapping_name
@@ -437,7 +302,7 @@ def upload_trial(
     """A new trial from a leads CSV (or gzip-compressed CSV, or a sheet of a workbook), mapped and validated as
     the Data page imports (ImportRefused with the report if any row is bad, and then nothing is kept).
     The rows go to the trial only, never the shared tables."""
-    _may_use(actor)
+    may_use(actor)
     require(actor, "import_data")  # uploads are ops' (PRODUCT.md, roles)
     shown_name = file_name or Path(str(getattr(source, "name", "upload.csv"))).name
     sink = _TrialSink(actor, _trial_name(name), shown_name, mapping.name if mapping is not None else None)
@@ -478,7 +343,7 @@ _STORED_COLUMNS = (
 def stored_trial(engine: Engine, actor: Actor, name: str, first_day: dt.date, last_day: dt.date) -> TrialInfo:
     """A new trial on the stored leads created from first_day to last_day (organisation days): read and copied
     into the trial, so the shared tables are never written and later imports do not move the trial's numbers."""
-    _may_use(actor)
+    may_use(actor)
     if last_day < first_day:
         raise SandboxError(f"the period ends ({last_day}) before it starts ({first_day})")
     name = _trial_name(name)
@@ -536,7 +401,7 @@ def _owned(session: Any, actor: Actor, trial_id: int) -> SandboxTrial:
 
 
 def get_trial(engine: Engine, actor: Actor, trial_id: int) -> TrialInfo:
-    _may_use(actor)
+    may_use(actor)
     with read_scope(engine) as session:
         return _info(_owned(session, actor, trial_id))
 
@@ -544,7 +409,7 @@ def get_trial(engine: Engine, actor: Actor, trial_id: int) -> TrialInfo:
 @retrying
 def touch_trial(engine: Engine, actor: Actor, trial_id: int) -> None:
     """Opening a trial keeps it another KEEP_DAYS."""
-    _may_use(actor)
+    may_use(actor)
     with session_scope(engine) as session:
         _owned(session, actor, trial_id).last_used_at = utcnow()
 
@@ -566,7 +431,7 @@ def _remove(session: Any, trial: SandboxTrial, by: str, action: str) -> None:
 @retrying
 def delete_trial(engine: Engine, actor: Actor, trial_id: int) -> None:
     """Removes the trial's rows; its record stays, marked deleted, and the audit log says who."""
-    _may_use(actor)
+    may_use(actor)
     with session_scope(engine) as session:
         _remove(session, _owned(session, actor, trial_id), actor.username, "delete")
 
@@ -574,7 +439,7 @@ def delete_trial(engine: Engine, actor: Actor, trial_id: int) -> None:
 @retrying
 def trials(engine: Engine, actor: Actor) -> list[TrialInfo]:
     """The actor's trials, newest first. Anyone's trials not opened for KEEP_DAYS are removed first."""
-    _may_use(actor)
+    may_use(actor)
     expired = and_(
         SandboxTrial.deleted_at.is_(None), SandboxTrial.last_used_at < utcnow() - dt.timedelta(days=KEEP_DAYS)
     )
@@ -591,284 +456,3 @@ def trials(engine: Engine, actor: Actor) -> list[TrialInfo]:
             .order_by(SandboxTrial.created_at.desc(), SandboxTrial.id.desc())
         )
         return [_info(trial) for trial in session.scalars(mine)]
-
-
-# ------------------------------------------------------------------ outcomes
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a rule would have given on a trial's leads."""
-
-    label: str
-    leads: int
-    mqls: int
-    months: int
-    sqls: int
-    rejected: int
-    lost_sqls: int  # SQLs the rule leaves out: good leads lost
-    saved_rejections: int  # rejected leads it leaves out: sales time saved
-    sla_met: int
-    sla_breached: int
-    sla_hours: float
-    sla_business_hours: bool
-    busiest_day_mqls: float  # MQLs on the 90th-percentile day among days with any
-    reps_needed: float
-    responders: int  # owners who answered an MQL in the data: the team there was
-    monthly: pd.DataFrame = field(repr=False, compare=False)  # month, mqls, sqls
-
-    @property
-    def mqls_per_month(self) -> float:
-        return self.mqls / self.months if self.months else math.nan
-
-    @property
-    def conversion(self) -> float:
-        return self.sqls / self.mqls if self.mqls else math.nan
-
-    @property
-    def rejection_share(self) -> float:
-        return self.rejected / (self.sqls + self.rejected) if self.sqls + self.rejected else math.nan
-
-    @property
-    def sla_compliance(self) -> float:
-        judged = self.sla_met + self.sla_breached
-        return self.sla_met / judged if judged else math.nan
-
-
-def _sla(knobs: Knobs) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """Met: answered within the hours. Breached: answered later, or unanswered after waiting longer."""
-    limit = knobs.sla_hours * 60.0
-    business = knobs.sla_business_hours
-    response = SandboxLead.response_business_minutes if business else SandboxLead.response_calendar_minutes
-    wait = SandboxLead.wait_business_minutes if business else SandboxLead.wait_calendar_minutes
-    met = and_(response.is_not(None), response <= limit)
-    breached = or_(and_(response.is_not(None), response > limit), and_(response.is_(None), wait > limit))
-    return met, breached
-
-
-MONTHLY_COLUMNS = ("leads", "mqls", "sqls", "rejected", "lost_sqls", "saved_rejections", "sla_met", "sla_breached")
-
-
-def outcome(engine: Engine, actor: Actor, trial_id: int, knobs: Knobs, label: str = "Your knobs") -> Outcome:
-    """The rule the knobs make, counted over the trial's leads in SQL (the trial's owner only)."""
-    get_trial(engine, actor, trial_id)
-    rule = qualifies(knobs.mql(), knobs.icp() if knobs.icp_fit_required else None, SandboxLead)
-    met, breached = _sla(knobs)
-    mine = SandboxLead.trial_id == trial_id
-    counts = {
-        "leads": func.count(),
-        "mqls": count_if(rule),
-        "sqls": count_if(and_(rule, SandboxLead.is_sql)),
-        "rejected": count_if(and_(rule, SandboxLead.is_rejected)),
-        "lost_sqls": count_if(and_(not_(rule), SandboxLead.is_sql)),
-        "saved_rejections": count_if(and_(not_(rule), SandboxLead.is_rejected)),
-        "sla_met": count_if(and_(rule, SandboxLead.was_mql, met)),
-        "sla_breached": count_if(and_(rule, SandboxLead.was_mql, breached)),
-    }
-    with engine.connect() as connection:
-        monthly = pd.DataFrame(
-            connection.execute(
-                select(SandboxLead.month, *(value.label(key) for key, value in counts.items()))
-                .where(mine)
-                .group_by(SandboxLead.month)
-                .order_by(SandboxLead.month)
-            ).all(),
-            columns=["month", *MONTHLY_COLUMNS],
-        )
-        daily = [
-            int(n)
-            for (n,) in connection.execute(select(func.count()).where(mine, rule).group_by(SandboxLead.created_day))
-        ]
-        responders, answered = connection.execute(
-            select(
-                func.count(func.distinct(case((SandboxLead.owner.is_not(None), SandboxLead.owner)))),
-                func.count(),
-            ).where(mine, SandboxLead.response_calendar_minutes.is_not(None))
-        ).one()
-    for column in MONTHLY_COLUMNS:
-        monthly[column] = pd.to_numeric(monthly[column]).fillna(0).astype(int)
-    totals = {column: int(monthly[column].sum()) for column in MONTHLY_COLUMNS}
-    if not answered:  # a file without response times: every MQL would look unanswered, so the SLA is unknown
-        totals["sla_met"] = totals["sla_breached"] = 0
-    busiest = float(np.percentile(daily, 90)) if daily else 0.0
-    per_rep = knobs.rep_hours_per_day * 60.0
-    return Outcome(
-        label=label,
-        leads=totals["leads"],
-        mqls=totals["mqls"],
-        months=len(monthly),
-        sqls=totals["sqls"],
-        rejected=totals["rejected"],
-        lost_sqls=totals["lost_sqls"],
-        saved_rejections=totals["saved_rejections"],
-        sla_met=totals["sla_met"],
-        sla_breached=totals["sla_breached"],
-        sla_hours=knobs.sla_hours,
-        sla_business_hours=knobs.sla_business_hours,
-        busiest_day_mqls=busiest,
-        reps_needed=busiest * knobs.minutes_per_response / per_rep if per_rep > 0 else math.nan,
-        responders=int(responders or 0),
-        monthly=monthly[["month", "mqls", "sqls"]],
-    )
-
-
-@dataclass(frozen=True)
-class Curve:
-    """Volume and conversion at every score threshold, the other knobs held; the threshold to recommend."""
-
-    points: pd.DataFrame  # threshold, mqls, sqls, conversion
-    gate: float
-    recommended: int | None  # the most volume with conversion at or above the gate; None if none reaches it
-
-
-def curve(engine: Engine, actor: Actor, trial_id: int, knobs: Knobs) -> Curve:
-    """One grouped query (score × intent hit) over the leads that pass the rest of the rule; then, for each
-    threshold, the leads with a score at or above it or an intent hit, summed in numpy."""
-    get_trial(engine, actor, trial_id)
-    mql = knobs.mql()
-    rest = fits_besides_score(mql, knobs.icp() if knobs.icp_fit_required else None, SandboxLead)
-    hit = case((intent_hit(mql, SandboxLead), 1), else_=0)
-    score = func.coalesce(SandboxLead.score, -1)
-    with engine.connect() as connection:
-        groups = pd.DataFrame(
-            connection.execute(
-                select(score, hit, func.count(), count_if(SandboxLead.is_sql.is_(True)))
-                .where(SandboxLead.trial_id == trial_id, rest)
-                .group_by(score, hit)
-            ).all(),
-            columns=["score", "hit", "leads", "sqls"],
-        )
-    thresholds = np.array(list(THRESHOLDS))
-    if groups.empty:
-        empty = pd.DataFrame({"threshold": thresholds, "mqls": 0, "sqls": 0, "conversion": math.nan})
-        return Curve(empty, knobs.conversion_gate, None)
-    for column in groups.columns:
-        groups[column] = pd.to_numeric(groups[column]).fillna(0).astype(int)
-    passes = (groups["score"].to_numpy()[None, :] >= thresholds[:, None]) | groups["hit"].to_numpy()[None, :].astype(
-        bool
-    )
-    mqls = passes.astype(int) @ groups["leads"].to_numpy()
-    sqls = passes.astype(int) @ groups["sqls"].to_numpy()
-    conversion = np.divide(sqls, mqls, out=np.full(len(thresholds), np.nan), where=mqls > 0)
-    points = pd.DataFrame({"threshold": thresholds, "mqls": mqls, "sqls": sqls, "conversion": conversion})
-    meeting = points[(points["mqls"] > 0) & (points["conversion"] >= knobs.conversion_gate - 1e-12)]
-    recommended = None
-    if not meeting.empty:
-        recommended = int(meeting.sort_values(["mqls", "threshold"], ascending=[False, True]).iloc[0]["threshold"])
-    return Curve(points, knobs.conversion_gate, recommended)
-
-
-# ------------------------------------------------------------------ propose
-
-
-def _figures(result: Outcome) -> dict[str, Any]:
-    def rounded(value: float, digits: int) -> float | None:
-        return None if math.isnan(value) else round(value, digits)
-
-    return {
-        "mqls": result.mqls,
-        "mqls_per_month": rounded(result.mqls_per_month, 1),
-        "mql_to_sql": rounded(result.conversion, 4),
-        "rejection_share": rounded(result.rejection_share, 4),
-        "lost_sqls": result.lost_sqls,
-        "saved_rejections": result.saved_rejections,
-        "sla_compliance": rounded(result.sla_compliance, 4),
-        "reps_needed": rounded(result.reps_needed, 1),
-    }
-
-
-def evidence(trial: TrialInfo, knobs: Knobs, before: Outcome, after: Outcome) -> dict[str, Any]:
-    """The trial's figures, attached to a proposal so that the signers see what it was tried on."""
-    return {
-        "source": "sandbox",
-        "trial": trial.describe(),
-        "trial_source": trial.source,
-        "file": trial.file_name,
-        "leads": trial.rows,
-        "period": [str(trial.first_day), str(trial.last_day)] if trial.first_day and trial.last_day else None,
-        "knobs": {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(knobs).items()},
-        "active_definition": _figures(before),
-        "proposed": _figures(after),
-    }
-
-
-def propose_from_trial(
-    engine: Engine, actor: Actor, trial_id: int, knobs: Knobs, kinds: tuple[str, ...], prose: str = ""
-) -> list[VersionInfo]:
-    """Turns the knobs into proposed versions of `kinds` (icp, mql, sla), each with the trial's figures as its
-    evidence; they then go through sign-off like any proposal."""
-    _may_use(actor)
-    if not kinds:
-        raise SandboxError("pick what to propose: the MQL rule, the ICP's size range, the SLA, or several")
-    unknown = sorted(set(kinds) - set(PROPOSABLE))
-    if unknown:
-        raise SandboxError(f"the sandbox proposes {', '.join(PROPOSABLE)}, not {', '.join(unknown)}")
-    trial = get_trial(engine, actor, trial_id)
-    baseline = active_knobs(engine)
-    unchanged = [kind for kind in kinds if kind not in changed_kinds(knobs, baseline)]
-    if unchanged:
-        raise SandboxError(f"the knobs leave {', '.join(unchanged)} as in force: there is nothing to propose for it")
-    # The evidence is for what is proposed: the picked kinds' knobs, everything else as in force.
-    proposed_knobs = dataclasses.replace(
-        baseline, **{name: getattr(knobs, name) for kind in kinds for name in KIND_KNOBS[kind]}
-    )
-    before = outcome(engine, actor, trial_id, baseline, "Active definition")
-    attached = evidence(trial, proposed_knobs, before, outcome(engine, actor, trial_id, proposed_knobs))
-    sla_version = versions.active(engine, "sla")
-    rules = {
-        "icp": knobs.icp().model_dump(),
-        "mql": knobs.mql().model_dump(),
-        "sla": knobs.sla(SlaRules.model_validate(sla_version.rules) if sla_version else None).model_dump(),
-    }
-    for kind in kinds:  # every version is checked before any is proposed
-        versions.validate_rules(kind, rules[kind])
-    note = prose.strip() or f"Tried in the sandbox on {trial.describe()}."
-    proposed = []
-    for kind in PROPOSABLE:
-        if kind in kinds:
-            in_force = versions.active(engine, kind)
-            based_on = in_force.id if in_force else None
-            proposed.append(
-                versions.propose(engine, actor, kind, rules[kind], note, based_on=based_on, evidence=attached)
-            )
-    return proposed
-
-
-EVIDENCE_LABELS = {
-    "mqls": "MQLs",
-    "mqls_per_month": "MQLs per month",
-    "mql_to_sql": "MQL→SQL conversion",
-    "rejection_share": "Rejection share",
-    "lost_sqls": "SQLs it would have lost",
-    "saved_rejections": "Rejected leads it would have kept from sales",
-    "sla_compliance": "SLA compliance",
-    "reps_needed": "Reps needed for first responses",
-}
-
-
-def evidence_rows(attached: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """A proposal's sandbox evidence as (figure, under the active definition, under the proposal) for display."""
-
-    def shown(key: str, value: Any) -> str:
-        if value is None:
-            return "—"
-        if key in ("mql_to_sql", "rejection_share", "sla_compliance"):
-            return f"{value:.1%}"
-        return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
-
-    before, after = attached.get("active_definition", {}), attached.get("proposed", {})
-    return [(label, shown(key, before.get(key)), shown(key, after.get(key))) for key, label in EVIDENCE_LABELS.items()]
-
-
-def trial_options(engine: Engine, actor: Actor, trial_id: int) -> dict[str, list[str]]:
-    """The intent signals and seniorities a trial's leads carry, for the knobs' pickers."""
-    get_trial(engine, actor, trial_id)
-    options: dict[str, list[str]] = {}
-    with engine.connect() as connection:
-        for name in ("intent_signal", "seniority"):
-            column = getattr(SandboxLead, name)
-            values = connection.execute(
-                select(column).where(SandboxLead.trial_id == trial_id, column.is_not(None), column != "").distinct()
-            ).scalars()
-            options[name] = sorted(str(value) for value in values)
-    return options
