@@ -233,12 +233,29 @@ def people(target: Engine | Connection) -> dict[str, str]:
         return {username: name for username, name in connection.execute(select(User.username, User.name)).all()}
 
 
+# Who wrote an entry when no person did: the app itself, under the names its own writes record.
+SYSTEM_ACTORS: dict[str, str] = {
+    "seed": "Sample data",
+    "demo-setup": "Demo setup",
+    "onefunnel": "OneFunnel",
+}
+
+
+CLI_ACTOR_PREFIX = "cli:"  # the command line records its runs as cli:<the machine account>
+
+
 def person(username: str | None, names: Mapping[str, str]) -> str:
-    """Who did something, as people read it: the person's name; a name that is no account (the system, an
-    import run by "onefunnel", a deleted seed) stays as recorded."""
+    """Who did something, as people read it: the person's name; the app's own writes by what they are ("Sample
+    data"); a command-line run as "Command line (root)"; a name that is no account stays as recorded."""
     if not username:
         return "—"
-    return names.get(username) or username
+    if username in names:
+        return names[username]
+    if username in SYSTEM_ACTORS:
+        return SYSTEM_ACTORS[username]
+    if username.startswith(CLI_ACTOR_PREFIX):
+        return f"Command line ({username.removeprefix(CLI_ACTOR_PREFIX)})"
+    return username
 
 
 ROLE_LABELS: dict[str, str] = {
@@ -265,14 +282,6 @@ AUDIT_WORDS: dict[str, str] = {
     "reason_synonym": "Reason spelling",
     "sync_meeting": "Weekly sync meeting",
     "remap": "Map again",
-}
-
-
-# Who wrote an entry when no person did: the app itself, under the names its own writes record.
-SYSTEM_ACTORS: dict[str, str] = {
-    "seed": "Sample data",
-    "demo-setup": "Demo setup",
-    "onefunnel": "OneFunnel",
 }
 
 

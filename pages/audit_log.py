@@ -9,7 +9,7 @@ import streamlit as st
 from core.audit import AuditQuery, entries, facets
 from core.exports import to_safe_csv
 from core.formatting import MISSING
-from core.vocabulary import SYSTEM_ACTORS, audit_word, person
+from core.vocabulary import audit_word, person
 from ui import auth, cache
 
 ANY = "any"
@@ -21,7 +21,7 @@ st.caption("Every change anyone made through OneFunnel, newest first. Times are 
 
 choices = facets(cache.engine(), user.actor)
 who_column, entity_column, action_column, key_column = st.columns(4)
-people = {**SYSTEM_ACTORS, **cache.people()}
+people = cache.people()
 who = who_column.selectbox(
     "Who",
     [ANY, *choices["who"]],

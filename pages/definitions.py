@@ -17,7 +17,7 @@ from core.permissions import may
 from core.sandbox.proposals import evidence_rows
 from core.vocabulary import person
 from ui import auth, cache, feedback
-from ui.definitions_forms import RULE_FORMS
+from ui.panels.definitions import RULE_FORMS
 
 TABS = ["In force", "Open proposals", "Propose a change", "History"]
 

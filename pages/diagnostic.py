@@ -1,7 +1,7 @@
 """Diagnostic (everyone answers; ops run the rounds): the misalignment self-diagnostic. Answer the survey,
 read a closed round's anonymous results and perception gaps, hold them against the same signs measured in
 the data, and take away three actions. Everything is computed in core.alignment.diagnostic; the forms and
-cards are ui.alignment_forms, the charts ui.charts.alignment.
+cards are ui.panels.alignment, the charts ui.charts.alignment.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from core.alignment.diagnostic.survey import RoundInfo
 from core.formatting import percent
 from core.permissions import may
 from ui import auth, cache, feedback
-from ui.alignment_forms import action_card, answer_form, manage_rounds, sign_card
 from ui.charts import alignment as charts
+from ui.panels.alignment import action_card, answer_form, manage_rounds, sign_card
 
 user = auth.guard("read")
 actor = user.actor

@@ -1,6 +1,6 @@
 """Rejections (everyone; ops keep the reason catalogue): why sales turned leads away, and what marketing
 should change. Numbers come from core.rejections, charts from ui.charts.rejections, the larger panels from
-ui.rejection_panels; this page says what is on the screen, in order.
+ui.panels.rejections; this page says what is on the screen, in order.
 
 The view (period and filters) lives in the URL's query string, like the scoreboard's. Clicking a bar or a
 cell, or picking one below the charts, lists the leads behind it.
@@ -17,8 +17,8 @@ from core.rejections.explorer import EXPLORER_FILTERS, LINK, PERIOD_PRESETS, Exp
 from core.rejections.scope import NO_REASON, RejectionQuery
 from core.rejections.streaks import TOP_IN_TREND, find, followed_share, trend_frame, trend_order, week_table
 from ui import auth, cache, controls, theme
-from ui import rejection_panels as panels
 from ui.charts import rejections as charts
+from ui.panels import rejections as panels
 
 CAMPAIGNS_IN_HEATMAP = 15
 NOTHING = "No rejections logged in this period with these filters."

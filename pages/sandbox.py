@@ -14,7 +14,7 @@ from core.sandbox.proposals import KIND_LABELS, changed_kinds, default_note, pro
 from core.sandbox.trials import KEEP_DAYS, SandboxError, delete_trial, touch_trial, trials
 from ui import auth, cache, feedback
 from ui.charts import sandbox as charts
-from ui.sandbox import knob_key, knobs_panel, new_trial_form
+from ui.panels.sandbox import knob_key, knobs_panel, new_trial_form
 
 IN_FORCE, YOURS = "Definition in force", "Your knobs"
 

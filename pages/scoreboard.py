@@ -8,14 +8,11 @@ same view for whoever it is sent to.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from core.exports import inert, to_safe_csv
-from core.formatting import known, money, percent
+from core.formatting import known, percent
 from core.funnel import frames
 from core.funnel.attribution import MODELS, Model
 from core.funnel.caveats import with_notes_as_text
@@ -27,11 +24,9 @@ from core.funnel.scoreboard import (
     flags,
     funnel,
     headlines,
-    ranking_note,
     summary_markdown,
     unavailable,
 )
-from core.funnel.segments import Filters
 from core.periods import (
     GRAINS,
     PERIOD_PRESETS,
@@ -47,8 +42,8 @@ from core.periods import (
 from core.vocabulary import model_name
 from ui import auth, cache, controls
 from ui.charts import funnel as charts
+from ui.panels import funnel as panels
 
-TREND_PERIODS = {"week": 12, "month": 12, "quarter": 8}
 GROUPINGS = {"period": "Period", "source": "Source", "segment": "Segment", "owner": "Owner", "campaign": "Campaign"}
 
 auth.guard("read")
@@ -56,7 +51,7 @@ st.title("Scoreboard")
 
 span = cache.date_span()
 if span is None:
-    st.info("No data yet. Load the sample company with `python -m core seed`, or import a CRM export.")
+    st.info("No data yet: ops import a CRM export on the Data page.")
     st.stop()
 assert span is not None
 today = cache.org_settings().today()
@@ -117,41 +112,6 @@ if now["mqls"] == 0 and now["opportunities_created"] == 0 and now["closed"] == 0
     st.stop()
 
 # --- Charts --------------------------------------------------------------------------------------------
-# Building a chart (Altair objects, their schema-validated spec, the data as Arrow) costs more CPU than
-# everything else on a cached run, and a Streamlit process runs one script's Python at a time: each chart is
-# drawn by a cached call keyed by the view's explicit values (never a DataFrame), so a hit replays the
-# finished element. A minute's life: after a write elsewhere a chart lags its numbers by at most a minute.
-
-
-def trend(last: dt.date, trend_grain: Grain, view_filters: Filters) -> pd.DataFrame:
-    rows = cache.kpis(*trend_range(last, trend_grain, TREND_PERIODS[trend_grain]), trend_grain, None, view_filters)
-    return frames.trend(rows, trend_grain)
-
-
-def one_row(first: dt.date, last: dt.date, view_filters: Filters) -> pd.Series:
-    return cache.kpis(first, last, "range", None, view_filters).iloc[0]
-
-
-CHARTS: dict[str, Callable[..., alt.TopLevelMixin]] = {
-    "funnel": lambda first, last, f: charts.funnel_chart(frames.funnel_labels(funnel(one_row(first, last, f)))),
-    "mqls": lambda last, g, f: charts.mqls_chart(trend(last, g, f)),
-    "conversion": lambda last, g, f, gate: charts.conversion_chart(trend(last, g, f), gate),
-    "velocity": lambda last, g, f: charts.velocity_chart(trend(last, g, f)),
-}
-
-
-@st.cache_data(ttl=60, max_entries=256, show_spinner=False)
-def draw(name: str, *key: object) -> None:
-    st.altair_chart(CHARTS[name](*key), width="stretch")
-
-
-@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
-def draw_by_source(first: dt.date, last: dt.date, view_filters: Filters, gate: float) -> None:
-    sources = frames.sources(cache.kpis(first, last, "range", "source", view_filters), cache.display_names())
-    for column, chart in zip(st.columns(3), charts.source_charts(sources, gate), strict=True):
-        column.altair_chart(chart, width="stretch")
-
-
 gate = float(now["conversion_gate"])
 grain = st.columns(4)[0].selectbox(
     "Trend by", GRAINS, index=GRAINS.index(grain), format_func=str.capitalize, key="sb_grain"
@@ -159,21 +119,21 @@ grain = st.columns(4)[0].selectbox(
 left, right = st.columns(2)
 left.subheader("Funnel: leads created, then this period's MQLs")
 with left:
-    draw("funnel", first_day, last_day, filters)
+    panels.draw("funnel", first_day, last_day, filters)
 left.caption("SQLs, opportunities and won count the period's MQLs that got there, whenever they did.")
 right.subheader(f"MQLs by {grain} (bars) against target (black ticks)")
 with right:
-    draw("mqls", last_day, grain, filters)
+    panels.draw("mqls", last_day, grain, filters)
 conversion_gone = unavailable(now).get("mql_to_sql")
 st.subheader(f"MQL → SQL by {grain} against the {percent(gate)} gate (dashed); bigger dots rest on more MQLs")
 if conversion_gone:
     st.info(f"MQL → SQL is not available: {conversion_gone}.", icon=":material/block:")
 else:
-    draw("conversion", last_day, grain, filters, gate)
+    panels.draw("conversion", last_day, grain, filters, gate)
 st.caption("\\* A partial period. The latest MQLs have had less time to become SQLs: their conversion still rises.")
 
 st.subheader("By source: the same MQLs, seen by each team")
-draw_by_source(first_day, last_day, filters, gate)
+panels.draw_by_source(first_day, last_day, filters, gate)
 for kpi, what in (("mql_to_sql", "Sales's view"), ("sla_compliance", "Follow-up")):
     if kpi in unavailable(now):
         st.caption(f"{what}: not available — {unavailable(now)[kpi]}.")
@@ -184,27 +144,7 @@ model = st.radio(
     "Attribution model", MODELS, index=MODELS.index(linked.model), format_func=model_name, horizontal=True,
     key="sb_model", label_visibility="collapsed",
 )  # fmt: skip
-by_model = cache.revenue_models(first_day, last_day, filters)
-revenue = frames.named(by_model[by_model["model"] == model], "channel", names, "channel_name")
-revenue_left, revenue_right = st.columns(2)
-if revenue.empty:
-    revenue_left.info("Nothing was won in this period.")
-else:
-    revenue_left.altair_chart(charts.revenue_chart(revenue, model), width="stretch")
-revenue_left.caption(ranking_note(by_model, model, names))
-cac = frames.named(cache.cac(first_day, last_day, model, filters), "channel", names, "channel_name")
-cac = cac[cac["spend"] > 0]
-if filters.segments or filters.owners or filters.campaigns:
-    # Spend is recorded per channel only: a segment's or owner's CAC would divide all spend by part of the wins.
-    revenue_right.info("CAC is shown for the whole company or a source filter: spend is recorded per channel only.")
-elif cac.empty:
-    revenue_right.info("No spend recorded for this period: CAC needs the spend table (Targets & spend page).")
-else:
-    revenue_right.altair_chart(charts.cac_chart(cac, model), width="stretch")
-    revenue_right.caption("CAC: the channel's spend ÷ the won deals credited to it (fractional under multi-touch).")
-    if not (unwon := cac[cac["cac"].isna()]).empty:
-        spent = ", ".join(f"{row.channel_name} ({money(row.spend)})" for row in unwon.itertuples())
-        revenue_right.caption(f"Spent with no won deal credited: {spent}.")
+panels.revenue_and_cac(first_day, last_day, filters, model, names)
 
 cycle_left, velocity_right = st.columns(2)
 cycle_left.markdown("**Sales cycle by source** (median days, created to won)")
@@ -215,7 +155,7 @@ else:
     cycle_left.altair_chart(charts.cycle_chart(frames.named(cycles, "group", names, "source")), width="stretch")
 velocity_right.markdown(f"**Pipeline velocity by {grain}** (opportunities × average won deal × win rate ÷ cycle days)")
 with velocity_right:
-    draw("velocity", last_day, grain, filters)
+    panels.draw("velocity", last_day, grain, filters)
 
 # --- Table and exports ---------------------------------------------------------------------------------
 st.subheader("The numbers behind the page")
@@ -224,7 +164,7 @@ group_by = st.selectbox(
     help="Periods: the trend's; groups: the chosen period.",
 )  # fmt: skip
 table = (
-    cache.kpis(*trend_range(last_day, grain, TREND_PERIODS[grain]), grain, None, filters)
+    cache.kpis(*trend_range(last_day, grain, panels.TREND_PERIODS[grain]), grain, None, filters)
     if group_by == "period"
     else cache.kpis(first_day, last_day, "range", group_by, filters)  # type: ignore[arg-type]
 )

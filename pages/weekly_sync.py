@@ -1,6 +1,6 @@
 """Weekly sync (everyone reads; ops and admins run it): the 30-minute meeting of marketing ops and sales ops,
 its agenda written by the data. The agenda is core.alignment.agenda, the record core.alignment.sync; the
-forms are ui.alignment_forms and the chart ui.charts.alignment.
+forms are ui.panels.alignment and the chart ui.charts.alignment.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from core.periods import week_start
 from core.permissions import PermissionDenied, may
 from core.vocabulary import person
 from ui import auth, cache, feedback
-from ui.alignment_forms import earlier_actions, record_form
 from ui.charts import alignment as charts
+from ui.panels.alignment import earlier_actions, record_form
 
 user = auth.guard("read")
 actor = user.actor

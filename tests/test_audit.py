@@ -10,6 +10,7 @@ from sqlalchemy import Engine, insert
 from core.audit import AuditQuery, entries, facets
 from core.models import AuditEntry
 from core.permissions import Actor, PermissionDenied
+from core.vocabulary import person
 
 OPS = Actor("olu", "ops")
 LOG = [
@@ -66,3 +67,12 @@ def test_only_ops_and_admins_read_the_log(logged: Engine, role: str) -> None:
         entries(logged, Actor("x", role), AuditQuery())  # type: ignore[arg-type]
     with pytest.raises(PermissionDenied):
         facets(logged, Actor("x", role))  # type: ignore[arg-type]
+
+
+def test_the_log_names_people_the_app_and_the_command_line_in_words() -> None:
+    names = {"olu": "Olu Ops"}
+    assert person("olu", names) == "Olu Ops"
+    assert person("seed", names) == "Sample data"
+    assert person("cli:root", names) == "Command line (root)"
+    assert person("gone", names) == "gone"  # a name that is no account is shown as recorded
+    assert person(None, names) == person("", names) == "—"

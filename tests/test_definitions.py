@@ -312,7 +312,7 @@ def test_the_history_names_people_and_says_what_each_sign_off_was(engine: Engine
 def rule_form_app(kind: str, rules: dict) -> None:
     import streamlit as st
 
-    from ui.definitions_forms import RULE_FORMS
+    from ui.panels.definitions import RULE_FORMS
 
     with st.form("rules"):
         st.session_state["returned"] = RULE_FORMS[kind](rules, "test")

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from core.db import read_scope
 from core.imports.mapping import Mapping, find_mapping, load_mapping_file
 from core.permissions import Actor
+from core.vocabulary import CLI_ACTOR_PREFIX
 
 BAD_INPUT = 2
 
@@ -25,7 +26,7 @@ Run = Callable[[Engine, argparse.Namespace], int]
 
 def actor(args: argparse.Namespace) -> Actor:
     # A shell on the server can reach the database anyway: the command line acts as an admin.
-    return Actor(getattr(args, "actor", None) or f"cli:{getpass.getuser()}", "admin")
+    return Actor(getattr(args, "actor", None) or f"{CLI_ACTOR_PREFIX}{getpass.getuser()}", "admin")
 
 
 def date(value: str) -> dt.date:

@@ -228,7 +228,14 @@ def lead_list(query: RejectionQuery, ranked: pd.DataFrame, weekly: pd.DataFrame,
         f"**{count(total)} rejected lead{plural}**: {inert(drill.describe())}  \npage {page} of {pages}"
     )
     rows = rows.assign(source=[value_name(source, names) for source in rows["source"]])
-    st.dataframe(rows, hide_index=True, width="stretch", column_config=LEAD_FIELD_LABELS)
+    # Numbers stay numbers for the grid's own sorting (whole: sizes, scores, attempts); a blank cell reads as the
+    # one missing mark, not "None".
+    st.dataframe(
+        rows.style.format(na_rep=MISSING, precision=0),
+        hide_index=True,
+        width="stretch",
+        column_config=LEAD_FIELD_LABELS,
+    )
     if total and st.button(f"Prepare a CSV of these {count(min(total, CSV_LIMIT))} leads", icon=":material/download:"):
         st.download_button(
             "Download the CSV",
