@@ -165,6 +165,7 @@ LEAD_FIELD_LABELS: dict[str, str] = {
 }
 
 _SEPARATORS = re.compile(r"[_\s]+")
+_PLUS = re.compile(r"(\d)plus\b")
 
 
 def humanise(value: str) -> str:
@@ -172,7 +173,7 @@ def humanise(value: str) -> str:
     as words ("LinkedIn Ads", "Webinar") is left as typed."""
     if "_" not in value and value != value.lower():
         return value
-    words = _SEPARATORS.sub(" ", value).strip()
+    words = _PLUS.sub(r"\1+", _SEPARATORS.sub(" ", value).strip())  # CRM keys spell "3+" as 3plus
     return words[:1].upper() + words[1:] if words else value
 
 

@@ -126,7 +126,7 @@ with results_tab:
                     st.dataframe(
                         change_table(result),
                         hide_index=True,
-                        column_config={"score now": st.column_config.NumberColumn(format="%.1f")},
+                        column_config={"Score now": st.column_config.NumberColumn(format="%.1f")},
                     )
                 else:
                     st.caption("Not comparable: this group was withheld in the previous round.")

@@ -296,7 +296,7 @@ def test_agenda_names_sources_as_ops_named_them(funnel: Engine) -> None:
     set_name(funnel, "paid_search", "Google Ads", actor=OPS)
     plan = agenda(funnel, W)
     assert plan.section_lines("conversion")[-1] == "Best converting sources: Webinar 80%, Google Ads 50%."
-    assert list(plan.sources_table()["source"]) == ["Google Ads", "Webinar", "Events", "Organic search"]
+    assert list(plan.sources_table()["Source"]) == ["Google Ads", "Webinar", "Events", "Organic search"]
     assert list(plan.by_source["source"]) == ["paid_search", "webinar", "events", "organic_search"]  # as stored
 
 

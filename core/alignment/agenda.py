@@ -81,7 +81,9 @@ class Agenda:
         shown = self.by_source[["source", "mqls", "previous_mqls", "mql_to_sql"]].copy()
         shown["source"] = [value_name(source, self.source_names) for source in shown["source"]]
         shown["mql_to_sql"] = [percent(rate) for rate in shown["mql_to_sql"]]  # as the agenda's lines read it
-        return shown.rename(columns={"mqls": "this week", "previous_mqls": "last week", "mql_to_sql": "MQL→SQL"})
+        return shown.rename(
+            columns={"source": "Source", "mqls": "This week", "previous_mqls": "Last week", "mql_to_sql": "MQL → SQL"}
+        )
 
 
 # ------------------------------------------------------------------ the sections: agenda -> lines

@@ -17,6 +17,7 @@ from ui import theme
 SOURCE_STEP = 28
 SOURCE_LABEL_LIMIT = 160
 TREND_HEIGHT = 230
+LEGEND_ROOM = 170  # two stacked legends under a trend chart
 
 
 def period_axis(trend: pd.DataFrame) -> alt.X:
@@ -95,13 +96,13 @@ def conversion_chart(trend: pd.DataFrame, gate: float) -> alt.LayerChart:
                 "mqls:Q",
                 title="MQLs behind the rate",
                 scale=alt.Scale(range=[30, 300]),
-                legend=alt.Legend(orient="bottom", labelLimit=0, titleLimit=0),
+                legend=alt.Legend(orient="bottom", labelLimit=0, titleLimit=0, columns=3),
             ),
             color=alt.Color(
                 "under_gate:N",
                 title=None,
                 scale=alt.Scale(domain=[MEETS, UNDER, MATURING], range=[theme.GOOD, theme.BAD, theme.MUTED]),
-                legend=alt.Legend(orient="bottom", labelLimit=0),
+                legend=alt.Legend(orient="bottom", labelLimit=0, direction="vertical"),
             ),
             tooltip=[
                 alt.Tooltip("period:N", title="Period"),
@@ -111,7 +112,8 @@ def conversion_chart(trend: pd.DataFrame, gate: float) -> alt.LayerChart:
             ],
         )
     )
-    return (_gate_rule(gate, "y") + line + points).properties(height=TREND_HEIGHT)
+    # Streamlit fits the legends below into the chart's height: give them room, or the plot is squashed flat.
+    return (_gate_rule(gate, "y") + line + points).properties(height=TREND_HEIGHT + LEGEND_ROOM)
 
 
 def _source_chart(sources: pd.DataFrame, title: list[str]) -> alt.Chart:

@@ -40,7 +40,7 @@ def pareto_chart(ranked: pd.DataFrame) -> alt.LayerChart:
                     domain=[category_label(kind) for kind in KINDS],
                     range=[*theme.categorical(len(CATEGORIES)), theme.FAINT],
                 ),
-                legend=alt.Legend(orient="top", labelLimit=0, columns=3),
+                legend=alt.Legend(orient="top", labelLimit=0, columns=2),
             ),
             opacity=alt.condition(click, alt.value(1.0), alt.value(0.45)),
             tooltip=[
@@ -77,7 +77,7 @@ def trend_chart(trend: pd.DataFrame, order: list[str], axis: list[str]) -> alt.C
                 sort=order,
                 title="Reason",
                 scale=alt.Scale(domain=order, range=[*theme.categorical(named), theme.MUTED, theme.FAINT]),
-                legend=alt.Legend(orient="bottom", labelLimit=0, columns=2),
+                legend=alt.Legend(orient="bottom", labelLimit=0, columns=1),
             ),
             order=alt.Order("stack:Q", sort="ascending"),
             opacity=alt.condition(alt.datum.week_state == "partial", alt.value(0.4), alt.value(1.0)),

@@ -99,7 +99,13 @@ def reasons_table(ranked: pd.DataFrame) -> None:
         share=ranked["share"].map(percent),
         cumulative_share=ranked["cumulative_share"].map(percent),
     )
-    labels = {"reason": "Reason", "category": "Kind of fix", "share": "Share", "cumulative_share": "Cumulative"}
+    labels = {
+        "reason": "Reason",
+        "category": "Kind of fix",
+        "rejections": "Rejections",
+        "share": "Share",
+        "cumulative_share": "Cumulative",
+    }
     st.dataframe(shown, hide_index=True, width="stretch", column_config=labels)
 
 

@@ -391,11 +391,11 @@ def change_table(outcome: Results) -> pd.DataFrame:
     now = outcome.everyone.areas if outcome.everyone is not None else {}
     return pd.DataFrame(
         [
-            {"area": area_name(area), "score now": now.get(area), "change": signed_points(delta)}
+            {"Area": area_name(area), "Score now": now.get(area), "Change": signed_points(delta)}
             for area in [*AREAS, ALIGNED]
             if (delta := outcome.change.get(area)) is not None
         ],
-        columns=["area", "score now", "change"],
+        columns=["Area", "Score now", "Change"],
     )
 
 
