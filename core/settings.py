@@ -2,13 +2,14 @@
 
 Stored as validated JSON in the settings table and read by every KPI. An admin changes them through
 core.admin.settings; the SLA's hours and gates arrive only with a signed SLA version (core.definitions.versions); both
-store through core.derived.store_settings, which recomputes what the settings feed.
+store through core.funnel.derived.store_settings, which recomputes what the settings feed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
 import holidays as holidays_lib
 from holidays.registry import COUNTRIES
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from core.business_hours import BusinessCalendar
-from core.models import Setting
+from core.models import Setting, utcnow
 
 ORGANISATION_KEY = "organisation"
 # Set by the SLA definition both leads sign (core.definitions.versions), never directly.
@@ -146,3 +147,15 @@ def load(target: Session | Connection) -> OrgSettings:
 def current(engine: Engine) -> OrgSettings:
     with engine.connect() as connection:
         return load(connection)
+
+
+def write_row(session: Session, key: str, value: dict[str, Any], by: str) -> None:
+    """Stores one row of the settings table (the organisation's settings, ops' display names), stamped with who
+    and when. The caller checked the right, locked the row and audits the change."""
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=value, updated_at=utcnow(), updated_by=by))
+    else:
+        row.value = value
+        row.updated_at = utcnow()
+        row.updated_by = by

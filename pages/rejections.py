@@ -25,11 +25,7 @@ NOTHING = "No rejections logged in this period with these filters."
 
 user = auth.guard("read")
 st.title("Rejections")
-span = cache.date_span()
-if span is None:
-    st.info("No data yet. Ops can import a CRM export on the Data page.")
-    st.stop()
-assert span is not None
+span = controls.data_span()
 today = cache.org_settings().today()
 
 # --- The view: period and filters, carried by the link ---------------------------------------------------------

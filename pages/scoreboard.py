@@ -49,11 +49,7 @@ GROUPINGS = {"period": "Period", "source": "Source", "segment": "Segment", "owne
 auth.guard("read")
 st.title("Scoreboard")
 
-span = cache.date_span()
-if span is None:
-    st.info("No data yet: ops import a CRM export on the Data page.")
-    st.stop()
-assert span is not None
+span = controls.data_span()
 today = cache.org_settings().today()
 anchor = anchor_day(today, span[1])
 names = cache.display_names()

@@ -30,6 +30,7 @@ from core.vocabulary import FILTER_LABELS, value_name
 from ui import cache
 
 V = TypeVar("V", bound=PageView)
+NO_DATA = "No data yet: ops import a CRM export on the Data page."
 Days = Callable[[str, "tuple[dt.date, dt.date] | None"], "tuple[dt.date, dt.date]"]
 # Filters field -> the key of its values in `cache.options()`.
 OPTION_KEYS = {
@@ -141,3 +142,13 @@ def view_controls(
     filters = Filters(**chosen)
     first_day, last_day = days(preset, custom)
     return Chosen(preset, custom, filters, first_day, last_day, filter_summary(filters, names))
+
+
+def data_span() -> tuple[dt.date, dt.date]:
+    """The first and last day the data covers; on an empty database the page says so and stops."""
+    span = cache.date_span()
+    if span is None:
+        st.info(NO_DATA)
+        st.stop()
+    assert span is not None
+    return span

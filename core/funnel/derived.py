@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.business_hours import BusinessClock, calendar_minutes_between
-from core.models import Lead, Opportunity, Setting, utcnow
+from core.models import Lead, Opportunity, Setting
 from core.permissions import Actor
-from core.settings import ORGANISATION_KEY, OrgSettings, load
+from core.settings import ORGANISATION_KEY, OrgSettings, load, write_row
 from core.text import reason_keys
 
 RECOMPUTE_CHUNK = 50_000
@@ -150,13 +150,7 @@ def store_settings(session: Session, changes: dict[str, Any], *, actor_name: str
     current = load(session)
     updated = OrgSettings.model_validate({**current.model_dump(), **changes})
     payload = updated.model_dump(mode="json")
-    existing = session.get(Setting, ORGANISATION_KEY)
-    if existing is None:
-        session.add(Setting(key=ORGANISATION_KEY, value=payload, updated_at=utcnow(), updated_by=actor.username))
-    else:
-        existing.value = payload
-        existing.updated_at = utcnow()
-        existing.updated_by = actor.username
+    write_row(session, ORGANISATION_KEY, payload, actor.username)
     session.flush()
     audit.record(
         session,

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.db import read_scope, retrying, session_scope
-from core.models import Lead, Setting, utcnow
+from core.models import Lead, Setting
 from core.permissions import Actor, require
+from core.settings import write_row
 from core.vocabulary import DISPLAY_NAMES_KEY, display_names
 
 FIELD = "sources"
@@ -95,12 +96,7 @@ def rename(engine: Engine, changes: Mapping[str, str | None], *, actor: Actor) -
             else:
                 names[change.source] = change.after
         value = {**stored, FIELD: names}
-        if row is None:
-            session.add(Setting(key=DISPLAY_NAMES_KEY, value=value, updated_at=utcnow(), updated_by=actor.username))
-        else:
-            row.value = value
-            row.updated_at = utcnow()
-            row.updated_by = actor.username
+        write_row(session, DISPLAY_NAMES_KEY, value, actor.username)
         for change in done:
             audit.record(
                 session,
