@@ -133,6 +133,17 @@ def _one_writer_wins() -> Iterator[None]:
         raise DefinitionConflict("the definition is being changed by someone else; try again in a moment") from exc
 
 
+def _open_to_sign(session: Session, version_id: int, side: Side, revision: int | None, verb: str) -> DefinitionVersion:
+    """The proposal, row-locked, that this side may still sign (approve or reject) at the revision it read."""
+    version = _locked(session, version_id)
+    if version.state != "proposed":
+        raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only a proposal is {verb}")
+    _same_revision(version, revision)
+    if _signed_by(session, version, side):
+        raise DefinitionError(f"the {side} side has already signed revision {version.revision}")
+    return version
+
+
 def _same_revision(version: DefinitionVersion, seen: int | None) -> None:
     """A sign-off or edit is for the text the person read: refuse it if the proposal changed since."""
     if seen is not None and seen != version.revision:
@@ -292,12 +303,7 @@ def approve(
     side = _side(actor)
     now = now or utcnow()
     with _one_writer_wins(), session_scope(engine) as session:
-        version = _locked(session, version_id)
-        if version.state != "proposed":
-            raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only a proposal is signed")
-        _same_revision(version, revision)
-        if _signed_by(session, version, side):
-            raise DefinitionError(f"the {side} side has already signed revision {version.revision}")
+        version = _open_to_sign(session, version_id, side, revision, "signed")
         _sign(session, version, side, "approve", actor, "", now)
         _record(session, actor, "approve", version, side=side)
         sides = set(
@@ -374,12 +380,7 @@ def reject(engine: Engine, actor: Actor, version_id: int, comment: str, *, revis
     if not comment.strip():
         raise DefinitionError("a rejection needs a comment saying why")
     with _one_writer_wins(), session_scope(engine) as session:
-        version = _locked(session, version_id)
-        if version.state != "proposed":
-            raise DefinitionError(f"{version.kind} v{version.number} is {version.state}; only a proposal is rejected")
-        _same_revision(version, revision)
-        if _signed_by(session, version, side):
-            raise DefinitionError(f"the {side} side has already signed revision {version.revision}")
+        version = _open_to_sign(session, version_id, side, revision, "rejected")
         now = utcnow()
         _sign(session, version, side, "reject", actor, comment.strip(), now)
         version.state, version.closed_at, version.updated_at = "rejected", now, now
