@@ -6,10 +6,10 @@ import datetime as dt
 
 import streamlit as st
 
-from core.audit import AuditQuery, entries, facets
+from core.audit import AuditQuery, actor_in_words, entries, facets
 from core.exports import to_safe_csv
 from core.formatting import MISSING
-from core.vocabulary import audit_word, person
+from core.vocabulary import audit_word
 from ui import auth, cache
 
 ANY = "any"
@@ -25,7 +25,7 @@ people = cache.people()
 who = who_column.selectbox(
     "Who",
     [ANY, *choices["who"]],
-    format_func=lambda name: "Anyone" if name == ANY else person(name, people),
+    format_func=lambda name: "Anyone" if name == ANY else actor_in_words(name, people),
     key="audit_who",
 )
 entity = entity_column.selectbox(
@@ -63,18 +63,12 @@ if page.total == 0:
     st.stop()
 shown = len(page.rows)
 st.caption(f"{page.total:,} entries" + (f"; the newest {shown:,} are shown" if page.total > shown else ""))
-# In words on screen; the CSV below keeps the stored keys.
-shown_rows = page.rows.assign(
-    actor=[person(name, people) for name in page.rows["actor"]],
-    action=[audit_word(key) for key in page.rows["action"]],
-    entity=[audit_word(key) for key in page.rows["entity"]],
-    entity_key=page.rows["entity_key"].fillna(MISSING),
-)
 st.dataframe(
-    shown_rows,
+    page.in_words(people),  # in words on screen; the CSV below keeps what is stored
     hide_index=True,
     width="stretch",
     key="audit_table",
+    placeholder=MISSING,
     column_config={
         "id": st.column_config.NumberColumn("#", width="small"),
         "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),

@@ -10,6 +10,7 @@ import streamlit as st
 from core.db import read_scope
 from core.exports import inert
 from core.formats import KINDS
+from core.formatting import MISSING
 from core.imports.display_names import MAX_NAME_LENGTH, DisplayNameError, edited_names, rename, source_names
 from core.imports.file_formats import sheet_names
 from core.imports.import_warnings import apply_fix
@@ -88,7 +89,9 @@ def show_preview(mapping: Mapping, sheet: str | None) -> None:
     shown = preview(cache.engine(), kind, upload, mapping, sheet=sheet)
     st.subheader("Preview: the first rows as they would be imported")
     if not shown.mapped.empty:
-        st.dataframe(preview_table(shown, kind), hide_index=True, width="stretch", key="data_preview")
+        st.dataframe(
+            preview_table(shown, kind), hide_index=True, width="stretch", key="data_preview", placeholder=MISSING
+        )
     if shown.number_format is not None and shown.reads_numbers:
         st.caption(f"Numbers: {shown.number_format.describe()}.")
     for note in shown.notes:
@@ -96,7 +99,13 @@ def show_preview(mapping: Mapping, sheet: str | None) -> None:
     if shown.problems:
         count = len(shown.problems)
         st.warning(f"{count} problem{'s' if count != 1 else ''} in the first rows: the import would refuse the file.")
-        st.dataframe(problems_frame(shown.problems), hide_index=True, width="stretch", key="data_preview_problems")
+        st.dataframe(
+            problems_frame(shown.problems),
+            hide_index=True,
+            width="stretch",
+            key="data_preview_problems",
+            placeholder=MISSING,
+        )
 
 
 def run_import(editor: Editor, mapping: Mapping, sheet: str | None, dry_run: bool) -> None:
@@ -127,7 +136,9 @@ def show_result(editor: Editor, mapping: Mapping) -> None:
     result = st.session_state.get(f"data_result|{editor.scope}")
     if isinstance(result, ImportRefused):
         st.error(inert(result.headline()))
-        st.dataframe(problems_frame(result.problems), hide_index=True, width="stretch", key="data_problems")
+        st.dataframe(
+            problems_frame(result.problems), hide_index=True, width="stretch", key="data_problems", placeholder=MISSING
+        )
         return
     if not isinstance(result, ImportResult):
         return
@@ -159,6 +170,7 @@ def display_names_editor() -> None:
         width="stretch",
         disabled=["source", "leads"],
         column_config=NAME_COLUMNS,
+        placeholder=MISSING,
     )
     changes = edited_names(table, edited)
     if st.button("Save names", key="data_save_names", icon=":material/save:", disabled=not changes):
@@ -194,6 +206,6 @@ with history_tab:
     if history.empty:
         st.caption("No imports yet.")
     else:
-        st.dataframe(history, hide_index=True, width="stretch", column_config=HISTORY_COLUMNS)
+        st.dataframe(history, hide_index=True, width="stretch", column_config=HISTORY_COLUMNS, placeholder=MISSING)
 with names_tab:
     display_names_editor()

@@ -12,6 +12,7 @@ from core.definitions import versions, wording
 from core.definitions.rules import KIND_NAMES, KINDS, DefinitionError, validate_rules
 from core.definitions.versions import SIDES, VersionInfo
 from core.exports import inert
+from core.formatting import MISSING
 from core.periods import period_range
 from core.permissions import may
 from core.sandbox.proposals import evidence_rows
@@ -146,6 +147,7 @@ with proposals:
                     hide_index=True,
                     width="stretch",
                     key=f"evidence_{version.id}",
+                    placeholder=MISSING,
                 )
             if version.kind == "mql":
                 result = cache.replayed(version.id, version.revision, *quarter)

@@ -23,7 +23,7 @@ from core.alignment.diagnostic.results import (
     statement_table,
 )
 from core.alignment.diagnostic.survey import RoundInfo
-from core.formatting import percent
+from core.formatting import MISSING, percent
 from core.permissions import may
 from ui import auth, cache, feedback
 from ui.charts import alignment as charts
@@ -127,6 +127,7 @@ with results_tab:
                         change_table(result),
                         hide_index=True,
                         column_config={"Score now": st.column_config.NumberColumn(format="%.1f")},
+                        placeholder=MISSING,
                     )
                 else:
                     st.caption("Not comparable: this group was withheld in the previous round.")
@@ -136,6 +137,7 @@ with results_tab:
                     hide_index=True,
                     width="stretch",
                     column_config={"mean": st.column_config.NumberColumn("mean agreement", format="%.1f")},
+                    placeholder=MISSING,
                 )
 
 shown = diagnosis if diagnosis is not None and diagnosis[0].shown else None

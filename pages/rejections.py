@@ -12,6 +12,7 @@ import datetime as dt
 
 import streamlit as st
 
+from core.formatting import MISSING
 from core.permissions import Actor
 from core.rejections.explorer import EXPLORER_FILTERS, LINK, PERIOD_PRESETS, ExplorerView, explorer_range
 from core.rejections.scope import NO_REASON, RejectionQuery
@@ -103,7 +104,9 @@ with trend_tab:
             st.caption("A tie on top names every reason on top; such a week has no top reason and ends a streak.")
             labels = {"week": "Week of", "top_reason": "Top reason", "rejections": "Rejections"}
             labels |= {"complete": "Complete week", "streak": "In a streak of"}
-            st.dataframe(week_table(weekly, found), hide_index=True, width="stretch", column_config=labels)
+            st.dataframe(
+                week_table(weekly, found), hide_index=True, width="stretch", column_config=labels, placeholder=MISSING
+            )
 
 with heat_tab:
     against = st.radio(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import formatting
+from core.formatting import MISSING
 from core.permissions import PermissionDenied
 from core.sandbox.outcome import active_knobs, comparison, headlines, monthly_comparison
 from core.sandbox.proposals import KIND_LABELS, changed_kinds, default_note, propose_from_trial
@@ -81,7 +82,9 @@ with result_column:
             f"{formatting.percent(knobs.conversion_gate)} gate.",
             icon=":material/flag:",
         )
-    st.dataframe(comparison(before, after, knobs), hide_index=True, width="stretch", key="sb_comparison")
+    st.dataframe(
+        comparison(before, after, knobs), hide_index=True, width="stretch", key="sb_comparison", placeholder=MISSING
+    )
     st.caption(
         "Both rules are applied to the same leads and counted by the month a lead was created. Leads the recorded "
         "rule never passed to sales have no SQL and no response: they count as not converted, and the SLA is "

@@ -8,9 +8,18 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from core.admin.planning import PlanChange, PlanError, save_spend, save_targets, spend_frame, targets_frame, years
+from core.admin.planning import (
+    PlanChange,
+    PlanError,
+    save_spend,
+    save_targets,
+    spend_frame,
+    targets_frame,
+    years,
+)
 from core.formats import TARGET_METRICS
-from core.vocabulary import kpi_label
+from core.formatting import MISSING
+from core.vocabulary import kpi_label, value_name
 from ui import auth, cache, feedback
 
 user = auth.guard("import_data")
@@ -79,6 +88,7 @@ shown_targets = shown_table("targets", targets_frame)
 targets = st.data_editor(
     shown_targets,
     key="targets_editor",
+    placeholder=MISSING,  # a blank cell: no target
     num_rows="dynamic",
     hide_index=True,
     width="stretch",
@@ -98,17 +108,27 @@ buttons("targets", save_targets, targets, shown_targets)
 feedback.show_notice("targets_targets")
 
 st.subheader("Marketing spend")
-st.caption("One row per month and channel; use the channel names of the touch data so that CAC can match them.")
+st.caption(
+    "One row per month and channel. The channels offered are those of the touch data, so that CAC can match "
+    "spend to them, and those spend is already saved under."
+)
 shown_spend = shown_table("spend", spend_frame)
+channel_names = cache.display_names()
 spend = st.data_editor(
     shown_spend,
     key="spend_editor",
+    placeholder=MISSING,
     num_rows="dynamic",
     hide_index=True,
     width="stretch",
     column_config={
         "month": month_column,
-        "channel": st.column_config.TextColumn("Channel", max_chars=64, required=True),
+        "channel": st.column_config.SelectboxColumn(
+            "Channel",
+            options=cache.channels(),
+            format_func=lambda channel: value_name(channel, channel_names),  # the stored key is what is saved
+            required=True,
+        ),
         "amount": st.column_config.NumberColumn("Amount", min_value=0, format=MONEY, required=True),
     },
 )

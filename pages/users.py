@@ -54,6 +54,7 @@ st.dataframe(
             f"until the first of them is {FAILURE_WINDOW.seconds // 60} minutes old.",
         )
     },
+    placeholder=MISSING,
 )
 
 

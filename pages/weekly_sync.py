@@ -24,6 +24,7 @@ from core.alignment.sync import (
     open_meeting,
 )
 from core.exports import inert
+from core.formatting import MISSING
 from core.periods import week_start
 from core.permissions import PermissionDenied, may
 from core.vocabulary import person
@@ -85,12 +86,20 @@ with run_tab:
             for line in lines or []:
                 st.markdown(f"- {inert(line)}")
             if section.key == "volume" and not plan.by_source.empty and not (meeting and meeting.closed):
-                st.dataframe(plan.sources_table(), hide_index=True, width="stretch", key="sync_sources")
+                st.dataframe(
+                    plan.sources_table(), hide_index=True, width="stretch", key="sync_sources", placeholder=MISSING
+                )
             if meeting is not None and meeting.notes.get(section.key):
                 st.markdown(f"*Notes:* {inert(meeting.notes[section.key])}")
             if section.key == "actions" and meeting is not None:
                 if meeting.actions:
-                    st.dataframe(actions_table(meeting.actions), hide_index=True, width="stretch", key="sync_actions")
+                    st.dataframe(
+                        actions_table(meeting.actions),
+                        hide_index=True,
+                        width="stretch",
+                        key="sync_actions",
+                        placeholder=MISSING,
+                    )
                 else:
                     st.caption("No actions recorded yet.")
 
@@ -121,7 +130,9 @@ with run_tab:
 with history_tab:
     st.subheader("Meetings")
     if past:
-        st.dataframe(meetings_table(past, names), hide_index=True, width="stretch", key="sync_meetings")
+        st.dataframe(
+            meetings_table(past, names), hide_index=True, width="stretch", key="sync_meetings", placeholder=MISSING
+        )
     else:
         st.caption("No meeting recorded yet.")
     st.subheader("Actions across meetings")
@@ -130,7 +141,13 @@ with history_tab:
         st.caption("No actions yet.")
     else:
         statuses = st.multiselect("Status", list(STATUSES), default=["open"], key="sync_status_filter")
-        st.dataframe(actions_shown(every, statuses), hide_index=True, width="stretch", key="sync_all_actions")
+        st.dataframe(
+            actions_shown(every, statuses),
+            hide_index=True,
+            width="stretch",
+            key="sync_all_actions",
+            placeholder=MISSING,
+        )
         st.download_button(
             "Download every action (CSV)",
             actions_csv(engine),
@@ -142,4 +159,4 @@ with history_tab:
     st.subheader("The agenda's numbers, week by week")
     moves = trend(engine, week)
     st.altair_chart(charts.trend_chart(moves, trend_shares(moves)), width="stretch")
-    st.dataframe(trend_table(moves), hide_index=True, width="stretch", key="sync_trend")
+    st.dataframe(trend_table(moves), hide_index=True, width="stretch", key="sync_trend", placeholder=MISSING)

@@ -301,7 +301,7 @@ def test_ops_filter_the_audit_log(database: Engine) -> None:
     app.selectbox(key="audit_action").select("change_role")
     run(app)
     table = app.dataframe[0].value
-    assert list(table["entity_key"]) == ["erin"] and '"to": "marketing"' in table.loc[0, "detail"]
+    assert list(table["entity_key"]) == ["Erin Exec"] and table.loc[0, "detail"] == "From: Executive · To: Marketing"
     app.text_input(key="audit_key").input("nobody")
     run(app)
     assert app.info[0].value == "Nothing matches these filters."

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert, select
 from core.admin.planning import (
     PlanChange,
     PlanError,
+    channels,
     save_spend,
     save_targets,
     spend_frame,
@@ -20,7 +21,7 @@ from core.admin.planning import (
     years,
 )
 from core.formats import TARGET_METRICS
-from core.models import AuditEntry, Spend, Target
+from core.models import AuditEntry, Spend, Target, Touch
 from core.permissions import Actor, PermissionDenied
 from tests.conftest import TESTER, snapshot
 
@@ -116,6 +117,18 @@ def test_spend_frame_and_years(planned: Engine) -> None:
     assert len(spend_frame(planned)) == 4
     assert spend_frame(planned, 2023).empty
     assert years(planned) == [2024, 2025]
+
+
+def test_channels_are_those_of_the_touches_and_of_stored_spend(engine: Engine) -> None:
+    assert channels(engine) == []
+    with engine.begin() as connection:
+        touched = [("L1", "webinar"), ("L2", "paid_search"), ("L3", "paid_search")]
+        connection.execute(
+            insert(Touch),
+            [{"lead_id": lead, "touched_at": dt.datetime(2025, 1, 5), "channel": channel} for lead, channel in touched],
+        )
+        connection.execute(insert(Spend), [{"month": JAN, "channel": "events", "amount": 2_000.0}])
+    assert channels(engine) == ["events", "paid_search", "webinar"]
 
 
 def test_years_of_an_empty_database_and_of_spend_alone(engine: Engine) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import Engine, insert, select
 from streamlit.testing.v1 import AppTest
 
-from core.models import AuditEntry, Spend, Target
+from core.models import AuditEntry, Setting, Spend, Target, Touch
+from core.vocabulary import DISPLAY_NAMES_KEY
 from tests.conftest import ROOT, run, signed_in_as, signed_in_as_existing
 
 PAGE = str(ROOT / "pages" / "targets.py")
@@ -54,6 +56,41 @@ def test_the_editors_show_the_stored_targets_and_spend_of_the_chosen_year(planne
     run(app)
     assert editor_rows(app, "targets_editor") == [(dt.date(2024, 12, 1), 90.0, None, None, None, None)]
     assert editor_rows(app, "spend_editor") == []
+
+
+def test_the_channel_is_picked_by_its_name_and_saved_as_its_key(planned: Engine) -> None:
+    with planned.begin() as connection:
+        touched = [("L1", "paid_search"), ("L2", "content_syndication")]
+        connection.execute(
+            insert(Touch),
+            [{"lead_id": lead, "touched_at": dt.datetime(2025, 1, 5), "channel": channel} for lead, channel in touched],
+        )
+        names = {"sources": {"paid_search": "Google Ads"}}
+        connection.execute(insert(Setting).values(key=DISPLAY_NAMES_KEY, value=names, updated_by="olu"))
+    app = run(signed_in_as(planned, "olu", "ops", PAGE))
+    channel = json.loads(app.data_editor(key="spend_editor").proto.columns)["channel"]
+    assert channel["label"] == "Channel" and channel["required"] is True
+    # The touch data's channels and the stored spend's, each shown by its name: a display name, else in words.
+    assert channel["type_config"] == {
+        "type": "selectbox",
+        "options": [
+            {"value": "content_syndication", "label": "Content syndication"},
+            {"value": "events", "label": "Events"},
+            {"value": "paid_search", "label": "Google Ads"},
+        ],
+    }
+    app.session_state["spend_editor"] = {
+        "edited_rows": {},
+        "added_rows": [{"month": "2025-02-01", "channel": "content_syndication", "amount": 750}],
+        "deleted_rows": [],
+    }
+    app.button(key="spend_save").click()
+    run(app)
+    assert [message.value for message in app.success] == ["1 added, 0 changed, 0 removed."]
+    assert editor_rows(app, "spend_editor") == [
+        (dt.date(2025, 1, 1), "events", 2_000.0),
+        (dt.date(2025, 2, 1), "content_syndication", 750.0),
+    ]
 
 
 def test_a_row_added_to_a_year_without_data_is_saved(planned: Engine) -> None:

@@ -1165,3 +1165,12 @@ def test_migration_backfills_rejection_day_and_reason_key(tmp_path: Any) -> None
         assert unknown_reasons(engine)["key"].tolist() == ["too smol"]
     finally:
         engine.dispose()
+
+
+def test_the_lead_list_names_its_picks_as_the_page_does() -> None:
+    drill = Drill(reason="No budget", source="paid_search", week=dt.date(2026, 10, 12), only="no_reason")
+    assert drill.describe({"paid_search": "Google Ads"}) == (
+        "reason “No budget”, source Google Ads, week of 12 Oct 2026, no reason given"
+    )
+    assert drill.describe() == "reason “No budget”, source Paid search, week of 12 Oct 2026, no reason given"
+    assert Drill().describe() == "all rejections"

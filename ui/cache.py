@@ -21,6 +21,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from core import vocabulary
+from core.admin import planning
 from core.alignment.diagnostic.actions import Action
 from core.alignment.diagnostic.report import diagnose
 from core.alignment.diagnostic.results import Results, ResultsView
@@ -100,6 +101,12 @@ def org_settings() -> OrgSettings:
 def display_names(field: str = "sources") -> dict[str, str]:
     """Ops' display names for one field's stored values; `core.vocabulary.value_name` reads them."""
     return vocabulary.display_names(engine(), field)
+
+
+@st.cache_data(ttl=150, refresh_mode="background", max_entries=2, show_spinner=False)
+def channels() -> list[str]:
+    """The channels spend may be entered for (a distinct over every touch: cached)."""
+    return planning.channels(engine())
 
 
 @st.cache_data(ttl=150, refresh_mode="background", max_entries=2, show_spinner=False)

@@ -19,6 +19,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from core.db import session_scope
 from core.exports import inert
 from core.formats import KINDS
+from core.formatting import MISSING
 from core.imports import mapping_edits as edits
 from core.imports.mapping import Mapping, MappingError, dump_mapping, parse_mapping, save_mapping
 from core.imports.preview import FileProfile, profile
@@ -187,6 +188,7 @@ class Editor:
                     "rows": st.column_config.NumberColumn("Rows", format="%d"),
                     "becomes": st.column_config.TextColumn("Becomes"),
                 },
+                placeholder=MISSING,
             )
             merged = edits.folded_spellings(counts)
             left, right = st.columns(2)

@@ -30,6 +30,7 @@ SPEND_COLUMNS = ("month", "channel", "amount")
 
 _TARGETS = KINDS["targets"]
 _SPEND = KINDS["spend"]
+_TOUCHES = KINDS["touches"]
 _MONTH_EXPECTED = _TARGETS.field("month").expected()
 _NUMBER_EXPECTED = _TARGETS.field("value").expected()
 _CHANNEL_LENGTH = _SPEND.field("channel").max_length
@@ -103,6 +104,14 @@ def spend_frame(engine: Engine, year: int | None = None) -> pd.DataFrame:
     frame["month"] = frame["month"].astype(object)
     # Explicit dtypes even when empty, so that the editor knows a new row's cells are text and numbers.
     return frame.astype({"channel": "str", "amount": "float64"})
+
+
+def channels(engine: Engine) -> list[str]:
+    """The channels spend may be entered for, sorted: those of the touch data (so that CAC can match them) and
+    those spend is already stored under."""
+    statement = union(select(_TOUCHES.table.c.channel), select(_SPEND.table.c.channel))
+    with engine.connect() as connection:
+        return sorted({channel for channel in connection.scalars(statement) if channel.strip()})
 
 
 def years(engine: Engine) -> list[int]:

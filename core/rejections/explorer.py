@@ -9,6 +9,7 @@ scoreboard. What the top reasons' leads have in common is `profiles`, the weeks 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,6 +38,7 @@ from core.rejections.scope import (
 from core.rejections.streaks import complete_weeks, recurring_tops
 from core.settings import OrgSettings, load
 from core.sql import connection_of, count_if, frame
+from core.vocabulary import value_name
 
 PERIOD_PRESETS: dict[str, str] = {
     "last_13_weeks": "Last 13 complete weeks",
@@ -278,12 +280,13 @@ class Drill:
     owner: str | None = None
     only: Literal["no_reason", "premature"] | None = None
 
-    def describe(self) -> str:
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """The picks in words; `names`: ops' display names of the sources."""
         parts = []
         if self.reason:
             parts.append(f"reason “{self.reason}”")
         if self.source:
-            parts.append(f"source {self.source}")
+            parts.append(f"source {value_name(self.source, names)}")
         if self.campaign:
             parts.append(f"campaign {self.campaign}")
         if self.week:

@@ -3,12 +3,15 @@ are aligned, and the agenda's numbers week by week. Frames come from core.alignm
 
 from __future__ import annotations
 
+import textwrap
+
 import altair as alt
 import pandas as pd
 
 from core.alignment.agenda import TREND_MEASURES
 from core.alignment.diagnostic.results import gap_kind
 from ui import theme
+from ui.charts import by_width, label_by_width
 
 SCORE_AXIS = alt.Axis(values=[1, 2, 3, 4, 5], format="d")
 AREA_AXIS = alt.Axis(labelLimit=260)
@@ -22,18 +25,35 @@ GROUP_COLOURS = {
 
 
 def heatmap(grid: pd.DataFrame, areas: list[str]) -> alt.LayerChart:
-    """Mean agreement per area (rows) and group (columns): red is low agreement, green high; withheld grey."""
+    """Mean agreement per area (rows) and group (columns): red is low agreement, green high; withheld grey.
+
+    Eight groups must fit a phone: there the group names stand upright without their head counts, the area
+    names break over lines and the scores shrink."""
     columns = list(dict.fromkeys(grid["group"]))
-    base = alt.Chart(grid).encode(
+    data = grid.assign(area_lines=[wrapped(area) for area in grid["area"]])
+    base = alt.Chart(data).encode(
         x=alt.X(
             "group:N",
             sort=columns,
             title=None,
             axis=alt.Axis(
-                labelAngle=0, labelLimit=120, orient="top", labelOverlap=False, labelExpr="split(datum.value, '|')"
+                labelAngle=by_width(-90, 0),
+                labelLimit=120,
+                orient="top",
+                labelOverlap=False,
+                labelExpr=label_by_width("split(datum.value, '|')[0]", "split(datum.value, '|')"),
             ),
         ),
-        y=alt.Y("area:N", sort=areas, title=None, axis=AREA_AXIS),
+        y=alt.Y(
+            "area_lines:N",
+            sort=[wrapped(area) for area in areas],
+            title=None,
+            axis=alt.Axis(
+                labelLimit=260,
+                labelOverlap=False,  # two-line names overlap on paper, not on screen: keep every one
+                labelExpr=label_by_width("split(datum.value, '|')", "replace(datum.value, regexp('[|]', 'g'), ' ')"),
+            ),
+        ),
     )
     # A withheld group has no score: its cells are drawn grey on their own (a null colour would drop them).
     withheld = base.transform_filter("datum.score == null").mark_rect(stroke="white", strokeWidth=2, color=theme.FAINT)
@@ -49,8 +69,13 @@ def heatmap(grid: pd.DataFrame, areas: list[str]) -> alt.LayerChart:
             alt.Tooltip("score:Q", title="Mean agreement", format=".1f"),
         ],
     )
-    text = base.mark_text(fontSize=13).encode(text="label:N")
+    text = base.mark_text(fontSize=by_width(10, 13)).encode(text="label:N")
     return (withheld + cells + text).properties(height=alt.Step(34))
+
+
+def wrapped(label: str, width: int = 18) -> str:
+    """A label with "|" where it may break over lines on a phone."""
+    return "|".join(textwrap.wrap(label, width)) or label
 
 
 def gap_chart(lines: pd.DataFrame, dots: pd.DataFrame, areas: list[str]) -> alt.LayerChart:
@@ -140,7 +165,7 @@ def trend_chart(moves: pd.DataFrame, shares: pd.DataFrame) -> alt.VConcatChart:
             color=alt.Color(
                 "measure:N",
                 scale=alt.Scale(domain=measures, range=theme.categorical(len(measures))),
-                legend=alt.Legend(title=None, orient="bottom", labelLimit=0),
+                legend=alt.Legend(title=None, orient="bottom", labelLimit=0, direction="vertical"),
             ),
             tooltip=[
                 alt.Tooltip("week:T", title="Week of", format="%d %b %Y"),

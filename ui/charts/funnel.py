@@ -96,7 +96,7 @@ def conversion_chart(trend: pd.DataFrame, gate: float) -> alt.LayerChart:
                 "mqls:Q",
                 title="MQLs behind the rate",
                 scale=alt.Scale(range=[30, 300]),
-                legend=alt.Legend(orient="bottom", labelLimit=0, titleLimit=0, columns=3),
+                legend=alt.Legend(orient="bottom", labelLimit=0, titleLimit=0, columns=3, tickCount=3),
             ),
             color=alt.Color(
                 "under_gate:N",

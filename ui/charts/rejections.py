@@ -16,9 +16,13 @@ from core.rejections.catalogue import CATEGORIES
 from core.rejections.streaks import IN_A_STREAK, INCOMPLETE, NOT_IN_A_STREAK
 from core.vocabulary import category_label, value_name
 from ui import theme
+from ui.charts import SLANTED, by_width, label_by_width
 
 KINDS = [*CATEGORIES, "none"]  # the catalogue's kinds of fix, and the blank reason's
-WEEK_AXIS = alt.Axis(labelAngle=-45, labelOverlap=False)
+# A week reads "27 Jul 2026"; on a phone "27 Jul" upright, the period's caption giving the year.
+WEEK_AXIS = alt.Axis(
+    labelAngle=SLANTED, labelOverlap=False, labelExpr=label_by_width("slice(datum.value, 0, 6)", "datum.value")
+)
 
 
 def pareto_chart(ranked: pd.DataFrame) -> alt.LayerChart:
@@ -26,7 +30,12 @@ def pareto_chart(ranked: pd.DataFrame) -> alt.LayerChart:
     order = list(ranked["reason"])
     data = ranked.assign(kind=ranked["category"].map(category_label))
     click = alt.selection_point(name="reason_pick", fields=["reason"])
-    x = alt.X("reason:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30, labelLimit=200, labelOverlap=False))
+    x = alt.X(
+        "reason:N",
+        sort=order,
+        title=None,
+        axis=alt.Axis(labelAngle=by_width(-90, -30), labelLimit=200, labelOverlap=False),
+    )
     bars = (
         alt.Chart(data)
         .mark_bar()
@@ -77,7 +86,7 @@ def trend_chart(trend: pd.DataFrame, order: list[str], axis: list[str]) -> alt.C
                 sort=order,
                 title="Reason",
                 scale=alt.Scale(domain=order, range=[*theme.categorical(named), theme.MUTED, theme.FAINT]),
-                legend=alt.Legend(orient="bottom", labelLimit=0, columns=1),
+                legend=alt.Legend(orient="top", labelLimit=0, columns=by_width(1, 2)),
             ),
             order=alt.Order("stack:Q", sort="ascending"),
             opacity=alt.condition(alt.datum.week_state == "partial", alt.value(0.4), alt.value(1.0)),
@@ -90,7 +99,8 @@ def trend_chart(trend: pd.DataFrame, order: list[str], axis: list[str]) -> alt.C
             ],
         )
         .add_params(click)
-        .properties(height=360)
+        # Streamlit fits the legend and the week labels into this height: room enough that the bars stay tall.
+        .properties(height=480)
     )
 
 
@@ -111,7 +121,7 @@ def share_chart(share: pd.DataFrame, axis: list[str], followed: str) -> alt.Laye
         color=alt.Color(
             "state:N",
             title=None,
-            legend=alt.Legend(orient="top", labelLimit=0),
+            legend=alt.Legend(orient="top", labelLimit=0, direction="vertical"),
             scale=alt.Scale(
                 domain=[IN_A_STREAK, NOT_IN_A_STREAK, INCOMPLETE], range=[theme.WARN, theme.INK, theme.MUTED]
             ),
@@ -122,7 +132,9 @@ def share_chart(share: pd.DataFrame, axis: list[str], followed: str) -> alt.Laye
             alt.Tooltip("state:N", title="Week"),
         ],
     )
-    return (line + points).properties(height=320, title=f"Share of each week's rejections that are “{followed}”")
+    # Two lines: one would be cut on a phone.
+    title = ["Share of each week's rejections", f"that are “{followed}”"]
+    return (line + points).properties(height=360, title=title)
 
 
 def heatmap_chart(
@@ -137,7 +149,10 @@ def heatmap_chart(
     title = against.capitalize()
     base = alt.Chart(data).encode(
         x=alt.X(
-            "column:N", sort=columns, title=title, axis=alt.Axis(labelAngle=-30, labelLimit=180, labelOverlap=False)
+            "column:N",
+            sort=columns,
+            title=title,
+            axis=alt.Axis(labelAngle=by_width(-90, -30), labelLimit=180, labelOverlap=False),
         ),
         y=alt.Y("reason:N", sort=reasons, title=None, axis=alt.Axis(labelLimit=220)),
     )
@@ -149,7 +164,7 @@ def heatmap_chart(
                 "share_of_group:Q",
                 title=share_title,
                 scale=alt.Scale(scheme="blues", domain=[0, max(0.5, float(cells["share_of_group"].max()))]),
-                legend=alt.Legend(format="%", orient="top", titleLimit=0),
+                legend=alt.Legend(format="%", orient="top", titleLimit=0, tickCount=3),
             ),
             opacity=alt.condition(click, alt.value(1.0), alt.value(0.55)),
             tooltip=[

@@ -125,7 +125,7 @@ def answer_form(actor: Actor, round_: RoundInfo, today: dt.date) -> None:
 def manage_rounds(actor: Actor, every: list[RoundInfo], current: RoundInfo | None, today: dt.date) -> None:
     with st.expander("Run the rounds (ops)", icon=":material/settings:"):
         if every:
-            st.dataframe(rounds_table(every, today), hide_index=True, width="stretch")
+            st.dataframe(rounds_table(every, today), hide_index=True, width="stretch", placeholder=MISSING)
         if current is not None:
             st.markdown(f"**{inert(current.name)}** is open until {current.closes_on:%d %b %Y}.")
             sure = st.checkbox("Close it today: answers become final and results appear", key="sv_close_sure")

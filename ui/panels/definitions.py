@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.formats import SENIORITIES
+from core.formatting import MISSING
 from core.vocabulary import seniority_name
 
 Rules = dict[str, object]
@@ -76,6 +77,7 @@ def stages_form(start: dict[str, Any], prefix: str) -> Rules:
             "exit": st.column_config.TextColumn("Leaves when"),
         },
         key=f"{prefix}_stages",
+        placeholder=MISSING,
     )
     return {"stages": [row for row in stages.fillna("").to_dict(orient="records") if row.get("name")]}
 

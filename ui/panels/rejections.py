@@ -106,7 +106,7 @@ def reasons_table(ranked: pd.DataFrame) -> None:
         "share": "Share",
         "cumulative_share": "Cumulative",
     }
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=labels)
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=labels, placeholder=MISSING)
 
 
 def common_ground(profiles: list[ReasonProfile], icp: VersionInfo | None, mql: VersionInfo | None) -> None:
@@ -155,7 +155,7 @@ def owners_table(owners: pd.DataFrame, minimum: int) -> None:
         "no_reason_share": "No reason, share",
         "premature_share": "Too early, share",
     }
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=labels)
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=labels, placeholder=MISSING)
 
 
 def picked(event: Any, name: str) -> dict[str, Any] | None:
@@ -231,7 +231,7 @@ def lead_list(query: RejectionQuery, ranked: pd.DataFrame, weekly: pd.DataFrame,
     rows = first_page if page == 1 else cache.rejected_leads(query, drill, sort, descending, offset, PAGE_SIZE)[0]
     plural = "" if total == 1 else "s"
     sorting[3].markdown(
-        f"**{count(total)} rejected lead{plural}**: {inert(drill.describe())}  \npage {page} of {pages}"
+        f"**{count(total)} rejected lead{plural}**: {inert(drill.describe(names))}  \npage {page} of {pages}"
     )
     rows = rows.assign(source=[value_name(source, names) for source in rows["source"]])
     # Numbers stay numbers for the grid's own sorting (whole: sizes, scores, attempts); a blank cell reads as the
@@ -241,6 +241,7 @@ def lead_list(query: RejectionQuery, ranked: pd.DataFrame, weekly: pd.DataFrame,
         hide_index=True,
         width="stretch",
         column_config=LEAD_FIELD_LABELS,
+        placeholder=MISSING,
     )
     if total and st.button(f"Prepare a CSV of these {count(min(total, CSV_LIMIT))} leads", icon=":material/download:"):
         st.download_button(
@@ -305,7 +306,12 @@ def catalogue(role: str, actor: Actor) -> None:
     labels = {"reason": "Reason", "kind of fix": "Kind of fix", "lead field": "Lead field", "spellings": "Spellings"}
     labels |= {"needs the SLA's attempts": "Needs the SLA's attempts", "description": "Description"}
     st.dataframe(
-        pd.DataFrame(rows), hide_index=True, width="stretch", height=38 + 35 * len(reasons), column_config=labels
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        height=38 + 35 * len(reasons),
+        column_config=labels,
+        placeholder=MISSING,
     )
     capped = "+, the most frequent first" if len(unmapped) >= 200 else ""
     st.markdown(f"**Unmapped spellings** ({count(len(unmapped))}{capped}), over every rejection ever logged")
@@ -313,7 +319,7 @@ def catalogue(role: str, actor: Actor) -> None:
         st.caption("Every typed reason is in the catalogue.")
     else:
         hidden: dict[str, str | None] = {"example": "Spelling", "leads": "Rejected leads", "key": None}
-        st.dataframe(unmapped, hide_index=True, width="stretch", column_config=hidden)
+        st.dataframe(unmapped, hide_index=True, width="stretch", column_config=hidden, placeholder=MISSING)
     if not may(role, "edit_reasons"):
         st.caption("Ops keep the catalogue.")
         return

@@ -15,6 +15,7 @@ import streamlit as st
 
 from core.admin.users import UserInfo
 from core.formats import SENIORITIES
+from core.formatting import MISSING
 from core.imports.mapping import find_mapping, mapping_names
 from core.imports.problems import ImportRefused, problems_frame
 from core.permissions import PermissionDenied, may
@@ -188,7 +189,9 @@ def _upload_form(user: UserInfo) -> None:
             f"{upload.name} was not used: {refused.total} problems; nothing was kept. Fix them and upload again.",
             icon=":material/error:",
         )
-        st.dataframe(problems_frame(refused.problems), hide_index=True, width="stretch", key="sb_problems")
+        st.dataframe(
+            problems_frame(refused.problems), hide_index=True, width="stretch", key="sb_problems", placeholder=MISSING
+        )
         return
     except (SandboxError, PermissionDenied) as problem:
         bar.empty()
