@@ -8,9 +8,9 @@ import streamlit as st
 
 from core.audit import AuditQuery, actor_in_words, entries, facets
 from core.exports import to_safe_csv
-from core.formatting import MISSING
 from core.vocabulary import audit_word
 from ui import auth, cache
+from ui.tables import show_table
 
 ANY = "any"
 LIMIT = 500
@@ -63,12 +63,9 @@ if page.total == 0:
     st.stop()
 shown = len(page.rows)
 st.caption(f"{page.total:,} entries" + (f"; the newest {shown:,} are shown" if page.total > shown else ""))
-st.dataframe(
-    page.in_words(people),  # in words on screen; the CSV below keeps what is stored
-    hide_index=True,
-    width="stretch",
+show_table(
+    page.in_words(people),
     key="audit_table",
-    placeholder=MISSING,
     column_config={
         "id": st.column_config.NumberColumn("#", width="small"),
         "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),

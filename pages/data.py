@@ -27,6 +27,7 @@ from core.imports.problems import problems_frame
 from core.imports.runs import ImportRefused, ImportResult, import_csv, import_history
 from ui import auth, cache, feedback
 from ui.mapping_editor import Editor, read_upload
+from ui.tables import show_table
 
 GUESS = "Guess from the file's columns"
 COUNTS = ("rows", "inserted", "updated", "unchanged", "skipped")
@@ -89,9 +90,7 @@ def show_preview(mapping: Mapping, sheet: str | None) -> None:
     shown = preview(cache.engine(), kind, upload, mapping, sheet=sheet)
     st.subheader("Preview: the first rows as they would be imported")
     if not shown.mapped.empty:
-        st.dataframe(
-            preview_table(shown, kind), hide_index=True, width="stretch", key="data_preview", placeholder=MISSING
-        )
+        show_table(preview_table(shown, kind), key="data_preview")
     if shown.number_format is not None and shown.reads_numbers:
         st.caption(f"Numbers: {shown.number_format.describe()}.")
     for note in shown.notes:
@@ -99,13 +98,7 @@ def show_preview(mapping: Mapping, sheet: str | None) -> None:
     if shown.problems:
         count = len(shown.problems)
         st.warning(f"{count} problem{'s' if count != 1 else ''} in the first rows: the import would refuse the file.")
-        st.dataframe(
-            problems_frame(shown.problems),
-            hide_index=True,
-            width="stretch",
-            key="data_preview_problems",
-            placeholder=MISSING,
-        )
+        show_table(problems_frame(shown.problems), key="data_preview_problems")
 
 
 def run_import(editor: Editor, mapping: Mapping, sheet: str | None, dry_run: bool) -> None:
@@ -136,9 +129,7 @@ def show_result(editor: Editor, mapping: Mapping) -> None:
     result = st.session_state.get(f"data_result|{editor.scope}")
     if isinstance(result, ImportRefused):
         st.error(inert(result.headline()))
-        st.dataframe(
-            problems_frame(result.problems), hide_index=True, width="stretch", key="data_problems", placeholder=MISSING
-        )
+        show_table(problems_frame(result.problems), key="data_problems")
         return
     if not isinstance(result, ImportResult):
         return
@@ -206,6 +197,6 @@ with history_tab:
     if history.empty:
         st.caption("No imports yet.")
     else:
-        st.dataframe(history, hide_index=True, width="stretch", column_config=HISTORY_COLUMNS, placeholder=MISSING)
+        show_table(history, column_config=HISTORY_COLUMNS)
 with names_tab:
     display_names_editor()

@@ -12,13 +12,13 @@ from core.definitions import versions, wording
 from core.definitions.rules import KIND_NAMES, KINDS, DefinitionError, validate_rules
 from core.definitions.versions import SIDES, VersionInfo
 from core.exports import inert
-from core.formatting import MISSING
 from core.periods import period_range
 from core.permissions import may
 from core.sandbox.proposals import evidence_rows
 from core.vocabulary import person
 from ui import auth, cache, feedback
 from ui.panels.definitions import RULE_FORMS
+from ui.tables import show_table
 
 TABS = ["In force", "Open proposals", "Propose a change", "History"]
 
@@ -140,14 +140,11 @@ with proposals:
                 st.markdown(
                     f"**Evidence from the sandbox:** tried on {inert(version.evidence.get('trial', 'a trial'))}"
                 )
-                st.dataframe(
+                show_table(
                     pd.DataFrame(
                         evidence_rows(version.evidence), columns=["Figure", "Definition in force", "Proposed"]
                     ),
-                    hide_index=True,
-                    width="stretch",
                     key=f"evidence_{version.id}",
-                    placeholder=MISSING,
                 )
             if version.kind == "mql":
                 result = cache.replayed(version.id, version.revision, *quarter)

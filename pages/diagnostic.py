@@ -28,6 +28,7 @@ from core.permissions import may
 from ui import auth, cache, feedback
 from ui.charts import alignment as charts
 from ui.panels.alignment import action_card, answer_form, manage_rounds, sign_card
+from ui.tables import show_table
 
 user = auth.guard("read")
 actor = user.actor
@@ -132,12 +133,9 @@ with results_tab:
                 else:
                     st.caption("Not comparable: this group was withheld in the previous round.")
             with st.expander("Every statement"):
-                st.dataframe(
+                show_table(
                     statement_table(result),
-                    hide_index=True,
-                    width="stretch",
-                    column_config={"mean": st.column_config.NumberColumn("mean agreement", format="%.1f")},
-                    placeholder=MISSING,
+                    column_config={"mean": st.column_config.NumberColumn("Mean agreement", format="%.1f")},
                 )
 
 shown = diagnosis if diagnosis is not None and diagnosis[0].shown else None

@@ -12,7 +12,6 @@ import datetime as dt
 
 import streamlit as st
 
-from core.formatting import MISSING
 from core.permissions import Actor
 from core.rejections.explorer import EXPLORER_FILTERS, LINK, PERIOD_PRESETS, ExplorerView, explorer_range
 from core.rejections.scope import NO_REASON, RejectionQuery
@@ -20,6 +19,7 @@ from core.rejections.streaks import TOP_IN_TREND, find, followed_share, trend_fr
 from ui import auth, cache, controls, theme
 from ui.charts import rejections as charts
 from ui.panels import rejections as panels
+from ui.tables import show_table
 
 CAMPAIGNS_IN_HEATMAP = 15
 NOTHING = "No rejections logged in this period with these filters."
@@ -104,9 +104,7 @@ with trend_tab:
             st.caption("A tie on top names every reason on top; such a week has no top reason and ends a streak.")
             labels = {"week": "Week of", "top_reason": "Top reason", "rejections": "Rejections"}
             labels |= {"complete": "Complete week", "streak": "In a streak of"}
-            st.dataframe(
-                week_table(weekly, found), hide_index=True, width="stretch", column_config=labels, placeholder=MISSING
-            )
+            show_table(week_table(weekly, found), column_config=labels)
 
 with heat_tab:
     against = st.radio(

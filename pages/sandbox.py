@@ -8,7 +8,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core import formatting
-from core.formatting import MISSING
 from core.permissions import PermissionDenied
 from core.sandbox.outcome import active_knobs, comparison, headlines, monthly_comparison
 from core.sandbox.proposals import KIND_LABELS, changed_kinds, default_note, propose_from_trial
@@ -16,6 +15,7 @@ from core.sandbox.trials import KEEP_DAYS, SandboxError, delete_trial, touch_tri
 from ui import auth, cache, feedback
 from ui.charts import sandbox as charts
 from ui.panels.sandbox import knob_key, knobs_panel, new_trial_form
+from ui.tables import show_table
 
 IN_FORCE, YOURS = "Definition in force", "Your knobs"
 
@@ -82,9 +82,7 @@ with result_column:
             f"{formatting.percent(knobs.conversion_gate)} gate.",
             icon=":material/flag:",
         )
-    st.dataframe(
-        comparison(before, after, knobs), hide_index=True, width="stretch", key="sb_comparison", placeholder=MISSING
-    )
+    show_table(comparison(before, after, knobs), key="sb_comparison")
     st.caption(
         "Both rules are applied to the same leads and counted by the month a lead was created. Leads the recorded "
         "rule never passed to sales have no SQL and no response: they count as not converted, and the SLA is "

@@ -12,7 +12,7 @@ import datetime as dt
 import streamlit as st
 
 from core.exports import inert, to_safe_csv
-from core.formatting import MISSING, known, percent
+from core.formatting import known, percent
 from core.funnel import frames
 from core.funnel.attribution import MODELS, Model
 from core.funnel.caveats import with_notes_as_text
@@ -43,6 +43,7 @@ from core.vocabulary import model_name
 from ui import auth, cache, controls
 from ui.charts import funnel as charts
 from ui.panels import funnel as panels
+from ui.tables import show_table
 
 GROUPINGS = {"period": "Period", "source": "Source", "segment": "Segment", "owner": "Owner", "campaign": "Campaign"}
 
@@ -164,7 +165,7 @@ table = (
     if group_by == "period"
     else cache.kpis(first_day, last_day, "range", group_by, filters)  # type: ignore[arg-type]
 )
-st.dataframe(frames.kpi_grid(table, names), hide_index=True, width="stretch", key="sb_table", placeholder=MISSING)
+show_table(frames.kpi_grid(table, names), key="sb_table")
 downloads = st.columns(2)
 downloads[0].download_button(
     "KPI table (CSV)", to_safe_csv(with_notes_as_text(table)), key="sb_csv", icon=":material/download:",

@@ -20,6 +20,7 @@ from core.formatting import MISSING
 from core.permissions import ROLES
 from core.vocabulary import role_label
 from ui import auth, cache, feedback
+from ui.tables import show_table
 
 user = auth.guard("manage")
 st.title("Users and roles")
@@ -31,7 +32,7 @@ st.caption(
 
 
 people = list_users(cache.engine(), user.actor)
-st.dataframe(
+show_table(
     pd.DataFrame(
         [
             {
@@ -45,8 +46,6 @@ st.dataframe(
             for person in people
         ]
     ),
-    hide_index=True,
-    width="stretch",
     key="users_table",
     column_config={
         "Locked until (UTC)": st.column_config.TextColumn(
@@ -54,7 +53,6 @@ st.dataframe(
             f"until the first of them is {FAILURE_WINDOW.seconds // 60} minutes old.",
         )
     },
-    placeholder=MISSING,
 )
 
 

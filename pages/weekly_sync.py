@@ -24,13 +24,13 @@ from core.alignment.sync import (
     open_meeting,
 )
 from core.exports import inert
-from core.formatting import MISSING
 from core.periods import week_start
 from core.permissions import PermissionDenied, may
 from core.vocabulary import person
 from ui import auth, cache, feedback
 from ui.charts import alignment as charts
 from ui.panels.alignment import earlier_actions, record_form
+from ui.tables import show_table
 
 user = auth.guard("read")
 actor = user.actor
@@ -86,20 +86,12 @@ with run_tab:
             for line in lines or []:
                 st.markdown(f"- {inert(line)}")
             if section.key == "volume" and not plan.by_source.empty and not (meeting and meeting.closed):
-                st.dataframe(
-                    plan.sources_table(), hide_index=True, width="stretch", key="sync_sources", placeholder=MISSING
-                )
+                show_table(plan.sources_table(), key="sync_sources")
             if meeting is not None and meeting.notes.get(section.key):
                 st.markdown(f"*Notes:* {inert(meeting.notes[section.key])}")
             if section.key == "actions" and meeting is not None:
                 if meeting.actions:
-                    st.dataframe(
-                        actions_table(meeting.actions),
-                        hide_index=True,
-                        width="stretch",
-                        key="sync_actions",
-                        placeholder=MISSING,
-                    )
+                    show_table(actions_table(meeting.actions), key="sync_actions")
                 else:
                     st.caption("No actions recorded yet.")
 
@@ -130,9 +122,7 @@ with run_tab:
 with history_tab:
     st.subheader("Meetings")
     if past:
-        st.dataframe(
-            meetings_table(past, names), hide_index=True, width="stretch", key="sync_meetings", placeholder=MISSING
-        )
+        show_table(meetings_table(past, names), key="sync_meetings")
     else:
         st.caption("No meeting recorded yet.")
     st.subheader("Actions across meetings")
@@ -141,13 +131,7 @@ with history_tab:
         st.caption("No actions yet.")
     else:
         statuses = st.multiselect("Status", list(STATUSES), default=["open"], key="sync_status_filter")
-        st.dataframe(
-            actions_shown(every, statuses),
-            hide_index=True,
-            width="stretch",
-            key="sync_all_actions",
-            placeholder=MISSING,
-        )
+        show_table(actions_shown(every, statuses), key="sync_all_actions")
         st.download_button(
             "Download every action (CSV)",
             actions_csv(engine),
@@ -159,4 +143,4 @@ with history_tab:
     st.subheader("The agenda's numbers, week by week")
     moves = trend(engine, week)
     st.altair_chart(charts.trend_chart(moves, trend_shares(moves)), width="stretch")
-    st.dataframe(trend_table(moves), hide_index=True, width="stretch", key="sync_trend", placeholder=MISSING)
+    show_table(trend_table(moves), key="sync_trend")

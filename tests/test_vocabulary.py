@@ -24,13 +24,16 @@ def test_ops_display_names_win_over_the_humanised_key() -> None:
 
 
 def screen_tables() -> list[tuple[str, int, bool]]:
-    """Every st.dataframe / st.data_editor call in pages/ and ui/: file, line, whether it sets the placeholder."""
+    """Every table drawn in pages/ and ui/: file, line, whether a missing value shows as the one mark (a
+    st.dataframe or st.data_editor given the placeholder, or ui.tables.show_table, which gives it)."""
     found = []
     for path in sorted([*ROOT.glob("pages/*.py"), *ROOT.glob("ui/**/*.py")]):
         for node in ast.walk(ast.parse(path.read_text())):
-            call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            if call and node.func.attr in ("dataframe", "data_editor"):
-                placeholder = any(keyword.arg == "placeholder" for keyword in node.keywords)
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name in ("dataframe", "data_editor", "show_table"):
+                placeholder = name == "show_table" or any(keyword.arg == "placeholder" for keyword in node.keywords)
                 found.append((str(path.relative_to(ROOT)), node.lineno, placeholder))
     return found
 

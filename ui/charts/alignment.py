@@ -38,6 +38,9 @@ def heatmap(grid: pd.DataFrame, areas: list[str]) -> alt.LayerChart:
             title=None,
             axis=alt.Axis(
                 labelAngle=by_width(-90, 0),
+                # Vega aligns a label by its angle only when the angle is a number: say it for both.
+                labelAlign=by_width("'left'", "'center'"),
+                labelBaseline=by_width("'middle'", "'bottom'"),
                 labelLimit=120,
                 orient="top",
                 labelOverlap=False,
@@ -73,7 +76,7 @@ def heatmap(grid: pd.DataFrame, areas: list[str]) -> alt.LayerChart:
     return (withheld + cells + text).properties(height=alt.Step(34))
 
 
-def wrapped(label: str, width: int = 18) -> str:
+def wrapped(label: str, width: int = 22) -> str:
     """A label with "|" where it may break over lines on a phone."""
     return "|".join(textwrap.wrap(label, width)) or label
 

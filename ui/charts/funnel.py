@@ -12,6 +12,7 @@ from core.funnel.frames import ENOUGH, FEW, MEETS, SLA_MET, SLA_MISSED, UNDER
 from core.funnel.scoreboard import MATURING
 from core.vocabulary import model_name
 from ui import theme
+from ui.charts import by_width
 
 # One readable bar per source whatever the width or the count: a chart of one source is a bar, not a hairline.
 SOURCE_STEP = 28
@@ -22,8 +23,8 @@ LEGEND_ROOM = 170  # two stacked legends under a trend chart
 
 def period_axis(trend: pd.DataFrame) -> alt.X:
     """The trend's buckets, each labelled by its own start (a week by its Monday), never by a computed tick."""
-    # Every bucket keeps its label (none skipped for overlap): a long trend tilts them instead.
-    angle = 0 if len(trend) <= 6 else -45
+    # Every bucket keeps its label (none skipped for overlap): a long trend tilts them, a phone stands them up.
+    angle = by_width(-90, 0 if len(trend) <= 6 else -45)
     return alt.X(
         "period:O", title=None, sort=list(trend["period"]), axis=alt.Axis(labelAngle=angle, labelOverlap=False)
     )

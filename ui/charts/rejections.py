@@ -67,7 +67,7 @@ def pareto_chart(ranked: pd.DataFrame) -> alt.LayerChart:
         .mark_line(point=True, color=theme.INK)
         .encode(x=x, y=alt.Y("cumulative_share:Q", title="Cumulative share", axis=alt.Axis(format="%")))
     )
-    return alt.layer(bars, cumulative).resolve_scale(y="independent").properties(height=340)
+    return alt.layer(bars, cumulative).resolve_scale(y="independent").properties(height=440)
 
 
 def trend_chart(trend: pd.DataFrame, order: list[str], axis: list[str]) -> alt.Chart:

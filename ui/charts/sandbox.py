@@ -7,6 +7,7 @@ import pandas as pd
 
 from core import formatting
 from ui import theme
+from ui.charts import by_width
 
 
 def monthly_chart(frame: pd.DataFrame, rules: tuple[str, str]) -> alt.Chart:
@@ -22,7 +23,7 @@ def monthly_chart(frame: pd.DataFrame, rules: tuple[str, str]) -> alt.Chart:
                 "label:N",
                 title=None,
                 sort=months,
-                axis=alt.Axis(labelAngle=0 if len(months) <= 6 else -45, labelOverlap=False),
+                axis=alt.Axis(labelAngle=by_width(-90, 0 if len(months) <= 6 else -45), labelOverlap=False),
             ),
             xOffset=alt.XOffset("rule:N", sort=list(rules)),
             y=alt.Y("mqls:Q", title="MQLs"),

@@ -48,6 +48,7 @@ from core.formatting import MISSING, decimal
 from core.permissions import Actor, PermissionDenied
 from ui import cache, feedback
 from ui.menu import may_open
+from ui.tables import show_table
 
 VERDICTS = {  # verdict: (colour word for markdown, icon, heading); red only where the data shows a problem
     "confirmed": ("red", ":material/check:", "Confirmed: both see the problem"),
@@ -125,7 +126,7 @@ def answer_form(actor: Actor, round_: RoundInfo, today: dt.date) -> None:
 def manage_rounds(actor: Actor, every: list[RoundInfo], current: RoundInfo | None, today: dt.date) -> None:
     with st.expander("Run the rounds (ops)", icon=":material/settings:"):
         if every:
-            st.dataframe(rounds_table(every, today), hide_index=True, width="stretch", placeholder=MISSING)
+            show_table(rounds_table(every, today))
         if current is not None:
             st.markdown(f"**{inert(current.name)}** is open until {current.closes_on:%d %b %Y}.")
             sure = st.checkbox("Close it today: answers become final and results appear", key="sv_close_sure")

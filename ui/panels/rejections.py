@@ -29,6 +29,7 @@ from core.rejections.scope import RejectionQuery
 from core.rejections.streaks import RUN_LENGTH, Found, streak_summaries
 from core.vocabulary import LEAD_FIELD_LABELS, category_label, value_name
 from ui import cache, feedback
+from ui.tables import show_table
 
 ALL = "(all)"
 PAGE_SIZE = 50
@@ -106,7 +107,7 @@ def reasons_table(ranked: pd.DataFrame) -> None:
         "share": "Share",
         "cumulative_share": "Cumulative",
     }
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=labels, placeholder=MISSING)
+    show_table(shown, column_config=labels)
 
 
 def common_ground(profiles: list[ReasonProfile], icp: VersionInfo | None, mql: VersionInfo | None) -> None:
@@ -155,7 +156,7 @@ def owners_table(owners: pd.DataFrame, minimum: int) -> None:
         "no_reason_share": "No reason, share",
         "premature_share": "Too early, share",
     }
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=labels, placeholder=MISSING)
+    show_table(shown, column_config=labels)
 
 
 def picked(event: Any, name: str) -> dict[str, Any] | None:
@@ -236,13 +237,7 @@ def lead_list(query: RejectionQuery, ranked: pd.DataFrame, weekly: pd.DataFrame,
     rows = rows.assign(source=[value_name(source, names) for source in rows["source"]])
     # Numbers stay numbers for the grid's own sorting (whole: sizes, scores, attempts); a blank cell reads as the
     # one missing mark, not "None".
-    st.dataframe(
-        rows.style.format(na_rep=MISSING, precision=0),
-        hide_index=True,
-        width="stretch",
-        column_config=LEAD_FIELD_LABELS,
-        placeholder=MISSING,
-    )
+    show_table(rows.style.format(na_rep=MISSING, precision=0), column_config=LEAD_FIELD_LABELS)
     if total and st.button(f"Prepare a CSV of these {count(min(total, CSV_LIMIT))} leads", icon=":material/download:"):
         st.download_button(
             "Download the CSV",
@@ -305,21 +300,14 @@ def catalogue(role: str, actor: Actor) -> None:
     ]
     labels = {"reason": "Reason", "kind of fix": "Kind of fix", "lead field": "Lead field", "spellings": "Spellings"}
     labels |= {"needs the SLA's attempts": "Needs the SLA's attempts", "description": "Description"}
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        width="stretch",
-        height=38 + 35 * len(reasons),
-        column_config=labels,
-        placeholder=MISSING,
-    )
+    show_table(pd.DataFrame(rows), height=38 + 35 * len(reasons), column_config=labels)
     capped = "+, the most frequent first" if len(unmapped) >= 200 else ""
     st.markdown(f"**Unmapped spellings** ({count(len(unmapped))}{capped}), over every rejection ever logged")
     if unmapped.empty:
         st.caption("Every typed reason is in the catalogue.")
     else:
         hidden: dict[str, str | None] = {"example": "Spelling", "leads": "Rejected leads", "key": None}
-        st.dataframe(unmapped, hide_index=True, width="stretch", column_config=hidden, placeholder=MISSING)
+        show_table(unmapped, column_config=hidden)
     if not may(role, "edit_reasons"):
         st.caption("Ops keep the catalogue.")
         return

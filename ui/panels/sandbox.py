@@ -15,7 +15,6 @@ import streamlit as st
 
 from core.admin.users import UserInfo
 from core.formats import SENIORITIES
-from core.formatting import MISSING
 from core.imports.mapping import find_mapping, mapping_names
 from core.imports.problems import ImportRefused, problems_frame
 from core.permissions import PermissionDenied, may
@@ -23,6 +22,7 @@ from core.sandbox.outcome import Knobs, knob_values, knobs_from
 from core.sandbox.trials import SandboxError, stored_trial, upload_trial
 from core.vocabulary import humanise, rule_label, seniority_name
 from ui import cache, feedback
+from ui.tables import show_table
 
 AS_THE_FILE_SAYS = "(the file's own column names)"
 # The knobs with a widget; the rest (industries, countries, departments) stay as in force.
@@ -189,9 +189,7 @@ def _upload_form(user: UserInfo) -> None:
             f"{upload.name} was not used: {refused.total} problems; nothing was kept. Fix them and upload again.",
             icon=":material/error:",
         )
-        st.dataframe(
-            problems_frame(refused.problems), hide_index=True, width="stretch", key="sb_problems", placeholder=MISSING
-        )
+        show_table(problems_frame(refused.problems), key="sb_problems")
         return
     except (SandboxError, PermissionDenied) as problem:
         bar.empty()
