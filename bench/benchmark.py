@@ -40,6 +40,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from core.db import get_engine, upgrade  # noqa: E402
 from core.funnel.attribution import revenue_by_channel  # noqa: E402
 from core.funnel.kpis import KpiQuery, kpi_table  # noqa: E402
+from core.funnel.segments import filter_options  # noqa: E402
 from core.imports.runs import import_csv  # noqa: E402
 from core.permissions import Actor  # noqa: E402
 
@@ -432,6 +433,11 @@ def bench_backend(name: str, url: str, data: Path, runs: int, *, page_only: bool
         again = run_child(url, schema, "leads", data / "leads.csv")
         report["reimport_leads"] = again
         print(f"[{name}] re-import leads (no changes): {again['seconds']:.1f} s, peak {again['peak_rss_mb']:.0f} MB")
+
+        # The filter pickers' values: a read of the small table kept at import (a scan of every lead before).
+        picker_seconds, _ = median_seconds(filter_options, (engine,), runs)
+        report["filter_options_median_s"] = picker_seconds
+        print(f"[{name}] filter pickers' values: {picker_seconds * 1000:.1f} ms (median of {runs})")
 
         duck = load_duckdb(engine)
         for scope, (first, last, grain) in SCOPES.items():

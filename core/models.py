@@ -142,6 +142,17 @@ class Target(Base):
     import_id: Mapped[int | None] = mapped_column(Integer)  # provenance, see Lead.import_id
 
 
+class FilterValue(Base):
+    """The values the pickers offer for a lead field (core.funnel.segments.filter_options): written in each
+    import's transaction, so that opening a page does not scan every lead for its distinct values. A blank
+    is stored as the pickers show it, "(not set)"."""
+
+    __tablename__ = "filter_values"
+
+    field: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
 class Setting(Base):
     __tablename__ = "settings"
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Engine, case, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Engine, case, delete, func, insert, literal, select, union
+from sqlalchemy.orm import InstrumentedAttribute
 
 from core import sql
-from core.models import Lead, Opportunity
+from core.models import FilterValue, Lead, Opportunity
 from core.settings import OrgSettings
 
 NOT_SET = "(not set)"
@@ -83,48 +85,55 @@ def opportunity_scope(filters: Filters, settings: OrgSettings) -> list[ColumnEle
     return conditions
 
 
-def filter_options(target: Engine | Connection) -> dict[str, list[str]]:
-    """Distinct values for the source, owner and campaign filters, and the segment names."""
-    with sql.connection_of(target) as connection:
-        sources = connection.execute(select(Lead.source).distinct().order_by(Lead.source)).scalars().all()
-        owners = (
-            connection.execute(
-                select(Lead.owner)
-                .where(Lead.owner.is_not(None))
-                .union(select(Opportunity.owner).where(Opportunity.owner.is_not(None)))
-            )
-            .scalars()
-            .all()
-        )
-        campaigns = (
-            connection.execute(
-                select(Lead.campaign).where(Lead.campaign.is_not(None)).distinct().order_by(Lead.campaign)
-            )
-            .scalars()
-            .all()
-        )
-        industries = (
-            connection.execute(
-                select(Lead.industry).where(Lead.industry.is_not(None)).distinct().order_by(Lead.industry)
-            )
-            .scalars()
-            .all()
-        )
-        # Blanks are a value one can filter on and drill into, as the groupings show them.
-        blanks = {
-            name: connection.execute(select(column).where(column.is_(None)).limit(1)).first() is not None
-            for name, column in (("owner", Lead.owner), ("campaign", Lead.campaign), ("industry", Lead.industry))
-        }
+# The lead fields whose values the pickers offer, each from the columns that hold it (deals' owners too), and
+# the imports that can change them.
+PICKED_FIELDS: dict[str, tuple[InstrumentedAttribute[Any], ...]] = {
+    "source": (Lead.source,),
+    "owner": (Lead.owner, Opportunity.owner),
+    "campaign": (Lead.campaign,),
+    "industry": (Lead.industry,),
+}
+REFRESHED_BY = {"leads": ("source", "owner", "campaign", "industry"), "opportunities": ("owner",)}
 
-    def with_blank(name: str, values: list[str]) -> list[str]:
-        return [*values, NOT_SET] if blanks[name] and NOT_SET not in values else values
+
+def refresh_filter_values(connection: Connection, kind: str) -> None:
+    """Rewrite the picker values an import of `kind` can change, inside the import's transaction.
+
+    Rewritten, not added to: a re-import that moves every lead off a campaign takes the campaign off the
+    picker. A blank lead field is a value one can filter on ("(not set)"); a deal without an owner is not
+    offered, as deals are filtered by their lead's fields."""
+    for field in REFRESHED_BY.get(kind, ()):
+        lead_column, *deal_columns = PICKED_FIELDS[field]
+        values = [select(literal(field), func.coalesce(lead_column, NOT_SET)).select_from(Lead)]
+        values += [select(literal(field), column).where(column.is_not(None)) for column in deal_columns]
+        connection.execute(delete(FilterValue).where(FilterValue.field == field))
+        # UNION drops an owner on both leads and deals; one column alone needs its DISTINCT.
+        every = union(*values) if len(values) > 1 else values[0].distinct()
+        connection.execute(insert(FilterValue).from_select(["field", "value"], every))
+
+
+def filter_options(target: Engine | Connection) -> dict[str, list[str]]:
+    """The values each filter offers: sources, owners, campaigns and industries as imported (a blank as
+    "(not set)", last), the segments and the company-size bands."""
+    with sql.connection_of(target) as connection:
+        stored = connection.execute(select(FilterValue.field, FilterValue.value).order_by(FilterValue.value)).all()
+    picked: dict[str, list[str]] = {field: [] for field in PICKED_FIELDS}
+    blank: set[str] = set()
+    for field, value in stored:
+        if value == NOT_SET:
+            blank.add(field)
+        else:
+            picked[field].append(value)
+
+    def with_blank(field: str, values: list[str]) -> list[str]:
+        return [*values, NOT_SET] if field in blank else values
 
     return {
-        "source": list(sources),
-        "owner": with_blank("owner", sorted(owners)),
-        "campaign": with_blank("campaign", list(campaigns)),
+        "source": picked["source"],
+        "owner": with_blank("owner", sorted(picked["owner"])),
+        "campaign": with_blank("campaign", picked["campaign"]),
         "segment": ["smb", "mid_market", "enterprise", "unknown"],
-        "industry": with_blank("industry", list(industries)),
+        "industry": with_blank("industry", picked["industry"]),
         "size_band": [*(name for name, _, _ in SIZE_BANDS), UNKNOWN_SIZE],
     }
 

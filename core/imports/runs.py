@@ -22,6 +22,7 @@ from core import audit
 from core.db import RETRY_ATTEMPTS, must_retry, retry_pause
 from core.formats import KIND_LABELS, KindSpec, kind_spec
 from core.formatting import MISSING
+from core.funnel.segments import refresh_filter_values
 from core.imports.import_warnings import ImportWarning
 from core.imports.mapping import Mapping, identity_mapping
 from core.imports.problems import ImportRefused, refuse
@@ -285,6 +286,7 @@ def _import(
             staged = stage.rows if stage else 0
             if stage and not dry_run:
                 recompute_if_partial(connection, spec, stage.columns, settings)
+                refresh_filter_values(connection, spec.kind)
             result = outcome(inserted, updated, staged - inserted - updated, import_id)
             if stage:
                 stage.drop()
