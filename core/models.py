@@ -142,6 +142,19 @@ class Target(Base):
     import_id: Mapped[int | None] = mapped_column(Integer)  # provenance, see Lead.import_id
 
 
+class AttributionCredit(Base):
+    """Each won opportunity's credit per channel under each attribution model (core.funnel.attribution):
+    written in the transaction of the import that changed the deal or its touches, so that a view sums
+    credits instead of ranking every touch. The credits of one deal and model add up to 1."""
+
+    __tablename__ = "attribution_credits"
+
+    opportunity_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    credit: Mapped[float] = mapped_column(Float)
+
+
 class FilterValue(Base):
     """The values the pickers offer for a lead field (core.funnel.segments.filter_options): written in each
     import's transaction, so that opening a page does not scan every lead for its distinct values. A blank

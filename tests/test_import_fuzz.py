@@ -45,6 +45,8 @@ from core.config import ConfigError
 from core.db import session_scope
 from core.exports import FORMULA_PREFIXES, to_safe_csv
 from core.formats import KINDS, FieldSpec
+from core.funnel.attribution import refresh_credits
+from core.funnel.segments import refresh_filter_values
 from core.imports import parsing, reading, validation
 from core.imports.mapping import Mapping, load_preset, parse_mapping
 from core.imports.preview import preview
@@ -137,6 +139,9 @@ class FuzzDatabase:
                 text("DELETE FROM audit_log WHERE action = 'import' AND entity_key = :key"),
                 {"key": str(result.import_id)},
             )
+            # What imports keep beside the rows (the pickers' values, the attribution credits) follows them.
+            refresh_filter_values(connection, kind)
+            refresh_credits(connection)
         if self.state() != self.baseline:  # the file rewrote a fixture row: start from scratch
             self.reseed()
 
@@ -225,7 +230,9 @@ def attempt(db: FuzzDatabase, doc: Csv) -> ImportResult | ImportRefused:
 def check_import(db: FuzzDatabase, doc: Csv, result: ImportResult, before: dict[str, int]) -> None:
     assert doc.expect != "refuse", f"a bad file was imported: {result.summary()}"
     counts, table = db.counts(), KINDS[doc.kind].table.name
-    assert {name for name in ALL_TABLES if counts[name] != before[name]} <= {table, "import_runs", "audit_log"}
+    # What each import keeps up to date beside its rows: the pickers' values, the attribution credits.
+    written = {table, "import_runs", "audit_log", "filter_values", "attribution_credits"}
+    assert {name for name in ALL_TABLES if counts[name] != before[name]} <= written
     assert (counts["import_runs"], counts["audit_log"]) == (before["import_runs"] + 1, before["audit_log"] + 1)
     assert result.inserted + result.updated + result.unchanged + result.rows_skipped == result.rows_read
     stored = stored_rows(db.engine, doc.kind, result.import_id)  # must read back (a year 0 would not)

@@ -10,7 +10,8 @@ that came before its close (touches on the opportunity itself or on its lead):
 
 A won opportunity with no touches is credited to "unattributed" so that
 revenue adds up to the won amount under every model. Everything runs in SQL
-with window functions.
+with window functions, once per import: the credits of each won opportunity, channel and model are stored
+(attribution_credits) by the import that changed the deal or its touches, and a view sums them.
 """
 
 from __future__ import annotations
@@ -22,18 +23,23 @@ import pandas as pd
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     and_,
     case,
+    delete,
     func,
+    insert,
     literal,
+    or_,
     select,
     union,
+    union_all,
 )
 
 from core import sql
 from core.funnel.kpis import KpiQuery
 from core.funnel.segments import opportunity_scope
-from core.models import CalendarDay, Lead, Opportunity, Spend, Touch
+from core.models import AttributionCredit, CalendarDay, Lead, Opportunity, Spend, Touch
 from core.settings import load
 
 Model = Literal["first_touch", "last_touch", "linear", "u_shaped", "time_decay"]
@@ -66,6 +72,105 @@ def _weight(model: Model, position: Any, count: Any, decay: Any) -> Any:
     return decay
 
 
+def credit_rows(connection: Connection, opportunity_ids: Select[Any] | None) -> Select[Any]:
+    """(opportunity_id, model, channel, credit) for the won opportunities among `opportunity_ids` (all when
+    None): each path of touches before the close weighted by every model, summed per channel; a win without
+    touches credits "unattributed" in full. Window functions over the touches: the cost the stored credits
+    pay once per import instead of once per view."""
+    won_filter = [Opportunity.is_won.is_(True), Opportunity.closed_at.is_not(None)]
+    if opportunity_ids is not None:
+        won_filter.append(Opportunity.opportunity_id.in_(opportunity_ids))
+    won = select(Opportunity.opportunity_id, Opportunity.lead_id, Opportunity.closed_at).where(*won_filter).cte("won")
+    by_opportunity = select(
+        won.c.opportunity_id, won.c.closed_at, Touch.id.label("touch_id"), Touch.touched_at, Touch.channel
+    ).join(Touch, and_(Touch.opportunity_id == won.c.opportunity_id, Touch.touched_at <= won.c.closed_at))
+    by_lead = select(
+        won.c.opportunity_id, won.c.closed_at, Touch.id.label("touch_id"), Touch.touched_at, Touch.channel
+    ).join(
+        Touch,
+        and_(
+            won.c.lead_id.is_not(None),
+            Touch.lead_id == won.c.lead_id,
+            Touch.touched_at <= won.c.closed_at,
+        ),
+    )
+    paths = union(by_opportunity, by_lead).cte("paths")
+    age = _age_days(connection, paths.c.closed_at, paths.c.touched_at)
+    ranked = select(
+        paths.c.opportunity_id,
+        paths.c.channel,
+        func.row_number()
+        .over(partition_by=paths.c.opportunity_id, order_by=[paths.c.touched_at, paths.c.touch_id])
+        .label("position"),
+        func.count().over(partition_by=paths.c.opportunity_id).label("n"),
+        age.label("age"),
+        func.min(age).over(partition_by=paths.c.opportunity_id).label("min_age"),
+    ).cte("ranked")
+    # Relative to the newest touch so that old paths do not underflow to zero.
+    raw_decay = func.exp(-math.log(2) * (ranked.c.age - ranked.c.min_age) / HALF_LIFE_DAYS)
+    decayed = select(
+        ranked.c.opportunity_id,
+        ranked.c.channel,
+        ranked.c.position,
+        ranked.c.n,
+        (raw_decay / func.sum(raw_decay).over(partition_by=ranked.c.opportunity_id)).label("decay"),
+    ).cte("decayed")
+    # UNION ALL: two touches on one channel weigh the same under a model, and both count.
+    weighted = union_all(
+        *(
+            select(
+                decayed.c.opportunity_id,
+                literal(model).label("model"),
+                decayed.c.channel,
+                _weight(model, decayed.c.position, decayed.c.n, decayed.c.decay).label("weight"),
+            )
+            for model in MODELS
+        )
+    ).cte("weighted")
+    touched = select(
+        weighted.c.opportunity_id,
+        weighted.c.model,
+        weighted.c.channel,
+        func.sum(weighted.c.weight).label("credit"),
+    ).group_by(weighted.c.opportunity_id, weighted.c.model, weighted.c.channel)
+    untouched = [
+        select(won.c.opportunity_id, literal(model), literal(UNATTRIBUTED), literal(1.0)).where(
+            ~won.c.opportunity_id.in_(select(paths.c.opportunity_id))
+        )
+        for model in MODELS
+    ]
+    # One flat UNION ALL: SQLite does not take a compound select in parentheses inside another.
+    return union_all(touched, *untouched)  # type: ignore[return-value]
+
+
+def refresh_credits(connection: Connection, opportunity_ids: Select[Any] | None = None) -> None:
+    """Rewrite the stored credits of `opportunity_ids` (every opportunity when None) inside the caller's
+    transaction: an import of deals passes the deals it inserted or changed, one of touches the deals those
+    touches reach. A deal no longer won loses its credits."""
+    if opportunity_ids is None:
+        connection.execute(delete(AttributionCredit))
+    else:
+        connection.execute(delete(AttributionCredit).where(AttributionCredit.opportunity_id.in_(opportunity_ids)))
+    columns = ["opportunity_id", "model", "channel", "credit"]
+    connection.execute(insert(AttributionCredit).from_select(columns, credit_rows(connection, opportunity_ids)))
+
+
+def refresh_credits_after_import(connection: Connection, kind: str, import_id: int) -> None:
+    """The credits an import changed: those of the deals it inserted or changed, or of the deals the touches
+    it inserted or changed reach (by the deal, or by its lead). Rows an import left alone keep their import."""
+    if kind == "opportunities":
+        refresh_credits(connection, select(Opportunity.opportunity_id).where(Opportunity.import_id == import_id))
+    elif kind == "touches":
+        new_touches = select(Touch.opportunity_id, Touch.lead_id).where(Touch.import_id == import_id).subquery()
+        reached = select(Opportunity.opportunity_id).where(
+            or_(
+                Opportunity.opportunity_id.in_(select(new_touches.c.opportunity_id)),
+                Opportunity.lead_id.in_(select(new_touches.c.lead_id)),
+            )
+        )
+        refresh_credits(connection, reached)
+
+
 def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Model = "linear") -> pd.DataFrame:
     """Columns: period_start, channel, revenue, won_credit (fractional won opportunities)."""
     if model not in MODELS:
@@ -76,9 +181,7 @@ def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Mode
         won = (
             select(
                 Opportunity.opportunity_id.label("opportunity_id"),
-                Opportunity.lead_id.label("lead_id"),
                 Opportunity.amount.label("amount"),
-                Opportunity.closed_at.label("closed_at"),
                 bucket.label("bucket"),
             )
             .select_from(Opportunity)
@@ -92,47 +195,10 @@ def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Mode
             )
             .cte("won")
         )
-        by_opportunity = select(
-            won.c.opportunity_id, won.c.closed_at, Touch.id.label("touch_id"), Touch.touched_at, Touch.channel
-        ).join(Touch, and_(Touch.opportunity_id == won.c.opportunity_id, Touch.touched_at <= won.c.closed_at))
-        by_lead = select(
-            won.c.opportunity_id, won.c.closed_at, Touch.id.label("touch_id"), Touch.touched_at, Touch.channel
-        ).join(
-            Touch,
-            and_(
-                won.c.lead_id.is_not(None),
-                Touch.lead_id == won.c.lead_id,
-                Touch.touched_at <= won.c.closed_at,
-            ),
-        )
-        paths = union(by_opportunity, by_lead).cte("paths")
-        age = _age_days(connection, paths.c.closed_at, paths.c.touched_at)
-        ranked = select(
-            paths.c.opportunity_id,
-            paths.c.channel,
-            func.row_number()
-            .over(partition_by=paths.c.opportunity_id, order_by=[paths.c.touched_at, paths.c.touch_id])
-            .label("position"),
-            func.count().over(partition_by=paths.c.opportunity_id).label("n"),
-            age.label("age"),
-            func.min(age).over(partition_by=paths.c.opportunity_id).label("min_age"),
-        ).cte("ranked")
-        # Relative to the newest touch so that old paths do not underflow to zero.
-        raw_decay = func.exp(-math.log(2) * (ranked.c.age - ranked.c.min_age) / HALF_LIFE_DAYS)
-        decayed = select(
-            ranked.c.opportunity_id,
-            ranked.c.channel,
-            ranked.c.position,
-            ranked.c.n,
-            (raw_decay / func.sum(raw_decay).over(partition_by=ranked.c.opportunity_id)).label("decay"),
-        ).cte("decayed")
-        weighted = select(
-            decayed.c.opportunity_id,
-            decayed.c.channel,
-            _weight(model, decayed.c.position, decayed.c.n, decayed.c.decay).label("weight"),
-        ).cte("weighted")
-        credit = func.coalesce(weighted.c.weight, 1.0)
-        channel = func.coalesce(weighted.c.channel, literal(UNATTRIBUTED))
+        credits = AttributionCredit.__table__
+        # A win the credits do not know yet (none should be) counts as unattributed, as one without touches.
+        credit = func.coalesce(credits.c.credit, 1.0)
+        channel = func.coalesce(credits.c.channel, literal(UNATTRIBUTED))
         statement = (
             select(
                 won.c.bucket.label("bucket"),
@@ -141,7 +207,7 @@ def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Mode
                 func.sum(credit).label("won_credit"),
             )
             .select_from(won)
-            .outerjoin(weighted, weighted.c.opportunity_id == won.c.opportunity_id)
+            .outerjoin(credits, and_(credits.c.opportunity_id == won.c.opportunity_id, credits.c.model == model))
             .group_by(won.c.bucket, channel)
         )
         frame = sql.frame(connection, statement)

@@ -22,6 +22,7 @@ from core import audit
 from core.db import RETRY_ATTEMPTS, must_retry, retry_pause
 from core.formats import KIND_LABELS, KindSpec, kind_spec
 from core.formatting import MISSING
+from core.funnel.attribution import refresh_credits_after_import
 from core.funnel.segments import refresh_filter_values
 from core.imports.import_warnings import ImportWarning
 from core.imports.mapping import Mapping, identity_mapping
@@ -287,6 +288,8 @@ def _import(
             if stage and not dry_run:
                 recompute_if_partial(connection, spec, stage.columns, settings)
                 refresh_filter_values(connection, spec.kind)
+                if import_id is not None:
+                    refresh_credits_after_import(connection, spec.kind, import_id)
             result = outcome(inserted, updated, staged - inserted - updated, import_id)
             if stage:
                 stage.drop()
