@@ -6,39 +6,19 @@ from __future__ import annotations
 
 import pandas as pd
 from alembic import command
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from core.db import alembic_config
-from core.funnel.attribution import MODELS, credit_rows
+from core.funnel.attribution import MODELS
 from core.imports.runs import import_csv
-from core.models import AttributionCredit
 from tests.conftest import TESTER, csv_file
 from tests.fixtures import LEADS, OPPORTUNITIES, TOUCHES
-
-COLUMNS = ["opportunity_id", "model", "channel", "credit"]
-
-
-def stored(engine: Engine) -> pd.DataFrame:
-    with engine.connect() as connection:
-        rows = connection.execute(select(*(getattr(AttributionCredit, name) for name in COLUMNS))).all()
-    return tidy(pd.DataFrame(rows, columns=COLUMNS))
-
-
-def afresh(engine: Engine) -> pd.DataFrame:
-    """The oracle: every won deal's credits computed now from the stored rows."""
-    with engine.connect() as connection:
-        rows = connection.execute(credit_rows(connection, None)).all()
-    return tidy(pd.DataFrame(rows, columns=COLUMNS))
-
-
-def tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame[frame["credit"].astype(float).abs() > 1e-12].astype({"credit": float})
-    return frame.sort_values(COLUMNS[:3]).reset_index(drop=True)
+from tests.oracles import credits_afresh, stored_credits
 
 
 def same(engine: Engine) -> pd.DataFrame:
-    credits = stored(engine)
-    pd.testing.assert_frame_equal(credits, afresh(engine), check_exact=False, rtol=1e-9)
+    credits = stored_credits(engine)
+    pd.testing.assert_frame_equal(credits, credits_afresh(engine), check_exact=False, rtol=1e-9)
     return credits
 
 

@@ -4,35 +4,14 @@ lead on each page: they must equal what the stored rows hold after every import,
 from __future__ import annotations
 
 from alembic import command
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from core.db import alembic_config
 from core.funnel.segments import NOT_SET, filter_options
 from core.imports.runs import import_csv
-from core.models import Lead, Opportunity
 from tests.conftest import TESTER, csv_file
 from tests.fixtures import LEADS, OPPORTUNITIES
-
-PICKED = ("source", "owner", "campaign", "industry")
-
-
-def from_the_rows(engine: Engine) -> dict[str, list[str]]:
-    """The values as the stored rows hold them, read the slow way: the oracle."""
-    with engine.connect() as connection:
-        leads = connection.execute(select(Lead.source, Lead.owner, Lead.campaign, Lead.industry)).all()
-        deal_owners = connection.scalars(select(Opportunity.owner).where(Opportunity.owner.is_not(None))).all()
-    columns = dict(zip(PICKED, zip(*leads, strict=True), strict=True)) if leads else {field: () for field in PICKED}
-
-    def values(field: str, extra: list[str] | tuple[()] = ()) -> list[str]:
-        shown = sorted({value for value in (*columns[field], *extra) if value is not None})
-        return [*shown, NOT_SET] if None in columns[field] and field != "source" else shown
-
-    return {
-        "source": values("source"),
-        "owner": values("owner", list(deal_owners)),
-        "campaign": values("campaign"),
-        "industry": values("industry"),
-    }
+from tests.oracles import PICKED, picker_values_from_the_rows
 
 
 def offered(engine: Engine) -> dict[str, list[str]]:
@@ -51,7 +30,7 @@ def test_an_import_of_leads_and_deals_offers_what_they_hold(engine: Engine) -> N
     }
     import_csv(engine, "opportunities", csv_file(OPPORTUNITIES, "deals.csv"), actor=TESTER)
     assert offered(engine)["owner"] == ["Alex", "Dana", "Kim", "Sam", NOT_SET]  # the deals' owners join
-    assert offered(engine) == from_the_rows(engine)
+    assert offered(engine) == picker_values_from_the_rows(engine)
 
 
 def test_a_re_import_that_moves_every_lead_off_a_value_takes_it_off_the_picker(engine: Engine) -> None:
@@ -70,7 +49,7 @@ def test_a_re_import_that_moves_every_lead_off_a_value_takes_it_off_the_picker(e
     options = offered(engine)
     assert "ps-generic" not in options["campaign"] and NOT_SET not in options["campaign"]
     assert options["owner"] == ["Alex", "Dana", "Kim", "Robin", "Sam"]  # no lead without an owner is left
-    assert options == from_the_rows(engine)
+    assert options == picker_values_from_the_rows(engine)
 
 
 def test_a_dry_run_and_a_refused_file_change_no_picker(engine: Engine) -> None:
@@ -88,4 +67,4 @@ def test_the_migration_fills_the_values_from_the_stored_rows(engine: Engine) -> 
     config = alembic_config(engine)
     command.downgrade(config, "0011")  # a database from before the table, with its rows
     command.upgrade(config, "head")
-    assert offered(engine) == expected == from_the_rows(engine)
+    assert offered(engine) == expected == picker_values_from_the_rows(engine)

@@ -1,0 +1,51 @@
+"""Oracles for what imports keep beside their rows: the same facts read the slow way, from the rows themselves.
+Not a test module; shared by the tests of the pickers' values and the attribution credits."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from core.funnel.attribution import credit_rows
+from core.funnel.segments import NOT_SET
+from core.models import AttributionCredit, Lead, Opportunity
+
+PICKED = ("source", "owner", "campaign", "industry")
+CREDIT_COLUMNS = ["opportunity_id", "model", "channel", "credit"]
+
+
+def picker_values_from_the_rows(engine: Engine) -> dict[str, list[str]]:
+    """The pickers' values as the stored rows hold them (a blank as "(not set)", last)."""
+    with engine.connect() as connection:
+        leads = connection.execute(select(Lead.source, Lead.owner, Lead.campaign, Lead.industry)).all()
+        deal_owners = connection.scalars(select(Opportunity.owner).where(Opportunity.owner.is_not(None))).all()
+    columns = dict(zip(PICKED, zip(*leads, strict=True), strict=True)) if leads else {field: () for field in PICKED}
+
+    def values(field: str, extra: list[str] | tuple[()] = ()) -> list[str]:
+        shown = sorted({value for value in (*columns[field], *extra) if value is not None})
+        return [*shown, NOT_SET] if None in columns[field] and field != "source" else shown
+
+    return {
+        "source": values("source"),
+        "owner": values("owner", list(deal_owners)),
+        "campaign": values("campaign"),
+        "industry": values("industry"),
+    }
+
+
+def stored_credits(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as connection:
+        rows = connection.execute(select(*(getattr(AttributionCredit, name) for name in CREDIT_COLUMNS))).all()
+    return _tidy(pd.DataFrame(rows, columns=CREDIT_COLUMNS))
+
+
+def credits_afresh(engine: Engine) -> pd.DataFrame:
+    """Every won deal's credits computed now from the stored deals and touches."""
+    with engine.connect() as connection:
+        rows = connection.execute(credit_rows(connection, None)).all()
+    return _tidy(pd.DataFrame(rows, columns=CREDIT_COLUMNS))
+
+
+def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame[frame["credit"].astype(float).abs() > 1e-12].astype({"credit": float})
+    return frame.sort_values(CREDIT_COLUMNS[:3]).reset_index(drop=True)
