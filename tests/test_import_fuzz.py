@@ -46,6 +46,7 @@ from core.db import session_scope
 from core.exports import FORMULA_PREFIXES, to_safe_csv
 from core.formats import KINDS, FieldSpec
 from core.funnel.attribution import refresh_credits
+from core.funnel.rollups import refresh_rollups
 from core.funnel.segments import refresh_filter_values
 from core.imports import parsing, reading, validation
 from core.imports.mapping import Mapping, load_preset, parse_mapping
@@ -71,6 +72,7 @@ FILES_TRIED: Counter[str] = Counter()  # per database: the generated files this 
 # The tables an import writes; every other table is compared by its row count.
 WRITTEN = ("leads", "opportunities", "touches", "spend", "targets", "import_runs", "audit_log")
 ALL_TABLES = sorted(Base.metadata.tables)
+KEPT_COUNTS = ("mql_day_facts", "created_day_facts", "deal_day_facts", "maturity_lags")
 FIXTURE_LEAD_COLUMNS = LEADS.splitlines()[0].split(",")
 
 
@@ -139,9 +141,11 @@ class FuzzDatabase:
                 text("DELETE FROM audit_log WHERE action = 'import' AND entity_key = :key"),
                 {"key": str(result.import_id)},
             )
-            # What imports keep beside the rows (the pickers' values, the attribution credits) follows them.
+            # What imports keep beside the rows (the pickers' values, the attribution credits, the KPI counts
+            # per day) follows them.
             refresh_filter_values(connection, kind)
             refresh_credits(connection)
+            refresh_rollups(connection)
         if self.state() != self.baseline:  # the file rewrote a fixture row: start from scratch
             self.reseed()
 
@@ -230,8 +234,9 @@ def attempt(db: FuzzDatabase, doc: Csv) -> ImportResult | ImportRefused:
 def check_import(db: FuzzDatabase, doc: Csv, result: ImportResult, before: dict[str, int]) -> None:
     assert doc.expect != "refuse", f"a bad file was imported: {result.summary()}"
     counts, table = db.counts(), KINDS[doc.kind].table.name
-    # What each import keeps up to date beside its rows: the pickers' values, the attribution credits.
-    written = {table, "import_runs", "audit_log", "filter_values", "attribution_credits"}
+    # What each import keeps up to date beside its rows: the pickers' values, the attribution credits, the KPI
+    # counts per day.
+    written = {table, "import_runs", "audit_log", "filter_values", "attribution_credits", *KEPT_COUNTS}
     assert {name for name in ALL_TABLES if counts[name] != before[name]} <= written
     assert (counts["import_runs"], counts["audit_log"]) == (before["import_runs"] + 1, before["audit_log"] + 1)
     assert result.inserted + result.updated + result.unchanged + result.rows_skipped == result.rows_read

@@ -34,7 +34,8 @@ from core.definitions.versions import VersionInfo, active, get
 from core.exports import to_safe_csv
 from core.funnel import view
 from core.funnel.attribution import Model, cac_by_channel, revenue_by_model
-from core.funnel.kpis import GroupBy, KpiQuery, kpi_table
+from core.funnel.kpis import KpiQuery, kpi_table
+from core.funnel.query import GroupBy
 from core.funnel.scoreboard import Freshness, freshness
 from core.funnel.segments import Filters, data_range, filter_options
 from core.periods import Grain

@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 
 from core.cli.common import Commands, date
 from core.funnel import scoreboard
-from core.funnel.kpis import GROUP_BYS, KpiQuery, kpi_records, kpi_table
+from core.funnel.kpis import KpiQuery, kpi_records, kpi_table
+from core.funnel.query import GROUP_BYS
 from core.funnel.segments import Filters
 from core.periods import GRAINS, PERIOD_PRESETS
 from core.settings import current

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.business_hours import BusinessClock, calendar_minutes_between
+from core.funnel.rollups import refresh_rollups
 from core.models import Lead, Opportunity, Setting
 from core.permissions import Actor
 from core.settings import ORGANISATION_KEY, OrgSettings, load, write_row
@@ -163,4 +164,5 @@ def store_settings(session: Session, changes: dict[str, Any], *, actor_name: str
     connection = session.connection()
     recompute_lead_derived(connection, updated)
     recompute_opportunity_derived(connection, updated)
+    refresh_rollups(connection, updated)  # the segments and the SLA split move with the settings
     return updated

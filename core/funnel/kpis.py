@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
@@ -30,14 +29,13 @@ from sqlalchemy import (
 )
 
 from core import coverage, sql
-from core.funnel import caveats
+from core.funnel import caveats, rollups
+from core.funnel.query import KpiQuery
 from core.funnel.segments import NOT_SET, Filters, lead_filters, opportunity_scope, segment_expression
 from core.models import CalendarDay, Lead, Opportunity, Target, utcnow
-from core.periods import Grain, periods
+from core.periods import periods
 from core.settings import OrgSettings, load
 
-GroupBy = Literal["source", "owner", "segment", "campaign"]
-GROUP_BYS: tuple[GroupBy, ...] = ("source", "owner", "segment", "campaign")
 NO_LEAD = "(no lead)"
 
 # Coverage (core.coverage): how many of a rate's rows carried what it needs.
@@ -101,16 +99,6 @@ KPI_COLUMNS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class KpiQuery:
-    first_day: dt.date
-    last_day: dt.date
-    grain: Grain | Literal["range"] = "month"  # "range": the whole range as one period
-    by: GroupBy | None = None
-    filters: Filters = field(default_factory=Filters)
-    as_of: dt.datetime | None = None  # naive UTC; default now
-
-
 def _lead_group(query: KpiQuery, settings: OrgSettings) -> Any:
     if query.by == "source":
         return Lead.source
@@ -132,18 +120,13 @@ def _opportunity_group(query: KpiQuery, settings: OrgSettings) -> Any:
     return case((Lead.lead_id.is_(None), literal(NO_LEAD)), else_=func.coalesce(lead_side, NOT_SET))
 
 
-def _lead_facts(connection: Connection, query: KpiQuery, settings: OrgSettings, as_of: dt.datetime) -> pd.DataFrame:
+def _lead_counts(connection: Connection, query: KpiQuery, settings: OrgSettings, as_of: dt.datetime) -> pd.DataFrame:
     bucket = sql.bucket(query.grain, query.first_day)
     group = _lead_group(query, settings)
     sla_minutes = settings.sla_hours * 60.0
     won_leads = select(Opportunity.lead_id).where(Opportunity.is_won.is_(True), Opportunity.lead_id.is_not(None))
     leads_with_opportunity = select(Opportunity.lead_id).where(Opportunity.lead_id.is_not(None))
-    base_where = and_(
-        Lead.mql_day >= query.first_day,
-        Lead.mql_day <= query.last_day,
-        *lead_filters(query.filters, settings),
-        *([func.coalesce(Lead.owner, NOT_SET).in_(query.filters.owners)] if query.filters.owners else []),
-    )
+    base_where = and_(Lead.mql_day >= query.first_day, Lead.mql_day <= query.last_day, *_lead_scope(query, settings))
     no_response = Lead.first_response_at.is_(None)
     sql_known = coverage.carried(Lead.carried, "leads", "sql_at")
     disposition_known = coverage.carried(Lead.carried, "leads", "sql_at", "rejected_at")
@@ -198,17 +181,27 @@ def _lead_facts(connection: Connection, query: KpiQuery, settings: OrgSettings, 
         .where(base_where)
         .group_by(bucket, group)
     )
-    facts = sql.frame(connection, counts)
+    return sql.frame(connection, counts)
+
+
+def _lead_scope(query: KpiQuery, settings: OrgSettings) -> list[Any]:
+    return [
+        *lead_filters(query.filters, settings),
+        *([func.coalesce(Lead.owner, NOT_SET).in_(query.filters.owners)] if query.filters.owners else []),
+    ]
+
+
+def _response_medians(connection: Connection, query: KpiQuery, settings: OrgSettings) -> pd.DataFrame:
+    """The median response time of each (bucket, grp) MQL cohort, exact, from the rows."""
+    bucket = sql.bucket(query.grain, query.first_day)
+    group = _lead_group(query, settings)
     median_base = (
         select(bucket.label("bucket"), group.label("grp"))
         .select_from(Lead)
         .join(CalendarDay, CalendarDay.day == Lead.mql_day)
-        .where(base_where)
+        .where(Lead.mql_day >= query.first_day, Lead.mql_day <= query.last_day, *_lead_scope(query, settings))
     )
-    medians = sql.frame(
-        connection, sql.median(connection, median_base, Lead.response_minutes, "median_response_minutes")
-    )
-    return _merge(facts, medians)
+    return sql.frame(connection, sql.median(connection, median_base, Lead.response_minutes, "median_response_minutes"))
 
 
 def _created_leads(connection: Connection, query: KpiQuery, settings: OrgSettings) -> pd.DataFrame:
@@ -219,12 +212,7 @@ def _created_leads(connection: Connection, query: KpiQuery, settings: OrgSetting
         select(bucket.label("bucket"), group.label("grp"), func.count().label("leads_created"))
         .select_from(Lead)
         .join(CalendarDay, CalendarDay.day == Lead.created_day)
-        .where(
-            Lead.created_day >= query.first_day,
-            Lead.created_day <= query.last_day,
-            *lead_filters(query.filters, settings),
-            *([func.coalesce(Lead.owner, NOT_SET).in_(query.filters.owners)] if query.filters.owners else []),
-        )
+        .where(Lead.created_day >= query.first_day, Lead.created_day <= query.last_day, *_lead_scope(query, settings))
         .group_by(bucket, group)
     )
     return sql.frame(connection, statement)
@@ -286,16 +274,26 @@ def _closed_facts(connection: Connection, query: KpiQuery, settings: OrgSettings
         .where(where)
         .group_by(bucket, group)
     )
-    facts = sql.frame(connection, statement)
+    return sql.frame(connection, statement)
+
+
+def _cycle_medians(connection: Connection, query: KpiQuery, settings: OrgSettings) -> pd.DataFrame:
+    """The median sales cycle of the deals won in each (bucket, grp), exact, from the rows."""
+    bucket = sql.bucket(query.grain, query.first_day)
+    group = _opportunity_group(query, settings)
     median_base = (
         select(bucket.label("bucket"), group.label("grp"))
         .select_from(Opportunity)
         .outerjoin(Lead, Lead.lead_id == Opportunity.lead_id)
         .join(CalendarDay, CalendarDay.day == Opportunity.closed_day)
-        .where(where, won)
+        .where(
+            Opportunity.closed_day >= query.first_day,
+            Opportunity.closed_day <= query.last_day,
+            *opportunity_scope(query.filters, settings),
+            Opportunity.is_won.is_(True),
+        )
     )
-    medians = sql.frame(connection, sql.median(connection, median_base, Opportunity.cycle_days, "median_cycle_days"))
-    return _merge(facts, medians)
+    return sql.frame(connection, sql.median(connection, median_base, Opportunity.cycle_days, "median_cycle_days"))
 
 
 def _targets(connection: Connection, query: KpiQuery) -> pd.DataFrame:
@@ -335,21 +333,33 @@ def _merge(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     return left.merge(right, on=["bucket", "grp"], how="outer")
 
 
-def kpi_table(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
-    """One row per period (and group), with the columns of KPI_COLUMNS."""
+def kpi_table(target: Engine | Connection, query: KpiQuery, *, from_rows: bool = False) -> pd.DataFrame:
+    """One row per period (and group), with the columns of KPI_COLUMNS.
+
+    The counts come from those kept per day at import (core.funnel.rollups) when they cover the view, else
+    from the rows; `from_rows` forces the rows, for the tests that hold both to the same numbers. Medians
+    always come from the rows (exact)."""
     as_of = query.as_of or utcnow()
+    kept = not from_rows and rollups.covers(query)
     with sql.connection_of(target) as connection:
         settings = load(connection)
-        leads = _merge(_lead_facts(connection, query, settings, as_of), _created_leads(connection, query, settings))
-        created = _created_facts(connection, query, settings)
-        closed = _closed_facts(connection, query, settings)
+        if kept:
+            lead_counts = rollups.mql_counts(connection, query, settings, as_of)
+            created_leads = rollups.created_leads(connection, query)
+            created = rollups.created_deals(connection, query)
+            closed = rollups.closed_deals(connection, query)
+        else:
+            lead_counts = _lead_counts(connection, query, settings, as_of)
+            created_leads = _created_leads(connection, query, settings)
+            created = _created_facts(connection, query, settings)
+            closed = _closed_facts(connection, query, settings)
+        leads = _merge(_merge(lead_counts, _response_medians(connection, query, settings)), created_leads)
+        closed = _merge(closed, _cycle_medians(connection, query, settings))
         targets = _targets(connection, query) if _company_wide(query) else pd.DataFrame()
         known_at_all = caveats.known_at_all(connection)
-        lags = (
-            caveats.maturity_lags(connection)
-            if query.last_day >= (as_of.date() - dt.timedelta(days=caveats.MATURITY_HORIZON))
-            else {}
-        )
+        lags: dict[str, float] = {}
+        if query.last_day >= (as_of.date() - dt.timedelta(days=caveats.MATURITY_HORIZON)):
+            lags = rollups.kept_maturity_lags(connection) if not from_rows else caveats.maturity_lags(connection)
 
     facts = _merge(_merge(leads, created), closed)
     buckets = periods(query.first_day, query.last_day, query.grain)

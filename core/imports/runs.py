@@ -23,6 +23,7 @@ from core.db import RETRY_ATTEMPTS, must_retry, retry_pause
 from core.formats import KIND_LABELS, KindSpec, kind_spec
 from core.formatting import MISSING
 from core.funnel.attribution import refresh_credits_after_import
+from core.funnel.rollups import refresh_after_import
 from core.funnel.segments import refresh_filter_values
 from core.imports.import_warnings import ImportWarning
 from core.imports.mapping import Mapping, identity_mapping
@@ -290,6 +291,7 @@ def _import(
                 refresh_filter_values(connection, spec.kind)
                 if import_id is not None:
                     refresh_credits_after_import(connection, spec.kind, import_id)
+                refresh_after_import(connection, spec.kind, inserted + updated)
             result = outcome(inserted, updated, staged - inserted - updated, import_id)
             if stage:
                 stage.drop()

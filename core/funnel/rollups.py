@@ -1,0 +1,375 @@
+"""KPI counts kept per local day, lead source and segment (core.models.rollups), and the views that read them.
+
+`refresh_rollups` rewrites them set-wise from the rows (one INSERT … SELECT per table), inside the transaction
+of the import or settings change that moved them, so a reader never sees counts that disagree with the rows.
+`covers` says which views they serve: unfiltered, by source or by segment, filtered by sources and segments
+only; every other view reads the rows (core.funnel.kpis), and both give the same numbers (tests/test_rollups.py
+and the property test in tests/test_kept_at_import.py hold them to it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+
+from core import coverage, sql
+from core.funnel import caveats
+from core.funnel.query import KpiQuery
+from core.funnel.segments import NOT_SET, Filters, segment_expression
+from core.models import CalendarDay, CreatedDayFacts, DealDayFacts, Lead, MaturityLag, MqlDayFacts, Opportunity
+from core.settings import OrgSettings, load
+
+NO_LEAD = "(no lead)"
+# The imports whose rows the counts are made of; touches, spend and targets move none of them.
+REFRESHED_BY = ("leads", "opportunities")
+
+
+def covers(query: KpiQuery) -> bool:
+    """Whether the kept counts answer this view: grouped by nothing, source or segment, filtered by sources and
+    segments only (lead owners, campaigns, industries and size bands are not kept per day)."""
+    filters = query.filters
+    return query.by in (None, "source", "segment") and filters == Filters(
+        sources=filters.sources, segments=filters.segments
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- writing
+
+
+def _lead_conditions(settings: OrgSettings) -> dict[str, Any]:
+    """Each kept lead count's condition, as core.funnel.kpis counts it on the rows."""
+    sql_known = coverage.carried(Lead.carried, "leads", "sql_at")
+    disposition_known = coverage.carried(Lead.carried, "leads", "sql_at", "rejected_at")
+    reason_known = coverage.carried(Lead.carried, "leads", "sql_at", "rejected_at", "rejection_reason")
+    response_known = coverage.carried(Lead.carried, "leads", "first_response_at")
+    completeness_known = coverage.carried(Lead.carried, "leads", "company", "title", "email", "intent_signal")
+    rejected = and_(disposition_known, Lead.rejected_at.is_not(None))
+    unanswered = and_(response_known, Lead.first_response_at.is_(None))
+    sla_minutes = settings.sla_hours * 60.0
+    won_leads = select(Opportunity.lead_id).where(Opportunity.is_won.is_(True), Opportunity.lead_id.is_not(None))
+    leads_with_opportunity = select(Opportunity.lead_id).where(Opportunity.lead_id.is_not(None))
+    return {
+        "sqls": Lead.sql_at.is_not(None),
+        "sql_known": sql_known,
+        "opportunity_mqls": Lead.lead_id.in_(leads_with_opportunity),
+        "won_mqls": Lead.lead_id.in_(won_leads),
+        "disposition_known": disposition_known,
+        "dispositioned": and_(disposition_known, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None))),
+        "rejected": rejected,
+        "reason_known": and_(rejected, reason_known),
+        "rejected_no_reason": and_(rejected, reason_known, Lead.reason_key.is_(None)),
+        "response_known": response_known,
+        "sla_met": and_(response_known, Lead.response_minutes <= sla_minutes),
+        "sla_late": and_(response_known, Lead.response_minutes > sla_minutes),
+        "unanswered": unanswered,
+        "unanswered_without_due": and_(unanswered, Lead.sla_due_at.is_(None)),
+        "completeness_known": completeness_known,
+        "complete_mqls": and_(
+            completeness_known,
+            sql.filled(Lead.company),
+            sql.filled(Lead.title),
+            sql.filled(Lead.email),
+            sql.filled(Lead.source),
+            Lead.source != "unknown",
+            sql.filled(Lead.intent_signal),
+        ),
+    }
+
+
+def _fill_leads(connection: Connection, settings: OrgSettings) -> None:
+    segment = segment_expression(settings)  # one object: PostgreSQL matches GROUP BY expressions by identity
+    conditions = _lead_conditions(settings)
+    counts = [sql.count_if(condition).label(name) for name, condition in conditions.items()]
+    mqls = (
+        select(
+            Lead.mql_day,
+            Lead.source,
+            segment.label("segment"),
+            func.count().label("mqls"),
+            *counts,
+            func.count(Lead.response_minutes).label("responded"),
+        )
+        .where(Lead.mql_day.is_not(None))
+        .group_by(Lead.mql_day, Lead.source, segment)
+    )
+    names = ["mql_day", "source", "segment", "mqls", *conditions, "responded"]
+    connection.execute(insert(MqlDayFacts).from_select(names, mqls))
+    created = select(Lead.created_day, Lead.source, segment.label("segment"), func.count()).group_by(
+        Lead.created_day, Lead.source, segment
+    )
+    connection.execute(
+        insert(CreatedDayFacts).from_select(["created_day", "source", "segment", "leads_created"], created)
+    )
+
+
+def _fill_deals(connection: Connection, settings: OrgSettings) -> None:
+    linked = Lead.lead_id.is_not(None)
+    source = case((linked, Lead.source), else_=literal(""))
+    segment = segment_expression(settings)  # NULL company size on a missing lead: "unknown", as the rows see it
+    won = Opportunity.is_won.is_(True)
+    marketing = or_(Opportunity.origin == "marketing", and_(Opportunity.origin.is_(None), Lead.mql_at.is_not(None)))
+    outcome_known = coverage.carried(Opportunity.carried, "opportunities", "is_won", extra=coverage.LOSSES_BIT)
+    names = [
+        "day",
+        "event",
+        "linked",
+        "source",
+        "segment",
+        "deals",
+        "amount",
+        "marketing_amount",
+        "sales_amount",
+        "without_amount",
+        "won",
+        "closed_known",
+        "won_known",
+        "won_amount",
+        "won_with_amount",
+        "won_cycle_days",
+        "won_with_cycle",
+    ]
+    for event, day in (("created", Opportunity.created_day), ("closed", Opportunity.closed_day)):
+        linked_flag = case((linked, true()), else_=false())
+        statement = (
+            select(
+                day,
+                literal(event),
+                linked_flag,
+                source,
+                segment,
+                func.count(),
+                func.sum(Opportunity.amount),
+                func.sum(case((marketing, Opportunity.amount), else_=0.0)),
+                func.sum(case((marketing, 0.0), else_=Opportunity.amount)),
+                sql.count_if(Opportunity.amount.is_(None)),
+                sql.count_if(won),
+                sql.count_if(outcome_known),
+                sql.count_if(and_(outcome_known, won)),
+                func.sum(case((won, Opportunity.amount))),
+                func.count(case((won, Opportunity.amount))),
+                func.sum(case((won, Opportunity.cycle_days))),
+                func.count(case((won, Opportunity.cycle_days))),
+            )
+            .select_from(Opportunity)
+            .outerjoin(Lead, Lead.lead_id == Opportunity.lead_id)
+            .where(day.is_not(None))
+            .group_by(day, linked_flag, source, segment)
+        )
+        connection.execute(insert(DealDayFacts).from_select(names, statement))
+
+
+def refresh_rollups(connection: Connection, settings: OrgSettings | None = None) -> None:
+    """Rewrite every kept count and the maturity lags from the rows, in the caller's transaction."""
+    settings = settings or load(connection)
+    for table in (MqlDayFacts, CreatedDayFacts, DealDayFacts, MaturityLag):
+        connection.execute(delete(table))
+    _fill_leads(connection, settings)
+    _fill_deals(connection, settings)
+    lags = caveats.maturity_lags(connection)
+    if lags:
+        connection.execute(insert(MaturityLag), [{"kpi": kpi, "days": days} for kpi, days in lags.items()])
+
+
+def refresh_after_import(connection: Connection, kind: str, changed_rows: int) -> None:
+    """After an import of `kind` that inserted or updated `changed_rows` rows: the kept counts follow."""
+    if kind in REFRESHED_BY and changed_rows:
+        refresh_rollups(connection)
+
+
+def kept_maturity_lags(connection: Connection) -> dict[str, float]:
+    """The maturity lags as the last import measured them (caveats.maturity_lags sorts every lead)."""
+    return {kpi: days for kpi, days in connection.execute(select(MaturityLag.kpi, MaturityLag.days)).all()}
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+
+def _group(query: KpiQuery, source: Any, segment: Any) -> Any:
+    return {None: literal("all"), "source": source, "segment": segment}[query.by]
+
+
+def _lead_scope(filters: Filters, source: Any, segment: Any) -> list[Any]:
+    conditions = []
+    if filters.sources:
+        conditions.append(source.in_(filters.sources))
+    if filters.segments:
+        conditions.append(segment.in_(filters.segments))
+    return conditions
+
+
+MQL_SUMS = (
+    "mqls",
+    "sqls",
+    "sql_known",
+    "opportunity_mqls",
+    "won_mqls",
+    "disposition_known",
+    "dispositioned",
+    "rejected",
+    "reason_known",
+    "rejected_no_reason",
+    "response_known",
+    "sla_met",
+    "sla_late",
+    "unanswered",
+    "unanswered_without_due",
+    "responded",
+    "completeness_known",
+    "complete_mqls",
+)
+
+
+def _rarely(connection: Connection, condition: Any) -> Any:
+    """`condition`, marked rare for SQLite's planner: without statistics it would walk the days' index over
+    every lead in range instead of the unanswered leads' index by due time."""
+    if connection.dialect.name == "sqlite":
+        return func.likelihood(condition, literal_column("0.001"))
+    return condition
+
+
+def mql_counts(connection: Connection, query: KpiQuery, settings: OrgSettings, as_of: dt.datetime) -> pd.DataFrame:
+    """The MQL cohort's counts per (bucket, grp), as core.funnel.kpis counts them on the rows."""
+    facts = MqlDayFacts
+    bucket = sql.bucket(query.grain, query.first_day)
+    group = _group(query, facts.source, facts.segment)
+    statement = (
+        select(
+            bucket.label("bucket"),
+            group.label("grp"),
+            *(func.sum(getattr(facts, name)).label(name) for name in MQL_SUMS),
+        )
+        .select_from(facts)
+        .join(CalendarDay, CalendarDay.day == facts.mql_day)
+        .where(
+            facts.mql_day >= query.first_day,
+            facts.mql_day <= query.last_day,
+            *_lead_scope(query.filters, facts.source, facts.segment),
+        )
+        .group_by(bucket, group)
+    )
+    counts = sql.frame(connection, statement)
+    # Unanswered leads whose SLA has not run out at `as_of`: pending, not breached. Few rows, by their index.
+    segment = segment_expression(settings)
+    lead_group = _group(query, Lead.source, segment)
+    response_known = coverage.carried(Lead.carried, "leads", "first_response_at")
+    due_later = sql.frame(
+        connection,
+        select(bucket.label("bucket"), lead_group.label("grp"), func.count().label("due_later"))
+        .select_from(Lead)
+        .join(CalendarDay, CalendarDay.day == Lead.mql_day)
+        .where(
+            Lead.first_response_at.is_(None),
+            _rarely(connection, Lead.sla_due_at > as_of),
+            response_known,
+            Lead.mql_day >= query.first_day,
+            Lead.mql_day <= query.last_day,
+            *_lead_scope(query.filters, Lead.source, segment),
+        )
+        .group_by(bucket, lead_group),
+    )
+    if counts.empty:
+        return counts
+    counts = counts.merge(due_later, on=["bucket", "grp"], how="left") if not due_later.empty else counts
+    later = pd.to_numeric(counts["due_later"]).fillna(0) if "due_later" in counts else 0
+    numeric = {name: pd.to_numeric(counts[name]) for name in ("sla_late", "unanswered", "unanswered_without_due")}
+    counts["sla_pending"] = numeric["unanswered_without_due"] + later
+    counts["sla_breached"] = numeric["sla_late"] + numeric["unanswered"] - counts["sla_pending"]
+    return counts.drop(columns=["sla_late", "unanswered", "unanswered_without_due", "due_later"], errors="ignore")
+
+
+def created_leads(connection: Connection, query: KpiQuery) -> pd.DataFrame:
+    facts = CreatedDayFacts
+    bucket = sql.bucket(query.grain, query.first_day)
+    group = _group(query, facts.source, facts.segment)
+    statement = (
+        select(bucket.label("bucket"), group.label("grp"), func.sum(facts.leads_created).label("leads_created"))
+        .select_from(facts)
+        .join(CalendarDay, CalendarDay.day == facts.created_day)
+        .where(
+            facts.created_day >= query.first_day,
+            facts.created_day <= query.last_day,
+            *_lead_scope(query.filters, facts.source, facts.segment),
+        )
+        .group_by(bucket, group)
+    )
+    return sql.frame(connection, statement)
+
+
+def _deal_statement(query: KpiQuery, event: str, columns: list[Any]) -> Any:
+    facts = DealDayFacts
+    bucket = sql.bucket(query.grain, query.first_day)
+    # A deal without a lead is its own group, and no source picks it; the segment "unknown" does.
+    source = case((facts.linked.is_(True), facts.source), else_=literal(None))
+    group = {
+        None: literal("all"),
+        "source": case((facts.linked.is_(True), func.coalesce(source, NOT_SET)), else_=literal(NO_LEAD)),
+        "segment": case((facts.linked.is_(True), facts.segment), else_=literal(NO_LEAD)),
+    }[query.by]
+    return (
+        select(bucket.label("bucket"), group.label("grp"), *columns)
+        .select_from(facts)
+        .join(CalendarDay, CalendarDay.day == facts.day)
+        .where(
+            facts.event == event,
+            facts.day >= query.first_day,
+            facts.day <= query.last_day,
+            *_lead_scope(query.filters, source, facts.segment),
+        )
+        .group_by(bucket, group)
+    )
+
+
+def created_deals(connection: Connection, query: KpiQuery) -> pd.DataFrame:
+    facts = DealDayFacts
+    statement = _deal_statement(
+        query,
+        "created",
+        [
+            func.sum(facts.deals).label("opportunities_created"),
+            func.sum(facts.amount).label("pipeline_created"),
+            func.sum(facts.marketing_amount).label("pipeline_marketing"),
+            func.sum(facts.sales_amount).label("pipeline_sales"),
+            func.sum(facts.without_amount).label("opportunities_without_amount"),
+        ],
+    )
+    return sql.frame(connection, statement)
+
+
+def closed_deals(connection: Connection, query: KpiQuery) -> pd.DataFrame:
+    facts = DealDayFacts
+    statement = _deal_statement(
+        query,
+        "closed",
+        [
+            func.sum(facts.deals).label("closed"),
+            func.sum(facts.won).label("won"),
+            func.sum(facts.closed_known).label("closed_known"),
+            func.sum(facts.won_known).label("won_known"),
+            func.sum(facts.won_amount).label("won_amount"),
+            func.sum(facts.won_with_amount).label("won_with_amount"),
+            func.sum(facts.won_cycle_days).label("won_cycle_days"),
+            func.sum(facts.won_with_cycle).label("won_with_cycle"),
+        ],
+    )
+    closed = sql.frame(connection, statement)
+    if not closed.empty:
+        cycles = pd.to_numeric(closed.pop("won_with_cycle"))
+        total = pd.to_numeric(closed.pop("won_cycle_days"))
+        closed["mean_cycle_days"] = total / cycles.where(cycles > 0)
+    return closed
