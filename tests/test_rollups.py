@@ -124,3 +124,21 @@ def test_real_exports_have_the_rows_numbers(engine: Engine, realdata: Path) -> N
     for query in views(dt.date(2017, 6, 1), dt.date(2018, 5, 31), dt.datetime(2019, 1, 1), ("paid_search",)):
         if query.grain != "week":
             assert_kept_counts_give_the_rows_numbers(engine, query)
+
+
+def test_a_lead_moved_to_another_day_leaves_its_old_days_cells(engine: Engine) -> None:
+    """An import rewrites the cells of the days its rows held before and after; not only the new ones."""
+    load_fixture(engine)
+    weeks = KpiQuery(dt.date(2025, 1, 6), dt.date(2025, 1, 26), "week", as_of=AS_OF)
+    assert kpi_table(engine, weeks)["mqls"].tolist() == [2, 2, 1]  # L1, L2 | L3, L4 | L5
+    moved = FILES["leads"].replace("VP Sales,paid_search,ps-brand,demo_request,2025-01-06 10:00:00",
+                                   "VP Sales,paid_search,ps-brand,demo_request,2025-01-21 10:00:00")  # fmt: skip
+    assert moved != FILES["leads"]
+    import_csv(engine, "leads", csv_file(moved, "leads.csv"), actor=TESTER)
+    assert kpi_table(engine, weeks)["mqls"].tolist() == [1, 2, 2]
+    # O1 (won) moves from L1 to L2: L1's cohort loses a won MQL, L2's gains one.
+    relinked = FILES["opportunities"].replace("O1,L1,", "O1,L2,")
+    import_csv(engine, "opportunities", csv_file(relinked, "deals.csv"), actor=TESTER)
+    assert kpi_table(engine, weeks)["won_mqls"].tolist() == [1, 1, 0]  # L2 | L4 (O3) | L1 no more
+    for query in views(dt.date(2025, 1, 1), dt.date(2025, 1, 31), AS_OF, ("paid_search",)):
+        assert_kept_counts_give_the_rows_numbers(engine, query)

@@ -38,7 +38,7 @@ def test_upgrade_is_idempotent_and_fills_the_calendar(engine: Engine) -> None:
 
 def test_kpi_indexes_exist(engine: Engine) -> None:
     indexes = {index["name"] for index in inspect(engine).get_indexes("leads")}
-    assert "ix_leads_mql_day_source" in indexes
+    assert "ix_leads_mql_day_source_response" in indexes
 
 
 def test_sqlite_pragmas(engine: Engine) -> None:

@@ -15,8 +15,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import (
     Connection,
+    Date,
+    String,
     and_,
     case,
+    column,
     delete,
     false,
     func,
@@ -25,6 +28,8 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    table,
+    text,
     true,
 )
 
@@ -92,7 +97,8 @@ def _lead_conditions(settings: OrgSettings) -> dict[str, Any]:
     }
 
 
-def _fill_leads(connection: Connection, settings: OrgSettings) -> None:
+def _fill_leads(connection: Connection, settings: OrgSettings, only: dict[str, Any] | None = None) -> None:
+    """Insert the lead cells, of every day or (`only`) of the days selected under "mql" and "created"."""
     segment = segment_expression(settings)  # one object: PostgreSQL matches GROUP BY expressions by identity
     conditions = _lead_conditions(settings)
     counts = [sql.count_if(condition).label(name) for name, condition in conditions.items()]
@@ -105,20 +111,23 @@ def _fill_leads(connection: Connection, settings: OrgSettings) -> None:
             *counts,
             func.count(Lead.response_minutes).label("responded"),
         )
-        .where(Lead.mql_day.is_not(None))
+        .where(Lead.mql_day.is_not(None), *([Lead.mql_day.in_(only["mql"])] if only else []))
         .group_by(Lead.mql_day, Lead.source, segment)
     )
     names = ["mql_day", "source", "segment", "mqls", *conditions, "responded"]
     connection.execute(insert(MqlDayFacts).from_select(names, mqls))
-    created = select(Lead.created_day, Lead.source, segment.label("segment"), func.count()).group_by(
-        Lead.created_day, Lead.source, segment
+    created = (
+        select(Lead.created_day, Lead.source, segment.label("segment"), func.count())
+        .where(*([Lead.created_day.in_(only["created"])] if only else []))
+        .group_by(Lead.created_day, Lead.source, segment)
     )
     connection.execute(
         insert(CreatedDayFacts).from_select(["created_day", "source", "segment", "leads_created"], created)
     )
 
 
-def _fill_deals(connection: Connection, settings: OrgSettings) -> None:
+def _fill_deals(connection: Connection, settings: OrgSettings, only: dict[str, Any] | None = None) -> None:
+    """Insert the deal cells, of every day or (`only`) of the days selected under "deal"."""
     linked = Lead.lead_id.is_not(None)
     source = case((linked, Lead.source), else_=literal(""))
     segment = segment_expression(settings)  # NULL company size on a missing lead: "unknown", as the rows see it
@@ -168,7 +177,7 @@ def _fill_deals(connection: Connection, settings: OrgSettings) -> None:
             )
             .select_from(Opportunity)
             .outerjoin(Lead, Lead.lead_id == Opportunity.lead_id)
-            .where(day.is_not(None))
+            .where(day.is_not(None), *([day.in_(only["deal"])] if only else []))
             .group_by(day, linked_flag, source, segment)
         )
         connection.execute(insert(DealDayFacts).from_select(names, statement))
@@ -177,19 +186,77 @@ def _fill_deals(connection: Connection, settings: OrgSettings) -> None:
 def refresh_rollups(connection: Connection, settings: OrgSettings | None = None) -> None:
     """Rewrite every kept count and the maturity lags from the rows, in the caller's transaction."""
     settings = settings or load(connection)
-    for table in (MqlDayFacts, CreatedDayFacts, DealDayFacts, MaturityLag):
-        connection.execute(delete(table))
+    for facts in (MqlDayFacts, CreatedDayFacts, DealDayFacts):
+        connection.execute(delete(facts))
     _fill_leads(connection, settings)
     _fill_deals(connection, settings)
+    _refresh_lags(connection)
+
+
+# The days whose cells an import moves, by the cells they key ("mql", "created", "deal"): a temporary table, so
+# that a weekly import rewrites the cells of the days it touched, not two years of them.
+TOUCHED_DAYS = "rollup_touched_days"
+_touched = table(TOUCHED_DAYS, column("facts", String), column("day", Date))
+
+
+def note_touched_days(connection: Connection, kind: str, keys: str, parameters: dict[str, Any] | None = None) -> None:
+    """Add the days the rows of `kind` whose keys the SQL `keys` selects hold now: call it before the merge
+    with the rows it will change (their old days), and after it with the rows it wrote (their new days).
+
+    A lead keys the cells of its MQL day and creation day, and the deal cells of its deals (their source and
+    segment are the lead's); a deal keys the cells of its creation and close days, and its lead's MQL cell
+    (which counts leads with deals)."""
+    if kind not in REFRESHED_BY:
+        return
+    if connection.dialect.name == "sqlite":
+        connection.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {TOUCHED_DAYS} (facts VARCHAR(8), day DATE)"))
+    else:
+        connection.execute(
+            text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {TOUCHED_DAYS} (facts VARCHAR(8), day DATE) ON COMMIT DROP")
+        )
+    if kind == "leads":
+        chosen = Lead.lead_id.in_(select(column("lead_id")).select_from(text(f"({keys}) AS chosen")))
+        deals = Opportunity.lead_id.in_(select(column("lead_id")).select_from(text(f"({keys}) AS chosen")))
+        days = [
+            select(literal("mql"), Lead.mql_day).where(chosen),
+            select(literal("created"), Lead.created_day).where(chosen),
+            select(literal("deal"), Opportunity.created_day).where(deals),
+            select(literal("deal"), Opportunity.closed_day).where(deals),
+        ]
+    else:
+        chosen = Opportunity.opportunity_id.in_(
+            select(column("opportunity_id")).select_from(text(f"({keys}) AS chosen"))
+        )
+        days = [
+            select(literal("deal"), Opportunity.created_day).where(chosen),
+            select(literal("deal"), Opportunity.closed_day).where(chosen),
+            select(literal("mql"), Lead.mql_day).join(Opportunity, Opportunity.lead_id == Lead.lead_id).where(chosen),
+        ]
+    for statement in days:
+        connection.execute(insert(_touched).from_select(["facts", "day"], statement), parameters or {})
+
+
+def refresh_touched_days(connection: Connection) -> None:
+    """Rewrite the cells of the days noted by `note_touched_days`, and the maturity lags, from the rows."""
+    settings = load(connection)
+    only = {
+        facts: select(_touched.c.day).where(_touched.c.facts == facts, _touched.c.day.is_not(None)).distinct()
+        for facts in ("mql", "created", "deal")
+    }
+    connection.execute(delete(MqlDayFacts).where(MqlDayFacts.mql_day.in_(only["mql"])))
+    connection.execute(delete(CreatedDayFacts).where(CreatedDayFacts.created_day.in_(only["created"])))
+    connection.execute(delete(DealDayFacts).where(DealDayFacts.day.in_(only["deal"])))
+    _fill_leads(connection, settings, only)
+    _fill_deals(connection, settings, only)
+    _refresh_lags(connection)
+    connection.execute(text(f"DELETE FROM {TOUCHED_DAYS}"))
+
+
+def _refresh_lags(connection: Connection) -> None:
+    connection.execute(delete(MaturityLag))
     lags = caveats.maturity_lags(connection)
     if lags:
         connection.execute(insert(MaturityLag), [{"kpi": kpi, "days": days} for kpi, days in lags.items()])
-
-
-def refresh_after_import(connection: Connection, kind: str, changed_rows: int) -> None:
-    """After an import of `kind` that inserted or updated `changed_rows` rows: the kept counts follow."""
-    if kind in REFRESHED_BY and changed_rows:
-        refresh_rollups(connection)
 
 
 def kept_maturity_lags(connection: Connection) -> dict[str, float]:

@@ -121,12 +121,8 @@ class Stage:
             # and picks nested loops for a million.
             self.connection.execute(text("ANALYZE import_stage"))
             self.connection.execute(text("SET LOCAL work_mem = '64MB'"))
-        on_key = " AND ".join(f"t.{name} = s.{name}" for name in key)
+        on_key, changed = self._on_key(), self._changed(carried)
         compared = [name for name in self.columns if name not in key]
-        changes = [f"t.{name} {distinct} s.{name}" for name in compared]
-        if carried is not None:
-            changes.append(f"(t.carried | {int(carried)}) <> t.carried")
-        changed = " OR ".join(changes) or "1 = 0"
         inserted = self.connection.execute(
             text(f"SELECT count(*) FROM import_stage s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on_key})")
         ).scalar_one()
@@ -154,6 +150,23 @@ class Stage:
                 {"import_id": import_id, "carried": carried},
             )
         return int(inserted), int(updated)
+
+    def _on_key(self) -> str:
+        return " AND ".join(f"t.{name} = s.{name}" for name in self.spec.key)
+
+    def _changed(self, carried: int | None) -> str:
+        """The condition on a stored row `t` and its staged row `s` under which the merge rewrites it."""
+        distinct = "IS DISTINCT FROM" if self.postgres else "IS NOT"
+        changes = [f"t.{name} {distinct} s.{name}" for name in self.columns if name not in self.spec.key]
+        if carried is not None:
+            changes.append(f"(t.carried | {int(carried)}) <> t.carried")
+        return " OR ".join(changes) or "1 = 0"
+
+    def keys_to_change(self, carried: int | None) -> str:
+        """SQL selecting the key of each stored row the merge will rewrite (before it does: what was there)."""
+        key = self.spec.key[0]
+        table = self.spec.table.name
+        return f"SELECT t.{key} FROM import_stage s JOIN {table} t ON {self._on_key()} WHERE {self._changed(carried)}"
 
     def drop(self) -> None:
         if not self.postgres:
