@@ -64,7 +64,14 @@ def median(connection: Connection, base: Select[Any], value: Any, label: str) ->
             func.row_number()
             .over(partition_by=[base.selected_columns.bucket, base.selected_columns.grp], order_by=value)
             .label("rn"),
-            func.count().over(partition_by=[base.selected_columns.bucket, base.selected_columns.grp]).label("n"),
+            # The same window as the rank's, over the whole partition: one sort serves both.
+            func.count()
+            .over(
+                partition_by=[base.selected_columns.bucket, base.selected_columns.grp],
+                order_by=value,
+                rows=(None, None),
+            )
+            .label("n"),
         )
         .where(value.is_not(None))
         .subquery()
