@@ -87,7 +87,8 @@ def median(connection: Connection, base: Select[Any], value: Any, label: str) ->
 def frame(connection: Connection, statement: Select[Any]) -> pd.DataFrame:
     """A statement's rows as a frame; its `bucket` column, where there is one, as dates."""
     result = connection.execute(statement)
-    rows = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    # Plain tuples: pandas probes each SQLAlchemy row for attributes it lacks, which costs more than the read.
+    rows = pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
     if not rows.empty and "bucket" in rows:
         rows["bucket"] = pd.to_datetime(rows["bucket"]).dt.date
     return rows

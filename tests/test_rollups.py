@@ -142,3 +142,23 @@ def test_a_lead_moved_to_another_day_leaves_its_old_days_cells(engine: Engine) -
     assert kpi_table(engine, weeks)["won_mqls"].tolist() == [1, 1, 0]  # L2 | L4 (O3) | L1 no more
     for query in views(dt.date(2025, 1, 1), dt.date(2025, 1, 31), AS_OF, ("paid_search",)):
         assert_kept_counts_give_the_rows_numbers(engine, query)
+
+
+def test_an_import_rewrites_the_medians_of_the_periods_it_touched_and_keeps_the_others(engine: Engine) -> None:
+    """A lead of 2 April rewrites the periods from Monday 31 March on (the week holding the quarter's first day);
+    March, which that week reaches into, keeps its median: only some of its values were read."""
+    header = "lead_id,created_at,source,mql_at,first_response_at"
+    march = f"{header}\nA1,2025-03-31 08:00:00,webinar,2025-03-31 09:00:00,2025-03-31 10:00:00\n"
+    import_csv(engine, "leads", csv_file(march, "march.csv"), actor=TESTER)
+    april = f"{header}\nB1,2025-04-02 08:00:00,webinar,2025-04-02 09:00:00,2025-04-02 12:00:00\n"
+    import_csv(engine, "leads", csv_file(april, "april.csv"), actor=TESTER)
+    medians = {
+        (grain, first): kpi_table(engine, KpiQuery(first, last, grain, as_of=AS_OF))["median_response_hours"].tolist()
+        for grain, first, last in (
+            ("month", dt.date(2025, 3, 1), dt.date(2025, 4, 30)),
+            ("week", dt.date(2025, 3, 31), dt.date(2025, 4, 6)),
+        )
+    }
+    assert medians == {("month", dt.date(2025, 3, 1)): [1.0, 3.0], ("week", dt.date(2025, 3, 31)): [2.0]}
+    for query in views(dt.date(2025, 3, 1), dt.date(2025, 4, 30), AS_OF, ("webinar",)):
+        assert_kept_counts_give_the_rows_numbers(engine, query)

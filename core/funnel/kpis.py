@@ -12,6 +12,7 @@ falls in P (the cohort), and every lead-side KPI follows that cohort.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from typing import Any
@@ -29,7 +30,7 @@ from sqlalchemy import (
 )
 
 from core import coverage, sql
-from core.funnel import caveats, rollups
+from core.funnel import caveats, medians, rollups
 from core.funnel.query import KpiQuery
 from core.funnel.segments import NOT_SET, Filters, lead_filters, opportunity_scope, segment_expression
 from core.models import CalendarDay, Lead, Opportunity, Target, utcnow
@@ -296,6 +297,29 @@ def _cycle_medians(connection: Connection, query: KpiQuery, settings: OrgSetting
     return sql.frame(connection, sql.median(connection, median_base, Opportunity.cycle_days, "median_cycle_days"))
 
 
+def _medians(
+    connection: Connection, query: KpiQuery, settings: OrgSettings, kept: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The response and cycle medians of each (bucket, grp): those kept per whole period where they serve the
+    view (core.funnel.medians), the periods the range cuts and every other view from the rows."""
+    served = medians.plan(query) if kept else None
+    if served is None:
+        return _response_medians(connection, query, settings), _cycle_medians(connection, query, settings)
+    grain, whole, edges = served
+    response = [medians.read(connection, "response", grain, query.by, whole, "median_response_minutes")]
+    cycle = [medians.read(connection, "cycle", grain, query.by, whole, "median_cycle_days")]
+    for first, last in edges:
+        part = dataclasses.replace(query, first_day=first, last_day=last)
+        response.append(_response_medians(connection, part, settings))
+        cycle.append(_cycle_medians(connection, part, settings))
+    return _stacked(response), _stacked(cycle)
+
+
+def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    present = [frame for frame in frames if not frame.empty]
+    return pd.concat(present, ignore_index=True) if present else frames[0]
+
+
 def _targets(connection: Connection, query: KpiQuery) -> pd.DataFrame:
     """Monthly targets spread evenly over their days, summed per bucket (partial periods get a share)."""
     bucket = sql.bucket(query.grain, query.first_day)
@@ -353,8 +377,9 @@ def kpi_table(target: Engine | Connection, query: KpiQuery, *, from_rows: bool =
             created_leads = _created_leads(connection, query, settings)
             created = _created_facts(connection, query, settings)
             closed = _closed_facts(connection, query, settings)
-        leads = _merge(_merge(lead_counts, _response_medians(connection, query, settings)), created_leads)
-        closed = _merge(closed, _cycle_medians(connection, query, settings))
+        response, cycle = _medians(connection, query, settings, kept)
+        leads = _merge(_merge(lead_counts, response), created_leads)
+        closed = _merge(closed, cycle)
         targets = _targets(connection, query) if _company_wide(query) else pd.DataFrame()
         known_at_all = caveats.known_at_all(connection)
         lags: dict[str, float] = {}

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from core import coverage, sql
-from core.funnel import caveats
+from core.funnel import caveats, medians
 from core.funnel.query import KpiQuery
 from core.funnel.segments import NOT_SET, Filters, segment_expression
 from core.models import CalendarDay, CreatedDayFacts, DealDayFacts, Lead, MaturityLag, MqlDayFacts, Opportunity
@@ -184,8 +184,16 @@ def _fill_deals(connection: Connection, settings: OrgSettings, only: dict[str, A
 
 
 def refresh_rollups(connection: Connection, settings: OrgSettings | None = None) -> None:
-    """Rewrite every kept count and the maturity lags from the rows, in the caller's transaction."""
+    """Rewrite everything kept beside the rows for the KPIs (day counts, maturity lags, period medians), in the
+    caller's transaction."""
     settings = settings or load(connection)
+    refresh_counts(connection, settings)
+    medians.rebuild(connection, settings, "response")
+    medians.rebuild(connection, settings, "cycle")
+
+
+def refresh_counts(connection: Connection, settings: OrgSettings) -> None:
+    """Rewrite the day counts and the maturity lags (migration 0014 fills them, before the medians existed)."""
     for facts in (MqlDayFacts, CreatedDayFacts, DealDayFacts):
         connection.execute(delete(facts))
     _fill_leads(connection, settings)
@@ -237,7 +245,8 @@ def note_touched_days(connection: Connection, kind: str, keys: str, parameters: 
 
 
 def refresh_touched_days(connection: Connection) -> None:
-    """Rewrite the cells of the days noted by `note_touched_days`, and the maturity lags, from the rows."""
+    """Rewrite the cells of the days noted by `note_touched_days`, the maturity lags, and the medians of the periods
+    from the first touched one on, from the rows."""
     settings = load(connection)
     only = {
         facts: select(_touched.c.day).where(_touched.c.facts == facts, _touched.c.day.is_not(None)).distinct()
@@ -249,6 +258,11 @@ def refresh_touched_days(connection: Connection) -> None:
     _fill_leads(connection, settings, only)
     _fill_deals(connection, settings, only)
     _refresh_lags(connection)
+    pairs: tuple[tuple[medians.Metric, str], ...] = (("response", "mql"), ("cycle", "deal"))
+    for metric, facts in pairs:
+        first = connection.execute(select(func.min(_touched.c.day)).where(_touched.c.facts == facts)).scalar()
+        if first is not None:
+            medians.rebuild(connection, settings, metric, medians.since(pd.Timestamp(first).date()))
     connection.execute(text(f"DELETE FROM {TOUCHED_DAYS}"))
 
 

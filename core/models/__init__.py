@@ -515,4 +515,10 @@ class SyncAction(Base):
 
 
 # The counts kept beside the rows at import share the metadata (migrations compare against it).
-from core.models.rollups import CreatedDayFacts, DealDayFacts, MaturityLag, MqlDayFacts  # noqa: E402, F401
+from core.models.rollups import (  # noqa: E402, F401
+    CreatedDayFacts,
+    DealDayFacts,
+    MaturityLag,
+    MqlDayFacts,
+    PeriodMedian,
+)

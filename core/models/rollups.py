@@ -94,3 +94,18 @@ class MaturityLag(Base):
 
     kpi: Mapped[str] = mapped_column(String(16), primary_key=True)
     days: Mapped[float] = mapped_column(Float)
+
+
+class PeriodMedian(Base):
+    """The exact median of a metric ("response": an MQL cohort's response minutes; "cycle": the days to close of
+    the deals won) for each week, month and quarter, in total, by lead source and by segment (core.funnel.medians).
+    A period and group without a value has no row."""
+
+    __tablename__ = "period_medians"
+
+    metric: Mapped[str] = mapped_column(String(8), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    grouping: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    grp: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)

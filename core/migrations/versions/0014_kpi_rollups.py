@@ -4,7 +4,7 @@ cohort index covers the response time
 Revision ID: 0014
 Revises: 0013
 
-Filled here from the stored rows by core.funnel.rollups.refresh_rollups, as each import of leads or deals and
+Filled here from the stored rows by core.funnel.rollups.refresh_counts, as each import of leads or deals and
 each settings change keeps them from now on. Like 0013, it calls into core for its data: the counts are the
 KPI definitions themselves, and two copies of them could drift apart.
 """
@@ -42,7 +42,8 @@ MQL_COUNTS = (
 
 
 def upgrade() -> None:
-    from core.funnel.rollups import refresh_rollups
+    from core.funnel.rollups import refresh_counts
+    from core.settings import load
 
     op.create_table(
         "mql_day_facts",
@@ -93,7 +94,8 @@ def upgrade() -> None:
     # The cohort's index grows the response time, so that the medians (exact, from the rows) read it alone.
     op.drop_index("ix_leads_mql_day_source", table_name="leads")
     op.create_index("ix_leads_mql_day_source_response", "leads", ["mql_day", "source", "response_minutes"])
-    refresh_rollups(op.get_bind())
+    connection = op.get_bind()
+    refresh_counts(connection, load(connection))
 
 
 def downgrade() -> None:
