@@ -244,7 +244,7 @@ def note_touched_days(connection: Connection, kind: str, keys: str, parameters: 
         connection.execute(insert(_touched).from_select(["facts", "day"], statement), parameters or {})
 
 
-def refresh_touched_days(connection: Connection) -> None:
+def refresh_touched_days(connection: Connection, kind: str) -> None:
     """Rewrite the cells of the days noted by `note_touched_days`, the maturity lags, and the medians of the periods
     from the first touched one on, from the rows."""
     settings = load(connection)
@@ -258,8 +258,9 @@ def refresh_touched_days(connection: Connection) -> None:
     _fill_leads(connection, settings, only)
     _fill_deals(connection, settings, only)
     _refresh_lags(connection)
-    pairs: tuple[tuple[medians.Metric, str], ...] = (("response", "mql"), ("cycle", "deal"))
-    for metric, facts in pairs:
+    # Response times are the leads' own; a deal's cycle is grouped by its lead's source and segment.
+    pairs: tuple[tuple[medians.Metric, str], ...] = (("response", "mql"),) if kind == "leads" else ()
+    for metric, facts in (*pairs, ("cycle", "deal")):
         first = connection.execute(select(func.min(_touched.c.day)).where(_touched.c.facts == facts)).scalar()
         if first is not None:
             medians.rebuild(connection, settings, metric, medians.since(pd.Timestamp(first).date()))

@@ -309,7 +309,7 @@ def _import(
                     key = spec.key[0]
                     written = f"SELECT {key} FROM {spec.table.name} WHERE import_id = :written_by"
                     note_touched_days(connection, spec.kind, written, {"written_by": import_id})
-                    refresh_touched_days(connection)
+                    refresh_touched_days(connection, spec.kind)
             result = outcome(inserted, updated, staged - inserted - updated, import_id)
             if stage:
                 stage.drop()
