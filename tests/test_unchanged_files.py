@@ -28,7 +28,10 @@ def test_the_same_file_again_is_recognised_and_recorded_without_being_read(
     again = import_csv(engine, "leads", csv_file(LEADS, "leads (1).csv"), actor=TESTER)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, first.inserted)
     assert (again.rows_read, again.rows_skipped) == (first.rows_read, first.rows_skipped)
-    assert any(f"as the last leads import (#{first.import_id})" in note for note in again.notes)
+    assert again.same_as == first.import_id
+    assert again.summary().startswith(
+        f"leads (1).csv: the same {first.rows_read} rows as import #{first.import_id}, recognised by checksum"
+    )
     after = snapshot(engine)
     assert {table: rows for table, rows in after.items() if table not in ("import_runs", "audit_log")} == {
         table: rows for table, rows in before.items() if table not in ("import_runs", "audit_log")
@@ -70,6 +73,6 @@ def test_the_same_file_read_another_way_is_read_again(engine: Engine, monkeypatc
 
     monkeypatch.setattr(core.imports.runs, "chunks", counted)
     result = import_csv(engine, "leads", csv_file(LEADS, "leads.csv"), actor=TESTER, mapping=other)
-    assert read and (result.inserted, result.updated) == (0, 0)
+    assert read and (result.inserted, result.updated, result.same_as) == (0, 0, None)
     dry = import_csv(engine, "leads", csv_file(LEADS, "leads.csv"), actor=TESTER, mapping=other, dry_run=True)
     assert dry.dry_run and len(read) == 2  # a dry run always reads: it is asked what the file holds

@@ -86,12 +86,18 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)
     number_format: str = ""  # how numbers were read, when the file has numeric columns
     warnings: list[ImportWarning] = field(default_factory=list)
+    same_as: int | None = None  # the import whose file and mapping this one repeated, recognised unread
 
     def summary(self, *, with_warnings: bool = True) -> str:
         """What was read and changed, line by line (the CLI prints it; the Data page shows warnings apart)."""
         verb = "would insert" if self.dry_run else "inserted"
+        read = (
+            f"the same {self.rows_read} rows as import #{self.same_as}, recognised by checksum and not read again"
+            if self.same_as is not None
+            else f"{self.rows_read} rows read"
+        )
         lines = [
-            f"{self.file_name}: {self.rows_read} rows read "
+            f"{self.file_name}: {read} "
             f"({self.encoding}, {DELIMITER_NAMES[self.delimiter]}-separated); "
             f"{verb} {self.inserted}, {'would update' if self.dry_run else 'updated'} {self.updated}, "
             f"unchanged {self.unchanged}, skipped {self.rows_skipped}"
@@ -435,11 +441,8 @@ def _same_as_last_run(
         unchanged=kept,
         dry_run=False,
         import_id=import_id,
-        notes=[
-            *notes.get("notes", []),
-            f"the same file, read with the same mapping, as the last {KIND_LABELS[spec.kind].lower()} import "
-            f"(#{last.id}): nothing could change, so it was recognised by its checksum instead of read again",
-        ],
+        notes=list(notes.get("notes", [])),
+        same_as=last.id,
         number_format=str(notes.get("numbers", "")),
         warnings=warnings,
     )
