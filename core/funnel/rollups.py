@@ -328,24 +328,11 @@ def _rarely(connection: Connection, condition: Any) -> Any:
 def mql_counts(connection: Connection, query: KpiQuery, settings: OrgSettings, as_of: dt.datetime) -> pd.DataFrame:
     """The MQL cohort's counts per (bucket, grp), as core.funnel.kpis counts them on the rows."""
     facts = MqlDayFacts
-    bucket = sql.bucket(query.grain, query.first_day)
+    sums = [func.sum(getattr(facts, name)).label(name) for name in MQL_SUMS]
     group = _group(query, facts.source, facts.segment)
-    statement = (
-        select(
-            bucket.label("bucket"),
-            group.label("grp"),
-            *(func.sum(getattr(facts, name)).label(name) for name in MQL_SUMS),
-        )
-        .select_from(facts)
-        .join(CalendarDay, CalendarDay.day == facts.mql_day)
-        .where(
-            facts.mql_day >= query.first_day,
-            facts.mql_day <= query.last_day,
-            *_lead_scope(query.filters, facts.source, facts.segment),
-        )
-        .group_by(bucket, group)
-    )
-    counts = sql.frame(connection, statement)
+    scope = _lead_scope(query.filters, facts.source, facts.segment)
+    counts = sql.frame(connection, _bucketed(query, facts.mql_day, group, sums, scope))
+    bucket = sql.bucket(query.grain, query.first_day)
     # Unanswered leads whose SLA has not run out at `as_of`: pending, not breached. Few rows, by their index.
     segment = segment_expression(settings)
     lead_group = _group(query, Lead.source, segment)
@@ -377,25 +364,14 @@ def mql_counts(connection: Connection, query: KpiQuery, settings: OrgSettings, a
 
 def created_leads(connection: Connection, query: KpiQuery) -> pd.DataFrame:
     facts = CreatedDayFacts
-    bucket = sql.bucket(query.grain, query.first_day)
     group = _group(query, facts.source, facts.segment)
-    statement = (
-        select(bucket.label("bucket"), group.label("grp"), func.sum(facts.leads_created).label("leads_created"))
-        .select_from(facts)
-        .join(CalendarDay, CalendarDay.day == facts.created_day)
-        .where(
-            facts.created_day >= query.first_day,
-            facts.created_day <= query.last_day,
-            *_lead_scope(query.filters, facts.source, facts.segment),
-        )
-        .group_by(bucket, group)
-    )
-    return sql.frame(connection, statement)
+    created = [func.sum(facts.leads_created).label("leads_created")]
+    scope = _lead_scope(query.filters, facts.source, facts.segment)
+    return sql.frame(connection, _bucketed(query, facts.created_day, group, created, scope))
 
 
 def _deal_statement(query: KpiQuery, event: str, columns: list[Any]) -> Any:
     facts = DealDayFacts
-    bucket = sql.bucket(query.grain, query.first_day)
     # A deal without a lead is its own group, and no source picks it; the segment "unknown" does.
     source = case((facts.linked.is_(True), facts.source), else_=literal(None))
     group = {
@@ -403,16 +379,18 @@ def _deal_statement(query: KpiQuery, event: str, columns: list[Any]) -> Any:
         "source": case((facts.linked.is_(True), func.coalesce(source, NOT_SET)), else_=literal(NO_LEAD)),
         "segment": case((facts.linked.is_(True), facts.segment), else_=literal(NO_LEAD)),
     }[query.by]
+    scope = [facts.event == event, *_lead_scope(query.filters, source, facts.segment)]
+    return _bucketed(query, facts.day, group, columns, scope)
+
+
+def _bucketed(query: KpiQuery, day: Any, group: Any, columns: list[Any], scope: list[Any]) -> Any:
+    """The cells of the view's range summed per (bucket, grp): `day` is the cells' day column."""
+    bucket = sql.bucket(query.grain, query.first_day)
     return (
         select(bucket.label("bucket"), group.label("grp"), *columns)
-        .select_from(facts)
-        .join(CalendarDay, CalendarDay.day == facts.day)
-        .where(
-            facts.event == event,
-            facts.day >= query.first_day,
-            facts.day <= query.last_day,
-            *_lead_scope(query.filters, source, facts.segment),
-        )
+        .select_from(day.class_)
+        .join(CalendarDay, CalendarDay.day == day)
+        .where(day >= query.first_day, day <= query.last_day, *scope)
         .group_by(bucket, group)
     )
 
