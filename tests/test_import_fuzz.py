@@ -72,7 +72,7 @@ FILES_TRIED: Counter[str] = Counter()  # per database: the generated files this 
 # The tables an import writes; every other table is compared by its row count.
 WRITTEN = ("leads", "opportunities", "touches", "spend", "targets", "import_runs", "audit_log")
 ALL_TABLES = sorted(Base.metadata.tables)
-KEPT_COUNTS = ("mql_day_facts", "created_day_facts", "deal_day_facts", "maturity_lags")
+KEPT_COUNTS = ("mql_day_facts", "created_day_facts", "deal_day_facts", "maturity_lags", "period_medians")
 FIXTURE_LEAD_COLUMNS = LEADS.splitlines()[0].split(",")
 
 
