@@ -122,60 +122,26 @@ def _opportunity_group(query: KpiQuery, settings: OrgSettings) -> Any:
 
 
 def _lead_counts(connection: Connection, query: KpiQuery, settings: OrgSettings, as_of: dt.datetime) -> pd.DataFrame:
+    """The MQL cohort's counts per (bucket, grp), from the rows: the conditions the kept day counts use
+    (core.funnel.rollups.lead_conditions), with the unanswered leads split by their due time at `as_of`."""
     bucket = sql.bucket(query.grain, query.first_day)
     group = _lead_group(query, settings)
-    sla_minutes = settings.sla_hours * 60.0
-    won_leads = select(Opportunity.lead_id).where(Opportunity.is_won.is_(True), Opportunity.lead_id.is_not(None))
-    leads_with_opportunity = select(Opportunity.lead_id).where(Opportunity.lead_id.is_not(None))
+    conditions = rollups.lead_conditions(settings)
+    unanswered = conditions.pop("unanswered")
+    late = conditions.pop("sla_late")
+    del conditions["unanswered_without_due"]  # pending below, with the leads not yet due
     base_where = and_(Lead.mql_day >= query.first_day, Lead.mql_day <= query.last_day, *_lead_scope(query, settings))
-    no_response = Lead.first_response_at.is_(None)
-    sql_known = coverage.carried(Lead.carried, "leads", "sql_at")
-    disposition_known = coverage.carried(Lead.carried, "leads", "sql_at", "rejected_at")
-    reason_known = coverage.carried(Lead.carried, "leads", "sql_at", "rejected_at", "rejection_reason")
-    response_known = coverage.carried(Lead.carried, "leads", "first_response_at")
-    completeness_known = coverage.carried(Lead.carried, "leads", "company", "title", "email", "intent_signal")
-    rejected = and_(disposition_known, Lead.rejected_at.is_not(None))
     counts = (
         select(
             bucket.label("bucket"),
             group.label("grp"),
             func.count().label("mqls"),
-            sql.count_if(Lead.sql_at.is_not(None)).label("sqls"),
-            sql.count_if(sql_known).label("sql_known"),
-            sql.count_if(Lead.lead_id.in_(leads_with_opportunity)).label("opportunity_mqls"),
-            sql.count_if(Lead.lead_id.in_(won_leads)).label("won_mqls"),
-            sql.count_if(disposition_known).label("disposition_known"),
-            sql.count_if(and_(disposition_known, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None)))).label(
-                "dispositioned"
+            *(sql.count_if(condition).label(name) for name, condition in conditions.items()),
+            sql.count_if(or_(late, and_(unanswered, Lead.sla_due_at <= as_of))).label("sla_breached"),
+            sql.count_if(and_(unanswered, or_(Lead.sla_due_at > as_of, Lead.sla_due_at.is_(None)))).label(
+                "sla_pending"
             ),
-            sql.count_if(rejected).label("rejected"),
-            sql.count_if(and_(rejected, reason_known)).label("reason_known"),
-            # reason_key is NULL for a blank reason and for one of punctuation only ("-", "?").
-            sql.count_if(and_(rejected, reason_known, Lead.reason_key.is_(None))).label("rejected_no_reason"),
-            sql.count_if(response_known).label("response_known"),
-            sql.count_if(and_(response_known, Lead.response_minutes <= sla_minutes)).label("sla_met"),
-            sql.count_if(
-                and_(
-                    response_known,
-                    or_(Lead.response_minutes > sla_minutes, and_(no_response, Lead.sla_due_at <= as_of)),
-                )
-            ).label("sla_breached"),
-            sql.count_if(
-                and_(response_known, no_response, or_(Lead.sla_due_at > as_of, Lead.sla_due_at.is_(None)))
-            ).label("sla_pending"),
             func.count(Lead.response_minutes).label("responded"),
-            sql.count_if(completeness_known).label("completeness_known"),
-            sql.count_if(
-                and_(
-                    completeness_known,
-                    sql.filled(Lead.company),
-                    sql.filled(Lead.title),
-                    sql.filled(Lead.email),
-                    sql.filled(Lead.source),
-                    Lead.source != "unknown",
-                    sql.filled(Lead.intent_signal),
-                )
-            ).label("complete_mqls"),
         )
         .select_from(Lead)
         .join(CalendarDay, CalendarDay.day == Lead.mql_day)

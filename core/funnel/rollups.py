@@ -57,8 +57,9 @@ def covers(query: KpiQuery) -> bool:
 # ---------------------------------------------------------------------------------------------------- writing
 
 
-def _lead_conditions(settings: OrgSettings) -> dict[str, Any]:
-    """Each kept lead count's condition, as core.funnel.kpis counts it on the rows."""
+def lead_conditions(settings: OrgSettings) -> dict[str, Any]:
+    """Each lead count's condition, by the name of its column: the kept day counts and the row path
+    (core.funnel.kpis) both count these. A blank reason, or one of punctuation only, has no reason_key."""
     sql_known = coverage.carried(Lead.carried, "leads", "sql_at")
     disposition_known = coverage.carried(Lead.carried, "leads", "sql_at", "rejected_at")
     reason_known = coverage.carried(Lead.carried, "leads", "sql_at", "rejected_at", "rejection_reason")
@@ -100,7 +101,7 @@ def _lead_conditions(settings: OrgSettings) -> dict[str, Any]:
 def _fill_leads(connection: Connection, settings: OrgSettings, only: dict[str, Any] | None = None) -> None:
     """Insert the lead cells, of every day or (`only`) of the days selected under "mql" and "created"."""
     segment = segment_expression(settings)  # one object: PostgreSQL matches GROUP BY expressions by identity
-    conditions = _lead_conditions(settings)
+    conditions = lead_conditions(settings)
     counts = [sql.count_if(condition).label(name) for name, condition in conditions.items()]
     mqls = (
         select(
