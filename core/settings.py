@@ -34,6 +34,21 @@ SLA_KEYS = frozenset(
     }
 )
 
+# What each setting moves beyond itself: the local day and the segment place a row in its cells; the business
+# clock times every response and due time (core.funnel.derived, core.funnel.rollups).
+PLACEMENT_KEYS = frozenset({"timezone", "mid_market_from", "enterprise_from"})
+CLOCK_KEYS = frozenset(
+    {
+        "timezone",
+        "business_days",
+        "business_start",
+        "business_end",
+        "holiday_country",
+        "holiday_subdivision",
+        "sla_business_hours",
+    }
+)
+
 
 # Every spelling the holidays library registers for a country (alpha-2, alpha-3, aliases) -> alpha-2.
 _COUNTRY_CODES = {alias.upper(): entry[1] for entry in COUNTRIES.values() for alias in entry[1:]}
@@ -122,6 +137,10 @@ class OrgSettings(BaseModel):
             holiday_country=self.holiday_country,
             holiday_subdivision=self.holiday_subdivision,
         )
+
+    def differences(self, other: OrgSettings) -> set[str]:
+        """The names of the settings whose values differ between these and `other`."""
+        return {name for name in type(self).model_fields if getattr(self, name) != getattr(other, name)}
 
 
 class SettingsError(ValueError):

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Date, Engine, Select, case, func, literal, or_, select
+from sqlalchemy.exc import DBAPIError
 
 from core.models import CalendarDay
 from core.periods import Grain
@@ -99,3 +100,44 @@ def ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     numerator = pd.to_numeric(numerator, errors="coerce").astype(float)
     denominator = pd.to_numeric(denominator, errors="coerce").astype(float)
     return (numerator / denominator).where(denominator > 0)
+
+
+def format_column(series: pd.Series, column_type: str) -> list[Any]:
+    """Python values for the staging table: timestamps as the text SQLAlchemy stores in SQLite."""
+    if column_type == "datetime":
+        text_values = series.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return text_values.astype(object).where(series.notna(), None).tolist()
+    if column_type == "date":
+        text_values = series.dt.strftime("%Y-%m-%d")
+        return text_values.astype(object).where(series.notna(), None).tolist()
+    if column_type == "int":
+        series = pd.to_numeric(series, errors="coerce").astype("Int64")
+    elif column_type == "float":
+        series = pd.to_numeric(series, errors="coerce").astype("Float64")
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def bulk_insert(connection: Connection, table: str, columns: list[str], records: list[tuple[Any, ...]]) -> None:
+    """Rows into `table` at the driver's fastest: COPY on PostgreSQL, executemany on SQLite; in the
+    connection's transaction. Values must already be plain Python (see format_column)."""
+    if not records:
+        return
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        if connection.dialect.name == "postgresql":
+            statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+            with cursor.copy(statement) as copy:
+                for record in records:
+                    copy.write_row(record)
+        else:
+            statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+            cursor.executemany(statement, records)
+    except dbapi_error as exc:
+        # The driver's own error, as SQLAlchemy would have wrapped it: callers catch sqlalchemy.exc.DataError for
+        # a value the database refuses, not psycopg's or sqlite3's classes.
+        raise DBAPIError.instance(statement, None, exc, dbapi_error, dialect=connection.dialect) from exc
+    finally:
+        cursor.close()

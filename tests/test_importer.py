@@ -239,6 +239,20 @@ def test_timestamps_without_offset_are_local_with_offset_exact(engine: Engine) -
     assert str(stamps["B"]) == "2025-07-01 10:00:00"
 
 
+def test_the_offset_prefilter_finds_every_offset_the_pattern_finds() -> None:
+    """The import matches the offset pattern only on values with a sign or Z near their end; on every shape of
+    date and time, with every kind of ending, it finds exactly what the pattern alone finds."""
+    from core.imports.parsing import _OFFSET, _ends_in_offset
+
+    stems = ["2025-03-04", "20250304", "04/03/2025", "2025-03-04 10:11", "2025-03-04T10:11:12", "20250304T101112",
+             "2025-03-04 10:11:12.123456", "10:11"]  # fmt: skip
+    endings = ["", "Z", "z", "+02:00", "-0530", "+2", " +02", "-05", "\n", "+02:00\n", " -5", " ", "abc", "+02:00 "]
+    values = pd.Series([stem + ending for stem in stems for ending in endings] + ["Z", "+", "-0100", ""], dtype="str")
+    expected = values.str.contains(_OFFSET, na=False).to_numpy()
+    assert expected.sum() > 40 and (~expected).sum() > 40  # both kinds are in the grid
+    assert (_ends_in_offset(values) == expected).all()
+
+
 # A CRM export's mapping with every feature: alternative column names, a date format, null words, skipped rows,
 # value maps, defaults, conditions and a constant (the fuzz tests use it too).
 

@@ -13,15 +13,17 @@ from sqlalchemy import Engine, func, select
 from core.admin.seed import seed_sample_data
 from core.admin.settings import save
 from core.db import session_scope
+from core.funnel.derived import moved_by
 from core.funnel.kpis import KpiQuery, kpi_table
 from core.funnel.rollups import covers
 from core.funnel.segments import Filters
 from core.imports.mapping import load_preset
 from core.imports.runs import import_csv
 from core.models import DealDayFacts, MqlDayFacts
+from core.settings import OrgSettings
 from tests.conftest import TESTER, csv_file
 from tests.fixtures import FILES, load_fixture
-from tests.oracles import assert_kept_counts_give_the_rows_numbers
+from tests.oracles import assert_derived_columns_are_fresh, assert_kept_counts_give_the_rows_numbers
 
 JAN = (dt.date(2025, 1, 1), dt.date(2025, 1, 31))
 AS_OF = dt.datetime(2025, 2, 3, 10, 0)
@@ -91,6 +93,7 @@ def test_an_unchanged_reimport_leaves_the_counts_and_a_changed_one_moves_them(en
         {"sla_hours": 1.0},  # moves leads from met to breached
         {"sla_business_hours": False},
         {"timezone": "America/Los_Angeles"},  # moves leads between days
+        {"business_end": dt.time(13, 0)},  # moves due times and business-hour responses
     ],
 )
 def test_a_settings_change_moves_the_counts_with_it(engine: Engine, change: dict[str, object]) -> None:
@@ -100,8 +103,23 @@ def test_a_settings_change_moves_the_counts_with_it(engine: Engine, change: dict
         save(session, change, actor=TESTER)
     after = kpi_table(engine, KpiQuery(*JAN, "week", "segment", as_of=AS_OF))
     assert not after.equals(before)  # the change shows, so the parity below is not two stale copies agreeing
+    assert_derived_columns_are_fresh(engine)  # only the columns the change moves were recomputed: none missed
     for query in views(*JAN, AS_OF, ("paid_search", "events")):
         assert_kept_counts_give_the_rows_numbers(engine, query)
+
+
+def test_a_settings_change_recomputes_only_what_it_moves() -> None:
+    base = OrgSettings()
+    assert moved_by(base, base.model_copy(update={"conversion_gate": 0.5, "enterprise_from": 5000})) == (set(), set())
+    assert moved_by(base, base.model_copy(update={"sla_hours": 6.0})) == ({"sla_due_at"}, set())
+    assert moved_by(base, base.model_copy(update={"holiday_country": "DE"})) == (
+        {"sla_due_at", "response_minutes"},
+        set(),
+    )
+    assert moved_by(base, base.model_copy(update={"timezone": "Asia/Tokyo"})) == (
+        {"created_day", "rejected_day", "mql_day", "sla_due_at", "response_minutes"},
+        {"created_day", "closed_day"},
+    )
 
 
 def test_the_sample_company_has_the_rows_numbers(engine: Engine) -> None:

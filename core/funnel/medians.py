@@ -19,7 +19,7 @@ import datetime as dt
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, delete, insert, literal, select
+from sqlalchemy import Connection, String, and_, case, delete, insert, literal, select, type_coerce
 
 from core.funnel.query import KpiQuery
 from core.funnel.segments import NOT_SET, Filters, segment_expression
@@ -42,14 +42,17 @@ def _values(connection: Connection, metric: Metric, settings: OrgSettings, first
     """The metric's values from `first` on: day, source group, segment group, value."""
     segment = segment_expression(settings)
     if metric == "response":
-        statement = select(Lead.mql_day, Lead.source, segment, Lead.response_minutes).where(
+        # The day as the text SQLite stores (ISO), parsed once by pandas below, not by a converter per row.
+        day = type_coerce(Lead.mql_day, String) if connection.dialect.name == "sqlite" else Lead.mql_day
+        statement = select(day, Lead.source, segment, Lead.response_minutes).where(
             Lead.response_minutes.is_not(None), Lead.mql_day.is_not(None), Lead.mql_day >= first
         )
     else:
         linked = Lead.lead_id.is_not(None)
+        closed = Opportunity.closed_day
         statement = (
             select(
-                Opportunity.closed_day,
+                type_coerce(closed, String) if connection.dialect.name == "sqlite" else closed,
                 case((linked, Lead.source), else_=literal(NO_LEAD)),
                 case((linked, segment), else_=literal(NO_LEAD)),
                 Opportunity.cycle_days,

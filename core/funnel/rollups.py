@@ -38,7 +38,7 @@ from core.funnel import caveats, medians
 from core.funnel.query import KpiQuery
 from core.funnel.segments import NOT_SET, Filters, segment_expression
 from core.models import CalendarDay, CreatedDayFacts, DealDayFacts, Lead, MaturityLag, MqlDayFacts, Opportunity
-from core.settings import OrgSettings, load
+from core.settings import CLOCK_KEYS, PLACEMENT_KEYS, OrgSettings, load
 
 NO_LEAD = "(no lead)"
 # The imports whose rows the counts are made of; touches, spend and targets move none of them.
@@ -98,8 +98,11 @@ def lead_conditions(settings: OrgSettings) -> dict[str, Any]:
     }
 
 
-def _fill_leads(connection: Connection, settings: OrgSettings, only: dict[str, Any] | None = None) -> None:
-    """Insert the lead cells, of every day or (`only`) of the days selected under "mql" and "created"."""
+def _fill_leads(
+    connection: Connection, settings: OrgSettings, only: dict[str, Any] | None = None, *, created: bool = True
+) -> None:
+    """Insert the lead cells (the MQL cells, and unless not `created` the creation cells), of every day or
+    (`only`) of the days selected under "mql" and "created"."""
     segment = segment_expression(settings)  # one object: PostgreSQL matches GROUP BY expressions by identity
     conditions = lead_conditions(settings)
     counts = [sql.count_if(condition).label(name) for name, condition in conditions.items()]
@@ -117,13 +120,15 @@ def _fill_leads(connection: Connection, settings: OrgSettings, only: dict[str, A
     )
     names = ["mql_day", "source", "segment", "mqls", *conditions, "responded"]
     connection.execute(insert(MqlDayFacts).from_select(names, mqls))
-    created = (
+    if not created:
+        return
+    created_cells = (
         select(Lead.created_day, Lead.source, segment.label("segment"), func.count())
         .where(*([Lead.created_day.in_(only["created"])] if only else []))
         .group_by(Lead.created_day, Lead.source, segment)
     )
     connection.execute(
-        insert(CreatedDayFacts).from_select(["created_day", "source", "segment", "leads_created"], created)
+        insert(CreatedDayFacts).from_select(["created_day", "source", "segment", "leads_created"], created_cells)
     )
 
 
@@ -200,6 +205,34 @@ def refresh_counts(connection: Connection, settings: OrgSettings) -> None:
     _fill_leads(connection, settings)
     _fill_deals(connection, settings)
     _refresh_lags(connection)
+
+
+def refresh_after_settings(connection: Connection, before: OrgSettings, after: OrgSettings) -> None:
+    """Rewrite what a settings change moves, after the derived columns were recomputed: the cells of every row
+    when its day or segment moves (timezone, segment bands); the MQL cells, whose SLA counts follow the hours
+    and the clock, and the response medians when the clock moves. The lags read no setting."""
+    changed = before.differences(after)
+    placement = bool(changed & PLACEMENT_KEYS)
+    responses = bool(changed & CLOCK_KEYS)
+    if placement or responses or "sla_hours" in changed:
+        connection.execute(delete(MqlDayFacts))
+        if placement:
+            connection.execute(delete(CreatedDayFacts))
+        _fill_leads(connection, after, created=placement)
+    if placement:
+        connection.execute(delete(DealDayFacts))
+        _fill_deals(connection, after)
+        medians.rebuild(connection, after, "cycle")
+    if placement or responses:
+        medians.rebuild(connection, after, "response")
+
+
+def rewrites_most(connection: Connection, kind: str, staged_rows: int) -> bool:
+    """Whether an import of `staged_rows` rows of `kind` may rewrite most of what is stored (a first import, a
+    full re-export): then rewriting everything kept costs less than noting the days of every row twice."""
+    stored_table = {"leads": Lead, "opportunities": Opportunity}[kind]
+    stored = connection.execute(select(func.count()).select_from(stored_table)).scalar_one()
+    return staged_rows * 2 >= stored
 
 
 # The days whose cells an import moves, by the cells they key ("mql", "created", "deal"): a temporary table, so

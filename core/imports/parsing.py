@@ -19,6 +19,8 @@ _FIRST_YEAR, _LAST_YEAR = 1900, 2199
 _DECIMAL_NAMES = {".": "point", ",": "comma"}
 # A UTC offset ending a timestamp: Z, +hh:mm or +hhmm, or after a time +hh alone (ISO 8601 allows it).
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2}|(?:[T ]\d{2,6}|:\d{1,2})(?:[.,]\d+)?\s*[+-]\d{1,2})$", re.IGNORECASE)
+# How far from a value's end _OFFSET's sign or Z can stand: "+hh:mm" and a line break $ allows after it.
+_OFFSET_REACH = 8
 _TRUE = {"true", "t", "yes", "y", "1", "won", "closed won"}
 _FALSE = {"false", "f", "no", "n", "0", "lost", "closed lost"}
 
@@ -113,7 +115,7 @@ class FieldParser:
     ) -> pd.Series:
         """Naive values are local to the organisation's timezone; values with an offset are exact."""
         result = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
-        has_offset = raw.str.contains(_OFFSET, na=False).to_numpy() & ~blank
+        has_offset = _ends_in_offset(raw) & ~blank
         for fmt in formats:
             todo = result.isna().to_numpy() & ~blank
             if not todo.any():
@@ -167,6 +169,16 @@ def _plain_reading(value: str, rule: numbers.NumberFormat) -> float:
     """One value read by `rule` as if the rule were decided (for the report of an ambiguous value)."""
     decided = dataclasses.replace(rule, declared=True)
     return float(numbers.read(pd.Series([value], dtype="str"), decided, whole=False).numbers.iloc[0])
+
+
+def _ends_in_offset(raw: pd.Series) -> np.ndarray:
+    """Which values end in a UTC offset (_OFFSET). The regex is slow over a million values, and an offset puts
+    a Z, + or - among the last characters: only values with one there are matched."""
+    maybe = raw.str.slice(-_OFFSET_REACH).str.contains("[zZ+-]", na=False).to_numpy(dtype=bool)
+    found = np.zeros(len(raw), dtype=bool)
+    if maybe.any():
+        found[maybe] = raw[maybe].str.contains(_OFFSET, na=False).to_numpy(dtype=bool)
+    return found
 
 
 def _without_offset(values: pd.Series, fmt: str) -> pd.Series:

@@ -11,7 +11,6 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, RootTransaction, select, text
-from sqlalchemy.exc import DBAPIError
 
 from core import coverage
 from core.db import write_from_here
@@ -26,23 +25,9 @@ from core.funnel.derived import (
 from core.imports.import_warnings import WarningCollector
 from core.imports.problems import refuse
 from core.settings import OrgSettings, load
+from core.sql import bulk_insert, format_column
 
 IMPORT_CACHE_KIB = 128 * 1024
-
-
-def format_column(series: pd.Series, column_type: str) -> list[Any]:
-    """Python values for the staging table: timestamps as the text SQLAlchemy stores in SQLite."""
-    if column_type == "datetime":
-        text_values = series.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
-        return text_values.astype(object).where(series.notna(), None).tolist()
-    if column_type == "date":
-        text_values = series.dt.strftime("%Y-%m-%d")
-        return text_values.astype(object).where(series.notna(), None).tolist()
-    if column_type == "int":
-        series = pd.to_numeric(series, errors="coerce").astype("Int64")
-    elif column_type == "float":
-        series = pd.to_numeric(series, errors="coerce").astype("Float64")
-    return series.astype(object).where(series.notna(), None).tolist()
 
 
 def _column_kind(spec: KindSpec, name: str) -> str:
@@ -56,32 +41,6 @@ def _column_kind(spec: KindSpec, name: str) -> str:
     if name.endswith("_key"):
         return "object"
     return "float"
-
-
-def bulk_insert(connection: Connection, table: str, columns: list[str], records: list[tuple[Any, ...]]) -> None:
-    """Rows into `table` at the driver's fastest: COPY on PostgreSQL, executemany on SQLite; in the
-    connection's transaction. Values must already be plain Python (see format_column)."""
-    if not records:
-        return
-    raw = connection.connection.dbapi_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    dbapi_error = connection.dialect.loaded_dbapi.Error
-    try:
-        if connection.dialect.name == "postgresql":
-            statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-            with cursor.copy(statement) as copy:
-                for record in records:
-                    copy.write_row(record)
-        else:
-            statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-            cursor.executemany(statement, records)
-    except dbapi_error as exc:
-        # The driver's own error, as SQLAlchemy would have wrapped it: callers catch sqlalchemy.exc.DataError for
-        # a value the database refuses, not psycopg's or sqlite3's classes.
-        raise DBAPIError.instance(statement, None, exc, dbapi_error, dialect=connection.dialect) from exc
-    finally:
-        cursor.close()
 
 
 class Stage:

@@ -24,10 +24,10 @@ from core.db import read_scope, retrying, session_scope, write_from_here
 from core.imports.mapping import Mapping
 from core.imports.reading import CHUNK_ROWS
 from core.imports.runs import ImportResult, ProgressCallback, import_csv
-from core.imports.staging import bulk_insert, format_column
 from core.models import Lead, SandboxLead, SandboxTrial, utcnow
 from core.permissions import Actor, PermissionDenied, require
 from core.settings import OrgSettings, load
+from core.sql import bulk_insert, format_column
 
 KEEP_DAYS = 30  # a trial not opened for this long is removed
 MAX_ROWS = 1_000_000
