@@ -28,9 +28,11 @@ The SLA asks for 6 touch attempts: "Wrong company size" and "Duplicate" do not n
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -41,11 +43,13 @@ from sqlalchemy import Date, Engine, bindparam, select, text
 from core.admin import settings as org_settings
 from core.db import alembic_config, get_engine, session_scope
 from core.definitions.rules import IcpRules, MqlRules
+from core.funnel import rollups
 from core.funnel.derived import store_settings
 from core.funnel.kpis import KpiQuery, kpi_table
-from core.funnel.segments import SIZE_BANDS, Filters
+from core.funnel.segments import NOT_SET, SIZE_BANDS, Filters
+from core.imports.mapping import load_preset
 from core.imports.runs import import_csv
-from core.models import AuditEntry
+from core.models import AuditEntry, Lead
 from core.permissions import Actor, PermissionDenied
 from core.rejections import explorer as rj
 from core.rejections import streaks
@@ -782,6 +786,41 @@ def test_filters_narrow_every_count(explorer: Engine, case: str) -> None:
     assert summary.unqualified_share == pytest.approx(rejected / dispositioned)
     assert kpis["rejection_share"] == pytest.approx(summary.unqualified_share)
     assert kpis["rejected_no_reason"] == summary.no_reason  # here every no-reason rejection is of a cohort MQL
+
+
+COHORT_FIELDS = ("mqls", "disposition_known", "rejection_dates_known", "dispositioned", "cohort_rejected")
+
+
+def assert_the_kept_cohort_is_the_rows_cohort(
+    engine: Engine, first: dt.date, last: dt.date, sources: tuple[str, ...]
+) -> None:
+    """The overview's MQL cohort from the kept day counts equals the rows' count: the same filter with every owner
+    picked (which leaves nothing out) sends the overview to the rows."""
+    with engine.connect() as connection:
+        owners = [*connection.scalars(select(Lead.owner).where(Lead.owner.is_not(None)).distinct()), NOT_SET]
+    for filters in (Filters(), Filters(sources=sources), Filters(segments=("smb", "unknown"))):
+        with engine.connect() as connection:
+            assert rollups.mql_cohort(connection, first, last, filters) is not None  # the kept path serves it
+        kept = overview(engine, RejectionQuery(first, last, filters))
+        rows = overview(engine, RejectionQuery(first, last, dataclasses.replace(filters, owners=tuple(owners))))
+        assert [getattr(kept, name) for name in COHORT_FIELDS] == [getattr(rows, name) for name in COHORT_FIELDS]
+        assert kept.mqls > 0
+
+
+def test_the_overview_cohort_from_the_kept_counts(explorer: Engine) -> None:
+    assert_the_kept_cohort_is_the_rows_cohort(explorer, FIRST, LAST, ("paid_search",))
+
+
+def test_the_overview_cohort_from_the_kept_counts_of_a_real_export(engine: Engine, realdata: Path) -> None:
+    """Olist's MQL file carries no rejection dates: the cohort counts what is known, on both paths."""
+    folder = realdata / "olist_marketing_funnel"
+    import_csv(engine, "leads", folder / "olist_marketing_qualified_leads_dataset.csv",
+               mapping=load_preset("olist_mqls"), actor=TESTER)  # fmt: skip
+    import_csv(engine, "opportunities", folder / "olist_closed_deals_dataset.csv",
+               mapping=load_preset("olist_closed_deals"), actor=TESTER)  # fmt: skip
+    assert_the_kept_cohort_is_the_rows_cohort(engine, dt.date(2017, 6, 1), dt.date(2018, 5, 31), ("paid_search",))
+    summary = overview(engine, RejectionQuery(dt.date(2017, 6, 1), dt.date(2018, 5, 31)))
+    assert summary.mqls > 0 and summary.rejection_dates_known == 0
 
 
 def test_size_bands_cover_the_sizes() -> None:

@@ -48,10 +48,12 @@ REFRESHED_BY = ("leads", "opportunities")
 def covers(query: KpiQuery) -> bool:
     """Whether the kept counts answer this view: grouped by nothing, source or segment, filtered by sources and
     segments only (lead owners, campaigns, industries and size bands are not kept per day)."""
-    filters = query.filters
-    return query.by in (None, "source", "segment") and filters == Filters(
-        sources=filters.sources, segments=filters.segments
-    )
+    return query.by in (None, "source", "segment") and _kept_filters(query.filters)
+
+
+def _kept_filters(filters: Filters) -> bool:
+    """Whether the kept cells can be filtered so: by sources and segments only."""
+    return filters == Filters(sources=filters.sources, segments=filters.segments)
 
 
 # ---------------------------------------------------------------------------------------------------- writing
@@ -76,6 +78,7 @@ def lead_conditions(settings: OrgSettings) -> dict[str, Any]:
         "opportunity_mqls": Lead.lead_id.in_(leads_with_opportunity),
         "won_mqls": Lead.lead_id.in_(won_leads),
         "disposition_known": disposition_known,
+        "rejection_dates_known": coverage.carried(Lead.carried, "leads", "rejected_at"),
         "dispositioned": and_(disposition_known, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None))),
         "rejected": rejected,
         "reason_known": and_(rejected, reason_known),
@@ -336,6 +339,7 @@ MQL_SUMS = (
     "opportunity_mqls",
     "won_mqls",
     "disposition_known",
+    "rejection_dates_known",
     "dispositioned",
     "rejected",
     "reason_known",
@@ -394,6 +398,23 @@ def mql_counts(connection: Connection, query: KpiQuery, settings: OrgSettings, a
     counts["sla_pending"] = numeric["unanswered_without_due"] + later
     counts["sla_breached"] = numeric["sla_late"] + numeric["unanswered"] - counts["sla_pending"]
     return counts.drop(columns=["sla_late", "unanswered", "unanswered_without_due", "due_later"], errors="ignore")
+
+
+COHORT = ("mqls", "disposition_known", "rejection_dates_known", "dispositioned", "rejected")
+
+
+def mql_cohort(connection: Connection, first: dt.date, last: dt.date, filters: Filters) -> dict[str, int] | None:
+    """The counts of the MQLs of `first`..`last` the Rejections page's overview reads (COHORT), summed from the
+    kept day counts; None when `filters` reach past sources and segments, and the caller counts the rows."""
+    if not _kept_filters(filters):
+        return None
+    facts = MqlDayFacts
+    sums = connection.execute(
+        select(*(func.coalesce(func.sum(getattr(facts, name)), 0).label(name) for name in COHORT)).where(
+            facts.mql_day >= first, facts.mql_day <= last, *_lead_scope(filters, facts.source, facts.segment)
+        )
+    ).one()
+    return {name: int(value) for name, value in zip(COHORT, sums, strict=True)}
 
 
 def created_leads(connection: Connection, query: KpiQuery) -> pd.DataFrame:

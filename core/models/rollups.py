@@ -35,6 +35,7 @@ class MqlDayFacts(Base):
     opportunity_mqls: Mapped[int] = mapped_column(Integer)
     won_mqls: Mapped[int] = mapped_column(Integer)
     disposition_known: Mapped[int] = mapped_column(Integer)
+    rejection_dates_known: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     dispositioned: Mapped[int] = mapped_column(Integer)
     rejected: Mapped[int] = mapped_column(Integer)
     reason_known: Mapped[int] = mapped_column(Integer)

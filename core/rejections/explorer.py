@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, func, literal, o
 from core import coverage
 from core.definitions.rules import IcpRules, MqlRules
 from core.definitions.versions import active
+from core.funnel import rollups
 from core.funnel.kpis import kpi_records
 from core.funnel.segments import NOT_SET, Filters, data_range
 from core.funnel.view import ViewLink, default_anchor
@@ -150,19 +151,26 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
             )
         ).one()
         # The scoreboard's rejection share (core.funnel.kpis), counted here alone: kpi_table would also run the
-        # opportunity, median and target queries, seconds on a million leads for three numbers.
-        cohort = connection.execute(
-            select(
-                func.count().label("mqls"),
-                count_if(DISPOSITION_CARRIED).label("disposition_known"),
-                count_if(coverage.carried(Lead.carried, "leads", "rejected_at")).label("rejection_dates_known"),
-                count_if(and_(DISPOSITION_CARRIED, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None)))).label(
-                    "dispositioned"
-                ),
-                count_if(and_(DISPOSITION_CARRIED, Lead.rejected_at.is_not(None))).label("rejected"),
-            ).where(Lead.mql_day >= query.first_day, Lead.mql_day <= query.last_day, *filtered(query, settings))
-        ).one()
-    dispositioned = int(cohort.dispositioned or 0)
+        # opportunity, median and target queries. The kept day counts serve it unless the view filters past
+        # sources and segments.
+        cohort = rollups.mql_cohort(connection, query.first_day, query.last_day, query.filters)
+        if cohort is None:
+            cohort = dict(
+                connection.execute(
+                    select(
+                        func.count().label("mqls"),
+                        count_if(DISPOSITION_CARRIED).label("disposition_known"),
+                        count_if(coverage.carried(Lead.carried, "leads", "rejected_at")).label("rejection_dates_known"),
+                        count_if(
+                            and_(DISPOSITION_CARRIED, or_(Lead.sql_at.is_not(None), Lead.rejected_at.is_not(None)))
+                        ).label("dispositioned"),
+                        count_if(and_(DISPOSITION_CARRIED, Lead.rejected_at.is_not(None))).label("rejected"),
+                    ).where(Lead.mql_day >= query.first_day, Lead.mql_day <= query.last_day, *filtered(query, settings))
+                )
+                .one()
+                ._mapping
+            )
+    dispositioned = int(cohort["dispositioned"] or 0)
     return Overview(
         rejected=int(counts.rejected or 0),
         no_reason=int(counts.no_reason or 0),
@@ -170,14 +178,14 @@ def overview(target: Engine | Connection, query: RejectionQuery) -> Overview:
         premature=int(counts.premature or 0),
         attempts_unknown=int(counts.attempts_unknown or 0),
         min_touch_attempts=settings.min_touch_attempts,
-        mqls=int(cohort.mqls or 0),
+        mqls=int(cohort["mqls"] or 0),
         dispositioned=dispositioned,
-        cohort_rejected=int(cohort.rejected or 0),
-        unqualified_share=int(cohort.rejected or 0) / dispositioned if dispositioned else float("nan"),
+        cohort_rejected=int(cohort["rejected"] or 0),
+        unqualified_share=int(cohort["rejected"] or 0) / dispositioned if dispositioned else float("nan"),
         rejection_gate=settings.rejection_gate,
         reasons_known=int(counts.reasons_known or 0),
-        disposition_known=int(cohort.disposition_known or 0),
-        rejection_dates_known=int(cohort.rejection_dates_known or 0),
+        disposition_known=int(cohort["disposition_known"] or 0),
+        rejection_dates_known=int(cohort["rejection_dates_known"] or 0),
     )
 
 

@@ -4,9 +4,9 @@ cohort index covers the response time
 Revision ID: 0014
 Revises: 0013
 
-Filled here from the stored rows by core.funnel.rollups.refresh_counts, as each import of leads or deals and
-each settings change keeps them from now on. Like 0013, it calls into core for its data: the counts are the
-KPI definitions themselves, and two copies of them could drift apart.
+Filled from the stored rows by 0017, which adds a column, with core.funnel.rollups.refresh_counts, as each
+import of leads or deals and each settings change keeps them from then on. Core's fill writes the columns of
+the newest schema, so it runs in the last migration that changes these tables, not here.
 """
 
 from collections.abc import Sequence
@@ -42,9 +42,6 @@ MQL_COUNTS = (
 
 
 def upgrade() -> None:
-    from core.funnel.rollups import refresh_counts
-    from core.settings import load
-
     op.create_table(
         "mql_day_facts",
         sa.Column("mql_day", sa.Date(), primary_key=True),
@@ -94,8 +91,6 @@ def upgrade() -> None:
     # The cohort's index grows the response time, so that the medians (exact, from the rows) read it alone.
     op.drop_index("ix_leads_mql_day_source", table_name="leads")
     op.create_index("ix_leads_mql_day_source_response", "leads", ["mql_day", "source", "response_minutes"])
-    connection = op.get_bind()
-    refresh_counts(connection, load(connection))
 
 
 def downgrade() -> None:
