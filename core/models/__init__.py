@@ -74,8 +74,8 @@ class Lead(Base):
         Index("ix_leads_mql_day_source_response", "mql_day", "source", "response_minutes"),
         Index("ix_leads_created_day", "created_day"),
         Index("ix_leads_owner", "owner"),
-        # The rejected leads only, with every column the Rejections page groups, filters or counts by: its
-        # queries read this index alone (migration 0017).
+        # The rejected leads only, with every column the Rejections page groups, filters or counts by and the
+        # fields its reason profiles test: its queries read this index alone (migration 0017).
         Index(
             "ix_leads_rejections",
             "rejected_day",
@@ -87,8 +87,25 @@ class Lead(Base):
             "touch_attempts",
             "mql_at",
             "carried",
+            "industry",
+            "country",
+            "seniority",
             sqlite_where=text("rejected_day IS NOT NULL"),
             postgresql_where=text("rejected_day IS NOT NULL"),
+        ),
+        # The leads sales accepted, by MQL day: the reason profiles compare the rejected leads with these.
+        Index(
+            "ix_leads_accepted",
+            "mql_day",
+            "source",
+            "campaign",
+            "owner",
+            "company_size",
+            "industry",
+            "country",
+            "seniority",
+            sqlite_where=text("sql_at IS NOT NULL"),
+            postgresql_where=text("sql_at IS NOT NULL"),
         ),
         # The unanswered leads by due time: a view splits them into SLA breached and pending "now" from these
         # few rows, while the counts of everything else are kept per day (core.models.rollups).

@@ -1,12 +1,14 @@
-"""rejections index: the Rejections page's queries read the rejected leads of a range from one index, without
-visiting the rows; the MQL day counts keep how many MQLs came with rejection dates
+"""rejections indexes: the Rejections page's queries read the rejected leads of a range, and the leads sales
+accepted, from an index each, without visiting the rows; the MQL day counts keep how many MQLs came with
+rejection dates
 
 Revision ID: 0017
 Revises: 0016
 
-The index holds only rejected leads (about a fifth of them), with every column the explorer groups, filters or
-counts by: the day, the reason, source, campaign, owner, company size, touch attempts, the MQL time and the
-coverage bits. It replaces the index on (rejected_day, source).
+The first holds only rejected leads (about a fifth of them), with every column the explorer groups, filters or
+counts by: the day, the reason, source, campaign, owner, company size, touch attempts, the MQL time, the
+coverage bits and the fields the reason profiles hold against the ICP. It replaces the index on (rejected_day,
+source). The second holds the accepted leads (an SQL date) by MQL day, with the fields the profiles compare.
 
 The day counts (0014) are filled here, from the stored rows, by core.funnel.rollups.refresh_counts: core's fill
 writes the newest columns, so it runs in the last migration that changes the tables it fills.
@@ -32,7 +34,11 @@ COLUMNS = [
     "touch_attempts",
     "mql_at",
     "carried",
+    "industry",
+    "country",
+    "seniority",
 ]
+ACCEPTED = ["mql_day", "source", "campaign", "owner", "company_size", "industry", "country", "seniority"]
 
 
 def upgrade() -> None:
@@ -49,11 +55,19 @@ def upgrade() -> None:
         sqlite_where=sa.text("rejected_day IS NOT NULL"),
         postgresql_where=sa.text("rejected_day IS NOT NULL"),
     )
+    op.create_index(
+        "ix_leads_accepted",
+        "leads",
+        ACCEPTED,
+        sqlite_where=sa.text("sql_at IS NOT NULL"),
+        postgresql_where=sa.text("sql_at IS NOT NULL"),
+    )
     connection = op.get_bind()
     refresh_counts(connection, load(connection))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_leads_accepted", table_name="leads")
     op.drop_index("ix_leads_rejections", table_name="leads")
     op.create_index("ix_leads_rejected_day_source", "leads", ["rejected_day", "source"])
     with op.batch_alter_table("mql_day_facts") as batch_op:
