@@ -38,3 +38,13 @@ def reason_keys(texts: pd.Series) -> pd.Series:
 def fold_spaces(value: str) -> str:
     """Case- and spacing-insensitive form used to match values and column names of an import."""
     return _SPACES.sub(" ", value.strip()).casefold()
+
+
+def casefold(values: pd.Series) -> pd.Series:
+    """`values.str.casefold()`, at Arrow's speed: for ASCII text case folding is lowering, which Arrow does in C for
+    a column at once; only the other values are folded one by one (pandas has no Arrow kernel for casefold)."""
+    folded = values.str.lower()
+    other = ~values.str.isascii().to_numpy(dtype=bool, na_value=False)
+    if other.any():
+        folded[other] = values[other].str.casefold()
+    return folded

@@ -253,6 +253,16 @@ def test_the_offset_prefilter_finds_every_offset_the_pattern_finds() -> None:
     assert (_ends_in_offset(values) == expected).all()
 
 
+def test_the_fast_casefold_folds_as_python_does() -> None:
+    from core.text import casefold
+
+    words = ["MiXeD", "Straße", "İstanbul", "ǅungla", "ΣΊΣΥΦΟΣ", "ﬁne", "", "n/a", "N/A", "Ⅻ", "ÅNGSTRÖM", "plain"]
+    values = pd.Series([*words, None], dtype="str")
+    expected = values.str.casefold()
+    pd.testing.assert_series_equal(casefold(values), expected)
+    assert casefold(values).iloc[1] == "strasse"  # the non-ASCII values are folded, not only lowered
+
+
 # A CRM export's mapping with every feature: alternative column names, a date format, null words, skipped rows,
 # value maps, defaults, conditions and a constant (the fuzz tests use it too).
 

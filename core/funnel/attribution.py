@@ -83,7 +83,15 @@ def credit_rows(connection: Connection, opportunity_ids: Select[Any] | None) -> 
     won = select(Opportunity.opportunity_id, Opportunity.lead_id, Opportunity.closed_at).where(*won_filter).cte("won")
     by_opportunity = select(
         won.c.opportunity_id, won.c.closed_at, Touch.id.label("touch_id"), Touch.touched_at, Touch.channel
-    ).join(Touch, and_(Touch.opportunity_id == won.c.opportunity_id, Touch.touched_at <= won.c.closed_at))
+    ).join(
+        Touch,
+        # `<> ''` lets the planner use the index of the touches of a deal (a partial index).
+        and_(
+            Touch.opportunity_id != "",
+            Touch.opportunity_id == won.c.opportunity_id,
+            Touch.touched_at <= won.c.closed_at,
+        ),
+    )
     by_lead = select(
         won.c.opportunity_id, won.c.closed_at, Touch.id.label("touch_id"), Touch.touched_at, Touch.channel
     ).join(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from core.formats import KindSpec
 from core.imports.mapping import FieldMapping, Mapping, parse_mapping
-from core.text import fold_spaces
+from core.text import casefold, fold_spaces
 
 # Spellings that mean "nothing was entered" in real exports: a form's untouched drop-down, spreadsheet errors.
 PLACEHOLDERS = ("select", "n/a", "na", "-", "--", "#n/a", "null", "none", "(none)", "nan", "?", "tbd", "(not set)")
@@ -116,7 +116,7 @@ class WarningCollector:
         seen = self.seen[name]
         spec = self.spec.field(name)
         if spec.type == "text" and self.columns.get(name) is not None:
-            placeholder = source.str.casefold().isin(PLACEHOLDERS)
+            placeholder = casefold(source).isin(PLACEHOLDERS)
             if placeholder.any():
                 seen.placeholders.update(source[placeholder].tolist())
             seen.blanks += int((source == "").sum())

@@ -12,6 +12,7 @@ import pandas as pd
 from core.formats import FieldSpec
 from core.imports import numbers
 from core.imports.problems import ProblemLog
+from core.text import casefold
 
 # What the database columns hold: PostgreSQL's integer, and dates any driver reads back as a Python date.
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -77,7 +78,7 @@ class FieldParser:
             log.add_where(bad, rows, column, raw, _expected(spec))
             return reading.numbers.where(~blank & ~bad & finite)
         if spec.type == "bool":
-            folded = raw.str.casefold()
+            folded = casefold(raw)
             values = pd.Series(None, index=raw.index, dtype=object)
             values[folded.isin(_TRUE)] = True
             values[folded.isin(_FALSE)] = False
@@ -85,7 +86,7 @@ class FieldParser:
             log.add_where(bad, rows, column, raw, spec.expected())
             return values.where(~blank, None)
         if spec.type == "choice":
-            folded = raw.str.casefold().str.strip()
+            folded = casefold(raw).str.strip()
             bad = ~folded.isin(spec.choices).to_numpy() & ~blank
             log.add_where(bad, rows, column, raw, spec.expected())
             return folded.where(~blank, None)

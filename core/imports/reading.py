@@ -22,7 +22,7 @@ from core.formats import KindSpec
 from core.imports import file_formats, numbers
 from core.imports.mapping import Mapping
 from core.imports.problems import ImportRefused, Problem, refuse
-from core.text import fold_spaces
+from core.text import casefold, fold_spaces
 
 CHUNK_ROWS = 100_000
 # Streamlit's own limit (server.maxUploadSize in .streamlit/config.toml), so that a file the CLI reads and one the
@@ -284,7 +284,7 @@ def number_format_of(
                 if column in chunk.columns:
                     values = chunk[column].astype("str").str.strip()
                     if null_markers:
-                        values = values.where(~values.str.casefold().isin(null_markers), "")
+                        values = values.where(~casefold(values).isin(null_markers), "")
                     point, comma = numbers.votes(values, whole=whole)
                     point_votes, comma_votes = point_votes + point, comma_votes + comma
             read += len(chunk)

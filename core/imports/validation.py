@@ -16,7 +16,7 @@ from core.imports.numbers import NumberFormat
 from core.imports.parsing import FieldParser
 from core.imports.problems import MAX_PROBLEMS, ImportRefused, Problem, ProblemLog, refuse
 from core.settings import OrgSettings
-from core.text import fold_spaces
+from core.text import casefold, fold_spaces
 
 
 def resolve_column(candidates: list[str], header_index: dict[str, str]) -> str | None:
@@ -91,7 +91,7 @@ class ChunkValidator:
         stripped = values.str.strip()
         blank = stripped == ""
         if self.null_markers:
-            blank |= stripped.str.casefold().isin(self.null_markers)
+            blank |= casefold(stripped).isin(self.null_markers)
         return blank
 
     def _unreadable(self, column: str) -> None:
@@ -113,7 +113,7 @@ class ChunkValidator:
             column = None
         if column is None:
             return pd.Series(False, index=chunk.index)
-        folded = chunk[column].str.strip().str.casefold().str.replace(r"\s+", " ", regex=True)
+        folded = casefold(chunk[column].str.strip()).str.replace(r"\s+", " ", regex=True)
         if condition.in_ is not None:
             return folded.isin([fold_spaces(value) for value in condition.in_])
         return ~folded.isin([fold_spaces(value) for value in condition.not_in or []])
@@ -139,7 +139,7 @@ class ChunkValidator:
         """The source text of a field after null markers, condition, value map and default ('' = blank)."""
         values = self.source_values(chunk, name, mapping) if source is None else source
         if mapping.map or mapping.fold_case:
-            folded = values.str.casefold().str.replace(r"\s+", " ", regex=True)
+            folded = casefold(values).str.replace(r"\s+", " ", regex=True)
             if mapping.fold_case:
                 values = folded if mapping.map_other is None else values
             mapped = folded.map(mapping.folded_map()).astype("str")
