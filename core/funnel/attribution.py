@@ -163,10 +163,16 @@ def refresh_credits(connection: Connection, opportunity_ids: Select[Any] | None 
     connection.execute(insert(AttributionCredit).from_select(columns, credit_rows(connection, opportunity_ids)))
 
 
-def refresh_credits_after_import(connection: Connection, kind: str, import_id: int) -> None:
+def refresh_credits_after_import(
+    connection: Connection, kind: str, import_id: int, *, everything: bool = False
+) -> None:
     """The credits an import changed: those of the deals it inserted or changed, or of the deals the touches
-    it inserted or changed reach (by the deal, or by its lead). Rows an import left alone keep their import."""
-    if kind == "opportunities":
+    it inserted or changed reach (by the deal, or by its lead). Rows an import left alone keep their import.
+    `everything`: the import may have rewritten most rows, and every credit is rewritten (finding the deals it
+    reached would cost more)."""
+    if kind in ("opportunities", "touches") and everything:
+        refresh_credits(connection)
+    elif kind == "opportunities":
         refresh_credits(connection, select(Opportunity.opportunity_id).where(Opportunity.import_id == import_id))
     elif kind == "touches":
         new_touches = select(Touch.opportunity_id, Touch.lead_id).where(Touch.import_id == import_id).subquery()

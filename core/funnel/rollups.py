@@ -230,14 +230,6 @@ def refresh_after_settings(connection: Connection, before: OrgSettings, after: O
         medians.rebuild(connection, after, "response")
 
 
-def rewrites_most(connection: Connection, kind: str, staged_rows: int) -> bool:
-    """Whether an import of `staged_rows` rows of `kind` may rewrite most of what is stored (a first import, a
-    full re-export): then rewriting everything kept costs less than noting the days of every row twice."""
-    stored_table = {"leads": Lead, "opportunities": Opportunity}[kind]
-    stored = connection.execute(select(func.count()).select_from(stored_table)).scalar_one()
-    return staged_rows * 2 >= stored
-
-
 # The days whose cells an import moves, by the cells they key ("mql", "created", "deal"): a temporary table, so
 # that a weekly import rewrites the cells of the days it touched, not two years of them.
 TOUCHED_DAYS = "rollup_touched_days"

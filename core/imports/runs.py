@@ -27,7 +27,7 @@ from core.formats import KIND_LABELS, KindSpec, kind_spec
 from core.formatting import MISSING
 from core.funnel.attribution import refresh_credits_after_import
 from core.funnel.rollups import REFRESHED_BY as ROLLED_UP
-from core.funnel.rollups import note_touched_days, refresh_rollups, refresh_touched_days, rewrites_most
+from core.funnel.rollups import note_touched_days, refresh_rollups, refresh_touched_days
 from core.funnel.segments import refresh_filter_values
 from core.imports.import_warnings import ImportWarning
 from core.imports.mapping import Mapping, identity_mapping
@@ -302,7 +302,7 @@ def _import(
                 ).inserted_primary_key[0]  # type: ignore[index]
             carried = coverage_bits(spec, columns, validator.warnings)
             rolled_up = stage is not None and not dry_run and spec.kind in ROLLED_UP
-            rewrite_all = stage is not None and rolled_up and rewrites_most(connection, spec.kind, stage.rows)
+            rewrite_all = stage is not None and not dry_run and stage.rewrites_most()
             if stage and rolled_up and not rewrite_all:
                 # The days the rows to be rewritten held: their cells in the kept counts move too.
                 note_touched_days(connection, spec.kind, stage.keys_to_change(carried))
@@ -312,8 +312,9 @@ def _import(
                 recompute_if_partial(connection, spec, stage.columns, settings)
                 refresh_filter_values(connection, spec.kind)
                 if import_id is not None:
-                    refresh_credits_after_import(connection, spec.kind, import_id)
-                if rewrite_all and (inserted or updated):
+                    everything = rewrite_all and bool(inserted or updated)
+                    refresh_credits_after_import(connection, spec.kind, import_id, everything=everything)
+                if rolled_up and rewrite_all and (inserted or updated):
                     refresh_rollups(connection, settings)
                 elif rolled_up and (inserted or updated):
                     key = spec.key[0]

@@ -121,6 +121,12 @@ class Stage:
             changes.append(f"(t.carried | {int(carried)}) <> t.carried")
         return " OR ".join(changes) or "1 = 0"
 
+    def rewrites_most(self) -> bool:
+        """Whether the merge may rewrite most of what its table holds (a first import, a full re-export): then
+        what is kept beside the rows is cheaper rewritten whole than for each row the merge changes."""
+        stored = self.connection.execute(text(f"SELECT count(*) FROM {self.spec.table.name}")).scalar_one()
+        return self.rows * 2 >= stored
+
     def keys_to_change(self, carried: int | None) -> str:
         """SQL selecting the key of each stored row the merge will rewrite (before it does: what was there)."""
         key = self.spec.key[0]
