@@ -180,7 +180,16 @@ def upgrade(engine: Engine) -> None:
 def _at_head(engine: Engine, config: Config) -> bool:
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
-    return current == set(ScriptDirectory.from_config(config).get_heads())
+    return current == _script_heads(config.get_main_option("script_location") or str(MIGRATIONS_DIR))
+
+
+@functools.cache
+def _script_heads(location: str) -> frozenset[str]:
+    """The newest revisions the migration scripts define: read once per process (every new engine, such as a
+    page's after its caches were cleared, checks the schema, and parsing the scripts cost more than the check)."""
+    config = Config()
+    config.set_main_option("script_location", location)
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
 def _sqlite_file(engine: Engine) -> str | None:

@@ -8,6 +8,7 @@ store through core.funnel.derived.store_settings, which recomputes what the sett
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from typing import Any
 
@@ -65,6 +66,12 @@ def _is_region(country: str | None, region: str) -> bool:
     return True
 
 
+@functools.cache
+def _timezones() -> frozenset[str]:
+    """The IANA names this machine knows: read from disk once, not at every load of the settings."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 class OrgSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -89,7 +96,7 @@ class OrgSettings(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        if value not in zoneinfo.available_timezones():
+        if value not in _timezones():
             raise ValueError(f"unknown timezone {value!r}; expected an IANA name such as Europe/Berlin")
         return value
 

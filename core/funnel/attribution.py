@@ -32,6 +32,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     union,
     union_all,
 )
@@ -189,6 +190,13 @@ def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Mode
     """Columns: period_start, channel, revenue, won_credit (fractional won opportunities)."""
     if model not in MODELS:
         raise ValueError(f"unknown attribution model {model!r}; expected one of {', '.join(MODELS)}")
+    frame = _revenue(target, query, (model,))
+    return frame.drop(columns="model")
+
+
+def _revenue(target: Engine | Connection, query: KpiQuery, models: tuple[Model, ...]) -> pd.DataFrame:
+    """Columns: model, period_start, channel, revenue, won_credit: the stored credits of the view's wins under
+    each of `models`, in one query."""
     bucket = sql.bucket(query.grain, query.first_day)
     with sql.connection_of(target) as connection:
         settings = load(connection)
@@ -209,41 +217,46 @@ def revenue_by_channel(target: Engine | Connection, query: KpiQuery, model: Mode
             )
             .cte("won")
         )
+        # Each win once per model, so that a win without credits under one model is unattributed under that one.
+        chosen = union_all(*(select(literal(model).label("model")) for model in models)).subquery("chosen")
         credits = AttributionCredit.__table__
         # A win the credits do not know yet (none should be) counts as unattributed, as one without touches.
         credit = func.coalesce(credits.c.credit, 1.0)
         channel = func.coalesce(credits.c.channel, literal(UNATTRIBUTED))
         statement = (
             select(
+                chosen.c.model.label("model"),
                 won.c.bucket.label("bucket"),
                 channel.label("channel"),
                 func.sum(won.c.amount * credit).label("revenue"),
                 func.sum(credit).label("won_credit"),
             )
             .select_from(won)
-            .outerjoin(credits, and_(credits.c.opportunity_id == won.c.opportunity_id, credits.c.model == model))
-            .group_by(won.c.bucket, channel)
+            .join(chosen, true())
+            .outerjoin(
+                credits, and_(credits.c.opportunity_id == won.c.opportunity_id, credits.c.model == chosen.c.model)
+            )
+            .group_by(chosen.c.model, won.c.bucket, channel)
         )
         frame = sql.frame(connection, statement)
     if frame.empty:
-        return pd.DataFrame(columns=["period_start", "channel", "revenue", "won_credit"])
+        return pd.DataFrame(columns=["model", "period_start", "channel", "revenue", "won_credit"])
     frame = frame[frame["won_credit"] > 1e-12].rename(columns={"bucket": "period_start"})
     frame["revenue"] = frame["revenue"].astype(float).fillna(0.0)
     frame["won_credit"] = frame["won_credit"].astype(float)
-    return frame.sort_values(["period_start", "revenue"], ascending=[True, False]).reset_index(drop=True)
+    return frame.sort_values(["model", "period_start", "revenue"], ascending=[True, True, False]).reset_index(drop=True)
 
 
 def revenue_by_model(target: Engine | Connection, query: KpiQuery) -> pd.DataFrame:
     """Revenue and rank per channel under every model, over the whole range."""
+    revenue = _revenue(target, query, MODELS)
     frames = []
     for model in MODELS:
-        frame = revenue_by_channel(target, query, model)
+        frame = revenue[revenue["model"] == model]
         totals = frame.groupby("channel", as_index=False)[["revenue", "won_credit"]].sum()
         totals["model"] = model
         totals["rank"] = totals["revenue"].rank(ascending=False, method="min").astype(int)
         frames.append(totals)
-    if not frames:
-        return pd.DataFrame(columns=["model", "channel", "revenue", "won_credit", "rank"])
     return pd.concat(frames, ignore_index=True)[["model", "channel", "revenue", "won_credit", "rank"]]
 
 

@@ -121,7 +121,8 @@ def with_coverage(table: pd.DataFrame, facts: dict[str, bool]) -> pd.DataFrame:
     unavailable KPI's value is NaN, never a 0 that reads as a result."""
     unavailable_column: list[dict[str, str]] = []
     notes_column: list[dict[str, str]] = []
-    for row in table.itertuples(index=False):
+    needed = sorted({"mqls", *(column for need in _NEEDS.values() for column in need[:2])})
+    for row in table[needed].itertuples(index=False):  # the columns read only: a wide frame's rows cost more
         unavailable: dict[str, str] = {}
         notes: dict[str, str] = {}
         if not facts["mql_dates"]:

@@ -315,12 +315,13 @@ def mql_target(target: Engine | Connection, first_day: dt.date, last_day: dt.dat
     return round(float(rows["mql_target"].iloc[0]), 9)  # as kpi_table rounds it
 
 
-def _merge(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
-    if left.empty:
-        return right
-    if right.empty:
-        return left
-    return left.merge(right, on=["bucket", "grp"], how="outer")
+def _side_by_side(*parts: pd.DataFrame) -> pd.DataFrame:
+    """The parts' columns side by side on (bucket, grp), every key of any part kept: one outer join by index,
+    where a merge per pair copied the growing frame each time."""
+    present = [part.set_index(["bucket", "grp"]) for part in parts if not part.empty]
+    if not present:
+        return pd.DataFrame()
+    return pd.concat(present, axis=1, join="outer").rename_axis(["bucket", "grp"]).reset_index()
 
 
 def kpi_table(target: Engine | Connection, query: KpiQuery, *, from_rows: bool = False) -> pd.DataFrame:
@@ -344,15 +345,13 @@ def kpi_table(target: Engine | Connection, query: KpiQuery, *, from_rows: bool =
             created = _created_facts(connection, query, settings)
             closed = _closed_facts(connection, query, settings)
         response, cycle = _medians(connection, query, settings, kept)
-        leads = _merge(_merge(lead_counts, response), created_leads)
-        closed = _merge(closed, cycle)
         targets = _targets(connection, query) if _company_wide(query) else pd.DataFrame()
         known_at_all = caveats.known_at_all(connection)
         lags: dict[str, float] = {}
         if query.last_day >= (as_of.date() - dt.timedelta(days=caveats.MATURITY_HORIZON)):
             lags = rollups.kept_maturity_lags(connection) if not from_rows else caveats.maturity_lags(connection)
 
-    facts = _merge(_merge(leads, created), closed)
+    facts = _side_by_side(lead_counts, response, created_leads, created, closed, cycle)
     buckets = periods(query.first_day, query.last_day, query.grain)
     groups = sorted(facts["grp"].dropna().unique()) if not facts.empty else []
     if query.by is None:
