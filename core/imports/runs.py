@@ -18,7 +18,7 @@ from typing import BinaryIO, Protocol
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from core import audit
@@ -308,6 +308,11 @@ def _import(
                 note_touched_days(connection, spec.kind, stage.keys_to_change(carried))
             inserted, updated = stage.merge(import_id, carried) if stage else (0, 0)
             staged = stage.rows if stage else 0
+            if rewrite_all and (inserted or updated) and connection.dialect.name == "postgresql":
+                # The planner's statistics still describe the table as it was before this import (autovacuum
+                # cannot see into the transaction): the credits and counts below were planned as for an empty
+                # table, nested loops over millions of touches.
+                connection.execute(text(f"ANALYZE {spec.table.name}"))
             if stage and not dry_run:
                 recompute_if_partial(connection, spec, stage.columns, settings)
                 refresh_filter_values(connection, spec.kind)
